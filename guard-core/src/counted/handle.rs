@@ -1,0 +1,221 @@
+//! `Counted<T>`: an `Arc`-like handle whose last drop moves the value to the finalizer.
+
+use crate::counted::queue::{Job, Node, RunOutcome, VTable};
+use crate::error::{Panicked, TryReleaseError};
+use crate::finalizer;
+use crate::loom::{AtomicUsize, Ordering, fence};
+use crate::registry::{Key, Origin};
+use crate::resource::{CountedResource, Kind, Resource};
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
+
+/// A shared handle to a counted resource. Cloning is cheap (one atomic increment); when the
+/// last handle is dropped, the value is moved to the finalizer thread and released there,
+/// never on the dropping thread (invariant F1), so a release can never deadlock against a
+/// lock the dropping thread holds, nor stall it in a slow `close(2)`.
+///
+/// The allocation that holds the value is also its queue node: dropping the last handle
+/// allocates nothing and takes no lock (one CAS on the finalizer's queue).
+///
+/// Need the release now (to rebind a port, say)? [`try_release`](Self::try_release) releases
+/// synchronously if this is the last handle and returns the error; or drop the handle and
+/// call [`finalizer::flush`].
+///
+/// # Examples
+///
+/// ```
+/// use guard_core::{Counted, CountedResource, Resource};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// static RELEASED: AtomicUsize = AtomicUsize::new(0);
+///
+/// struct Handle(u32);
+/// impl Resource for Handle {
+///     type Error = std::convert::Infallible;
+///     fn release(self) -> Result<(), Self::Error> {
+///         RELEASED.fetch_add(1, Ordering::SeqCst);
+///         Ok(())
+///     }
+/// }
+/// impl CountedResource for Handle {}
+///
+/// let a = Counted::new(Handle(7));
+/// let b = a.clone();
+/// assert_eq!(b.0, 7);
+/// drop(a);
+/// drop(b); // the last handle: released on the finalizer thread
+/// guard_core::finalizer::flush().unwrap();
+/// assert_eq!(RELEASED.load(Ordering::SeqCst), 1);
+/// ```
+pub struct Counted<T: CountedResource> {
+    inner: NonNull<Inner<T>>,
+    _owns: PhantomData<Inner<T>>,
+}
+
+#[repr(C)]
+struct Inner<T: CountedResource> {
+    /// Must stay first: the queue sees only this header.
+    node: Node,
+    strong: AtomicUsize,
+    key: Key,
+    value: ManuallyDrop<T>,
+}
+
+/// More handles than this and the count could overflow (the `Arc` limit).
+const MAX_STRONG: usize = isize::MAX as usize;
+
+// SAFETY: handles on several threads share `&T` (needs `Sync`); the last one, on any
+// thread, sends `T` to the finalizer (needs `Send`, which `CountedResource` implies).
+unsafe impl<T: CountedResource + Sync> Send for Counted<T> {}
+// SAFETY: `&Counted<T>` only gives `&T` and clones, as above.
+unsafe impl<T: CountedResource + Sync> Sync for Counted<T> {}
+
+impl<T: CountedResource> Counted<T> {
+    const VTABLE: VTable = VTable {
+        run: release_job::<T>,
+        type_name: std::any::type_name::<T>,
+    };
+
+    /// Wraps `value` in its first handle and registers it as live (kind, type, this call's
+    /// site). Starts the finalizer thread the first time.
+    #[track_caller]
+    pub fn new(value: T) -> Self {
+        let key = crate::report::live().insert((), Origin::here::<T>(Kind::Counted));
+        finalizer::ensure_started();
+        let inner = Box::new(Inner {
+            node: Node::new(&Self::VTABLE),
+            strong: AtomicUsize::new(1),
+            key,
+            value: ManuallyDrop::new(value),
+        });
+        Counted { inner: NonNull::from(Box::leak(inner)), _owns: PhantomData }
+    }
+
+    fn inner(&self) -> &Inner<T> {
+        // SAFETY: the allocation lives while any handle does, and `self` is one.
+        unsafe { self.inner.as_ref() }
+    }
+
+    /// The number of handles to this value now (a snapshot).
+    pub fn handle_count(this: &Self) -> usize {
+        this.inner().strong.load(Ordering::Acquire)
+    }
+
+    /// True if both handles share one value.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        a.inner == b.inner
+    }
+
+    /// Releases the value now, on this thread, if this is the last handle; nothing is left
+    /// for the finalizer. Otherwise nothing happens and the handle comes back.
+    ///
+    /// # Errors
+    ///
+    /// [`TryReleaseError::Shared`] with this handle if others exist;
+    /// [`TryReleaseError::Failed`] with the release's error if it ran and failed.
+    pub fn try_release(self) -> Result<(), TryReleaseError<T>> {
+        match Counted::into_inner(self) {
+            Ok(value) => value.release().map_err(TryReleaseError::Failed),
+            Err(this) => Err(TryReleaseError::Shared(this)),
+        }
+    }
+
+    /// Takes the value back if this is the last handle (it leaves the registry, and the
+    /// caller becomes responsible for it); otherwise returns the handle.
+    ///
+    /// # Errors
+    ///
+    /// The handle itself, if other handles exist.
+    pub fn into_inner(this: Self) -> Result<T, Self> {
+        if this
+            .inner()
+            .strong
+            .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(this);
+        }
+        let this = ManuallyDrop::new(this);
+        // SAFETY: the count went 1 -> 0 under our CAS, so this was the last handle and no
+        // other can appear; the allocation came from `Box::leak` in `new`.
+        let inner = unsafe { Box::from_raw(this.inner.as_ptr()) };
+        let _ = crate::report::live().remove(inner.key);
+        Ok(ManuallyDrop::into_inner(inner.value))
+    }
+}
+
+/// The finalizer's job for one `Inner<T>`: release the value, free the allocation.
+///
+/// # Safety
+///
+/// `node` heads an `Inner<T>` from `Counted::new` whose count reached zero in `drop`.
+unsafe fn release_job<T: CountedResource>(node: NonNull<Node>) -> RunOutcome {
+    // SAFETY: per the contract, we own the allocation; `Inner` is `#[repr(C)]` with the
+    // node first, so the cast recovers the original pointer.
+    let inner = unsafe { Box::from_raw(node.cast::<Inner<T>>().as_ptr()) };
+    let Inner { key, value, .. } = *inner;
+    let outcome = run_release(ManuallyDrop::into_inner(value));
+    let _ = crate::report::live().remove(key);
+    outcome
+}
+
+/// Releases `value`, turning a panic into an outcome (its payload dropped under a second
+/// `catch_unwind`, since a payload's own `Drop` may panic).
+fn run_release<T: Resource>(value: T) -> RunOutcome {
+    match catch_unwind(AssertUnwindSafe(|| value.release())) {
+        Ok(Ok(())) => RunOutcome::Released,
+        Ok(Err(e)) => RunOutcome::Failed(Box::new(e)),
+        Err(payload) => {
+            let panicked = Panicked::from_payload(&*payload);
+            crate::scope::drop_payload(payload);
+            RunOutcome::Panicked(panicked)
+        }
+    }
+}
+
+impl<T: CountedResource> Clone for Counted<T> {
+    fn clone(&self) -> Self {
+        let old = self.inner().strong.fetch_add(1, Ordering::Relaxed);
+        if old > MAX_STRONG {
+            // Billions of leaked handles: wrapping would free a value still in use.
+            std::process::abort();
+        }
+        Counted { inner: self.inner, _owns: PhantomData }
+    }
+}
+
+impl<T: CountedResource> Drop for Counted<T> {
+    fn drop(&mut self) {
+        if self.inner().strong.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        // Synchronise with every other handle's last use of the value.
+        fence(Ordering::Acquire);
+        // SAFETY: the count reached zero: this thread owns the allocation, which heads with
+        // its node and carries the matching vtable; ownership passes to the job.
+        finalizer::enqueue(unsafe { Job::from_raw(self.inner.cast::<Node>()) });
+    }
+}
+
+impl<T: CountedResource> Deref for Counted<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner().value
+    }
+}
+
+impl<T: CountedResource + fmt::Debug> fmt::Debug for Counted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Counted").field(&**self).finish()
+    }
+}
+
+impl<T: CountedResource> AsRef<T> for Counted<T> {
+    fn as_ref(&self) -> &T {
+        self
+    }
+}

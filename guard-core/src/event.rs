@@ -1,0 +1,141 @@
+//! Events that have no caller to return to: a counted release that failed on the finalizer
+//! thread, a stuck finalizer, a unique resource dropped without being released. They go to
+//! one process-wide hook (default: one line on stderr).
+
+use crate::loom::{Arc, StdMutex};
+use crate::registry::Origin;
+use crate::resource::Kind;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// Something guard had to report because no caller could receive it.
+///
+/// # Examples
+///
+/// ```
+/// use guard_core::event::Event;
+/// let e = Event::Stuck { resource: "app::Snapshot", elapsed: std::time::Duration::from_secs(2) };
+/// assert_eq!(e.to_string(), "finalizer stuck for 2.000s releasing `app::Snapshot`; a fresh worker took over the queue");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A release returned an error where nobody could receive it (on the finalizer thread,
+    /// or in a scope whose body panicked).
+    ReleaseFailed {
+        /// The resource's type name.
+        resource: &'static str,
+        /// Its discipline.
+        kind: Kind,
+        /// The error its release returned.
+        error: &'a (dyn StdError + 'static),
+    },
+    /// A release panicked where the panic could not propagate (on the finalizer thread).
+    ReleasePanicked {
+        /// The resource's type name.
+        resource: &'static str,
+        /// The panic message.
+        message: &'a str,
+    },
+    /// A release on the finalizer ran past the deadline; a fresh worker took over the queue.
+    Stuck {
+        /// The resource's type name.
+        resource: &'static str,
+        /// How long it had run when detected.
+        elapsed: Duration,
+    },
+    /// A unique resource was dropped without going through a scope or an explicit release.
+    /// Its OS parts were released synchronously anyway; nothing leaked, but its errors had
+    /// nowhere to go.
+    Unreleased {
+        /// What was dropped, and where it was created.
+        origin: Origin,
+    },
+    /// A counted resource was released inline, on the dropping thread, because the runtime
+    /// had shut down (the finalizer no longer takes work).
+    ReleasedInline {
+        /// The resource's type name.
+        resource: &'static str,
+    },
+    /// The finalizer thread could not be started; releases stay queued until it can.
+    FinalizerUnavailable {
+        /// Why the thread could not be spawned.
+        error: &'a std::io::Error,
+    },
+}
+
+impl fmt::Display for Event<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::ReleaseFailed { resource, kind, error } => {
+                write!(f, "releasing {kind} `{resource}` failed: {error}")
+            }
+            Event::ReleasePanicked { resource, message } => {
+                write!(f, "releasing `{resource}` panicked: {message}")
+            }
+            Event::Stuck { resource, elapsed } => write!(
+                f,
+                "finalizer stuck for {:.3}s releasing `{resource}`; a fresh worker took over the queue",
+                elapsed.as_secs_f64()
+            ),
+            Event::Unreleased { origin } => write!(
+                f,
+                "unique `{}` created at {} was dropped without being released (released now; \
+                 enter it in a `guard::scope` or release it explicitly)",
+                origin.type_name(),
+                origin.site()
+            ),
+            Event::ReleasedInline { resource } => write!(
+                f,
+                "counted `{resource}` released inline on the dropping thread: the runtime has shut down"
+            ),
+            Event::FinalizerUnavailable { error } => {
+                write!(f, "the finalizer thread could not be started ({error}); releases stay queued")
+            }
+        }
+    }
+}
+
+type Hook = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
+
+static HOOK: StdMutex<Option<Hook>> = StdMutex::new(None);
+
+/// Routes every [`Event`] to `hook` instead of stderr. The hook may run on any thread
+/// (mostly the finalizer's); a panic inside it is caught and ignored.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// static SEEN: AtomicUsize = AtomicUsize::new(0);
+/// guard_core::event::set_hook(|_event| { SEEN.fetch_add(1, Ordering::Relaxed); });
+/// # guard_core::event::reset_hook();
+/// ```
+pub fn set_hook(hook: impl Fn(&Event<'_>) + Send + Sync + 'static) {
+    *HOOK.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+}
+
+/// Restores the default hook: one line per event on stderr, prefixed `guard: `.
+///
+/// # Examples
+///
+/// ```
+/// guard_core::event::reset_hook();
+/// ```
+pub fn reset_hook() {
+    *HOOK.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// Sends `event` to the hook. Never panics, never holds a lock while the hook runs.
+pub(crate) fn emit(event: &Event<'_>) {
+    let hook = HOOK.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &hook {
+        Some(hook) => hook(event),
+        None => eprintln!("guard: {event}"),
+    }));
+    if let Err(payload) = delivered {
+        // A payload's own `Drop` may panic too: drop it inside a second catch.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+    }
+}

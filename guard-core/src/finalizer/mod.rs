@@ -1,0 +1,27 @@
+//! The finalizer: a dedicated thread, `guard-finalizer`, that releases counted resources
+//! after their last handle is dropped, plus a watchdog for releases that never return.
+//!
+//! Invariants (design F1-F5):
+//!
+//! - **F1** A counted resource's release never runs on the thread that dropped the last
+//!   handle (unless the runtime has shut down: then it runs inline and is reported).
+//! - **F2** A release that panics is caught, its payload dropped inside a second
+//!   `catch_unwind`, and reported with its type name; the thread survives, others run.
+//! - **F3** A release running longer than the [stuck deadline](set_stuck_deadline) is
+//!   reported as stuck and a fresh worker takes over the rest of the queue; the stuck one
+//!   finishes (or not) on its own thread.
+//! - **F4** [`flush`] returns once everything dropped before the call has been released; it
+//!   refuses with an error, never hangs, when called from the finalizer.
+//! - **F5** Dropping the last handle is a lock-free push that allocates nothing and never
+//!   blocks; depth and high-water mark are observable through [`stats`].
+//!
+//! Release errors go to the [event hook](crate::event::set_hook) (default: stderr).
+
+mod flush;
+mod state;
+mod stats;
+mod watchdog;
+
+pub use flush::{flush, flush_timeout};
+pub(crate) use state::{enqueue, ensure_started, set_shutdown};
+pub use stats::{Stats, set_stuck_deadline, stats, stuck_deadline};

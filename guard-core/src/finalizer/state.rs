@@ -1,0 +1,165 @@
+//! The process-wide finalizer: its queue, its current worker's shift, its counters, and the
+//! worker loop.
+
+use super::stats::Counters;
+use super::watchdog;
+use crate::counted::queue::{Job, Queue, RunOutcome, Shift, ShiftEnd, VTable};
+use crate::event::{self, Event};
+use crate::loom::{LazyLock, StdAtomicBool, StdMutex, StdOrdering};
+use crate::resource::Kind;
+use std::cell::Cell;
+use std::time::Duration;
+
+/// How long an idle worker sleeps before checking in (it is woken on demand; the timeout
+/// only bounds the cost of a missed wake, which the protocol excludes).
+const IDLE_SLEEP: Duration = Duration::from_secs(5);
+
+pub(crate) struct Finalizer {
+    pub(crate) queue: Queue,
+    pub(crate) shift: Shift,
+    pub(crate) counters: Counters,
+    started: StdAtomicBool,
+    start_lock: StdMutex<()>,
+    shutdown: StdAtomicBool,
+}
+
+static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {
+    queue: Queue::new(),
+    shift: Shift::new(),
+    counters: Counters::default(),
+    started: StdAtomicBool::new(false),
+    start_lock: StdMutex::new(()),
+    shutdown: StdAtomicBool::new(false),
+});
+
+thread_local! {
+    /// True on finalizer worker threads (so `flush` can refuse to wait for itself).
+    static IN_FINALIZER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True if the calling thread is a finalizer worker. False if the thread-local is gone
+/// (the thread is exiting), which no worker ever is while running a release.
+pub(crate) fn on_finalizer_thread() -> bool {
+    IN_FINALIZER.try_with(Cell::get).unwrap_or(false)
+}
+
+impl Finalizer {
+    pub(crate) fn global() -> &'static Finalizer {
+        &GLOBAL
+    }
+
+    /// Records how one job went: counters, and an event for failures.
+    pub(crate) fn record(&self, vtable: &'static VTable, outcome: RunOutcome, end: ShiftEnd) {
+        if end == ShiftEnd::Abandoned {
+            self.counters.stuck_outstanding.fetch_sub(1, crate::loom::Ordering::Relaxed);
+        }
+        let c = &self.counters;
+        match outcome {
+            RunOutcome::Marker => {}
+            RunOutcome::Released => {
+                c.released.fetch_add(1, crate::loom::Ordering::Release);
+            }
+            RunOutcome::Failed(error) => {
+                event::emit(&Event::ReleaseFailed {
+                    resource: (vtable.type_name)(),
+                    kind: Kind::Counted,
+                    error: &*error,
+                });
+                c.failed.fetch_add(1, crate::loom::Ordering::Release);
+            }
+            RunOutcome::Panicked(p) => {
+                event::emit(&Event::ReleasePanicked {
+                    resource: (vtable.type_name)(),
+                    message: p.message(),
+                });
+                c.panicked.fetch_add(1, crate::loom::Ordering::Release);
+            }
+        }
+    }
+
+    /// True once the worker has been started.
+    pub(crate) fn is_started(&self) -> bool {
+        self.started.load(StdOrdering::Acquire)
+    }
+
+    fn start(&'static self) {
+        let _held = self.start_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_started() {
+            return;
+        }
+        match spawn_worker(self, None, 0).and_then(|()| watchdog::spawn(self)) {
+            Ok(()) => self.started.store(true, StdOrdering::Release),
+            Err(error) => event::emit(&Event::FinalizerUnavailable { error: &error }),
+        }
+    }
+}
+
+/// Starts the finalizer (worker and watchdog) if it is not running yet. Cheap when it is.
+#[inline]
+pub(crate) fn ensure_started() {
+    let f = Finalizer::global();
+    if !f.is_started() {
+        f.start();
+    }
+}
+
+/// Hands a job to the finalizer: one relaxed add and one lock-free push. After shutdown,
+/// runs it inline instead and reports that.
+#[inline]
+pub(crate) fn enqueue(job: Job) {
+    let f = Finalizer::global();
+    if f.shutdown.load(StdOrdering::Relaxed) {
+        release_inline(f, job);
+        return;
+    }
+    f.counters.enqueued.fetch_add(1, crate::loom::Ordering::Relaxed);
+    f.queue.push(job);
+}
+
+#[cold]
+fn release_inline(f: &Finalizer, job: Job) {
+    let vtable = job.vtable();
+    event::emit(&Event::ReleasedInline { resource: (vtable.type_name)() });
+    f.counters.enqueued.fetch_add(1, crate::loom::Ordering::Relaxed);
+    f.counters.inline.fetch_add(1, crate::loom::Ordering::Relaxed);
+    f.record(vtable, job.run(), ShiftEnd::Finished);
+}
+
+/// Switches inline release after shutdown on (`true`) or back off (a new runtime guard).
+pub(crate) fn set_shutdown(on: bool) {
+    Finalizer::global().shutdown.store(on, StdOrdering::Relaxed);
+}
+
+/// Spawns a worker, first running `rest` (a batch taken from a stuck worker) if given.
+/// `seq` continues the sequence numbers so a number is never reused.
+pub(crate) fn spawn_worker(
+    f: &'static Finalizer,
+    rest: Option<crate::counted::queue::Batch>,
+    seq: u64,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("guard-finalizer".into())
+        .spawn(move || run_worker(f, rest, seq))
+        .map(drop)
+}
+
+fn run_worker(f: &'static Finalizer, rest: Option<crate::counted::queue::Batch>, mut seq: u64) {
+    IN_FINALIZER.with(|flag| flag.set(true));
+    let record = |vtable, outcome, end| f.record(vtable, outcome, end);
+    if let Some(rest) = rest
+        && f.shift.work(rest, &mut seq, record) == ShiftEnd::Abandoned
+    {
+        return;
+    }
+    loop {
+        let batch = f.queue.take_all();
+        if batch.is_empty() {
+            f.queue.sleep(IDLE_SLEEP);
+            continue;
+        }
+        f.counters.note_depth();
+        if f.shift.work(batch, &mut seq, record) == ShiftEnd::Abandoned {
+            return;
+        }
+    }
+}

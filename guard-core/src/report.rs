@@ -1,0 +1,170 @@
+//! The live-resource report: what is live, grouped by type and creation site, plus the
+//! finalizer's counters, as a table a person reads at a glance.
+
+use crate::finalizer::{self, Stats};
+use crate::event::{self, Event};
+use crate::loom::{LazyLock, StdAtomicBool, StdAtomicU64, StdMutex, StdOrdering};
+use crate::registry::{Census, Origin, Registry};
+use crate::resource::Kind;
+use std::fmt;
+
+static LIVE: LazyLock<Registry<()>> = LazyLock::new(|| Registry::new(|()| {}));
+
+/// The registry of resources held in scopes and [`Counted`](crate::Counted) handles: each
+/// entry has its kind, type name and creation site. Other registries (guard-os's fds) add
+/// themselves to the report with [`add_section`].
+///
+/// # Examples
+///
+/// ```
+/// let before = guard_core::report::live().len();
+/// # let _ = before;
+/// ```
+pub fn live() -> &'static Registry<()> {
+    &LIVE
+}
+
+/// Lists the live entries of one report section, grouped by origin.
+type CensusFn = fn() -> Vec<Census>;
+
+#[derive(Clone, Copy)]
+struct Section {
+    title: &'static str,
+    census: CensusFn,
+}
+
+static SECTIONS: StdMutex<Vec<Section>> = StdMutex::new(Vec::new());
+
+/// Adds a section to every [`report`]: `census` lists live entries grouped by origin (for
+/// example [`Registry::census`] of another registry). Adding a title twice replaces it.
+///
+/// # Examples
+///
+/// ```
+/// guard_core::report::add_section("widgets", Vec::new);
+/// assert!(guard_core::report().to_string().contains("widgets"));
+/// ```
+pub fn add_section(title: &'static str, census: fn() -> Vec<Census>) {
+    let mut sections = SECTIONS.lock().unwrap_or_else(|e| e.into_inner());
+    sections.retain(|s| s.title != title);
+    sections.push(Section { title, census });
+}
+
+static UNRELEASED: StdAtomicU64 = StdAtomicU64::new(0);
+static PANIC_ON_UNRELEASED: StdAtomicBool = StdAtomicBool::new(false);
+
+/// Records that a unique resource was dropped without being released (its `Drop` released
+/// it synchronously anyway). Reported to the event hook and counted in the report. Called
+/// by leaf resources' `Drop`.
+///
+/// # Panics
+///
+/// In debug builds, if [`set_panic_on_unreleased`] asked for it and the thread is not
+/// already panicking.
+///
+/// # Examples
+///
+/// ```
+/// use guard_core::{Kind, registry::Origin};
+/// guard_core::event::set_hook(|_| {});
+/// guard_core::report::unreleased(Origin::here::<std::fs::File>(Kind::Unique));
+/// assert!(guard_core::report().unreleased() >= 1);
+/// # guard_core::event::reset_hook();
+/// ```
+pub fn unreleased(origin: Origin) {
+    UNRELEASED.fetch_add(1, StdOrdering::Relaxed);
+    event::emit(&Event::Unreleased { origin });
+    if cfg!(debug_assertions)
+        && PANIC_ON_UNRELEASED.load(StdOrdering::Relaxed)
+        && !std::thread::panicking()
+    {
+        panic!(
+            "unique `{}` created at {} was dropped without being released",
+            origin.type_name(),
+            origin.site()
+        );
+    }
+}
+
+/// In debug builds, makes [`unreleased`] panic (a drop bomb) instead of only reporting.
+///
+/// # Examples
+///
+/// ```
+/// guard_core::report::set_panic_on_unreleased(false);
+/// ```
+pub fn set_panic_on_unreleased(on: bool) {
+    PANIC_ON_UNRELEASED.store(on, StdOrdering::Relaxed);
+}
+
+/// A snapshot of what is live and how the finalizer is doing. `Display` prints a table.
+///
+/// # Examples
+///
+/// ```
+/// let report = guard_core::report();
+/// println!("{report}");
+/// assert!(report.to_string().contains("finalizer:"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Report {
+    sections: Vec<(&'static str, Vec<Census>)>,
+    stats: Stats,
+    unreleased: u64,
+}
+
+/// Takes a [`Report`] now.
+pub fn report() -> Report {
+    let mut sections = vec![("live resources", live().census())];
+    let extra: Vec<Section> = SECTIONS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    sections.extend(extra.into_iter().map(|s| (s.title, (s.census)())));
+    Report { sections, stats: finalizer::stats(), unreleased: UNRELEASED.load(StdOrdering::Relaxed) }
+}
+
+impl Report {
+    /// Every section: its title and its live groups.
+    pub fn sections(&self) -> impl Iterator<Item = (&'static str, &[Census])> {
+        self.sections.iter().map(|(t, c)| (*t, c.as_slice()))
+    }
+
+    /// Live groups of the given kind, across sections.
+    pub fn live(&self, kind: Kind) -> impl Iterator<Item = &Census> {
+        self.sections.iter().flat_map(|(_, c)| c).filter(move |c| c.origin.kind() == kind)
+    }
+
+    /// Number of live resources of the given kind, across sections.
+    pub fn live_count(&self, kind: Kind) -> usize {
+        self.live(kind).map(|c| c.count).sum()
+    }
+
+    /// The finalizer's counters when the report was taken.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// How many unique resources were dropped without being released so far.
+    pub fn unreleased(&self) -> u64 {
+        self.unreleased
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (title, groups) in &self.sections {
+            let total: usize = groups.iter().map(|g| g.count).sum();
+            if groups.is_empty() {
+                writeln!(f, "{title}: none")?;
+                continue;
+            }
+            writeln!(f, "{title}: {total} in {} group(s)", groups.len())?;
+            let width = groups.iter().map(|g| g.origin.type_name().len()).max().unwrap_or(4);
+            writeln!(f, "  {:<7}  {:>6}  {:<width$}  created at", "kind", "count", "type")?;
+            for g in groups {
+                let o = &g.origin;
+                writeln!(f, "  {:<7}  {:>6}  {:<width$}  {}", o.kind(), g.count, o.type_name(), o.site())?;
+            }
+        }
+        writeln!(f, "finalizer: {}", self.stats)?;
+        write!(f, "unique resources dropped without release: {}", self.unreleased)
+    }
+}

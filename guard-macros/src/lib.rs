@@ -1,0 +1,3 @@
+//! Derive macros for guard (filled in by the macros issue).
+
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! The Linux layer of guard (filled in by the OS issue).

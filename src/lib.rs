@@ -1,0 +1,20 @@
+//! guard: resources that must be released correctly.
+//!
+//! This facade re-exports [`guard_core`] (the model: scopes, counted handles, the finalizer,
+//! the registry and the report), the `Resource` derive from `guard-macros`, and the Linux
+//! layer from `guard-os` as [`os`].
+
+#![forbid(unsafe_code)]
+
+pub use guard_core::*;
+pub use guard_macros::Resource;
+
+/// The Linux layer: fds, files, pipes, sockets, OS mutex handles, the fd registry and exec
+/// hygiene.
+pub mod os {
+    pub use guard_os::*;
+}
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
