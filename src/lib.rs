@@ -7,13 +7,6 @@
 #![forbid(unsafe_code)]
 
 pub use guard_core::*;
-pub use guard_macros::Resource;
-
-/// The Linux layer: fds, files, pipes, sockets, OS mutex handles, the fd registry and exec
-/// hygiene.
-pub mod os {
-    pub use guard_os::*;
-}
 
 #[doc(hidden)]
 #[path = "private.rs"]
