@@ -69,7 +69,10 @@ pub struct ReleaseFailure {
 impl ReleaseFailure {
     /// A failure of the resource of type `resource` (its type name).
     pub fn new(resource: &'static str, error: impl Into<BoxError>) -> Self {
-        ReleaseFailure { resource, error: error.into() }
+        ReleaseFailure {
+            resource,
+            error: error.into(),
+        }
     }
 
     /// The type name of the resource that failed to release.
@@ -144,7 +147,10 @@ pub struct ReleaseErrors {
 impl ReleaseErrors {
     /// An empty set of failures for the resource type `resource`.
     pub fn new(resource: &'static str) -> Self {
-        ReleaseErrors { resource, parts: Vec::new() }
+        ReleaseErrors {
+            resource,
+            parts: Vec::new(),
+        }
     }
 
     /// Records that the part `field` failed with `error`.
@@ -158,7 +164,11 @@ impl ReleaseErrors {
     ///
     /// `self`, when at least one part failed.
     pub fn into_result(self) -> std::result::Result<(), Self> {
-        if self.parts.is_empty() { Ok(()) } else { Err(self) }
+        if self.parts.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
     }
 
     /// The type name of the resource whose parts failed.
@@ -167,7 +177,9 @@ impl ReleaseErrors {
     }
 
     /// Each failed part: the field name and its error, in the order the parts were released.
-    pub fn parts(&self) -> impl ExactSizeIterator<Item = (&'static str, &(dyn StdError + Send + Sync))> {
+    pub fn parts(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&'static str, &(dyn StdError + Send + Sync))> {
         self.parts.iter().map(|(f, e)| (*f, &**e as _))
     }
 
@@ -260,7 +272,10 @@ impl<E> ScopeError<E> {
 
     /// Converts the body's error, keeping the release failures.
     pub fn map_body<F>(self, f: impl FnOnce(E) -> F) -> ScopeError<F> {
-        ScopeError { body: self.body.map(f), releases: self.releases }
+        ScopeError {
+            body: self.body.map(f),
+            releases: self.releases,
+        }
     }
 }
 
@@ -372,7 +387,10 @@ impl<T: crate::CountedResource> fmt::Display for TryReleaseError<T> {
         let name = std::any::type_name::<T>();
         match self {
             TryReleaseError::Shared(_) => {
-                write!(f, "`{name}` is still shared: not the last handle, nothing released")
+                write!(
+                    f,
+                    "`{name}` is still shared: not the last handle, nothing released"
+                )
             }
             TryReleaseError::Failed(e) => write!(f, "releasing `{name}` failed: {e}"),
         }

@@ -2,7 +2,7 @@
 //! thread, a stuck finalizer, a unique resource dropped without being released. They go to
 //! one process-wide hook (default: one line on stderr).
 
-use crate::loom::{Arc, StdMutex};
+use crate::loom::{StdArc as Arc, StdMutex};
 use crate::registry::Origin;
 use crate::resource::Kind;
 use std::error::Error as StdError;
@@ -68,7 +68,11 @@ pub enum Event<'a> {
 impl fmt::Display for Event<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::ReleaseFailed { resource, kind, error } => {
+            Event::ReleaseFailed {
+                resource,
+                kind,
+                error,
+            } => {
                 write!(f, "releasing {kind} `{resource}` failed: {error}")
             }
             Event::ReleasePanicked { resource, message } => {
@@ -91,7 +95,10 @@ impl fmt::Display for Event<'_> {
                 "counted `{resource}` released inline on the dropping thread: the runtime has shut down"
             ),
             Event::FinalizerUnavailable { error } => {
-                write!(f, "the finalizer thread could not be started ({error}); releases stay queued")
+                write!(
+                    f,
+                    "the finalizer thread could not be started ({error}); releases stay queued"
+                )
             }
         }
     }

@@ -45,7 +45,10 @@ pub struct Guard<'scope, T: Resource + 'scope> {
 
 impl<'scope, T: Resource + 'scope> Guard<'scope, T> {
     pub(crate) fn new(slot: SlotRef<'scope, T>) -> Self {
-        Guard { slot, _invariant: PhantomData }
+        Guard {
+            slot,
+            _invariant: PhantomData,
+        }
     }
 
     /// Releases the resource now and returns its error, instead of recording it in the

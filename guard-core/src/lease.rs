@@ -70,7 +70,11 @@ impl LeaseCount {
     }
 
     fn settle(&self) -> Settle {
-        if self.closing && self.leases == 0 { Settle::Finish } else { Settle::Keep }
+        if self.closing && self.leases == 0 {
+            Settle::Finish
+        } else {
+            Settle::Keep
+        }
     }
 }
 
@@ -108,7 +112,12 @@ pub struct Lease<'r, T: Copy + Send + 'static> {
 
 impl<'r, T: Copy + Send + 'static> Lease<'r, T> {
     pub(crate) fn new(registry: &'r Registry<T>, key: Key, value: T, origin: Origin) -> Self {
-        Lease { registry, key, value, origin }
+        Lease {
+            registry,
+            key,
+            value,
+            origin,
+        }
     }
 
     /// The leased entry's key.

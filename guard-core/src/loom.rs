@@ -12,7 +12,7 @@
 pub(crate) use std::sync::atomic::{
     AtomicBool as StdAtomicBool, AtomicU64 as StdAtomicU64, Ordering as StdOrdering,
 };
-pub(crate) use std::sync::{LazyLock, Mutex as StdMutex};
+pub(crate) use std::sync::{Arc as StdArc, LazyLock, Mutex as StdMutex};
 
 #[cfg(not(guard_loom))]
 mod imp {

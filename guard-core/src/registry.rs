@@ -61,8 +61,16 @@ impl Origin {
     }
 
     /// An origin from its parts.
-    pub const fn new(kind: Kind, type_name: &'static str, site: &'static Location<'static>) -> Self {
-        Origin { kind, type_name, site }
+    pub const fn new(
+        kind: Kind,
+        type_name: &'static str,
+        site: &'static Location<'static>,
+    ) -> Self {
+        Origin {
+            kind,
+            type_name,
+            site,
+        }
     }
 
     /// The discipline the resource follows.
@@ -158,7 +166,11 @@ impl<T: Copy + Send + 'static> Registry<T> {
     /// it runs on the thread that ends the last lease, outside the registry lock.
     pub fn new(deferred_release: impl Fn(T) + Send + Sync + 'static) -> Self {
         Registry {
-            table: Mutex::new(Table { slots: Slab::new(), next_generation: 0, live: 0 }),
+            table: Mutex::new(Table {
+                slots: Slab::new(),
+                next_generation: 0,
+                live: 0,
+            }),
             deferred_release: Box::new(deferred_release),
         }
     }
@@ -172,7 +184,12 @@ impl<T: Copy + Send + 'static> Registry<T> {
         let mut table = self.table.lock();
         let generation = table.next_generation;
         table.next_generation = generation + 1;
-        let index = table.slots.insert(Slot { generation, lease: LeaseCount::default(), value, origin });
+        let index = table.slots.insert(Slot {
+            generation,
+            lease: LeaseCount::default(),
+            value,
+            origin,
+        });
         table.live += 1;
         let index = u32::try_from(index).expect("more than u32::MAX live registry entries");
         Key { index, generation }
@@ -183,7 +200,9 @@ impl<T: Copy + Send + 'static> Registry<T> {
     /// deferred release runs when the last lease ends.
     pub fn remove(&self, key: Key) -> Removal<T> {
         let mut table = self.table.lock();
-        let Some(slot) = table.live_slot_mut(key) else { return Removal::Stale };
+        let Some(slot) = table.live_slot_mut(key) else {
+            return Removal::Stale;
+        };
         let value = slot.value;
         let settle = slot.lease.close();
         table.live -= 1;
@@ -207,7 +226,9 @@ impl<T: Copy + Send + 'static> Registry<T> {
     pub fn lease(&self, key: Key) -> Option<Lease<'_, T>> {
         let mut table = self.table.lock();
         let slot = table.live_slot_mut(key)?;
-        slot.lease.acquire().then(|| Lease::new(self, key, slot.value, slot.origin))
+        slot.lease
+            .acquire()
+            .then(|| Lease::new(self, key, slot.value, slot.origin))
     }
 
     /// Calls `f` on every live entry, each under a lease, never under the registry lock.
@@ -252,8 +273,20 @@ impl<T: Copy + Send + 'static> Registry<T> {
         let table = self.table.lock();
         for (_, slot) in table.slots.iter().filter(|(_, s)| !s.lease.is_closing()) {
             let o = slot.origin;
-            let k = (o.kind, o.type_name, o.site.file(), o.site.line(), o.site.column());
-            groups.entry(k).or_insert(Census { origin: o, count: 0 }).count += 1;
+            let k = (
+                o.kind,
+                o.type_name,
+                o.site.file(),
+                o.site.line(),
+                o.site.column(),
+            );
+            groups
+                .entry(k)
+                .or_insert(Census {
+                    origin: o,
+                    count: 0,
+                })
+                .count += 1;
         }
         drop(table);
         let mut groups: Vec<Census> = groups.into_values().collect();
@@ -270,7 +303,10 @@ impl<T: Copy + Send + 'static> Registry<T> {
             if let Some(slot) = table.slots.get_mut(cursor)
                 && slot.lease.acquire()
             {
-                let key = Key { index: cursor as u32, generation: slot.generation };
+                let key = Key {
+                    index: cursor as u32,
+                    generation: slot.generation,
+                };
                 batch.push(Lease::new(self, key, slot.value, slot.origin));
             }
             cursor += 1;
@@ -285,7 +321,9 @@ impl<T: Copy + Send + 'static> Registry<T> {
         {
             let mut table = self.table.lock();
             for key in keys {
-                let Some(slot) = table.slots.get_mut(key.index as usize) else { continue };
+                let Some(slot) = table.slots.get_mut(key.index as usize) else {
+                    continue;
+                };
                 debug_assert_eq!(slot.generation, key.generation, "lease outlived its slot");
                 if slot.lease.end() == Settle::Finish {
                     finished.push(slot.value);
@@ -309,6 +347,8 @@ impl<T> Table<T> {
 
 impl<T: Copy + Send + 'static> fmt::Debug for Registry<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registry").field("live", &self.len()).finish_non_exhaustive()
+        f.debug_struct("Registry")
+            .field("live", &self.len())
+            .finish_non_exhaustive()
     }
 }

@@ -1,8 +1,8 @@
 //! The live-resource report: what is live, grouped by type and creation site, plus the
 //! finalizer's counters, as a table a person reads at a glance.
 
-use crate::finalizer::{self, Stats};
 use crate::event::{self, Event};
+use crate::finalizer::{self, Stats};
 use crate::loom::{LazyLock, StdAtomicBool, StdAtomicU64, StdMutex, StdOrdering};
 use crate::registry::{Census, Origin, Registry};
 use crate::resource::Kind;
@@ -118,7 +118,11 @@ pub fn report() -> Report {
     let mut sections = vec![("live resources", live().census())];
     let extra: Vec<Section> = SECTIONS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     sections.extend(extra.into_iter().map(|s| (s.title, (s.census)())));
-    Report { sections, stats: finalizer::stats(), unreleased: UNRELEASED.load(StdOrdering::Relaxed) }
+    Report {
+        sections,
+        stats: finalizer::stats(),
+        unreleased: UNRELEASED.load(StdOrdering::Relaxed),
+    }
 }
 
 impl Report {
@@ -129,7 +133,10 @@ impl Report {
 
     /// Live groups of the given kind, across sections.
     pub fn live(&self, kind: Kind) -> impl Iterator<Item = &Census> {
-        self.sections.iter().flat_map(|(_, c)| c).filter(move |c| c.origin.kind() == kind)
+        self.sections
+            .iter()
+            .flat_map(|(_, c)| c)
+            .filter(move |c| c.origin.kind() == kind)
     }
 
     /// Number of live resources of the given kind, across sections.
@@ -157,14 +164,33 @@ impl fmt::Display for Report {
                 continue;
             }
             writeln!(f, "{title}: {total} in {} group(s)", groups.len())?;
-            let width = groups.iter().map(|g| g.origin.type_name().len()).max().unwrap_or(4);
-            writeln!(f, "  {:<7}  {:>6}  {:<width$}  created at", "kind", "count", "type")?;
+            let width = groups
+                .iter()
+                .map(|g| g.origin.type_name().len())
+                .max()
+                .unwrap_or(4);
+            writeln!(
+                f,
+                "  {:<7}  {:>6}  {:<width$}  created at",
+                "kind", "count", "type"
+            )?;
             for g in groups {
                 let o = &g.origin;
-                writeln!(f, "  {:<7}  {:>6}  {:<width$}  {}", o.kind(), g.count, o.type_name(), o.site())?;
+                writeln!(
+                    f,
+                    "  {:<7}  {:>6}  {:<width$}  {}",
+                    o.kind(),
+                    g.count,
+                    o.type_name(),
+                    o.site()
+                )?;
             }
         }
         writeln!(f, "finalizer: {}", self.stats)?;
-        write!(f, "unique resources dropped without release: {}", self.unreleased)
+        write!(
+            f,
+            "unique resources dropped without release: {}",
+            self.unreleased
+        )
     }
 }

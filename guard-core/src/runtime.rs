@@ -35,7 +35,10 @@ pub fn runtime() -> Runtime {
     *LIVE_RUNTIMES.lock().unwrap_or_else(|e| e.into_inner()) += 1;
     finalizer::set_shutdown(false);
     finalizer::ensure_started();
-    Runtime { drain: DEFAULT_DRAIN, done: false }
+    Runtime {
+        drain: DEFAULT_DRAIN,
+        done: false,
+    }
 }
 
 /// The runtime guard returned by [`runtime`].
@@ -75,7 +78,10 @@ impl Runtime {
             finalizer::set_shutdown(true);
         }
         drop(live);
-        ExitReport { flush, report: report() }
+        ExitReport {
+            flush,
+            report: report(),
+        }
     }
 }
 
@@ -85,7 +91,11 @@ impl Drop for Runtime {
         if self.done {
             return;
         }
-        let exit = Runtime { drain: self.drain, done: false }.finish();
+        let exit = Runtime {
+            drain: self.drain,
+            done: false,
+        }
+        .finish();
         if !exit.is_clean() {
             eprintln!("guard: at exit: {exit}");
         }

@@ -83,7 +83,10 @@ pub fn scope<'env, F, T, E>(body: F) -> Result<T, ScopeError<E>>
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> Result<T, E>,
 {
-    let scope = Scope { inner: Inner::new(), _env: PhantomData };
+    let scope = Scope {
+        inner: Inner::new(),
+        _env: PhantomData,
+    };
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&scope)));
     scope.inner.release_all();
     let (failures, release_panic) = scope.inner.finish();
@@ -142,10 +145,16 @@ impl<'scope> Scope<'scope, '_> {
     #[track_caller]
     pub fn enter<T: Resource + 'scope>(&'scope self, resource: T) -> Guard<'scope, T> {
         let key = crate::report::live().insert((), Origin::here::<T>(Kind::Unique));
-        let slot = Box::new(Slot { value: UnsafeCell::new(Some(resource)), key });
+        let slot = Box::new(Slot {
+            value: UnsafeCell::new(Some(resource)),
+            key,
+        });
         let slot = NonNull::from(Box::leak(slot));
         self.inner.entries.borrow_mut().push(slot);
-        Guard::new(SlotRef { slot: Some(slot), scope: &self.inner })
+        Guard::new(SlotRef {
+            slot: Some(slot),
+            scope: &self.inner,
+        })
     }
 }
 
@@ -197,7 +206,10 @@ impl<'scope> Inner<'scope> {
     /// a loop entering and dropping guards runs in constant memory.
     fn free_if_last(&self, slot: NonNull<dyn Entry + 'scope>) {
         let mut entries = self.entries.borrow_mut();
-        if entries.last().is_some_and(|last| last.cast::<()>() == slot.cast::<()>()) {
+        if entries
+            .last()
+            .is_some_and(|last| last.cast::<()>() == slot.cast::<()>())
+        {
             entries.pop();
             drop(entries);
             // SAFETY: `slot` came from `Box::leak` in `enter` and was just removed from
@@ -212,7 +224,9 @@ impl<'scope> Inner<'scope> {
     /// while a release runs.
     fn release_all(&self) {
         loop {
-            let Some(slot) = self.entries.borrow_mut().pop() else { return };
+            let Some(slot) = self.entries.borrow_mut().pop() else {
+                return;
+            };
             // SAFETY: the body has returned, so no guard is usable any more (a guard cannot
             // outlive the closure's `'scope` borrow; a forgotten one is never used again).
             // `slot` came from `Box::leak` and left `entries` just now: we are its only owner.
@@ -291,7 +305,9 @@ pub(crate) struct SlotRef<'scope, T: Resource + 'scope> {
 
 impl<'scope, T: Resource + 'scope> SlotRef<'scope, T> {
     pub(crate) fn get(&self) -> &T {
-        let Some(slot) = self.slot else { unreachable!("guard used after its resource left") };
+        let Some(slot) = self.slot else {
+            unreachable!("guard used after its resource left")
+        };
         // SAFETY: the slot is live (type invariant) and only this `SlotRef` accesses it; the
         // shared borrow of `self` keeps `take`/`get_mut` away for the reference's lifetime.
         match unsafe { &*slot.as_ref().value.get() } {
@@ -301,7 +317,9 @@ impl<'scope, T: Resource + 'scope> SlotRef<'scope, T> {
     }
 
     pub(crate) fn get_mut(&mut self) -> &mut T {
-        let Some(slot) = self.slot else { unreachable!("guard used after its resource left") };
+        let Some(slot) = self.slot else {
+            unreachable!("guard used after its resource left")
+        };
         // SAFETY: as in `get`, with `&mut self` making the access exclusive.
         match unsafe { &mut *slot.as_ref().value.get() } {
             Some(v) => v,

@@ -92,7 +92,10 @@ impl<T: CountedResource> Counted<T> {
             key,
             value: ManuallyDrop::new(value),
         });
-        Counted { inner: NonNull::from(Box::leak(inner)), _owns: PhantomData }
+        Counted {
+            inner: NonNull::from(Box::leak(inner)),
+            _owns: PhantomData,
+        }
     }
 
     fn inner(&self) -> &Inner<T> {
@@ -184,7 +187,10 @@ impl<T: CountedResource> Clone for Counted<T> {
             // Billions of leaked handles: wrapping would free a value still in use.
             std::process::abort();
         }
-        Counted { inner: self.inner, _owns: PhantomData }
+        Counted {
+            inner: self.inner,
+            _owns: PhantomData,
+        }
     }
 }
 

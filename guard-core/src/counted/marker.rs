@@ -39,7 +39,10 @@ struct Marker {
     signal: Arc<Signal>,
 }
 
-static MARKER_VTABLE: VTable = VTable { run: run_marker, type_name: || "flush marker" };
+static MARKER_VTABLE: VTable = VTable {
+    run: run_marker,
+    type_name: || "flush marker",
+};
 
 unsafe fn run_marker(node: NonNull<Node>) -> RunOutcome {
     // SAFETY: `node` heads a `Marker` leaked by `push_marker` (the vtable says so).
@@ -51,8 +54,14 @@ unsafe fn run_marker(node: NonNull<Node>) -> RunOutcome {
 
 /// Pushes a flush marker and returns the signal it will raise.
 pub(crate) fn push_marker(queue: &Queue) -> Arc<Signal> {
-    let signal = Arc::new(Signal { reached: Mutex::new(false), cv: Condvar::new() });
-    let marker = Box::new(Marker { node: Node::new(&MARKER_VTABLE), signal: signal.clone() });
+    let signal = Arc::new(Signal {
+        reached: Mutex::new(false),
+        cv: Condvar::new(),
+    });
+    let marker = Box::new(Marker {
+        node: Node::new(&MARKER_VTABLE),
+        signal: signal.clone(),
+    });
     let node = NonNull::from(Box::leak(marker)).cast::<Node>();
     // SAFETY: a fresh, owned, unlinked node heading a `Marker`, matching its vtable.
     queue.push(unsafe { Job::from_raw(node) });

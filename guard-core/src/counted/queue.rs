@@ -8,13 +8,15 @@
 //! sleeps: at most one wake per batch. The consumer takes the whole stack with one swap and
 //! reverses it, so jobs run in the order they were pushed.
 //!
-//! Lost wake-ups are excluded by a Dekker pair: the producer pushes (SeqCst) then reads the
-//! state (SeqCst); the consumer writes `SLEEPING` (SeqCst) then re-reads the head (SeqCst).
-//! One of them sees the other. The wake itself goes through a mutex and condvar, checked
+//! Lost wake-ups are excluded by a Dekker pair: the producer pushes, issues a SeqCst fence
+//! and reads the state; the consumer writes `SLEEPING`, issues a SeqCst fence and re-reads
+//! the head. The two fences are totally ordered, so one of them sees the other's write.
+//! (Fences rather than SeqCst accesses: loom models SeqCst fences exactly, SeqCst accesses
+//! only as AcqRel; and the producer pays the fence only on the empty to non-empty push.) The wake itself goes through a mutex and condvar, checked
 //! under the mutex, so a notification cannot fall between the check and the wait.
 
 use crate::error::{BoxError, Panicked};
-use crate::loom::{AtomicPtr, AtomicU8, AtomicU64, Condvar, Mutex, Ordering};
+use crate::loom::{AtomicPtr, AtomicU8, AtomicU64, Condvar, Mutex, Ordering, fence};
 use std::ptr::{self, NonNull};
 use std::time::Duration;
 
@@ -27,7 +29,10 @@ pub(crate) struct Node {
 
 impl Node {
     pub(crate) fn new(vtable: &'static VTable) -> Self {
-        Node { next: AtomicPtr::new(ptr::null_mut()), vtable }
+        Node {
+            next: AtomicPtr::new(ptr::null_mut()),
+            vtable,
+        }
     }
 }
 
@@ -148,6 +153,7 @@ impl Queue {
     }
 
     fn wake_consumer(&self) {
+        fence(Ordering::SeqCst);
         if self.state.load(Ordering::SeqCst) == SLEEPING
             && self
                 .state
@@ -184,6 +190,7 @@ impl Queue {
     /// once if the queue is not empty.
     pub(crate) fn sleep(&self, timeout: Duration) {
         self.state.store(SLEEPING, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         if !self.head.load(Ordering::SeqCst).is_null() {
             self.state.store(RUNNING, Ordering::SeqCst);
             return;
@@ -270,7 +277,8 @@ impl Shift {
             let vtable = unsafe { node.as_ref() }.vtable;
             *seq += 1;
             self.rest.store(batch.head, Ordering::Relaxed);
-            self.running.store(ptr::from_ref(vtable).cast_mut(), Ordering::Relaxed);
+            self.running
+                .store(ptr::from_ref(vtable).cast_mut(), Ordering::Relaxed);
             self.busy.store(*seq, Ordering::Release);
             // SAFETY: `node` is owned and unlinked; it is never touched again.
             let outcome = unsafe { (vtable.run)(node) };
@@ -334,7 +342,10 @@ pub(crate) mod model {
         ran: Arc<AtomicUsize>,
     }
 
-    static TEST_VTABLE: VTable = VTable { run: run_test, type_name: || "TestJob" };
+    static TEST_VTABLE: VTable = VTable {
+        run: run_test,
+        type_name: || "TestJob",
+    };
 
     unsafe fn run_test(node: NonNull<Node>) -> RunOutcome {
         // SAFETY: `node` heads a `TestJob` leaked by `push_test_job`.
@@ -345,7 +356,10 @@ pub(crate) mod model {
 
     /// Pushes a job that counts its runs in `ran`.
     pub(crate) fn push_test_job(queue: &Queue, ran: &Arc<AtomicUsize>) {
-        let job = Box::new(TestJob { node: Node::new(&TEST_VTABLE), ran: ran.clone() });
+        let job = Box::new(TestJob {
+            node: Node::new(&TEST_VTABLE),
+            ran: ran.clone(),
+        });
         let node = NonNull::from(Box::leak(job)).cast::<Node>();
         // SAFETY: a fresh, owned, unlinked node whose vtable matches its allocation.
         queue.push(unsafe { Job::from_raw(node) });

@@ -58,13 +58,19 @@ fn flush_until(deadline: Option<Instant>) -> Result<(), FlushError> {
         ensure_started();
         if !f.is_started() {
             let pending = super::stats().pending;
-            return Err(FlushError::Timeout { waited: start.elapsed(), pending });
+            return Err(FlushError::Timeout {
+                waited: start.elapsed(),
+                pending,
+            });
         }
     }
     let signal = push_marker(&f.queue);
     if !signal.wait_until(deadline) {
         let pending = super::stats().pending;
-        return Err(FlushError::Timeout { waited: start.elapsed(), pending });
+        return Err(FlushError::Timeout {
+            waited: start.elapsed(),
+            pending,
+        });
     }
     match f.counters.stuck_outstanding.load(Ordering::Relaxed) {
         0 => Ok(()),

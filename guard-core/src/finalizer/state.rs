@@ -51,7 +51,9 @@ impl Finalizer {
     /// Records how one job went: counters, and an event for failures.
     pub(crate) fn record(&self, vtable: &'static VTable, outcome: RunOutcome, end: ShiftEnd) {
         if end == ShiftEnd::Abandoned {
-            self.counters.stuck_outstanding.fetch_sub(1, crate::loom::Ordering::Relaxed);
+            self.counters
+                .stuck_outstanding
+                .fetch_sub(1, crate::loom::Ordering::Relaxed);
         }
         let c = &self.counters;
         match outcome {
@@ -112,16 +114,24 @@ pub(crate) fn enqueue(job: Job) {
         release_inline(f, job);
         return;
     }
-    f.counters.enqueued.fetch_add(1, crate::loom::Ordering::Relaxed);
+    f.counters
+        .enqueued
+        .fetch_add(1, crate::loom::Ordering::Relaxed);
     f.queue.push(job);
 }
 
 #[cold]
 fn release_inline(f: &Finalizer, job: Job) {
     let vtable = job.vtable();
-    event::emit(&Event::ReleasedInline { resource: (vtable.type_name)() });
-    f.counters.enqueued.fetch_add(1, crate::loom::Ordering::Relaxed);
-    f.counters.inline.fetch_add(1, crate::loom::Ordering::Relaxed);
+    event::emit(&Event::ReleasedInline {
+        resource: (vtable.type_name)(),
+    });
+    f.counters
+        .enqueued
+        .fetch_add(1, crate::loom::Ordering::Relaxed);
+    f.counters
+        .inline
+        .fetch_add(1, crate::loom::Ordering::Relaxed);
     f.record(vtable, job.run(), ShiftEnd::Finished);
 }
 

@@ -81,7 +81,10 @@ impl Counters {
 
     /// Notes the queue depth when a batch is taken.
     pub(crate) fn note_depth(&self) {
-        let pending = self.enqueued.load(Ordering::Relaxed).saturating_sub(self.finished());
+        let pending = self
+            .enqueued
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.finished());
         self.high_water.fetch_max(pending, Ordering::Relaxed);
     }
 
@@ -132,7 +135,9 @@ static STUCK_AFTER_NANOS: StdAtomicU64 = StdAtomicU64::new(1_000_000_000);
 /// guard_core::finalizer::set_stuck_deadline(Duration::from_secs(1));
 /// ```
 pub fn set_stuck_deadline(deadline: Duration) {
-    let nanos = u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX).max(1_000_000);
+    let nanos = u64::try_from(deadline.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1_000_000);
     STUCK_AFTER_NANOS.store(nanos, StdOrdering::Relaxed);
 }
 

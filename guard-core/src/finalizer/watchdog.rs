@@ -60,7 +60,10 @@ fn take_over(f: &'static Finalizer, seq: u64, name: &'static str, elapsed: Durat
         return false;
     };
     c.stuck.fetch_add(1, Ordering::Relaxed);
-    event::emit(&Event::Stuck { resource: name, elapsed });
+    event::emit(&Event::Stuck {
+        resource: name,
+        elapsed,
+    });
     f.shift.reset();
     start_replacement(f, Some(rest), seq)
 }

@@ -1,0 +1,84 @@
+//! Thin public wrappers over crate-internal concurrency cores, for the loom models in
+//! `tests/loom.rs`. Built only under `--cfg guard_loom`.
+
+use crate::counted::queue::{self, ShiftEnd};
+use crate::loom::{Arc, AtomicUsize};
+use std::time::Duration;
+
+/// The finalizer queue.
+#[allow(missing_debug_implementations)]
+pub struct Queue(queue::Queue);
+
+impl Queue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Queue(queue::Queue::new())
+    }
+
+    /// Pushes a job that adds one to `ran` when it runs.
+    pub fn push_job(&self, ran: &Arc<AtomicUsize>) {
+        queue::model::push_test_job(&self.0, ran);
+    }
+
+    /// Takes everything queued and runs it; returns true if anything was taken.
+    pub fn take_and_run(&self) -> bool {
+        let batch = self.0.take_all();
+        let any = !batch.is_empty();
+        drop(batch); // dropping a batch runs its jobs
+        any
+    }
+
+    /// The consumer's sleep (woken by a push into the empty queue).
+    pub fn sleep(&self) {
+        self.0.sleep(Duration::from_secs(1));
+    }
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue::new()
+    }
+}
+
+/// A worker shift with its queue, for the stuck-worker hand-over model.
+#[allow(missing_debug_implementations)]
+pub struct Shift {
+    queue: queue::Queue,
+    shift: queue::Shift,
+}
+
+impl Shift {
+    /// A shift over a queue holding `jobs` jobs counting into `ran`.
+    pub fn with_jobs(jobs: usize, ran: &Arc<AtomicUsize>) -> Self {
+        let q = queue::Queue::new();
+        for _ in 0..jobs {
+            queue::model::push_test_job(&q, ran);
+        }
+        Shift {
+            queue: q,
+            shift: queue::Shift::new(),
+        }
+    }
+
+    /// Works the queued batch as a worker; true if the watchdog took it over.
+    pub fn work(&self) -> bool {
+        let batch = self.queue.take_all();
+        let mut seq = 0;
+        self.shift.work(batch, &mut seq, |_, _, _| {}) == ShiftEnd::Abandoned
+    }
+
+    /// The watchdog: if a job is running, tries to steal the rest of its batch and runs it.
+    /// True if it stole.
+    pub fn steal_and_run(&self) -> bool {
+        let Some((seq, _)) = self.shift.running() else {
+            return false;
+        };
+        match self.shift.steal(seq) {
+            Some(rest) => {
+                drop(rest); // runs the stolen jobs
+                true
+            }
+            None => false,
+        }
+    }
+}
