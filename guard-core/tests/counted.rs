@@ -1,0 +1,222 @@
+//! Counted handles and the finalizer's everyday path: F1 (never released on the dropping
+//! thread), F4 (flush covers everything dropped before it), F5 (stats balance), explicit
+//! release, and the design's finalizer deadlock, which must complete.
+
+mod common;
+
+use common::{Log, Probe, watchdog};
+use guard_core::{Counted, CountedResource, FlushError, Resource, TryReleaseError, finalizer};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn the_last_drop_releases_on_the_finalizer_thread_never_the_dropping_one() {
+    let log = Log::default();
+    let a = Counted::new(Probe::new("fd", &log));
+    let b = a.clone();
+    assert_eq!(Counted::handle_count(&a), 2);
+    drop(a);
+    drop(b);
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    assert_eq!(log.names(), ["fd"]);
+    assert_eq!(log.threads(), ["guard-finalizer"]);
+}
+
+#[test]
+fn handles_on_many_threads_release_exactly_once() {
+    let log = Log::default();
+    let handle = Counted::new(Probe::new("shared", &log));
+    std::thread::scope(|t| {
+        for _ in 0..4 {
+            let h = handle.clone();
+            t.spawn(move || {
+                for _ in 0..1000 {
+                    drop(h.clone());
+                }
+            });
+        }
+    });
+    drop(handle);
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    assert_eq!(log.count("shared"), 1);
+}
+
+#[test]
+fn flush_returns_after_everything_dropped_before_it() {
+    let log = Log::default();
+    for i in 0..2000 {
+        drop(Counted::new(Probe::new(
+            if i % 2 == 0 { "even" } else { "odd" },
+            &log,
+        )));
+    }
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    assert_eq!(log.count("even"), 1000);
+    assert_eq!(log.count("odd"), 1000);
+}
+
+#[test]
+fn try_release_on_the_last_handle_releases_now_and_returns_the_error() {
+    let log = Log::default();
+    let a = Counted::new(Probe::failing("now", &log));
+    let b = a.clone();
+    let a = match a.try_release() {
+        Err(TryReleaseError::Shared(a)) => a,
+        other => panic!("expected Shared, got {other:?}"),
+    };
+    assert!(
+        log.names().is_empty(),
+        "not the last handle: nothing released"
+    );
+    drop(a);
+    match b.try_release() {
+        Err(TryReleaseError::Failed(e)) => assert_eq!(e.to_string(), "now failed to close"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    let me = std::thread::current().name().map(str::to_owned);
+    assert_eq!(
+        log.threads(),
+        [me.unwrap_or_default()],
+        "released synchronously, here"
+    );
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    assert_eq!(log.count("now"), 1, "the deferred release was disarmed");
+}
+
+#[test]
+fn into_inner_takes_the_value_back_and_disarms_the_release() {
+    let log = Log::default();
+    let a = Counted::new(Probe::new("taken", &log));
+    let probe = Counted::into_inner(a).ok().expect("last handle");
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    assert!(log.names().is_empty());
+    probe.release().unwrap();
+    assert_eq!(log.count("taken"), 1);
+}
+
+static HELD: parking_lot::Mutex<u32> = parking_lot::Mutex::new(0);
+
+/// Locks `HELD` when released: with a plain `Drop`, dropping it while holding `HELD` would
+/// deadlock the dropping thread (parking_lot mutexes are not reentrant).
+struct NeedsTheLock(Log);
+
+impl Resource for NeedsTheLock {
+    type Error = std::convert::Infallible;
+    fn release(self) -> Result<(), Self::Error> {
+        *HELD.lock() += 1;
+        self.0.push("locked");
+        Ok(())
+    }
+}
+impl CountedResource for NeedsTheLock {}
+
+#[test]
+fn a_release_that_locks_what_the_dropping_thread_holds_completes() {
+    let log = Log::default();
+    let l = log.clone();
+    watchdog(LIMIT, move || {
+        let handle = Counted::new(NeedsTheLock(l));
+        let guard = HELD.lock();
+        drop(handle); // the last handle, dropped while holding the lock
+        drop(guard);
+        finalizer::flush().unwrap();
+    });
+    assert_eq!(log.names(), ["locked"]);
+}
+
+/// A release that drops another counted handle: it is queued, not run recursively.
+struct Chain {
+    next: Option<Counted<Probe>>,
+    log: Log,
+}
+
+impl Resource for Chain {
+    type Error = std::convert::Infallible;
+    fn release(self) -> Result<(), Self::Error> {
+        self.log.push("chain");
+        drop(self.next);
+        self.log.push("chain done");
+        Ok(())
+    }
+}
+impl CountedResource for Chain {}
+
+#[test]
+fn dropping_a_handle_inside_a_release_enqueues_it_instead_of_recursing() {
+    let log = Log::default();
+    let inner = Counted::new(Probe::new("inner", &log));
+    drop(Counted::new(Chain {
+        next: Some(inner),
+        log: log.clone(),
+    }));
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    assert_eq!(log.names(), ["chain", "chain done", "inner"]);
+}
+
+/// A release that calls `flush`: it must get an error, not wait for itself.
+struct Flusher(std::sync::mpsc::Sender<Result<(), FlushError>>);
+
+impl Resource for Flusher {
+    type Error = std::convert::Infallible;
+    fn release(self) -> Result<(), Self::Error> {
+        let _ = self.0.send(finalizer::flush());
+        Ok(())
+    }
+}
+impl CountedResource for Flusher {}
+
+#[test]
+fn flush_from_a_release_refuses_instead_of_hanging() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    drop(Counted::new(Flusher(tx)));
+    let got = rx
+        .recv_timeout(LIMIT)
+        .expect("the release ran and reported");
+    assert_eq!(got, Err(FlushError::InFinalizer));
+}
+
+thread_local! {
+    static KEPT: std::cell::RefCell<Option<Counted<Probe>>> = const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn a_handle_dropped_by_a_thread_local_destructor_is_released() {
+    let log = Log::default();
+    let handle = Counted::new(Probe::new("tls", &log));
+    std::thread::spawn(move || KEPT.with(|k| *k.borrow_mut() = Some(handle)))
+        .join()
+        .unwrap();
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    assert_eq!(log.names(), ["tls"]);
+    assert_eq!(log.threads(), ["guard-finalizer"]);
+}
+
+#[test]
+fn two_threads_of_churn_release_every_value_once() {
+    let log = Log::default();
+    let per_thread = 20_000;
+    std::thread::scope(|t| {
+        for name in ["left", "right"] {
+            let log = log.clone();
+            t.spawn(move || {
+                for _ in 0..per_thread {
+                    let h = Counted::new(Probe::new(name, &log));
+                    let h2 = h.clone();
+                    drop(h);
+                    drop(h2);
+                }
+            });
+        }
+    });
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    assert_eq!(log.count("left"), per_thread);
+    assert_eq!(log.count("right"), per_thread);
+    assert!(log.threads().iter().all(|t| t == "guard-finalizer"));
+}
+
+fn _handles_are_send_and_sync_when_the_value_is() {
+    fn is_send_sync<T: Send + Sync>() {}
+    is_send_sync::<Counted<Probe>>();
+}

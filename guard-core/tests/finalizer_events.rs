@@ -1,0 +1,108 @@
+//! F2: a release that panics (even with a payload whose own `Drop` panics) is caught and
+//! reported with its type name; the finalizer survives and everything else is released.
+//! Release errors of counted resources go to the event hook. (Own test binary: the hook is
+//! process-wide.)
+
+mod common;
+
+use common::{Log, Probe, watchdog};
+use guard_core::event::{self, Event};
+use guard_core::{Counted, CountedResource, Resource, finalizer};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(20);
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Captures every event as a line.
+fn capture() -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    event::set_hook(move |e: &Event<'_>| sink.lock().unwrap().push(e.to_string()));
+    seen
+}
+
+/// A panic payload whose `Drop` panics too.
+struct NastyPayload;
+impl Drop for NastyPayload {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics as well");
+    }
+}
+
+struct PanicsNastily;
+impl Resource for PanicsNastily {
+    type Error = std::convert::Infallible;
+    fn release(self) -> Result<(), Self::Error> {
+        std::panic::panic_any(NastyPayload)
+    }
+}
+impl CountedResource for PanicsNastily {}
+
+#[test]
+fn a_panicking_release_is_reported_and_the_finalizer_survives() {
+    let _serial = SERIAL.lock().unwrap();
+    let seen = capture();
+    let log = Log::default();
+    let before = finalizer::stats();
+    drop(Counted::new(Probe::panicking("boom", &log)));
+    drop(Counted::new(PanicsNastily));
+    drop(Counted::new(Probe::new("after", &log)));
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    event::reset_hook();
+    let after = finalizer::stats();
+    assert_eq!(
+        log.names(),
+        ["boom", "after"],
+        "the release after the panics still ran"
+    );
+    assert_eq!(
+        log.threads(),
+        ["guard-finalizer", "guard-finalizer"],
+        "the same thread survived"
+    );
+    assert_eq!(after.panicked - before.panicked, 2);
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("Probe") && l.contains("boom panicked in release")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("PanicsNastily") && l.contains("non-string panic payload")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_failed_counted_release_goes_to_the_hook_with_its_type_and_error() {
+    let _serial = SERIAL.lock().unwrap();
+    let seen = capture();
+    let log = Log::default();
+    let before = finalizer::stats();
+    drop(Counted::new(Probe::failing("flaky", &log)));
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    event::reset_hook();
+    assert_eq!(finalizer::stats().failed - before.failed, 1);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].starts_with("releasing counted `"), "{}", seen[0]);
+    assert!(
+        seen[0].contains("common::Probe") && seen[0].ends_with("flaky failed to close"),
+        "{}",
+        seen[0]
+    );
+}
+
+#[test]
+fn a_panicking_hook_does_not_take_the_finalizer_down() {
+    let _serial = SERIAL.lock().unwrap();
+    event::set_hook(|_| panic!("the hook itself panics"));
+    let log = Log::default();
+    drop(Counted::new(Probe::failing("first", &log)));
+    drop(Counted::new(Probe::new("second", &log)));
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    event::reset_hook();
+    assert_eq!(log.names(), ["first", "second"]);
+}

@@ -1,0 +1,209 @@
+//! The leased registry, generic form of R1-R3: a value is never released while a callback
+//! or lease looks at it, stale keys reach nothing, callbacks may do anything (insert,
+//! remove, iterate, panic) without deadlock, and every value is released exactly once.
+
+mod common;
+
+use common::watchdog;
+use guard_core::Kind;
+use guard_core::registry::{Origin, Registry, Removal};
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A registry whose deferred releases are recorded in `released`.
+fn recording() -> (Arc<Registry<u32>>, Arc<Mutex<Vec<u32>>>) {
+    let released = Arc::new(Mutex::new(Vec::new()));
+    let sink = released.clone();
+    (
+        Arc::new(Registry::new(move |v| sink.lock().unwrap().push(v))),
+        released,
+    )
+}
+
+fn origin() -> Origin {
+    Origin::here::<u32>(Kind::Counted)
+}
+
+#[test]
+fn a_stale_key_never_reaches_the_entry_that_reuses_its_slot() {
+    let (r, _) = recording();
+    let old = r.insert(1, origin());
+    assert_eq!(r.remove(old), Removal::Removed(1));
+    let new = r.insert(2, origin());
+    assert_ne!(old, new);
+    assert_eq!(r.get(old), None);
+    assert_eq!(r.remove(old), Removal::Stale);
+    assert!(r.lease(old).is_none());
+    assert_eq!(r.get(new).map(|(v, _)| v), Some(2));
+}
+
+#[test]
+fn removing_the_visited_entry_from_its_callback_defers_the_release_past_it() {
+    let (r, released) = recording();
+    let keys: Vec<_> = (0..5).map(|v| r.insert(v, origin())).collect();
+    let mut visited = Vec::new();
+    r.for_each(|lease| {
+        let v = *lease.value();
+        visited.push(v);
+        assert!(
+            r.remove(lease.key()).is_deferred(),
+            "a leased entry cannot go at once"
+        );
+        assert!(
+            !released.lock().unwrap().contains(&v),
+            "released during its own callback"
+        );
+    });
+    assert_eq!(visited, [0, 1, 2, 3, 4]);
+    let mut done = released.lock().unwrap().clone();
+    done.sort();
+    assert_eq!(
+        done,
+        [0, 1, 2, 3, 4],
+        "each released exactly once, right after the pass"
+    );
+    assert!(r.is_empty());
+    assert!(keys.iter().all(|&k| r.remove(k) == Removal::Stale));
+}
+
+#[test]
+fn a_value_removed_mid_batch_is_still_unreleased_when_visited() {
+    let (r, released) = recording();
+    let keys: Vec<_> = (0..10).map(|v| r.insert(v, origin())).collect();
+    r.for_each(|lease| {
+        if *lease.value() == 0 {
+            // Remove a later entry of the same batch while it is leased.
+            assert!(r.remove(keys[7]).is_deferred());
+        }
+        assert!(
+            !released.lock().unwrap().contains(lease.value()),
+            "visited after release"
+        );
+    });
+    assert_eq!(*released.lock().unwrap(), [7]);
+    assert_eq!(r.len(), 9);
+}
+
+#[test]
+fn callbacks_may_insert_iterate_and_lease_without_deadlock() {
+    let (r, _) = recording();
+    for v in 0..3 {
+        r.insert(v, origin());
+    }
+    let r2 = r.clone();
+    watchdog(Duration::from_secs(10), move || {
+        let mut inner_visits = 0;
+        r2.for_each(|lease| {
+            let k = r2.insert(100 + lease.value(), origin());
+            r2.for_each(|_| inner_visits += 1);
+            let again = r2
+                .lease(lease.key())
+                .expect("a live entry can be leased twice");
+            drop(again);
+            assert_eq!(r2.remove(k), Removal::Removed(100 + lease.value()));
+        });
+        assert!(inner_visits >= 3 * 4);
+    });
+    assert_eq!(r.len(), 3);
+}
+
+#[test]
+fn a_panicking_callback_ends_its_leases_and_completes_deferred_removals() {
+    let (r, released) = recording();
+    let keys: Vec<_> = (0..4).map(|v| r.insert(v, origin())).collect();
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        r.for_each(|lease| {
+            if *lease.value() == 1 {
+                assert!(r.remove(keys[1]).is_deferred());
+                panic!("callback exploded");
+            }
+        })
+    }));
+    assert!(caught.is_err());
+    assert_eq!(
+        *released.lock().unwrap(),
+        [1],
+        "the deferred release ran during unwinding"
+    );
+    assert_eq!(r.len(), 3);
+    // Every other entry is unleased again: removal is immediate.
+    assert_eq!(r.remove(keys[0]), Removal::Removed(0));
+    assert_eq!(r.remove(keys[3]), Removal::Removed(3));
+}
+
+#[test]
+fn removal_waits_for_the_last_of_several_leases() {
+    let (r, released) = recording();
+    let k = r.insert(9, origin());
+    let a = r.lease(k).unwrap();
+    let b = r.lease(k).unwrap();
+    assert!(r.remove(k).is_deferred());
+    assert!(r.lease(k).is_none(), "a closing entry takes no new lease");
+    assert_eq!(r.get(k), None);
+    drop(a);
+    assert!(released.lock().unwrap().is_empty());
+    drop(b);
+    assert_eq!(*released.lock().unwrap(), [9]);
+}
+
+#[test]
+fn census_groups_by_origin() {
+    let (r, _) = recording();
+    let here = Origin::here::<String>(Kind::Unique);
+    for v in 0..3 {
+        r.insert(v, here);
+    }
+    r.insert(3, Origin::here::<u8>(Kind::Counted));
+    let census = r.census();
+    assert_eq!(census.len(), 2);
+    assert_eq!(census[0].origin, here);
+    assert_eq!(census[0].count, 3);
+    assert_eq!(census[1].count, 1);
+}
+
+/// Threads insert and remove while others iterate: no callback ever sees a released
+/// value, and every value is released exactly once (by `remove` or deferred).
+#[test]
+fn concurrent_churn_never_shows_a_released_value() {
+    let released: Arc<Mutex<HashSet<u32>>> = Arc::default();
+    let sink = released.clone();
+    let r = Arc::new(Registry::new(move |v: u32| {
+        assert!(sink.lock().unwrap().insert(v), "{v} released twice");
+    }));
+    let rounds = 3_000u32;
+    let r2 = r.clone();
+    let rel = released.clone();
+    watchdog(Duration::from_secs(60), move || {
+        std::thread::scope(|t| {
+            for id in 0..2u32 {
+                let (r, rel) = (&r2, &rel);
+                t.spawn(move || {
+                    for i in 0..rounds {
+                        let v = id * rounds + i;
+                        let k = r.insert(v, origin());
+                        if let Removal::Removed(v) = r.remove(k) {
+                            assert!(rel.lock().unwrap().insert(v), "{v} released twice");
+                        }
+                    }
+                });
+            }
+            for _ in 0..2 {
+                let (r, rel) = (&r2, &rel);
+                t.spawn(move || {
+                    for _ in 0..200 {
+                        r.for_each(|lease| {
+                            assert!(
+                                !rel.lock().unwrap().contains(lease.value()),
+                                "visited after release"
+                            );
+                        });
+                    }
+                });
+            }
+        });
+    });
+    assert!(r.is_empty());
+    assert_eq!(released.lock().unwrap().len(), 2 * rounds as usize);
+}

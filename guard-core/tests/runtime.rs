@@ -1,0 +1,68 @@
+//! The runtime guard: drains pending counted releases at exit, reports unique resources
+//! still live, and after shutdown counted resources are released inline (and reported).
+//! (Own test binary: shutdown is process-wide. One test, so the steps run in order.)
+
+mod common;
+
+use common::{Log, Probe};
+use guard_core::{Counted, Kind, finalizer, scope};
+use std::sync::{Arc, Mutex};
+
+#[test]
+fn runtime_drains_reports_and_then_releases_inline() {
+    let log = Log::default();
+
+    // 1. A clean exit: pending counted releases are drained.
+    let rt = guard_core::runtime();
+    for _ in 0..100 {
+        drop(Counted::new(Probe::new("drained", &log)));
+    }
+    let exit = rt.finish();
+    assert!(exit.flush.is_ok());
+    assert!(exit.is_clean(), "{exit}");
+    assert_eq!(log.count("drained"), 100);
+
+    // 2. A unique resource still live at exit is reported, with its type.
+    let rt = guard_core::runtime();
+    scope(|s| {
+        let _live = s.enter(Probe::new("still live", &log));
+        let exit = rt.finish();
+        assert!(!exit.is_clean());
+        assert_eq!(exit.report.live_count(Kind::Unique), 1);
+        let text = exit.to_string();
+        assert!(text.contains("1 unique resource(s) still live"), "{text}");
+        assert!(text.contains("Probe"), "{text}");
+        Ok::<_, std::io::Error>(())
+    })
+    .unwrap();
+
+    // 3. After the last runtime guard, a counted release runs inline, and is reported.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    guard_core::event::set_hook(move |e| sink.lock().unwrap().push(e.to_string()));
+    let before = finalizer::stats();
+    drop(Counted::new(Probe::new("inline", &log)));
+    let me = std::thread::current().name().unwrap_or_default().to_owned();
+    assert_eq!(
+        log.threads().last(),
+        Some(&me),
+        "released on the dropping thread"
+    );
+    assert_eq!(finalizer::stats().inline - before.inline, 1);
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("released inline"))
+    );
+
+    // 4. A new runtime guard re-arms the finalizer.
+    let _rt = guard_core::runtime();
+    drop(Counted::new(Probe::new("deferred again", &log)));
+    finalizer::flush().unwrap();
+    assert_eq!(
+        log.threads().last().map(String::as_str),
+        Some("guard-finalizer")
+    );
+    guard_core::event::reset_hook();
+}
