@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub use guard_core::*;
+pub use guard_macros::Resource;
 
 #[doc(hidden)]
 #[path = "private.rs"]

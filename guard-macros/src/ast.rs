@@ -1,0 +1,120 @@
+//! The model of the derive input: the type, its variants and fields, each with its typed
+//! attributes and the spans of the user's tokens. Built once; checks and codegen only read.
+
+use crate::attr;
+use crate::ctxt::Ctxt;
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Generics, Ident, Member, Type};
+
+/// A type deriving `Resource`.
+pub(crate) struct Input<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) generics: &'a Generics,
+    pub(crate) attrs: attr::Container,
+    pub(crate) data: Data<'a>,
+}
+
+/// The shape of the type.
+pub(crate) enum Data<'a> {
+    Struct(Vec<Field<'a>>),
+    Enum(Vec<Variant<'a>>),
+    /// Unions are rejected (check); the span is their `union` keyword.
+    Union(Span),
+}
+
+/// One enum variant.
+pub(crate) struct Variant<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) fields: Vec<Field<'a>>,
+}
+
+/// One field of a struct or variant.
+pub(crate) struct Field<'a> {
+    /// Its name, or its index in a tuple struct or variant.
+    pub(crate) member: Member,
+    pub(crate) ty: &'a Type,
+    pub(crate) attrs: attr::Field,
+}
+
+impl<'a> Input<'a> {
+    /// Builds the model, reporting malformed attributes through `cx`.
+    pub(crate) fn from_syn(cx: &Ctxt, input: &'a DeriveInput) -> Self {
+        let attrs = attr::Container::from_attrs(cx, &input.attrs);
+        let data = match &input.data {
+            syn::Data::Struct(data) => Data::Struct(fields(cx, &data.fields)),
+            syn::Data::Enum(data) => Data::Enum(
+                data.variants
+                    .iter()
+                    .map(|v| {
+                        attr::reject_on_variant(cx, &v.attrs);
+                        Variant {
+                            ident: &v.ident,
+                            fields: fields(cx, &v.fields),
+                        }
+                    })
+                    .collect(),
+            ),
+            syn::Data::Union(data) => {
+                // Field attributes are still read, so that their mistakes are reported too.
+                for field in &data.fields.named {
+                    let _ = attr::Field::from_attrs(cx, &field.attrs);
+                }
+                Data::Union(data.union_token.span)
+            }
+        };
+        Input {
+            ident: &input.ident,
+            generics: &input.generics,
+            attrs,
+            data,
+        }
+    }
+
+    /// Every field of every variant, in declaration order.
+    pub(crate) fn all_fields(&self) -> impl Iterator<Item = &Field<'a>> {
+        let (one, many): (&[Field<'a>], &[Variant<'a>]) = match &self.data {
+            Data::Struct(fields) => (fields, &[]),
+            Data::Enum(variants) => (&[], variants),
+            Data::Union(_) => (&[], &[]),
+        };
+        one.iter().chain(many.iter().flat_map(|v| v.fields.iter()))
+    }
+}
+
+impl Field<'_> {
+    /// True if the field is marked `#[resource]`: it is released, not merely dropped.
+    pub(crate) fn is_resource(&self) -> bool {
+        self.attrs.resource.is_some()
+    }
+
+    /// Where errors about this field point: its type.
+    pub(crate) fn span(&self) -> Span {
+        self.ty.span()
+    }
+
+    /// The field's name as errors and `ReleaseErrors` show it (`file`, `0`), prefixed with
+    /// the variant for enums (`Open.file`).
+    pub(crate) fn display_name(&self, variant: Option<&Ident>) -> String {
+        let own = match &self.member {
+            Member::Named(ident) => ident.to_string().trim_start_matches("r#").to_owned(),
+            Member::Unnamed(index) => index.index.to_string(),
+        };
+        match variant {
+            Some(v) => format!("{}.{own}", v.to_string().trim_start_matches("r#")),
+            None => own,
+        }
+    }
+}
+
+fn fields<'a>(cx: &Ctxt, fields: &'a syn::Fields) -> Vec<Field<'a>> {
+    fields
+        .iter()
+        .zip(fields.members())
+        .map(|(field, member)| Field {
+            member,
+            ty: &field.ty,
+            attrs: attr::Field::from_attrs(cx, &field.attrs),
+        })
+        .collect()
+}

@@ -1,0 +1,71 @@
+//! The whole output for one item: the `Resource` impl and its marker impl, inside an
+//! anonymous `const` that imports the facade's `__private` module once.
+
+use crate::ast::Input;
+use crate::attr::Kind;
+use crate::ctxt::Ctxt;
+use crate::expand::{bounds, counted, release, unique};
+use crate::{check, fallback};
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{DeriveInput, Path};
+
+/// Expands `#[derive(Resource)]`. On invalid input, returns every error found together with
+/// stub impls ([`fallback`]), so that the user sees the real mistakes and no cascade.
+pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::new();
+    let model = Input::from_syn(&cx, input);
+    check::check(&cx, &model);
+    match cx.check() {
+        Ok(()) => expand(&model),
+        Err(errors) => {
+            let mut out = errors.into_compile_error();
+            out.extend(fallback::expand(&model));
+            out
+        }
+    }
+}
+
+fn expand(input: &Input<'_>) -> TokenStream {
+    let Some((kind, _)) = input.attrs.kind else {
+        unreachable!("check reports a missing classification")
+    };
+    let ident = input.ident;
+    let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
+    let where_clause = bounds::where_clause(input, kind);
+    let receiver = if input.attrs.release.is_some() {
+        quote!(mut self)
+    } else {
+        quote!(self)
+    };
+    let body = release::body(input, kind);
+    let marker = match kind {
+        Kind::Unique => unique::marker(input, &where_clause),
+        Kind::Counted => counted::marker(input, &where_clause),
+    };
+    let items = quote! {
+        #[automatically_derived]
+        impl #impl_generics __guard::Resource for #ident #ty_generics #where_clause {
+            type Error = __guard::ReleaseErrors;
+
+            fn release(#receiver) -> ::core::result::Result<(), __guard::ReleaseErrors> {
+                #body
+            }
+        }
+
+        #marker
+    };
+    wrap(input.attrs.krate.as_ref(), items)
+}
+
+/// Puts `items` in an anonymous `const` that imports the facade's hidden module as
+/// `__guard`. A wrong `crate = path` is then one unresolved import, at the user's path.
+pub(crate) fn wrap(krate: Option<&Path>, items: TokenStream) -> TokenStream {
+    let krate = krate.map_or_else(|| quote!(::guard), |path| quote!(#path));
+    quote! {
+        const _: () = {
+            use #krate::__private as __guard;
+            #items
+        };
+    }
+}

@@ -1,0 +1,10 @@
+//! Code generation: reads the checked model and writes the impls. Nothing here reports
+//! errors; rules that depend on types are spanned assertions the compiler checks.
+
+mod bounds;
+mod counted;
+mod item;
+mod release;
+mod unique;
+
+pub(crate) use item::{derive, wrap};
