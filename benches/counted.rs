@@ -77,6 +77,20 @@ fn drain(c: &mut Criterion) {
             total
         })
     });
+    // The same closes on a plain second thread: what any off-thread release costs here
+    // (the kernel frees each `struct file` away from the CPU that allocated it).
+    g.bench_function("plain_thread_close_loop", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters * FDS / CHUNK {
+                let fds: Vec<_> = (0..CHUNK).map(|_| NullFd::open()).collect();
+                let start = Instant::now();
+                std::thread::spawn(move || drop(fds)).join().expect("closer thread");
+                total += start.elapsed();
+            }
+            total
+        })
+    });
     g.bench_function("inline_close_loop", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;

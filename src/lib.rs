@@ -12,3 +12,8 @@ pub use guard_macros::Resource;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+/// The README's code blocks, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
