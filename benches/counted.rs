@@ -85,7 +85,9 @@ fn drain(c: &mut Criterion) {
             for _ in 0..iters * FDS / CHUNK {
                 let fds: Vec<_> = (0..CHUNK).map(|_| NullFd::open()).collect();
                 let start = Instant::now();
-                std::thread::spawn(move || drop(fds)).join().expect("closer thread");
+                std::thread::spawn(move || drop(fds))
+                    .join()
+                    .expect("closer thread");
                 total += start.elapsed();
             }
             total
