@@ -7,6 +7,21 @@
 #![forbid(unsafe_code)]
 
 pub use guard_core::*;
+
+/// The Linux layer: registered fds ([`os::fds`]), files, pipes, sockets, the OS mutex and
+/// exec hygiene, each classified unique or counted by what its release does.
+///
+/// # Examples
+///
+/// ```
+/// let file = guard::os::ReadFile::open("/dev/null")?;
+/// assert!(guard::os::fds().len() >= 1);
+/// # drop(file);
+/// # Ok::<(), guard::os::Error>(())
+/// ```
+pub mod os {
+    pub use guard_os::*;
+}
 pub use guard_macros::Resource;
 
 #[doc(hidden)]

@@ -1,1 +1,58 @@
-//! The Linux layer of guard (filled in by the OS issue).
+//! guard-os: the Linux layer of guard.
+//!
+//! Every OS object gets the classification its release calls for:
+//!
+//! | type | kind | release |
+//! |---|---|---|
+//! | [`ReadFile`], [`PipeReader`] | counted | close |
+//! | [`TcpListener`], [`UdpSocket`], [`UnixListener`] | counted | close |
+//! | [`Fd`] (anything else, [`Fd::adopt`]) | counted | close |
+//! | [`WriteFile`] | unique | flush, optional `fsync`, close; every error returned |
+//! | [`PipeWriter`] | unique | close (the reader sees EOF) |
+//! | [`TcpStream`], [`UnixStream`] | unique | `shutdown(Write)` (the peer sees EOF), close |
+//!
+//! Every fd is created with `FD_CLOEXEC` set atomically and registered with its kind, type
+//! and creation site. [`fds()`] lists them under leases (invariants R1-R3, see [`Fds`]);
+//! [`untracked()`] lists the fds open in the process that the registry does not know; the
+//! registry is a section of [`guard_core::report()`]. When creating an fd fails with
+//! `EMFILE`/`ENFILE`, pending counted releases are drained and the creation retried once
+//! (F5, [`pressure_retries`]).
+//!
+//! # Examples
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! let (reader, writer) = guard_os::pipe()?;
+//! let reader = guard_core::Counted::new(reader); // counted: closed on the finalizer
+//! guard_core::scope(|s| {
+//!     let mut w = s.enter(writer); // unique: closed at the end of the scope
+//!     w.write_all(b"hello")?;
+//!     Ok::<_, std::io::Error>(())
+//! })?;
+//! let mut got = String::new();
+//! (&*reader).read_to_string(&mut got)?; // EOF came with the scope's end
+//! assert_eq!(got, "hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![cfg(target_os = "linux")]
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![warn(missing_debug_implementations)]
+
+mod error;
+mod fd;
+mod file;
+mod pipe;
+mod socket;
+#[allow(unsafe_code)]
+#[allow(dead_code)] // TEMPORARY: the OS mutex and exec hygiene (next commits) use the rest
+mod sys;
+
+pub use error::{Error, Result};
+pub use fd::{
+    Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, untracked,
+};
+pub use file::{ReadFile, WriteFile};
+pub use pipe::{PipeReader, PipeWriter, pipe};
+pub use socket::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};

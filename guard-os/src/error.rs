@@ -1,0 +1,292 @@
+//! guard-os's one error type: every variant names the operation that failed and keeps the
+//! OS error as its [`source`](std::error::Error::source).
+
+use guard_core::{Counted, CountedResource, Resource};
+use std::io;
+use std::path::PathBuf;
+
+/// `Result` with guard-os's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error guard-os produces. Each variant says which operation failed; OS errors are
+/// kept as the [`source`](std::error::Error::source) (see [`Error::raw_os_error`]).
+///
+/// # Examples
+///
+/// ```
+/// let err = guard_os::ReadFile::open("/no/such/file").unwrap_err();
+/// assert!(matches!(err, guard_os::Error::Open { .. }));
+/// assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+/// assert!(err.to_string().starts_with("opening `/no/such/file`"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `open(2)` failed.
+    #[error("opening `{}` failed", path.display())]
+    Open {
+        /// The path given.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `pipe2(2)` failed.
+    #[error("creating a pipe failed")]
+    Pipe {
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A socket operation failed (`socket`, `bind`, `listen`, `connect`, `accept`, ...).
+    #[error("{op} failed")]
+    Socket {
+        /// The operation, with its address where there is one (`"bind 127.0.0.1:80"`).
+        op: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing buffered data out before a release failed.
+    #[error("flushing fd {fd} failed")]
+    Flush {
+        /// The fd number.
+        fd: i32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `fsync(2)` failed.
+    #[error("syncing fd {fd} to disk failed")]
+    Sync {
+        /// The fd number.
+        fd: i32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `shutdown(2)` failed.
+    #[error("shutting down the write side of fd {fd} failed")]
+    Shutdown {
+        /// The fd number.
+        fd: i32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `close(2)` failed. The fd is closed anyway (Linux frees the number even on `EINTR`),
+    /// its registry entry is gone, and the close is never retried.
+    #[error("closing fd {fd} failed")]
+    Close {
+        /// The fd number (free now).
+        fd: i32,
+        /// The OS error (`EBADF`: it had been closed behind the registry's back).
+        #[source]
+        source: io::Error,
+    },
+    /// Duplicating an fd (`fcntl(F_DUPFD_CLOEXEC)`) failed.
+    #[error("duplicating fd {fd} failed")]
+    Dup {
+        /// The fd number.
+        fd: i32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading the list of open fds (`/proc/self/fd`) failed.
+    #[error("listing /proc/self/fd failed")]
+    ListFds {
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Taking, releasing or recording an OS mutex failed.
+    #[error("{op} on the OS mutex `{}` failed", path.display())]
+    Lock {
+        /// What was being done (`"flock"`, `"writing the owner record"`, ...).
+        op: &'static str,
+        /// The lock file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The previous holder of an OS mutex died while holding it (and nobody has marked the
+    /// protected state consistent since). Produced when a
+    /// [`LockError::OwnerDied`](crate::LockError) is converted with `?`.
+    #[error("the holder (pid {pid}) of the OS mutex `{}` died while holding it", path.display())]
+    OwnerDied {
+        /// The lock file.
+        path: PathBuf,
+        /// The pid of the holder that died.
+        pid: u32,
+    },
+    /// An OS mutex name that cannot name a file.
+    #[error("invalid OS mutex name {name:?}: {reason}")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// An fd to pass to a child is closed (it was closed behind the registry's back).
+    #[error("cannot pass fd {fd} to a child: it is closed")]
+    InheritClosed {
+        /// The fd number.
+        fd: i32,
+    },
+    /// Two fds were asked to land on one number in a child.
+    #[error("cannot pass fds {first} and {second} to a child both as fd {target}")]
+    InheritCollision {
+        /// The contested number in the child.
+        target: i32,
+        /// The first fd asked for it.
+        first: i32,
+        /// The second fd asked for it.
+        second: i32,
+    },
+    /// A target number that is stdin, stdout or stderr (or negative), not asked for with
+    /// [`Inherit::keep_as_stdio`](crate::Inherit::keep_as_stdio).
+    #[error("cannot pass fd {fd} to a child as fd {target}: 0-2 are stdio (use keep_as_stdio)")]
+    InheritStdio {
+        /// The fd number.
+        fd: i32,
+        /// The refused target.
+        target: i32,
+    },
+    /// Several steps of one release failed: every error is here, none dropped.
+    #[error("{} errors while releasing: {}", 1 + rest.len(), list(first, rest))]
+    Release {
+        /// The first error (also the [`source`](std::error::Error::source)).
+        #[source]
+        first: Box<Error>,
+        /// The others, in the order they happened.
+        rest: Vec<Error>,
+    },
+}
+
+fn list(first: &Error, rest: &[Error]) -> String {
+    let mut s = first.to_string();
+    for e in rest {
+        s.push_str("; ");
+        s.push_str(&e.to_string());
+    }
+    s
+}
+
+impl Error {
+    /// The OS error code behind this error, if there is one (for [`Error::Release`], the
+    /// first error's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = guard_os::Error::InheritClosed { fd: 9 };
+    /// assert_eq!(err.raw_os_error(), None);
+    /// ```
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.io_error().and_then(io::Error::raw_os_error)
+    }
+
+    /// The [`io::Error`] behind this error, if there is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = guard_os::WriteFile::create("/no/such/dir/f").unwrap_err();
+    /// assert_eq!(err.io_error().unwrap().kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Open { source, .. }
+            | Error::Pipe { source }
+            | Error::Socket { source, .. }
+            | Error::Flush { source, .. }
+            | Error::Sync { source, .. }
+            | Error::Shutdown { source, .. }
+            | Error::Close { source, .. }
+            | Error::Dup { source, .. }
+            | Error::ListFds { source }
+            | Error::Lock { source, .. } => Some(source),
+            Error::Release { first, .. } => first.io_error(),
+            _ => None,
+        }
+    }
+
+    /// All the errors of one release as one result: `Ok` if there are none, the error
+    /// itself if there is one, [`Error::Release`] if there are several.
+    pub(crate) fn collect(mut errors: Vec<Error>) -> Result<()> {
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let first = errors.remove(0);
+        if errors.is_empty() {
+            return Err(first);
+        }
+        Err(Error::Release {
+            first: Box::new(first),
+            rest: errors,
+        })
+    }
+
+    pub(crate) fn socket(op: impl Into<String>, source: io::Error) -> Error {
+        Error::Socket {
+            op: op.into(),
+            source,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    /// Keeps the OS error kind, with the guard-os error as the payload.
+    fn from(error: Error) -> io::Error {
+        let kind = error
+            .io_error()
+            .map_or(io::ErrorKind::Other, io::Error::kind);
+        io::Error::new(kind, error)
+    }
+}
+
+/// A release error that has no caller to go to (an fd whose close was deferred to the end
+/// of a lease, a unique resource dropped without release), carried to guard-core's event
+/// hook as the failed release of a counted resource: guard-core has no public way to emit
+/// an event, and this goes through the same path as every other release failure. Its
+/// `Display` shows the whole source chain, since the hook shows only `Display`.
+struct DeferredRelease(Error);
+
+#[derive(Debug)]
+struct Chain(Error);
+
+impl std::fmt::Display for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = std::error::Error::source(&self.0);
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Chain {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
+}
+
+impl Resource for DeferredRelease {
+    type Error = Chain;
+    fn release(self) -> Result<(), Chain> {
+        Err(Chain(self.0))
+    }
+}
+
+impl CountedResource for DeferredRelease {}
+
+/// Sends `error` to guard-core's event hook (via the finalizer, like a failed counted
+/// release). Never blocks, never panics.
+#[track_caller]
+pub(crate) fn report(error: Error) {
+    drop(Counted::new(DeferredRelease(error)));
+}

@@ -1,0 +1,212 @@
+//! Pipes: the read end is counted, the write end unique (the reader sees EOF only when the
+//! last write end is closed, so that close must happen at a precise point).
+
+use crate::error::{Error, Result};
+use crate::fd::{self, Fd, UniqueFd, retry_on_pressure};
+use crate::sys;
+use guard_core::{CountedResource, Kind, Resource, UniqueResource};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::panic::Location;
+
+/// Creates a pipe ([`pipe2(2)`](https://man7.org/linux/man-pages/man2/pipe2.2.html) with
+/// `O_CLOEXEC`): `(read end, write end)`, both registered as created here. Retries once
+/// after draining the finalizer on `EMFILE`/`ENFILE`.
+///
+/// # Errors
+///
+/// [`Error::Pipe`] with the OS error.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// let (reader, mut writer) = guard_os::pipe()?;
+/// writer.write_all(b"ping")?;
+/// writer.close()?; // the reader sees EOF from here on
+/// let mut got = String::new();
+/// (&reader).read_to_string(&mut got)?;
+/// assert_eq!(got, "ping");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[track_caller]
+pub fn pipe() -> Result<(PipeReader, PipeWriter)> {
+    let site = Location::caller();
+    let (r, w) = retry_on_pressure(sys::pipe).map_err(|source| Error::Pipe { source })?;
+    let reader = PipeReader {
+        fd: Fd::register(r, Fd::origin::<PipeReader>(Kind::Counted, site)),
+    };
+    let writer = Fd::register(w, Fd::origin::<PipeWriter>(Kind::Unique, site));
+    Ok((
+        reader,
+        PipeWriter {
+            fd: UniqueFd::new(writer),
+        },
+    ))
+}
+
+/// The read end of a pipe. Counted: closing it only gives a number back (a writer then
+/// gets `EPIPE`, which it handles when it writes). Reads go through `&PipeReader`.
+///
+/// # Examples
+///
+/// ```
+/// let (reader, writer) = guard_os::pipe()?;
+/// let shared = guard_core::Counted::new(reader);
+/// let clone = shared.clone();
+/// # drop((shared, clone)); writer.close()?;
+/// # Ok::<(), guard_os::Error>(())
+/// ```
+pub struct PipeReader {
+    fd: Fd,
+}
+
+impl PipeReader {
+    /// Closes the read end now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Close`]; the fd is closed and deregistered anyway.
+    pub fn close(self) -> Result<()> {
+        self.fd.close()
+    }
+}
+
+impl Read for &PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        sys::read(&self.fd, buf)
+    }
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Resource for PipeReader {
+    type Error = Error;
+    /// Same as [`PipeReader::close`].
+    fn release(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl CountedResource for PipeReader {}
+
+impl AsFd for PipeReader {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for PipeReader {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for PipeReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PipeReader")
+            .field(&self.fd.as_raw_fd())
+            .finish()
+    }
+}
+
+/// The write end of a pipe. Unique: the reader sees EOF exactly when this is released (if
+/// it is the last write end), so enter it in a [`scope`](guard_core::scope) or call
+/// [`close`](Self::close). Unbuffered: every `write` is a `write(2)`.
+///
+/// Dropped without release, it is closed at once anyway, and the drop is reported
+/// ([`guard_core::report::unreleased`]).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// let (reader, writer) = guard_os::pipe()?;
+/// guard_core::scope(|s| {
+///     let mut w = s.enter(writer);
+///     w.write_all(b"done")?;
+///     Ok::<_, std::io::Error>(())
+/// })?; // closed here: EOF for the reader
+/// let mut got = Vec::new();
+/// (&reader).read_to_end(&mut got)?;
+/// assert_eq!(got, b"done");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PipeWriter {
+    fd: UniqueFd,
+}
+
+impl PipeWriter {
+    /// Closes the write end now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Close`]; the fd is closed and deregistered anyway.
+    pub fn close(mut self) -> Result<()> {
+        self.fd.take().map_or(Ok(()), Fd::close)
+    }
+}
+
+impl Write for &PipeWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        sys::write(self.fd.get(), data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for PipeWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        (&*self).write(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Resource for PipeWriter {
+    type Error = Error;
+    /// Same as [`PipeWriter::close`].
+    fn release(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl UniqueResource for PipeWriter {}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        if let Some(fd) = self.fd.take() {
+            let origin = fd.registered_origin();
+            fd::dropped_unreleased(origin, fd.close());
+        }
+    }
+}
+
+impl AsFd for PipeWriter {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.get().as_fd()
+    }
+}
+
+impl AsRawFd for PipeWriter {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.get().as_raw_fd()
+    }
+}
+
+impl fmt::Debug for PipeWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PipeWriter")
+            .field(&self.fd.get().as_raw_fd())
+            .finish()
+    }
+}

@@ -1,0 +1,190 @@
+//! Calls a child makes between `fork` and `exec` (invariant R4): raw syscalls only, no
+//! allocation, no lock, nothing that is not async-signal-safe. Errors are plain `io::Error`
+//! built from an errno (no allocation).
+//!
+//! These functions take fd numbers, not `BorrowedFd`s: in the child the numbers were
+//! computed by the parent and are valid copies of the parent's fds. They change every fd of
+//! the calling process, which is sound only in a child that is about to `exec`: hence
+//! `unsafe`.
+
+use rustix::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use rustix::fs::{Mode, OFlags};
+use rustix::io::{Errno, FdFlags};
+use std::io;
+use std::mem::{ManuallyDrop, MaybeUninit};
+
+fn err(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// How a child marks every fd from some number on close-on-exec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cloexec {
+    /// `close_range(first, ~0, CLOSE_RANGE_CLOEXEC)` (Linux 5.11+), falling back to
+    /// [`Cloexec::ProcFd`] where the kernel lacks it.
+    CloseRange,
+    /// `getdents64` over `/proc/self/fd` and `F_SETFD` on each, falling back to
+    /// [`Cloexec::Sweep`] where `/proc` is not mounted.
+    ProcFd,
+    /// `F_SETFD` on every number below `RLIMIT_NOFILE`.
+    Sweep,
+}
+
+/// Marks every fd numbered `first` or above close-on-exec, by `how` (and its fallbacks).
+///
+/// # Safety
+///
+/// Only in a child between `fork` and `exec`: it changes fds the caller does not own.
+pub(crate) unsafe fn cloexec_from(first: RawFd, how: Cloexec) -> io::Result<()> {
+    let first_u = u32::try_from(first).unwrap_or(0);
+    if how == Cloexec::CloseRange {
+        // SAFETY: `close_range` takes plain integers; with CLOSE_RANGE_CLOEXEC it closes
+        // nothing, it only sets FD_CLOEXEC on [first, ~0]. The caller is a child about to
+        // exec (contract), so no owner of those fds is affected.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                first_u,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL)) {
+            return Err(e);
+        }
+    }
+    if how != Cloexec::Sweep {
+        // SAFETY: forwarded contract.
+        match unsafe { cloexec_via_proc(first) } {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { cloexec_sweep(first) }
+}
+
+/// Sets `FD_CLOEXEC` on `raw`, ignoring `EBADF` (not open).
+///
+/// # Safety
+///
+/// As [`cloexec_from`].
+unsafe fn set_cloexec(raw: RawFd) -> io::Result<()> {
+    // SAFETY: `fcntl(F_SETFD)` on a number that may not be open is harmless (EBADF); the
+    // borrow does not outlive this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+    match rustix::io::fcntl_setfd(fd, FdFlags::CLOEXEC) {
+        Ok(()) | Err(Errno::BADF) => Ok(()),
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// # Safety
+///
+/// As [`cloexec_from`].
+unsafe fn cloexec_via_proc(first: RawFd) -> io::Result<()> {
+    let dir = rustix::fs::open(
+        c"/proc/self/fd",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(err)?;
+    let own = {
+        use std::os::fd::AsRawFd;
+        dir.as_raw_fd()
+    };
+    // On the stack: no allocation in the child.
+    let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+    let mut entries = rustix::fs::RawDir::new(&dir, &mut buf);
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(err)?;
+        if let Some(n) = parse_fd(entry.file_name().to_bytes())
+            && n >= first
+            && n != own
+        {
+            // SAFETY: forwarded contract.
+            unsafe { set_cloexec(n) }?;
+        }
+    }
+    Ok(())
+}
+
+/// # Safety
+///
+/// As [`cloexec_from`].
+unsafe fn cloexec_sweep(first: RawFd) -> io::Result<()> {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let end = limit
+        .current
+        .map_or(i32::MAX, |n| i32::try_from(n).unwrap_or(i32::MAX));
+    for n in first.max(0)..end {
+        // SAFETY: forwarded contract.
+        unsafe { set_cloexec(n) }?;
+    }
+    Ok(())
+}
+
+/// A decimal fd number, without allocating; `None` for `.`/`..` and anything else.
+fn parse_fd(name: &[u8]) -> Option<RawFd> {
+    if name.is_empty() || name.len() > 10 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &b in name {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(b - b'0');
+    }
+    RawFd::try_from(n).ok()
+}
+
+/// A close-on-exec copy of `raw` numbered `min` or above (`F_DUPFD_CLOEXEC`).
+///
+/// # Safety
+///
+/// As [`cloexec_from`]; `raw` must be open.
+pub(crate) unsafe fn dup_above(raw: RawFd, min: RawFd) -> io::Result<RawFd> {
+    // SAFETY: `raw` is open (contract); the borrow does not outlive this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+    rustix::io::fcntl_dupfd_cloexec(fd, min)
+        .map(IntoRawFd::into_raw_fd)
+        .map_err(err)
+}
+
+/// Makes `src` appear at `dst` without `FD_CLOEXEC`: `dup2(src, dst)`, or, when they are
+/// the same number, clearing its `FD_CLOEXEC`.
+///
+/// # Safety
+///
+/// As [`cloexec_from`]; `src` must be open. Whatever was open at `dst` is closed.
+pub(crate) unsafe fn place(src: RawFd, dst: RawFd) -> io::Result<()> {
+    // SAFETY: `src` is open (contract); the borrow does not outlive this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(src) };
+    if src == dst {
+        return rustix::io::fcntl_setfd(fd, FdFlags::empty()).map_err(err);
+    }
+    // SAFETY: an `OwnedFd` naming `dst` only so that rustix's `dup2` can name the target;
+    // it is never dropped (ManuallyDrop), so nothing is closed on its behalf. dup2 itself
+    // closes whatever was at `dst`, which the contract allows.
+    let mut target = ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(dst) });
+    rustix::io::dup2(fd, &mut target).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_fd;
+
+    #[test]
+    fn parses_fd_names() {
+        assert_eq!(parse_fd(b"17"), Some(17));
+        assert_eq!(parse_fd(b"."), None);
+        assert_eq!(parse_fd(b".."), None);
+        assert_eq!(parse_fd(b"99999999999"), None);
+    }
+}

@@ -1,0 +1,231 @@
+//! The fd table: guard-core's leased [`Registry`] of raw fd numbers, and the ownership
+//! protocol that makes handing those numbers out sound.
+//!
+//! This is the one place where registered fd numbers become `BorrowedFd`s again or get
+//! closed, so the invariants that make it sound are all stated here:
+//!
+//! - An [`Entry`] is the unique owner of one registered, open fd. It is created from an
+//!   `OwnedFd` (so the number was open and owned) and gives the number up only by removing
+//!   its entry, exactly once ([`Entry::close`], [`Entry::into_owned`] or its `Drop`).
+//! - After removal, the number is closed by whoever holds it last: the remover if no lease
+//!   was held (`Removal::Removed`), else the registry's deferred release when the last lease
+//!   ends. So a number is closed exactly once (R3), and never while leased (R1).
+//! - A [`Leased`] or [`OwnedLease`] holds a core lease on an entry of this table, so its
+//!   number stays open for as long as it lives.
+//!
+//! `close(2)` is called once and never retried: Linux frees the number even when it
+//! returns `EINTR`; the error is returned (or reported, for a deferred close).
+
+use crate::error::{self, Error};
+use guard_core::Lease;
+use guard_core::registry::{Census, Key, Origin, Registry, Removal};
+use std::io;
+use std::mem::ManuallyDrop;
+use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::LazyLock;
+
+static TABLE: LazyLock<Registry<RawFd>> = LazyLock::new(|| {
+    guard_core::report::add_section("registered fds", census);
+    Registry::new(close_deferred)
+});
+
+fn table() -> &'static Registry<RawFd> {
+    &TABLE
+}
+
+/// Live registered fds grouped by origin (the report section).
+pub(crate) fn census() -> Vec<Census> {
+    table().census()
+}
+
+/// Number of live registered fds.
+pub(crate) fn len() -> usize {
+    table().len()
+}
+
+/// The registry's deferred release: closes a number whose removal met a lease, when the
+/// last lease ends. Nobody can receive the error, so it goes to the event hook.
+fn close_deferred(raw: RawFd) {
+    // SAFETY: the registry hands each removed value to this function exactly once, after
+    // its last lease ended; the `Entry` that owned it gave it up when it removed the entry.
+    // Nothing else holds the number, so closing it cannot close anybody else's fd.
+    if let Err(e) = unsafe { rustix::io::try_close(raw) } {
+        error::report(Error::Close {
+            fd: raw,
+            source: super::errno(e),
+        });
+    }
+}
+
+/// Closes a number just removed with `Removal::Removed`.
+///
+/// # Safety
+///
+/// `raw` must have come back from `Registry::remove` as `Removed` (the caller owns it).
+unsafe fn close_removed(raw: RawFd) -> io::Result<()> {
+    // SAFETY: per the contract, the caller owns `raw` and passes ownership here.
+    unsafe { rustix::io::try_close(raw) }.map_err(super::errno)
+}
+
+/// The owner of one registered fd. See the module docs for the protocol.
+pub(crate) struct Entry {
+    key: Key,
+    raw: RawFd,
+}
+
+impl Entry {
+    /// Registers `fd` with `origin`; the entry owns it from now on.
+    pub(crate) fn register(fd: OwnedFd, origin: Origin) -> Entry {
+        let raw = fd.into_raw_fd();
+        let key = table().insert(raw, origin);
+        Entry { key, raw }
+    }
+
+    /// The fd, borrowed.
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the entry owns `raw`, which stays open until the entry is consumed by
+        // `close`/`into_owned`/`drop`; none of those can run while `&self` is borrowed.
+        unsafe { BorrowedFd::borrow_raw(self.raw) }
+    }
+
+    /// The fd's number.
+    pub(crate) fn raw(&self) -> RawFd {
+        self.raw
+    }
+
+    /// The entry's registry key.
+    pub(crate) fn key(&self) -> Key {
+        self.key
+    }
+
+    /// The entry's kind, type name and creation site.
+    pub(crate) fn origin(&self) -> Option<Origin> {
+        table().get(self.key).map(|(_, origin)| origin)
+    }
+
+    /// Removes the entry and closes the fd, once: now if it is not leased (the error comes
+    /// back), else when the last lease ends (the error goes to the event hook).
+    pub(crate) fn close(self) -> io::Result<()> {
+        let this = ManuallyDrop::new(self);
+        close_key(this.key)
+    }
+
+    /// Removes the entry and hands the fd over as a duplicate (`F_DUPFD_CLOEXEC`, so a new
+    /// number); the original number is closed now, or when the last lease on it ends.
+    ///
+    /// Why always a duplicate: handing over the number itself is sound only if no lease
+    /// holds it, and that is known only by removing the entry, after which a concurrent
+    /// lease holder may already have closed the number. So the entry is leased first (the
+    /// number stays open), removed, duplicated, and the lease ended.
+    ///
+    /// # Errors
+    ///
+    /// The duplicate could not be made (the process is out of fds); the entry is removed
+    /// and the fd closed anyway.
+    pub(crate) fn into_owned(
+        self,
+        dup: impl FnOnce(BorrowedFd<'_>) -> io::Result<OwnedFd>,
+    ) -> io::Result<OwnedFd> {
+        let this = ManuallyDrop::new(self);
+        let lease = table().lease(this.key);
+        let removal = table().remove(this.key);
+        debug_assert!(removal.is_deferred(), "our own lease defers the removal");
+        let dup = dup(Leased::from_lease(lease.as_ref()).as_fd());
+        drop(lease);
+        dup
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if let Err(source) = close_key(self.key) {
+            error::report(Error::Close {
+                fd: self.raw,
+                source,
+            });
+        }
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fd {}", self.raw)
+    }
+}
+
+fn close_key(key: Key) -> io::Result<()> {
+    match table().remove(key) {
+        // SAFETY: `Removed` hands the number's ownership to us.
+        Removal::Removed(raw) => unsafe { close_removed(raw) },
+        Removal::Deferred => Ok(()),
+        Removal::Stale => {
+            debug_assert!(false, "only the entry removes its key");
+            Ok(())
+        }
+    }
+}
+
+/// A registry entry leased for a `for_each` callback: its fd stays open while this lives.
+pub(crate) struct Leased<'a> {
+    lease: &'a Lease<'a, RawFd>,
+}
+
+impl<'a> Leased<'a> {
+    /// Only for leases of this table (the constructor is private to this module).
+    fn from_lease(lease: Option<&'a Lease<'a, RawFd>>) -> Leased<'a> {
+        match lease {
+            Some(lease) => Leased { lease },
+            None => unreachable!("an entry whose removal was deferred is leased"),
+        }
+    }
+
+    /// The leased fd, borrowed for no longer than the lease.
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'a> {
+        // SAFETY: the lease (a lease of `TABLE`, see the constructors) keeps the number
+        // open and unreused until it ends (R1), and it outlives `'a`.
+        unsafe { BorrowedFd::borrow_raw(*self.lease.value()) }
+    }
+
+    /// The fd's number.
+    pub(crate) fn raw(&self) -> RawFd {
+        *self.lease.value()
+    }
+
+    /// The entry's origin.
+    pub(crate) fn origin(&self) -> Origin {
+        *self.lease.origin()
+    }
+
+    /// The entry's key.
+    pub(crate) fn key(&self) -> Key {
+        self.lease.key()
+    }
+}
+
+/// Calls `f` on every registered fd, each under a lease, never under the registry lock.
+pub(crate) fn for_each(mut f: impl FnMut(Leased<'_>)) {
+    table().for_each(|lease| f(Leased { lease }));
+}
+
+/// A lease on one entry that the caller keeps (across a `spawn`, say).
+pub(crate) struct OwnedLease {
+    lease: Lease<'static, RawFd>,
+}
+
+impl OwnedLease {
+    /// The leased fd.
+    pub(crate) fn leased(&self) -> Leased<'_> {
+        Leased { lease: &self.lease }
+    }
+}
+
+impl std::fmt::Debug for OwnedLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OwnedLease(fd {})", self.lease.value())
+    }
+}
+
+/// Leases the live entry `key`; `None` if it has been removed.
+pub(crate) fn lease(key: Key) -> Option<OwnedLease> {
+    table().lease(key).map(|lease| OwnedLease { lease })
+}

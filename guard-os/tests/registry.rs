@@ -1,0 +1,333 @@
+//! The fd registry: R1 (never a closed or reused fd in a callback), R2 (no deadlock
+//! whatever the callback does), R3 (closed exactly once, failed closes still deregister).
+//!
+//! Tests here look at fd numbers, so they are serialised (a number freed by one test could
+//! be reused by another running in parallel).
+
+mod common;
+
+use common::watchdog;
+use guard_core::event::{self, Event};
+use guard_core::{Counted, Kind};
+use guard_os::{Fd, ReadFile, WriteFile, fds};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn is_open(fd: BorrowedFd<'_>) -> bool {
+    rustix::io::fcntl_getfd(fd).is_ok()
+}
+
+fn raw_is_open(n: i32) -> bool {
+    std::path::Path::new(&format!("/proc/self/fd/{n}")).exists()
+}
+
+/// Events captured by the hook, as strings.
+fn capture_events() -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    event::set_hook(move |e: &Event<'_>| sink.lock().unwrap().push(e.to_string()));
+    seen
+}
+
+#[test]
+fn r1_a_close_during_the_callback_waits_for_the_callback() {
+    let _s = serial();
+    watchdog(30, || {
+        let mut owned: HashMap<i32, ReadFile> = HashMap::new();
+        for _ in 0..40 {
+            let f = ReadFile::open("/dev/null").unwrap();
+            owned.insert(f.as_raw_fd(), f);
+        }
+        let owned = Mutex::new(owned);
+        let mut closed_numbers = Vec::new();
+        fds().for_each(|fd| {
+            let Some(file) = owned.lock().unwrap().remove(&fd.number()) else {
+                return;
+            };
+            // Closing the fd we are looking at: deferred until this visit ends.
+            file.close().expect("a deferred close reports no error now");
+            assert!(
+                is_open(fd.as_fd()),
+                "R1: fd {} closed during its callback",
+                fd.number()
+            );
+            assert_eq!(
+                std::fs::read_link(format!("/proc/self/fd/{}", fd.number())).unwrap(),
+                std::path::Path::new("/dev/null")
+            );
+            closed_numbers.push(fd.number());
+        });
+        assert_eq!(closed_numbers.len(), 40);
+        for n in closed_numbers {
+            assert!(!raw_is_open(n), "fd {n} still open after the pass");
+        }
+    });
+}
+
+#[test]
+fn r1_concurrent_closes_never_show_a_closed_or_reused_fd() {
+    let _s = serial();
+    watchdog(60, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let churn = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u32;
+                while !stop.load(Ordering::Relaxed) && n < 5_000 {
+                    let f = ReadFile::open("/dev/null").unwrap();
+                    let (r, w) = guard_os::pipe().unwrap();
+                    drop(f);
+                    w.close().unwrap();
+                    drop(r);
+                    n += 1;
+                }
+            })
+        };
+        let visited = AtomicUsize::new(0);
+        let long_lived: Vec<ReadFile> = (0..8)
+            .map(|_| ReadFile::open("/dev/null").unwrap())
+            .collect();
+        while !churn.is_finished() {
+            fds().for_each(|fd| {
+                assert!(
+                    is_open(fd.as_fd()),
+                    "R1: visited a closed fd {}",
+                    fd.number()
+                );
+                let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.number()))
+                    .expect("a leased fd is open");
+                let target = target.to_string_lossy();
+                let name = fd.type_name();
+                if name.ends_with("ReadFile") {
+                    assert_eq!(target, "/dev/null", "R1: fd {} reused", fd.number());
+                } else if name.contains("Pipe") {
+                    assert!(
+                        target.starts_with("pipe:"),
+                        "R1: fd {} reused: {target}",
+                        fd.number()
+                    );
+                }
+                visited.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        stop.store(true, Ordering::Relaxed);
+        churn.join().unwrap();
+        drop(long_lived);
+        assert!(visited.load(Ordering::Relaxed) > 0);
+    });
+}
+
+#[test]
+fn r2_callbacks_may_open_drop_iterate_and_panic() {
+    let _s = serial();
+    watchdog(30, || {
+        let base = fds().len();
+        let counted: Vec<Counted<ReadFile>> = (0..5)
+            .map(|_| Counted::new(ReadFile::open("/dev/null").unwrap()))
+            .collect();
+        let counted = Mutex::new(counted);
+        let mut opened = Vec::new();
+        fds().for_each(|_| {
+            // open, drop a counted fd (goes to the finalizer), iterate, all from the callback
+            opened.push(ReadFile::open("/dev/null").unwrap());
+            drop(counted.lock().unwrap().pop());
+            let mut inner = 0;
+            fds().for_each(|_| inner += 1);
+            assert!(inner > 0);
+            guard_core::finalizer::flush().unwrap();
+        });
+        drop(opened);
+        drop(counted);
+        guard_core::finalizer::flush().unwrap();
+        assert_eq!(fds().len(), base);
+
+        // A panicking callback ends its leases: the registry stays consistent.
+        let files: Vec<ReadFile> = (0..50)
+            .map(|_| ReadFile::open("/dev/null").unwrap())
+            .collect();
+        let numbers: Vec<i32> = files.iter().map(AsRawFd::as_raw_fd).collect();
+        let files = Mutex::new(Some(files));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fds().for_each(|_| {
+                drop(files.lock().unwrap().take()); // closes 50 leased fds (deferred)
+                panic!("callback panics");
+            })
+        }));
+        assert!(r.is_err());
+        assert_eq!(fds().len(), base);
+        for n in numbers {
+            assert!(!raw_is_open(n), "fd {n} leaked by the panicking pass");
+        }
+    });
+}
+
+#[test]
+fn r3_an_fd_closed_behind_the_registry_reports_ebadf_and_is_deregistered() {
+    let _s = serial();
+    let sentinel = ReadFile::open("/dev/null").unwrap();
+    let victim = ReadFile::open("/dev/null").unwrap();
+    let n = victim.as_raw_fd();
+    let before = fds().len();
+    // SAFETY: deliberately breaking I/O safety to simulate foreign code closing our fd;
+    // nothing is opened before the registry's close, so the number is not reused.
+    assert_eq!(unsafe { libc::close(n) }, 0);
+    let err = victim.close().unwrap_err();
+    assert!(matches!(err, guard_os::Error::Close { fd, .. } if fd == n));
+    assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+    assert_eq!(fds().len(), before - 1, "the entry is removed anyway");
+    assert!(is_open(sentinel.as_fd()), "no other fd touched");
+    let mut still_listed = false;
+    fds().for_each(|fd| still_listed |= fd.number() == n);
+    assert!(!still_listed);
+}
+
+#[test]
+fn r3_a_deferred_close_failure_goes_to_the_event_hook() {
+    let _s = serial();
+    let seen = capture_events();
+    watchdog(30, || {
+        let victim = ReadFile::open("/dev/null").unwrap();
+        let n = victim.as_raw_fd();
+        let victim = Mutex::new(Some(victim));
+        fds().for_each(|fd| {
+            if fd.number() == n {
+                // SAFETY: simulate foreign code closing our fd while it is leased.
+                assert_eq!(unsafe { libc::close(n) }, 0);
+                let v = victim.lock().unwrap().take().unwrap();
+                v.close().unwrap(); // deferred: the error comes after the pass
+            }
+        });
+        guard_core::finalizer::flush().unwrap();
+    });
+    let seen = seen.lock().unwrap().clone();
+    event::reset_hook();
+    assert!(
+        seen.iter()
+            .any(|e| e.contains("closing fd") && e.contains("Bad file descriptor")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn unique_leaves_dropped_without_release_are_released_and_reported() {
+    let _s = serial();
+    let seen = capture_events();
+    let before = guard_core::report().unreleased();
+    let path = common::temp_path("dropped");
+    {
+        use std::io::Write;
+        let mut f = WriteFile::create(&path).unwrap();
+        f.write_all(b"still flushed").unwrap();
+        let (_r, w) = guard_os::pipe().unwrap();
+        drop(w);
+    }
+    guard_core::finalizer::flush().unwrap();
+    let seen = seen.lock().unwrap().clone();
+    event::reset_hook();
+    assert_eq!(std::fs::read(&path).unwrap(), b"still flushed");
+    assert!(guard_core::report().unreleased() >= before + 2);
+    assert!(
+        seen.iter()
+            .any(|e| e.contains("WriteFile") && e.contains("registry.rs")),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|e| e.contains("PipeWriter")), "{seen:?}");
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn registered_fds_carry_kind_type_and_site_and_are_cloexec() {
+    let _s = serial();
+    let file = ReadFile::open("/dev/null").unwrap();
+    let line = line!() - 1;
+    let mut found = None;
+    fds().for_each(|fd| {
+        assert!(
+            rustix::io::fcntl_getfd(fd.as_fd())
+                .unwrap()
+                .contains(rustix::io::FdFlags::CLOEXEC),
+            "{fd} lacks FD_CLOEXEC"
+        );
+        if fd.number() == file.as_raw_fd() {
+            found = Some((fd.kind(), fd.type_name(), fd.site().line(), fd.to_string()));
+        }
+    });
+    let (kind, name, at, shown) = found.unwrap();
+    assert_eq!(
+        (kind, name, at),
+        (Kind::Counted, "guard_os::file::ReadFile", line)
+    );
+    assert!(shown.contains("registry.rs"), "{shown}");
+    let report = guard_core::report().to_string();
+    assert!(
+        report.contains("registered fds") && report.contains("ReadFile"),
+        "{report}"
+    );
+}
+
+#[test]
+fn untracked_lists_foreign_fds_only() {
+    let _s = serial();
+    let ours = ReadFile::open("/dev/null").unwrap();
+    let theirs = std::fs::File::open("/dev/null").unwrap();
+    let untracked = guard_os::untracked().unwrap();
+    assert!(untracked.iter().any(|u| u.number == theirs.as_raw_fd()));
+    assert!(!untracked.iter().any(|u| u.number == ours.as_raw_fd()));
+    let u = untracked
+        .iter()
+        .find(|u| u.number == theirs.as_raw_fd())
+        .unwrap();
+    assert_eq!(u.target.as_deref(), Some(std::path::Path::new("/dev/null")));
+}
+
+#[test]
+fn adopt_and_into_owned_move_fds_in_and_out_of_the_registry() {
+    let _s = serial();
+    let before = fds().len();
+    let fd = Fd::adopt(std::fs::File::open("/dev/null").unwrap().into());
+    assert_eq!(fd.registered_origin().unwrap().kind(), Kind::Counted);
+    assert_eq!(fds().len(), before + 1);
+    let owned: std::os::fd::OwnedFd = fd.into();
+    assert_eq!(fds().len(), before);
+    assert!(is_open(owned.as_fd()));
+
+    // Taken out while a callback leases it: a duplicate, the original closed after the pass.
+    let fd = Mutex::new(Some(Fd::adopt(owned)));
+    let n = fd.lock().unwrap().as_ref().unwrap().as_raw_fd();
+    let mut out = None;
+    fds().for_each(|live| {
+        if live.number() == n {
+            let f = fd.lock().unwrap().take().unwrap();
+            out = Some(f.into_owned().unwrap());
+            assert!(is_open(live.as_fd()));
+        }
+    });
+    let out = out.unwrap();
+    assert!(is_open(out.as_fd()));
+    assert_ne!(out.as_raw_fd(), n);
+    assert!(!raw_is_open(n));
+    assert_eq!(fds().len(), before);
+}
+
+#[test]
+fn counted_fds_are_closed_on_the_finalizer() {
+    let _s = serial();
+    let before = fds().len();
+    let file = Counted::new(ReadFile::open("/dev/null").unwrap());
+    let n = file.as_raw_fd();
+    let clone = file.clone();
+    drop(file);
+    assert!(raw_is_open(n));
+    drop(clone);
+    guard_core::finalizer::flush().unwrap();
+    assert_eq!(fds().len(), before);
+    assert!(!raw_is_open(n));
+}

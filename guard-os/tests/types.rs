@@ -1,0 +1,237 @@
+//! The typed fds: files, pipes, sockets; their kinds and what their release does.
+
+mod common;
+
+use common::{temp_path, watchdog};
+use guard_core::{Counted, Kind, scope};
+use guard_os::{
+    Error, PipeReader, ReadFile, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream,
+    WriteFile, pipe,
+};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[test]
+fn write_file_release_returns_flush_errors() {
+    // /dev/full: every write fails with ENOSPC; the buffered data fails at release.
+    let err = scope(|s| {
+        let mut f = s.enter(WriteFile::append("/dev/full")?);
+        f.write_all(b"lost")?; // buffered: succeeds
+        Ok::<_, BoxError>(())
+    })
+    .unwrap_err();
+    assert_eq!(err.releases().len(), 1);
+    let release = err.releases()[0].error();
+    let os = release.downcast_ref::<Error>().expect("a guard_os::Error");
+    assert!(matches!(os, Error::Flush { .. }), "{os}");
+    assert_eq!(os.raw_os_error(), Some(libc::ENOSPC));
+}
+
+#[test]
+fn write_file_release_collects_every_error() {
+    let f = WriteFile::append("/dev/full")
+        .unwrap()
+        .sync_on_release(true);
+    let mut f = f;
+    f.write_all(b"x").unwrap();
+    let err = guard_core::Resource::release(f).unwrap_err();
+    // flush fails (ENOSPC); fsync on a character device fails too (EINVAL): both returned.
+    match &err {
+        Error::Release { first, rest } => {
+            assert!(matches!(**first, Error::Flush { .. }));
+            assert!(
+                rest.iter().any(|e| matches!(e, Error::Sync { .. })),
+                "{err}"
+            );
+        }
+        other => assert!(matches!(other, Error::Flush { .. }), "{other}"),
+    }
+    assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+}
+
+#[test]
+fn write_file_writes_through_a_scope_and_read_file_reads_back() {
+    let path = temp_path("rw");
+    scope(|s| {
+        let mut f = s.enter(WriteFile::create(&path)?.sync_on_release(true));
+        for i in 0..2000 {
+            writeln!(f, "line {i}")?;
+        }
+        Ok::<_, BoxError>(())
+    })
+    .unwrap();
+    let file = Counted::new(ReadFile::open(&path).unwrap());
+    let mut text = String::new();
+    (&*file).read_to_string(&mut text).unwrap();
+    assert_eq!(text.lines().count(), 2000);
+    assert_eq!(file.size().unwrap(), text.len() as u64);
+    let mut head = [0; 6];
+    file.read_at(&mut head, 0).unwrap();
+    assert_eq!(&head, b"line 0");
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn kinds_follow_release_semantics() {
+    let path = temp_path("kinds");
+    let w = WriteFile::create(&path).unwrap();
+    let r = ReadFile::open(&path).unwrap();
+    let (pr, pw) = pipe().unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let kind = |fd: &dyn std::os::fd::AsRawFd| {
+        let n = fd.as_raw_fd();
+        let mut k = None;
+        guard_os::fds().for_each(|f| {
+            if f.number() == n {
+                k = Some(f.kind());
+            }
+        });
+        k.unwrap()
+    };
+    assert_eq!(kind(&w), Kind::Unique);
+    assert_eq!(kind(&pw), Kind::Unique);
+    assert_eq!(kind(&c), Kind::Unique);
+    assert_eq!(kind(&r), Kind::Counted);
+    assert_eq!(kind(&pr), Kind::Counted);
+    assert_eq!(kind(&l), Kind::Counted);
+    assert_eq!(kind(&u), Kind::Counted);
+    w.close().unwrap();
+    pw.close().unwrap();
+    c.close().unwrap();
+    std::fs::remove_file(path).unwrap();
+}
+
+/// Reads until EOF with a deadline: returns what was read, or panics if EOF did not come.
+fn read_until_eof(mut r: impl Read) -> Vec<u8> {
+    let mut got = Vec::new();
+    r.read_to_end(&mut got)
+        .expect("EOF before the read timeout");
+    got
+}
+
+#[test]
+fn pipe_reader_sees_eof_at_the_end_of_the_writers_scope() {
+    watchdog(20, || {
+        let (reader, writer) = pipe().unwrap();
+        let reader: Counted<PipeReader> = Counted::new(reader);
+        let r2 = reader.clone();
+        let t = std::thread::spawn(move || read_until_eof(&*r2));
+        scope(|s| {
+            let mut w = s.enter(writer);
+            w.write_all(b"all of it")?;
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap();
+        assert_eq!(t.join().unwrap(), b"all of it");
+    });
+}
+
+#[test]
+fn tcp_peer_sees_eof_at_the_end_of_the_scope_not_later() {
+    watchdog(20, || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        assert_eq!(client.peer_addr().unwrap(), listener.local_addr().unwrap());
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // The stream is still referenced elsewhere (a clone of its fd would keep the
+        // connection open on close alone): shutdown(Write) is what the peer sees.
+        scope(|s| {
+            let mut c = s.enter(client);
+            c.write_all(b"request")?;
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap();
+        let start = Instant::now();
+        assert_eq!(read_until_eof(&server), b"request");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        server.close().unwrap();
+    });
+}
+
+#[test]
+fn tcp_shutdown_reaches_the_peer_even_if_the_fd_is_shared() {
+    watchdog(20, || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // A second fd for the same socket (as a child process would hold): close alone
+        // would not end the connection; shutdown does.
+        let extra = rustix::io::fcntl_dupfd_cloexec(&client, 0).unwrap();
+        client.close().unwrap();
+        assert_eq!(read_until_eof(&server), b"");
+        drop(extra);
+        server.close().unwrap();
+    });
+}
+
+#[test]
+fn unix_peer_sees_eof_at_the_end_of_the_scope() {
+    watchdog(20, || {
+        let path = temp_path("sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let client = UnixStream::connect(&path).unwrap();
+        let server = listener.accept().unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        scope(|s| {
+            let mut c = s.enter(client);
+            c.write_all(b"over unix")?;
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap();
+        assert_eq!(read_until_eof(&server), b"over unix");
+        server.close().unwrap();
+        listener.close().unwrap();
+        std::fs::remove_file(path).unwrap();
+    });
+}
+
+#[test]
+fn unix_pair_and_udp_roundtrip() {
+    watchdog(20, || {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        a.write_all(b"pair").unwrap();
+        a.close().unwrap();
+        assert_eq!(read_until_eof(&b), b"pair");
+        b.close().unwrap();
+
+        let x = Counted::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let y = UdpSocket::bind("127.0.0.1:0").unwrap();
+        x.send_to(b"dgram", y.local_addr().unwrap()).unwrap();
+        let mut buf = [0; 32];
+        let (n, from) = y.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"dgram"[..], x.local_addr().unwrap()));
+    });
+}
+
+#[test]
+fn a_listener_closed_synchronously_frees_its_port() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let counted = Counted::new(l);
+    counted.try_release().unwrap();
+    TcpListener::bind(addr).unwrap().close().unwrap();
+}
+
+#[test]
+fn open_errors_name_the_operation() {
+    let e = ReadFile::open("/definitely/not/here").unwrap_err();
+    assert!(matches!(e, Error::Open { .. }));
+    assert!(std::error::Error::source(&e).is_some());
+    let e = TcpStream::connect("127.0.0.1:1").unwrap_err();
+    assert!(e.to_string().starts_with("connect 127.0.0.1:1"), "{e}");
+    assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
+}
