@@ -62,6 +62,14 @@ impl<'c, T> Once<'c, T> {
     }
 }
 
+/// `release = path`: the user's release hook.
+pub(crate) struct Hook {
+    /// The span of the `release` key.
+    pub(crate) key: Span,
+    /// The path to the hook function.
+    pub(crate) path: ExprPath,
+}
+
 /// What the type's `#[resource(...)]` attributes say.
 pub(crate) struct Container {
     /// The classification, with the span of its key; `None` if missing (or both were given).
@@ -69,7 +77,7 @@ pub(crate) struct Container {
     /// Both `unique` and `counted` were given (already reported).
     pub(crate) conflicting: bool,
     /// `release = path`: the user's hook, run before the fields are released.
-    pub(crate) release: Option<ExprPath>,
+    pub(crate) release: Option<Hook>,
     /// `crate = path`: where the facade is, for users who renamed the dependency.
     pub(crate) krate: Option<Path>,
     /// Some `#[resource]` attribute on the type was malformed (already reported): a missing
@@ -107,7 +115,13 @@ impl Container {
                     no_value(&meta, kind.key())?;
                     classify(cx, &mut kinds, kind, span);
                 } else if meta.path.is_ident("release") {
-                    release.set(span, hook_path(&meta)?);
+                    release.set(
+                        span,
+                        Hook {
+                            key: span,
+                            path: hook_path(&meta)?,
+                        },
+                    );
                 } else if meta.path.is_ident("crate") {
                     krate.set(span, crate_path(&meta)?);
                 } else {
@@ -340,7 +354,7 @@ mod tests {
         ]);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(c.kind.map(|(k, _)| k), Some(Kind::Unique));
-        assert_eq!(path_text(&c.release.unwrap().path), "Self::flush");
+        assert_eq!(path_text(&c.release.unwrap().path.path), "Self::flush");
         assert_eq!(path_text(&c.krate.unwrap()), "::my_guard");
     }
 

@@ -3,6 +3,7 @@
 //! an assertion); both are spanned at the field's type, so the error points at the field.
 
 use crate::ast::Input;
+use crate::expand::release::located_at;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::WhereClause;
@@ -14,7 +15,7 @@ pub(crate) fn assertions(input: &Input<'_>) -> TokenStream {
         .filter(|field| !field.is_resource())
         .map(|field| {
             let ty = field.ty;
-            quote_spanned!(field.span()=> __guard::assert_send_part::<#ty>();)
+            quote_spanned!(located_at(field.span())=> __guard::assert_send_part::<#ty>();)
         })
         .collect()
 }

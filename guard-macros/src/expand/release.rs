@@ -3,11 +3,12 @@
 //! `Release`, which catches panics and collects errors with the field's name.
 
 use crate::ast::{Data, Field, Input};
-use crate::attr::{Kind, path_text};
+use crate::attr::{Hook, Kind, path_text};
 use crate::expand::counted;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::{ExprPath, Ident};
+use syn::Ident;
+use syn::spanned::Spanned;
 
 /// The statements of `fn release(self)`.
 pub(crate) fn body(input: &Input<'_>, kind: Kind) -> TokenStream {
@@ -97,8 +98,10 @@ fn destructure(
         let name = field.display_name(variant);
         let binding = binding(i);
         let function = match kind {
-            Kind::Unique => quote_spanned!(field.span()=> __guard::Release::field),
-            Kind::Counted => quote_spanned!(field.span()=> __guard::Release::counted_field),
+            Kind::Unique => quote_spanned!(located_at(field.span())=> __guard::Release::field),
+            Kind::Counted => {
+                quote_spanned!(located_at(field.span())=> __guard::Release::counted_field)
+            }
         };
         quote! { #function::<#ty>(&mut #release, #name, #binding); }
     });
@@ -107,29 +110,37 @@ fn destructure(
 
 /// Runs the user's hook first, with the whole value. The hook is coerced to
 /// `fn(&mut Self) -> Result<(), _>` first, so a wrong signature is a type mismatch at the
-/// user's path that shows both signatures.
-fn hook(path: &ExprPath) -> TokenStream {
-    let span = syn::spanned::Spanned::span(path);
+/// user's path that shows both signatures (the expected one at the `release` key).
+fn hook(hook: &Hook) -> TokenStream {
+    let path = &hook.path;
+    let at_path = located_at(path.span());
     let name = path_text(&path.path);
     let release = release_ident();
-    let hook = Ident::new("__hook", Span::mixed_site());
-    let call = quote_spanned!(span=> __guard::Release::hook);
+    let local = Ident::new("__hook", at_path);
+    let expected =
+        quote_spanned!(located_at(hook.key)=> fn(&mut Self) -> ::core::result::Result<(), _>);
+    let call = quote_spanned!(at_path=> __guard::Release::hook);
     quote! {
-        let #hook: fn(&mut Self) -> ::core::result::Result<(), _> = #path;
-        #call(&mut #release, #name, #hook, &mut self);
+        let #local: #expected = #path;
+        #call(&mut #release, #name, #local, &mut self);
     }
+}
+
+/// A span that resolves names like the macro's own code but points at `span` in errors.
+pub(crate) fn located_at(span: Span) -> Span {
+    Span::mixed_site().located_at(span)
 }
 
 /// A type whose release is generated must not implement `Drop` (its release is its
 /// destructor, and `release` moves its fields out). When `Self: Drop`, the probe's inherent
 /// method applies and demands a trait nobody implements, whose message says what to do.
 fn drop_check(ident: &Ident) -> TokenStream {
-    let method = Ident::new("assert_no_drop", ident.span());
+    let probe = quote_spanned!(located_at(ident.span())=> __guard::DropProbe::<Self>::new().assert_no_drop());
     quote! {
         {
             #[allow(unused_imports)]
             use __guard::NotDrop as _;
-            __guard::DropProbe::<Self>::new().#method();
+            #probe;
         }
     }
 }
