@@ -172,6 +172,10 @@ pub(crate) struct Inner<'scope> {
     /// Every slot entered and not yet freed, in order of entry. Each was leaked from a
     /// `Box` by `enter` and is freed (once) by `free_if_last` or `release_all`.
     entries: RefCell<Vec<NonNull<dyn Entry + 'scope>>>,
+    /// Set when the body has returned: from then on no slot is freed until every resource
+    /// has been released, because a guard kept inside another resource may still point at
+    /// its slot until that resource is released.
+    closing: Cell<bool>,
     failures: RefCell<Vec<ReleaseFailure>>,
     panic: Cell<Option<Box<dyn Any + Send>>>,
     _invariant: PhantomData<&'scope mut &'scope ()>,
@@ -181,6 +185,7 @@ impl<'scope> Inner<'scope> {
     fn new() -> Self {
         Inner {
             entries: RefCell::new(Vec::new()),
+            closing: Cell::new(false),
             failures: RefCell::new(Vec::new()),
             panic: Cell::new(None),
             _invariant: PhantomData,
@@ -203,8 +208,12 @@ impl<'scope> Inner<'scope> {
     }
 
     /// Frees `slot` if it is the most recently entered one (the common LIFO case), so that
-    /// a loop entering and dropping guards runs in constant memory.
+    /// a loop entering and dropping guards runs in constant memory. Does nothing once the
+    /// scope is closing.
     fn free_if_last(&self, slot: NonNull<dyn Entry + 'scope>) {
+        if self.closing.get() {
+            return;
+        }
         let mut entries = self.entries.borrow_mut();
         if entries
             .last()
@@ -214,26 +223,42 @@ impl<'scope> Inner<'scope> {
             drop(entries);
             // SAFETY: `slot` came from `Box::leak` in `enter` and was just removed from
             // `entries`, the only other owner, so it is freed exactly once. Its guard is being
-            // consumed by the caller and never touches it again.
+            // consumed by the caller and never touches it again; no other guard points to it.
             drop(unsafe { Box::from_raw(slot.as_ptr()) });
         }
     }
 
-    /// Releases every resource still held, newest first. A release may enter new resources
-    /// (through a captured `&Scope`): they are released too. No `RefCell` borrow is held
-    /// while a release runs.
+    /// Releases every resource still held, newest first, then frees every slot.
+    ///
+    /// Two phases, because a guard may live inside another entered resource (kept there by
+    /// the body) and point at its slot until that resource is released: first every value
+    /// is taken out and released, with slots kept allocated; only then are slots freed. A
+    /// release may enter new resources (through a captured `&Scope`); the loop repeats until
+    /// a pass releases nothing. No `RefCell` borrow is held while a release runs.
     fn release_all(&self) {
+        self.closing.set(true);
         loop {
-            let Some(slot) = self.entries.borrow_mut().pop() else {
-                return;
-            };
-            // SAFETY: the body has returned, so no guard is usable any more (a guard cannot
-            // outlive the closure's `'scope` borrow; a forgotten one is never used again).
-            // `slot` came from `Box::leak` and left `entries` just now: we are its only owner.
-            let slot = unsafe { Box::from_raw(slot.as_ptr()) };
-            if let Some(outcome) = slot.release_now() {
-                self.record(outcome);
+            let mut released_any = false;
+            let mut index = self.entries.borrow().len();
+            while index > 0 {
+                index -= 1;
+                let slot = self.entries.borrow()[index];
+                // SAFETY: slots are not freed while closing, so `slot` is live. The body has
+                // returned: a guard can only still exist inside a resource not yet released,
+                // and it touches its slot only through `SlotRef`, never during this call.
+                if let Some(outcome) = unsafe { slot.as_ref() }.release_now() {
+                    self.record(outcome);
+                    released_any = true;
+                }
             }
+            if !released_any {
+                break;
+            }
+        }
+        for slot in self.entries.take() {
+            // SAFETY: every slot came from `Box::leak` in `enter`, left `entries` just now,
+            // and is freed once. All resources are released, so no guard is left anywhere.
+            drop(unsafe { Box::from_raw(slot.as_ptr()) });
         }
     }
 
@@ -271,7 +296,8 @@ impl<T: Resource> Slot<T> {
 
 impl<T: Resource> Entry for Slot<T> {
     fn release_now(&self) -> Option<Outcome> {
-        // SAFETY: called by the scope only after the body returned (no guard is usable).
+        // SAFETY: called by the scope only after the body returned; no borrow from a guard
+        // is alive across this call (see `release_all`).
         let value = unsafe { self.take() }?;
         Some(Outcome::of(value))
     }
@@ -296,8 +322,11 @@ impl Outcome {
 }
 
 /// A guard's access to its slot. Invariant: while `slot` is `Some`, it points to a live
-/// `Slot<T>` owned by `scope.entries` whose value is `Some`, and only this `SlotRef` touches
-/// it until the body returns. `take` empties the value and sets `slot` to `None` together.
+/// `Slot<T>` in `scope.entries`, and only this `SlotRef` touches it while the body runs.
+/// Slots are freed only by their own `SlotRef::take` (during the body) or after every
+/// resource has been released (when no guard can be left). The value is `Some` until
+/// `take`, or until the scope's closing phase releases it (possible only for a guard kept
+/// inside another resource: then `get` panics, it never reads freed memory).
 pub(crate) struct SlotRef<'scope, T: Resource + 'scope> {
     slot: Option<NonNull<Slot<T>>>,
     scope: &'scope Inner<'scope>,
@@ -306,24 +335,25 @@ pub(crate) struct SlotRef<'scope, T: Resource + 'scope> {
 impl<'scope, T: Resource + 'scope> SlotRef<'scope, T> {
     pub(crate) fn get(&self) -> &T {
         let Some(slot) = self.slot else {
-            unreachable!("guard used after its resource left")
+            unreachable!("a guard is used only until it is consumed")
         };
-        // SAFETY: the slot is live (type invariant) and only this `SlotRef` accesses it; the
-        // shared borrow of `self` keeps `take`/`get_mut` away for the reference's lifetime.
+        // SAFETY: the slot is live (type invariant); nothing else borrows its value while the
+        // shared borrow of `self` keeps `take`/`get_mut` away for the reference's lifetime
+        // (the scope's own `take` runs only between releases, never during this borrow).
         match unsafe { &*slot.as_ref().value.get() } {
             Some(v) => v,
-            None => unreachable!("a guard's resource is present until the guard is consumed"),
+            None => panic!("{RELEASED_UNDER_GUARD}"),
         }
     }
 
     pub(crate) fn get_mut(&mut self) -> &mut T {
         let Some(slot) = self.slot else {
-            unreachable!("guard used after its resource left")
+            unreachable!("a guard is used only until it is consumed")
         };
         // SAFETY: as in `get`, with `&mut self` making the access exclusive.
         match unsafe { &mut *slot.as_ref().value.get() } {
             Some(v) => v,
-            None => unreachable!("a guard's resource is present until the guard is consumed"),
+            None => panic!("{RELEASED_UNDER_GUARD}"),
         }
     }
 
@@ -343,6 +373,11 @@ impl<'scope, T: Resource + 'scope> SlotRef<'scope, T> {
         self.scope
     }
 }
+
+/// Only reachable by keeping a guard inside an older resource and using it from that
+/// resource's release, after the scope released the guard's (newer) resource.
+const RELEASED_UNDER_GUARD: &str = "the scope already released this guard's resource: a guard \
+     kept inside another resource was used after the end of the scope's body";
 
 /// Drops a panic payload whose own `Drop` may panic.
 pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {

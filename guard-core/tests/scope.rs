@@ -256,3 +256,77 @@ fn count_probes_at(line: u32) -> usize {
         .map(|c| c.count)
         .sum()
 }
+
+/// Holds a guard to a newer resource, and is forgotten: at the end of the scope the newer
+/// resource is released first, then this one, whose drop of the guard must touch nothing
+/// freed (regression: slots were once freed as soon as their resource was released).
+struct Holder<'s> {
+    kept: std::cell::RefCell<Option<guard_core::Guard<'s, Probe>>>,
+    log: Log,
+}
+
+impl Resource for Holder<'_> {
+    type Error = std::io::Error;
+    fn release(self) -> std::io::Result<()> {
+        self.log.push("holder");
+        drop(self.kept.into_inner()); // the guard's resource was already released
+        Ok(())
+    }
+}
+impl UniqueResource for Holder<'_> {}
+
+#[test]
+fn a_guard_kept_in_an_older_resource_outlives_its_slot_safely() {
+    let log = Log::default();
+    scope(|s| {
+        let holder = s.enter(Holder {
+            kept: Default::default(),
+            log: log.clone(),
+        });
+        let newer = s.enter(Probe::new("newer", &log));
+        *holder.kept.borrow_mut() = Some(newer);
+        std::mem::forget(holder);
+        Ok::<_, std::io::Error>(())
+    })
+    .unwrap();
+    assert_eq!(log.names(), ["newer", "holder"]);
+}
+
+/// The same, but the holder uses the guard after its resource was released: a clear panic
+/// (caught and resumed by the scope), never a read of freed memory.
+struct Peeker<'s> {
+    kept: std::cell::RefCell<Option<guard_core::Guard<'s, Probe>>>,
+}
+
+impl Resource for Peeker<'_> {
+    type Error = std::io::Error;
+    fn release(self) -> std::io::Result<()> {
+        let kept = self.kept.into_inner();
+        let _name = kept.as_ref().map(|g| g.name.clone());
+        Ok(())
+    }
+}
+impl UniqueResource for Peeker<'_> {}
+
+#[test]
+fn using_a_guard_after_its_resource_was_released_panics_clearly() {
+    let log = Log::default();
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        let _ = scope(|s| {
+            let peeker = s.enter(Peeker {
+                kept: Default::default(),
+            });
+            let newer = s.enter(Probe::new("newer", &log));
+            *peeker.kept.borrow_mut() = Some(newer);
+            std::mem::forget(peeker);
+            Ok::<_, std::io::Error>(())
+        });
+    }))
+    .unwrap_err();
+    let message = caught.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("already released this guard's resource"),
+        "{message}"
+    );
+    assert_eq!(log.names(), ["newer"]);
+}
