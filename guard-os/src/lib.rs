@@ -7,6 +7,8 @@
 //! | [`ReadFile`], [`PipeReader`] | counted | close |
 //! | [`TcpListener`], [`UdpSocket`], [`UnixListener`] | counted | close |
 //! | [`Fd`] (anything else, [`Fd::adopt`]) | counted | close |
+//! | [`IpcMutex`] (an OS mutex handle) | counted | close |
+//! | [`IpcLock`] (an acquisition) | unique | record "free", unlock |
 //! | [`WriteFile`] | unique | flush, optional `fsync`, close; every error returned |
 //! | [`PipeWriter`] | unique | close (the reader sees EOF) |
 //! | [`TcpStream`], [`UnixStream`] | unique | `shutdown(Write)` (the peer sees EOF), close |
@@ -43,6 +45,7 @@
 mod error;
 mod fd;
 mod file;
+mod ipc_mutex;
 mod pipe;
 mod socket;
 #[allow(unsafe_code)]
@@ -54,5 +57,6 @@ pub use fd::{
     Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, untracked,
 };
 pub use file::{ReadFile, WriteFile};
+pub use ipc_mutex::{IpcLock, IpcMutex, LockError, OwnerDied};
 pub use pipe::{PipeReader, PipeWriter, pipe};
 pub use socket::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
