@@ -46,7 +46,7 @@ impl Release {
     }
 
     /// Releases the part in field `name` of a unique resource.
-    pub fn field<R: Resource>(&mut self, name: &'static str, part: R) {
+    pub fn field<R: ResourcePart>(&mut self, name: &'static str, part: R) {
         let outcome = catch_unwind(AssertUnwindSafe(move || part.release()));
         self.record(name, outcome);
     }
@@ -106,7 +106,18 @@ impl Release {
     note = "a release hook returns `Result<(), E>` where `E: std::error::Error + Send + Sync + 'static` (or a `String` message)"
 )]
 pub trait HookError: Into<BoxError> {}
+#[diagnostic::do_not_recommend]
 impl<E: Into<BoxError>> HookError for E {}
+
+/// A `#[resource]` field of a unique type: it must be a resource.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a resource: guard does not know how to release it",
+    label = "`#[resource]` marks a field whose value must be released, but this type has no release",
+    note = "implement `guard::Resource` for it (or derive it: `#[derive(guard::Resource)]` with `#[resource(unique)]` or `#[resource(counted)]`), or remove `#[resource]` to leave the field to ordinary drop"
+)]
+pub trait ResourcePart: Resource {}
+#[diagnostic::do_not_recommend]
+impl<T: Resource> ResourcePart for T {}
 
 /// A `#[resource]` field of a counted type: it must be counted too.
 #[diagnostic::on_unimplemented(
@@ -116,6 +127,7 @@ impl<E: Into<BoxError>> HookError for E {}
     note = "to hold a unique resource (a lock, a writable file, a connection), mark the type `#[resource(unique)]` and enter it in a `guard::scope`; or change this field"
 )]
 pub trait CountedPart: Resource {}
+#[diagnostic::do_not_recommend]
 impl<T: CountedResource> CountedPart for T {}
 
 /// A plain field of a counted type: it must be `Send + 'static`.
@@ -126,6 +138,7 @@ impl<T: CountedResource> CountedPart for T {}
     note = "mark the type `#[resource(unique)]` to release it at the end of a `guard::scope`, on this thread; or change this field to a `Send` type (`Arc` for `Rc`, an owned value for a lock guard)"
 )]
 pub trait SendPart: Send + 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: ?Sized + Send + 'static> SendPart for T {}
 
 /// Asserts that a plain field of a counted type is [`SendPart`].

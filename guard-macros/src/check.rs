@@ -66,3 +66,86 @@ fn counted_is_static(cx: &Ctxt, input: &Input<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn errors_of(input: &syn::DeriveInput) -> Vec<String> {
+        let cx = Ctxt::new();
+        let model = Input::from_syn(&cx, input);
+        check(&cx, &model);
+        cx.check()
+            .err()
+            .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_classified_struct_passes() {
+        assert!(
+            errors_of(&parse_quote!(
+                #[resource(counted)]
+                struct S {
+                    #[resource]
+                    fd: Fd,
+                }
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn missing_classification_explains_both_kinds_and_suggests_one() {
+        let errors = errors_of(&parse_quote!(
+            struct Journal {
+                #[resource]
+                file: File,
+            }
+        ));
+        assert_eq!(errors.len(), 1);
+        let lines: Vec<&str> = errors[0].lines().collect();
+        assert!(
+            lines[0].starts_with("`Journal` needs a classification"),
+            "{lines:?}"
+        );
+        assert!(lines[1].starts_with("- unique: "), "{lines:?}");
+        assert!(lines[2].starts_with("- counted: "), "{lines:?}");
+        assert!(lines[3].contains("use `#[resource(unique)]`"), "{lines:?}");
+    }
+
+    #[test]
+    fn a_counted_type_reports_each_lifetime() {
+        let errors = errors_of(&parse_quote!(
+            #[resource(counted)]
+            struct S<'a, 'b> {
+                a: &'a str,
+                b: &'b str,
+            }
+        ));
+        assert_eq!(errors.len(), 2);
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.starts_with("a counted resource cannot borrow"))
+        );
+        assert!(
+            errors_of(&parse_quote!(
+                #[resource(unique)]
+                struct S<'a> {
+                    a: &'a str,
+                }
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn unions_are_rejected_with_their_other_mistakes() {
+        let errors =
+            errors_of(&parse_quote!(#[resource(unique)] union U { #[resource(x)] a: u32 }));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[1].contains("cannot release a union"), "{errors:?}");
+    }
+}

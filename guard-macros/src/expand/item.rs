@@ -69,3 +69,57 @@ pub(crate) fn wrap(krate: Option<&Path>, items: TokenStream) -> TokenStream {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn expand(input: &DeriveInput) -> String {
+        let out = derive(input);
+        syn::parse2::<syn::File>(out.clone()).expect("the output parses as items");
+        out.to_string()
+    }
+
+    #[test]
+    fn fields_are_released_last_declared_first() {
+        let out = expand(&parse_quote! {
+            #[resource(unique)]
+            struct S { #[resource] a: A, b: u8, #[resource] c: C }
+        });
+        let c = out.find("\"c\"").unwrap();
+        let a = out.find("\"a\"").unwrap();
+        assert!(c < a, "{out}");
+        assert!(out.contains("UniqueResource"), "{out}");
+        assert!(
+            !out.contains("\"b\""),
+            "plain fields are only dropped: {out}"
+        );
+    }
+
+    #[test]
+    fn invalid_input_gets_errors_and_both_stub_markers() {
+        let out = expand(&parse_quote!(
+            struct S {
+                #[resource]
+                a: A,
+            }
+        ));
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(
+            out.contains("UniqueResource") && out.contains("CountedResource"),
+            "{out}"
+        );
+        assert!(out.contains("unreachable"), "{out}");
+    }
+
+    #[test]
+    fn crate_path_is_imported_once() {
+        let out = expand(&parse_quote!(
+            #[resource(counted, crate = my_guard)]
+            struct S;
+        ));
+        assert_eq!(out.matches("my_guard").count(), 1, "{out}");
+        assert!(!out.contains(":: guard"), "{out}");
+    }
+}
