@@ -107,13 +107,27 @@ impl Drop for Job {
 // are `Send + 'static`, flush markers hold only an `Arc` of sync state).
 unsafe impl Send for Job {}
 
+/// Keeps a value on cache lines of its own (128 bytes: two lines, for the adjacent-line
+/// prefetcher), so producers and the worker do not invalidate each other's lines.
+#[repr(align(128))]
+#[derive(Default)]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 const RUNNING: u8 = 0;
 const SLEEPING: u8 = 1;
 const NOTIFIED: u8 = 2;
 
 /// The queue: a Treiber stack of [`Node`]s and the consumer's sleep state.
 pub(crate) struct Queue {
-    head: AtomicPtr<Node>,
+    /// Producers' line: every push CASes it; the consumer swaps it once per batch.
+    head: CachePadded<AtomicPtr<Node>>,
     state: AtomicU8,
     lock: Mutex<()>,
     wake: Condvar,
@@ -122,7 +136,7 @@ pub(crate) struct Queue {
 impl Queue {
     pub(crate) fn new() -> Self {
         Queue {
-            head: AtomicPtr::new(ptr::null_mut()),
+            head: CachePadded(AtomicPtr::new(ptr::null_mut())),
             state: AtomicU8::new(RUNNING),
             lock: Mutex::new(()),
             wake: Condvar::new(),

@@ -1,9 +1,9 @@
 //! The process-wide finalizer: its queue, its current worker's shift, its counters, and the
 //! worker loop.
 
-use super::stats::Counters;
+use super::stats::{Counters, Intake};
 use super::watchdog;
-use crate::counted::queue::{Job, Queue, RunOutcome, Shift, ShiftEnd, VTable};
+use crate::counted::queue::{CachePadded, Job, Queue, RunOutcome, Shift, ShiftEnd, VTable};
 use crate::event::{self, Event};
 use crate::loom::{LazyLock, StdAtomicBool, StdMutex, StdOrdering};
 use crate::resource::Kind;
@@ -14,22 +14,24 @@ use std::time::Duration;
 /// only bounds the cost of a missed wake, which the protocol excludes).
 const IDLE_SLEEP: Duration = Duration::from_secs(5);
 
+/// The finalizer. Lines are split by writer: producers write `queue.head` and `intake`,
+/// the worker writes `shift` and `counters`.
 pub(crate) struct Finalizer {
     pub(crate) queue: Queue,
-    pub(crate) shift: Shift,
-    pub(crate) counters: Counters,
+    pub(crate) intake: CachePadded<Intake>,
+    pub(crate) shift: CachePadded<Shift>,
+    pub(crate) counters: CachePadded<Counters>,
     started: StdAtomicBool,
     start_lock: StdMutex<()>,
-    shutdown: StdAtomicBool,
 }
 
 static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {
     queue: Queue::new(),
-    shift: Shift::new(),
-    counters: Counters::default(),
+    intake: CachePadded::default(),
+    shift: CachePadded(Shift::new()),
+    counters: CachePadded::default(),
     started: StdAtomicBool::new(false),
     start_lock: StdMutex::new(()),
-    shutdown: StdAtomicBool::new(false),
 });
 
 thread_local! {
@@ -110,11 +112,11 @@ pub(crate) fn ensure_started() {
 #[inline]
 pub(crate) fn enqueue(job: Job) {
     let f = Finalizer::global();
-    if f.shutdown.load(StdOrdering::Relaxed) {
+    if f.intake.shutdown.load(StdOrdering::Relaxed) {
         release_inline(f, job);
         return;
     }
-    f.counters
+    f.intake
         .enqueued
         .fetch_add(1, crate::loom::Ordering::Relaxed);
     f.queue.push(job);
@@ -126,7 +128,7 @@ fn release_inline(f: &Finalizer, job: Job) {
     event::emit(&Event::ReleasedInline {
         resource: (vtable.type_name)(),
     });
-    f.counters
+    f.intake
         .enqueued
         .fetch_add(1, crate::loom::Ordering::Relaxed);
     f.counters
@@ -137,7 +139,10 @@ fn release_inline(f: &Finalizer, job: Job) {
 
 /// Switches inline release after shutdown on (`true`) or back off (a new runtime guard).
 pub(crate) fn set_shutdown(on: bool) {
-    Finalizer::global().shutdown.store(on, StdOrdering::Relaxed);
+    Finalizer::global()
+        .intake
+        .shutdown
+        .store(on, StdOrdering::Relaxed);
 }
 
 /// Spawns a worker, first running `rest` (a batch taken from a stuck worker) if given.
@@ -167,7 +172,7 @@ fn run_worker(f: &'static Finalizer, rest: Option<crate::counted::queue::Batch>,
             f.queue.sleep(IDLE_SLEEP);
             continue;
         }
-        f.counters.note_depth();
+        f.counters.note_depth(&f.intake);
         if f.shift.work(batch, &mut seq, record) == ShiftEnd::Abandoned {
             return;
         }

@@ -1,6 +1,6 @@
 //! Counters the finalizer keeps, and the stuck deadline.
 
-use crate::loom::{AtomicU64, Ordering, StdAtomicU64, StdOrdering};
+use crate::loom::{AtomicU64, Ordering, StdAtomicBool, StdAtomicU64, StdOrdering};
 use std::fmt;
 use std::time::Duration;
 
@@ -57,11 +57,19 @@ impl fmt::Display for Stats {
     }
 }
 
-/// The live counters. `enqueued` is written by producers (one relaxed add per drop), the
-/// others by workers and the watchdog.
+/// What every drop of a last handle touches besides the queue head: kept on its own
+/// lines, away from the worker's counters.
+#[derive(Default)]
+pub(crate) struct Intake {
+    /// Releases handed over so far (one relaxed add per drop).
+    pub(crate) enqueued: AtomicU64,
+    /// Set once the last runtime guard is gone: release inline from then on.
+    pub(crate) shutdown: StdAtomicBool,
+}
+
+/// The counters written by workers and the watchdog.
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) enqueued: AtomicU64,
     pub(crate) released: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) panicked: AtomicU64,
@@ -73,27 +81,27 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn finished(&self) -> u64 {
+    fn finished(&self) -> u64 {
         self.released.load(Ordering::Relaxed)
             + self.failed.load(Ordering::Relaxed)
             + self.panicked.load(Ordering::Relaxed)
     }
 
     /// Notes the queue depth when a batch is taken.
-    pub(crate) fn note_depth(&self) {
-        let pending = self
+    pub(crate) fn note_depth(&self, intake: &Intake) {
+        let pending = intake
             .enqueued
             .load(Ordering::Relaxed)
             .saturating_sub(self.finished());
         self.high_water.fetch_max(pending, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> Stats {
+    pub(crate) fn snapshot(&self, intake: &Intake) -> Stats {
         // Read outcomes before `enqueued`, so `pending` never underflows.
         let released = self.released.load(Ordering::Acquire);
         let failed = self.failed.load(Ordering::Acquire);
         let panicked = self.panicked.load(Ordering::Acquire);
-        let enqueued = self.enqueued.load(Ordering::Acquire);
+        let enqueued = intake.enqueued.load(Ordering::Acquire);
         Stats {
             enqueued,
             released,
@@ -116,7 +124,8 @@ impl Counters {
 /// assert!(before.high_water >= before.pending || before.pending > 0);
 /// ```
 pub fn stats() -> Stats {
-    super::state::Finalizer::global().counters.snapshot()
+    let f = super::state::Finalizer::global();
+    f.counters.snapshot(&f.intake)
 }
 
 /// Nanoseconds a release may run before the watchdog declares it stuck. Configuration, not
