@@ -273,3 +273,50 @@ fn a_renamed_dependency_is_named_with_crate() {
     .unwrap();
     assert_eq!(released(&log), ["renamed", "quoted"]);
 }
+
+/// Generated code names everything by absolute path: it needs no prelude.
+#[no_implicit_prelude]
+mod without_prelude {
+    #[derive(::guard::Resource)]
+    #[resource(unique, release = Self::hook)]
+    pub enum Either {
+        Left(#[resource] crate::Unique),
+        Right {
+            #[resource]
+            fd: crate::Fd,
+        },
+    }
+
+    impl Either {
+        #[allow(clippy::unnecessary_wraps, clippy::unused_self)] // the hook's signature is fixed
+        fn hook(&mut self) -> ::std::io::Result<()> {
+            ::std::result::Result::Ok(())
+        }
+    }
+}
+
+#[test]
+fn derives_work_without_prelude_and_inside_functions() {
+    #[derive(Resource)]
+    #[resource(counted)]
+    struct Local {
+        #[resource]
+        fd: Fd,
+    }
+
+    let log = Log::new();
+    unique(without_prelude::Either::Left(Unique::new("left", &log)))
+        .release()
+        .unwrap();
+    unique(without_prelude::Either::Right {
+        fd: Fd::new("right", &log),
+    })
+    .release()
+    .unwrap();
+    counted(Local {
+        fd: Fd::new("local", &log),
+    })
+    .release()
+    .unwrap();
+    assert_eq!(released(&log), ["left", "right", "local"]);
+}
