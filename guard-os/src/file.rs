@@ -39,6 +39,9 @@ pub struct ReadFile {
 }
 
 impl ReadFile {
+    pub(crate) fn registered_fd(&self) -> &Fd {
+        &self.fd
+    }
     /// Opens `path` read-only (`open(2)` with `O_RDONLY | O_CLOEXEC`), registered as created
     /// here. Retries once after draining the finalizer on `EMFILE`/`ENFILE`.
     ///
@@ -163,6 +166,9 @@ pub struct WriteFile {
 }
 
 impl WriteFile {
+    pub(crate) fn registered_fd(&self) -> &Fd {
+        self.fd.get()
+    }
     /// Creates or truncates `path` for writing (`O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC`,
     /// mode `0o666` less the umask).
     ///

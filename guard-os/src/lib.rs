@@ -20,6 +20,10 @@
 //! `EMFILE`/`ENFILE`, pending counted releases are drained and the creation retried once
 //! (F5, [`pressure_retries`]).
 //!
+//! [`IpcMutex`] is a named mutex between processes that reports a holder's death to the
+//! next owner. [`CommandExt::inherit`] gives a child exactly the fds it is meant to have, at
+//! the numbers it expects, and nothing else (R4, R5).
+//!
 //! # Examples
 //!
 //! ```
@@ -42,6 +46,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
+#[allow(unsafe_code)]
+mod command;
 mod error;
 mod fd;
 mod file;
@@ -49,9 +55,9 @@ mod ipc_mutex;
 mod pipe;
 mod socket;
 #[allow(unsafe_code)]
-#[allow(dead_code)] // TEMPORARY: the OS mutex and exec hygiene (next commits) use the rest
 mod sys;
 
+pub use command::{CommandExt, Inherit, ListenFd, Registered, listen_fds_command};
 pub use error::{Error, Result};
 pub use fd::{
     Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, untracked,

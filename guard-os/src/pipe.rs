@@ -63,6 +63,9 @@ pub struct PipeReader {
 }
 
 impl PipeReader {
+    pub(crate) fn registered_fd(&self) -> &Fd {
+        &self.fd
+    }
     /// Closes the read end now.
     ///
     /// # Errors
@@ -142,6 +145,9 @@ pub struct PipeWriter {
 }
 
 impl PipeWriter {
+    pub(crate) fn registered_fd(&self) -> &Fd {
+        self.fd.get()
+    }
     /// Closes the write end now.
     ///
     /// # Errors

@@ -190,6 +190,24 @@ fn r3_an_fd_closed_behind_the_registry_reports_ebadf_and_is_deregistered() {
 }
 
 #[test]
+fn keeping_an_fd_closed_behind_the_registry_is_refused_before_spawning() {
+    use guard_os::{CommandExt, Inherit};
+    let _s = serial();
+    let victim = ReadFile::open("/dev/null").unwrap();
+    // SAFETY: simulate foreign code closing a registered fd behind the registry's back;
+    // nothing is opened before the registry's own close (serialised test).
+    assert_eq!(unsafe { libc::close(victim.as_raw_fd()) }, 0);
+    let mut cmd = std::process::Command::new("/bin/true");
+    let e = cmd.inherit(Inherit::new().keep(&victim)).unwrap_err();
+    assert!(matches!(e, guard_os::Error::InheritClosed { .. }), "{e}");
+    drop(cmd);
+    assert_eq!(
+        victim.close().unwrap_err().raw_os_error(),
+        Some(libc::EBADF)
+    );
+}
+
+#[test]
 fn r3_a_deferred_close_failure_goes_to_the_event_hook() {
     let _s = serial();
     let seen = capture_events();

@@ -74,6 +74,10 @@ impl Drop for Stream {
 macro_rules! stream_common {
     ($ty:ident) => {
         impl $ty {
+            pub(crate) fn registered_fd(&self) -> &Fd {
+                self.0.fd.get()
+            }
+
             /// Releases the stream now: `shutdown(Write)` (the peer reads EOF), then close.
             ///
             /// # Errors

@@ -35,6 +35,9 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
+    pub(crate) fn registered_fd(&self) -> &Fd {
+        &self.fd
+    }
     /// Binds to the first address of `addr` that works (`SO_REUSEADDR` set, as std does)
     /// and listens (backlog 1024).
     ///

@@ -31,6 +31,9 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
+    pub(crate) fn registered_fd(&self) -> &Fd {
+        &self.fd
+    }
     /// Binds to the first address of `addr` that works.
     ///
     /// # Errors

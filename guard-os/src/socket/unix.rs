@@ -29,6 +29,9 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
+    pub(crate) fn registered_fd(&self) -> &Fd {
+        &self.fd
+    }
     /// Binds a Unix stream socket at `path` and listens (backlog 1024).
     ///
     /// # Errors

@@ -117,6 +117,7 @@ pub(crate) fn check_open(fd: impl AsFd) -> io::Result<()> {
 }
 
 /// True if `fd` has `FD_CLOEXEC` set.
+#[cfg(test)]
 pub(crate) fn is_cloexec(fd: impl AsFd) -> io::Result<bool> {
     let flags = rustix::io::fcntl_getfd(fd).map_err(errno)?;
     Ok(flags.contains(rustix::io::FdFlags::CLOEXEC))

@@ -1,0 +1,134 @@
+//! [`CommandExt`]: installs the plan on a `Command`, and the child's side of it (R4).
+
+use super::plan::{Hold, Inherit};
+use crate::error::Result;
+use crate::sys::{self, child::Cloexec};
+use std::io;
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt as _;
+use std::process::Command;
+use std::sync::Arc;
+
+/// Exec hygiene for `std::process::Command`: which fds a child inherits, at which numbers;
+/// everything else closed (invariants R4, R5).
+///
+/// # What runs where
+///
+/// - In the parent, [`CommandExt::inherit`] validates the plan (typed errors before
+///   anything is spawned), leases every registered fd to pass (so none can be closed or its
+///   number reused until the `Command` is dropped), and computes the child's steps.
+/// - In the child, between `fork` and `exec` (R4), a `pre_exec` hook makes only raw,
+///   async-signal-safe syscalls, with no allocation and no lock: copy each fd that moves
+///   above every number in play (`F_DUPFD_CLOEXEC`), mark every fd from 3 up close-on-exec
+///   (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`; where the kernel lacks it, `getdents64`
+///   over `/proc/self/fd`; without `/proc`, a sweep up to `RLIMIT_NOFILE`), then `dup2`
+///   each copy to its target, or clear `FD_CLOEXEC` on an fd that stays where it is. Moving
+///   the sources out of the way first makes swaps and chains of targets safe.
+///
+/// # Nothing to keep: R5 or the fast path
+///
+/// R5 promises a child exactly {0, 1, 2} and what it was given, including when other code
+/// opened fds without `FD_CLOEXEC` (a C library, `libc::open`). Only the child can close
+/// those (closing them in the parent would break the I/O safety of their owners), so even
+/// an empty plan installs the `pre_exec` hook by default. The price: std can no longer use
+/// `posix_spawn` and forks instead. [`Inherit::trust_cloexec`] opts out: the kernel then
+/// closes only the fds marked close-on-exec (every fd guard, std and socket2 create is),
+/// and with nothing to keep no hook is installed at all, so std's `posix_spawn` fast path
+/// stays. [`untracked()`](crate::untracked) shows which fds that could let through.
+pub trait CommandExt {
+    /// Makes the child inherit exactly stdin, stdout, stderr and what `plan` keeps (R5),
+    /// holding the kept fds' leases until this `Command` is dropped. Call it once per
+    /// `Command` (a second plan replaces the first, since its hook runs last).
+    ///
+    /// # Errors
+    ///
+    /// Before anything is spawned: [`Error::InheritClosed`](crate::Error::InheritClosed) (an fd closed behind the
+    /// registry's back), [`Error::InheritCollision`](crate::Error::InheritCollision) (two fds at one number),
+    /// [`Error::InheritStdio`](crate::Error::InheritStdio) (a number below 3 not asked for with
+    /// [`Inherit::keep_as_stdio`]), [`Error::Dup`](crate::Error::Dup) (from [`Inherit::keep_foreign_at`]).
+    fn inherit(&mut self, plan: Inherit) -> Result<&mut Self>;
+}
+
+impl CommandExt for Command {
+    fn inherit(&mut self, mut plan: Inherit) -> Result<&mut Self> {
+        plan.validate()?;
+        if let Some(n) = plan.listen_fds {
+            self.env("LISTEN_FDS", n.to_string())
+                .env_remove("LISTEN_PID");
+        }
+        if plan.keep.is_empty() && plan.trust_cloexec {
+            return Ok(self); // no hook: std keeps its posix_spawn fast path
+        }
+        let child = ChildPlan::new(&plan);
+        let holds: Arc<Vec<Hold>> =
+            Arc::new(plan.keep.into_iter().filter_map(|k| k.hold).collect());
+        let mut child = child;
+        // SAFETY: the hook runs in the child between fork and exec. `ChildPlan::run` makes
+        // only raw async-signal-safe syscalls, writes only into `tmp` (allocated here, in the
+        // parent, never grown), allocates nothing and takes no lock (R4). The fds it names
+        // stay open in the parent until the `Command` (owning `holds`) is dropped.
+        unsafe {
+            self.pre_exec(move || {
+                let _held = &holds;
+                child.run()
+            });
+        }
+        Ok(self)
+    }
+}
+
+/// The child's steps, computed in the parent.
+struct ChildPlan {
+    /// (source, target) per kept fd.
+    moves: Vec<(RawFd, RawFd)>,
+    /// Scratch space for the copies, one slot per move, allocated in the parent.
+    tmp: Vec<RawFd>,
+    /// Copies go at or above this number (above every source and target).
+    above: RawFd,
+    /// Mark every fd from 3 up close-on-exec, and how.
+    cloexec: Option<Cloexec>,
+}
+
+impl ChildPlan {
+    fn new(plan: &Inherit) -> ChildPlan {
+        let moves: Vec<(RawFd, RawFd)> = plan.keep.iter().map(|k| (k.source, k.target)).collect();
+        let above = moves
+            .iter()
+            .map(|&(s, t)| s.max(t))
+            .max()
+            .unwrap_or(2)
+            .saturating_add(1);
+        let how = plan.how.unwrap_or(Cloexec::CloseRange);
+        ChildPlan {
+            tmp: vec![-1; moves.len()],
+            moves,
+            above,
+            cloexec: (!plan.trust_cloexec).then_some(how),
+        }
+    }
+
+    /// Runs in the child: async-signal-safe only.
+    fn run(&mut self) -> io::Result<()> {
+        for (i, &(source, target)) in self.moves.iter().enumerate() {
+            if source != target {
+                // SAFETY: in the child before exec; `source` is open (leased in the parent).
+                self.tmp[i] = unsafe { sys::child::dup_above(source, self.above) }?;
+            }
+        }
+        if let Some(how) = self.cloexec {
+            // SAFETY: in the child before exec: no other owner of these fds runs here.
+            unsafe { sys::child::cloexec_from(3, how) }?;
+        }
+        for (i, &(source, target)) in self.moves.iter().enumerate() {
+            let from = if source == target {
+                source
+            } else {
+                self.tmp[i]
+            };
+            // SAFETY: in the child before exec; `from` is open (leased source or our copy),
+            // and `target` is ours to overwrite (validated unique in the parent).
+            unsafe { sys::child::place(from, target) }?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,11 @@
+//! Exec hygiene: which fds a child started with `std::process::Command` inherits, at which
+//! numbers; everything else closed (invariants R4, R5). No new process API: an extension
+//! trait, [`CommandExt`], and a plan, [`Inherit`].
+//!
+//! How it works, and why: see [`CommandExt`].
+
+mod exec;
+mod plan;
+
+pub use exec::CommandExt;
+pub use plan::{Inherit, ListenFd, Registered, listen_fds_command};

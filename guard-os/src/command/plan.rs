@@ -1,0 +1,289 @@
+//! The plan: which fds a child keeps, at which numbers ([`Inherit`]), validated and leased
+//! in the parent.
+
+use crate::error::{Error, Result};
+use crate::fd::{Fd, LiveFd};
+use crate::sys::{self, child::Cloexec, table};
+use guard_core::registry::Key;
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::process::Command;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// An fd the registry knows: every guard-os fd type. [`Inherit`] leases it for the spawn.
+///
+/// Not [`IpcMutex`](crate::IpcMutex): a child holding the handle's open file description
+/// would share the parent's `flock`, so the mutex would no longer exclude them.
+pub trait Registered: AsFd + sealed::Sealed {
+    /// Its registry key.
+    #[doc(hidden)]
+    fn registry_key(&self) -> Key;
+}
+
+macro_rules! registered {
+    ($($ty:ty => |$s:ident| $fd:expr;)*) => {$(
+        impl sealed::Sealed for $ty {}
+        impl Registered for $ty {
+            fn registry_key(&self) -> Key {
+                let $s = self;
+                $fd.key()
+            }
+        }
+    )*};
+}
+
+registered! {
+    Fd => |s| s;
+    crate::ReadFile => |s| s.registered_fd();
+    crate::WriteFile => |s| s.registered_fd();
+    crate::PipeReader => |s| s.registered_fd();
+    crate::PipeWriter => |s| s.registered_fd();
+    crate::TcpListener => |s| s.registered_fd();
+    crate::TcpStream => |s| s.registered_fd();
+    crate::UdpSocket => |s| s.registered_fd();
+    crate::UnixListener => |s| s.registered_fd();
+    crate::UnixStream => |s| s.registered_fd();
+}
+
+/// What keeps one passed fd open until the `Command` is dropped.
+#[derive(Debug)]
+pub(super) enum Hold {
+    Lease(table::OwnedLease),
+    Dup(OwnedFd),
+}
+
+#[derive(Debug)]
+pub(super) struct Keep {
+    pub(super) hold: Option<Hold>,
+    pub(super) source: RawFd,
+    pub(super) target: RawFd,
+    stdio: bool,
+}
+
+/// Which fds a child inherits, at which numbers: a plan for [`CommandExt::inherit`](crate::CommandExt::inherit).
+///
+/// Each `keep*` call adds one fd; mistakes (a closed fd, two fds at one number, a stdio
+/// number not asked for with [`keep_as_stdio`](Self::keep_as_stdio)) are reported by
+/// [`CommandExt::inherit`](crate::CommandExt::inherit), before anything is spawned.
+///
+/// # Examples
+///
+/// ```
+/// use guard_os::{CommandExt, Inherit};
+/// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+/// let out = std::process::Command::new("/bin/sh")
+///     .args(["-c", "ls /proc/self/fd"])
+///     .inherit(Inherit::new().keep_at(&listener, 3))?
+///     .output()?;
+/// let fds = String::from_utf8(out.stdout)?;
+/// assert!(fds.split_whitespace().any(|fd| fd == "3"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Inherit {
+    pub(super) keep: Vec<Keep>,
+    error: Option<Error>,
+    pub(super) trust_cloexec: bool,
+    pub(super) listen_fds: Option<usize>,
+    pub(super) how: Option<Cloexec>,
+}
+
+impl Inherit {
+    /// An empty plan: the child gets only stdin, stdout and stderr.
+    pub fn new() -> Inherit {
+        Inherit::default()
+    }
+
+    /// Passes `fd` at its own number.
+    #[must_use]
+    pub fn keep(self, fd: &impl Registered) -> Inherit {
+        let n = fd.as_fd().as_raw_fd();
+        self.keep_at(fd, n)
+    }
+
+    /// Passes `fd` as number `target` in the child (3 or above).
+    #[must_use]
+    pub fn keep_at(mut self, fd: &impl Registered, target: i32) -> Inherit {
+        let lease = table::lease(fd.registry_key());
+        self.push(
+            lease.map(Hold::Lease),
+            fd.as_fd().as_raw_fd(),
+            target,
+            false,
+        );
+        self
+    }
+
+    /// Passes `fd` as the child's stdin (0), stdout (1) or stderr (2).
+    #[must_use]
+    pub fn keep_as_stdio(mut self, fd: &impl Registered, target: i32) -> Inherit {
+        let lease = table::lease(fd.registry_key());
+        let ok = (0..=2).contains(&target);
+        self.push(lease.map(Hold::Lease), fd.as_fd().as_raw_fd(), target, ok);
+        self
+    }
+
+    /// Passes every registered fd for which `select` returns true, each at its own number
+    /// (e.g. every listener: `|fd| fd.type_name().ends_with("Listener")`).
+    #[must_use]
+    pub fn keep_where(mut self, mut select: impl FnMut(&LiveFd<'_>) -> bool) -> Inherit {
+        let mut picked = Vec::new();
+        crate::fds().for_each(|fd| {
+            if select(fd) {
+                picked.push((fd.key(), fd.number()));
+            }
+        });
+        for (key, n) in picked {
+            let lease = table::lease(key);
+            self.push(lease.map(Hold::Lease), n, n, false);
+        }
+        self
+    }
+
+    /// Passes an fd the registry does not know, as number `target`. It is duplicated now
+    /// (the duplicate lives as long as the `Command`), so closing `fd` afterwards is safe.
+    #[must_use]
+    pub fn keep_foreign_at(mut self, fd: impl AsFd, target: i32) -> Inherit {
+        let fd = fd.as_fd();
+        match sys::dup_cloexec(fd) {
+            Ok(dup) => {
+                let source = dup.as_raw_fd();
+                self.push(Some(Hold::Dup(dup)), source, target, false);
+            }
+            Err(source) => self.fail(Error::Dup {
+                fd: fd.as_raw_fd(),
+                source,
+            }),
+        }
+        self
+    }
+
+    /// The systemd socket-passing convention: passes `fds` as 3, 4, ... and sets
+    /// `LISTEN_FDS`. `LISTEN_PID` must be the child's pid, which only the child knows and
+    /// cannot set without allocating between `fork` and `exec`: start the program with
+    /// [`listen_fds_command`], which sets it in a shell just before `exec`.
+    #[must_use]
+    pub fn listen_fds(mut self, fds: &[&dyn ListenFd]) -> Inherit {
+        for (i, fd) in fds.iter().enumerate() {
+            let lease = table::lease(fd.key());
+            let target = 3 + i32::try_from(i).unwrap_or(i32::MAX - 3);
+            self.push(lease.map(Hold::Lease), fd.number(), target, false);
+        }
+        self.listen_fds = Some(fds.len());
+        self
+    }
+
+    /// Relies on `FD_CLOEXEC` alone to close what is not kept (see the
+    /// [`CommandExt`](crate::CommandExt) docs): with nothing to keep, no `pre_exec` hook at all.
+    #[must_use]
+    pub fn trust_cloexec(mut self) -> Inherit {
+        self.trust_cloexec = true;
+        self
+    }
+
+    /// Forces a close-on-exec strategy (0: `close_range`, 1: `/proc/self/fd`, 2: sweep),
+    /// to test the fallbacks.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn __strategy(mut self, n: u8) -> Inherit {
+        self.how = Some(match n {
+            0 => Cloexec::CloseRange,
+            1 => Cloexec::ProcFd,
+            _ => Cloexec::Sweep,
+        });
+        self
+    }
+
+    fn push(&mut self, hold: Option<Hold>, source: RawFd, target: RawFd, stdio: bool) {
+        self.keep.push(Keep {
+            hold,
+            source,
+            target,
+            stdio,
+        });
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.error.get_or_insert(e);
+    }
+
+    /// Checks the plan: every fd open, every target free and above stdio unless asked.
+    pub(super) fn validate(&mut self) -> Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        for (i, k) in self.keep.iter().enumerate() {
+            let open = match &k.hold {
+                Some(Hold::Lease(l)) => sys::check_open(l.leased().as_fd()).is_ok(),
+                Some(Hold::Dup(d)) => sys::check_open(d).is_ok(),
+                None => false,
+            };
+            if !open {
+                return Err(Error::InheritClosed { fd: k.source });
+            }
+            if k.target < 0 || (k.target < 3 && !k.stdio) {
+                return Err(Error::InheritStdio {
+                    fd: k.source,
+                    target: k.target,
+                });
+            }
+            if let Some(first) = self.keep[..i].iter().find(|o| o.target == k.target) {
+                return Err(Error::InheritCollision {
+                    target: k.target,
+                    first: first.source,
+                    second: k.source,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An fd that can be passed with [`Inherit::listen_fds`] (object-safe view of
+/// [`Registered`]).
+pub trait ListenFd: sealed::Sealed {
+    /// Its registry key.
+    #[doc(hidden)]
+    fn key(&self) -> Key;
+    /// Its number.
+    #[doc(hidden)]
+    fn number(&self) -> RawFd;
+}
+
+impl<T: Registered> ListenFd for T {
+    fn key(&self) -> Key {
+        self.registry_key()
+    }
+    fn number(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+/// A `Command` that runs `program` with `LISTEN_PID` set to its own pid (through
+/// `/bin/sh -c 'LISTEN_PID=$$ exec "$0" "$@"'`), for [`Inherit::listen_fds`].
+///
+/// # Examples
+///
+/// ```
+/// use guard_os::{CommandExt, Inherit};
+/// let l = guard_os::TcpListener::bind("127.0.0.1:0")?;
+/// let out = guard_os::listen_fds_command("/bin/sh")
+///     .args(["-c", "echo $LISTEN_FDS $LISTEN_PID $$"])
+///     .inherit(Inherit::new().listen_fds(&[&l]))?
+///     .output()?;
+/// let text = String::from_utf8(out.stdout)?;
+/// let words: Vec<&str> = text.split_whitespace().collect();
+/// assert_eq!(words[0], "1");
+/// assert_eq!(words[1], words[2]); // LISTEN_PID is the pid of the program itself
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn listen_fds_command(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"")
+        .arg(program);
+    cmd
+}

@@ -1,0 +1,23 @@
+//! Registered fds: the generic [`Fd`], the registry view [`fds()`], [`untracked()`], and
+//! the fd-pressure retry (invariant F5).
+//!
+//! Every fd guard-os creates is registered with its kind, type name and creation site, and
+//! can be listed with [`Fds::for_each`] while other threads open and close fds:
+//!
+//! - **R1** a callback never sees a closed fd, or a number reused by another resource: each
+//!   entry is leased while its callback runs, and a close that meets a lease is deferred
+//!   until the lease ends;
+//! - **R2** callbacks run without any lock held, so they may open, drop, close, iterate or
+//!   panic, on any thread;
+//! - **R3** each fd is closed exactly once. A failed close (`EBADF` for an fd closed behind
+//!   the registry's back, `EIO`, `EINTR`) still removes the entry, and is never retried.
+
+mod owned;
+mod pressure;
+mod registry;
+
+pub use owned::Fd;
+pub(crate) use owned::{UniqueFd, dropped_unreleased};
+pub(crate) use pressure::retry_on_pressure;
+pub use pressure::{PRESSURE_FLUSH_TIMEOUT, pressure_retries};
+pub use registry::{Fds, LiveFd, Untracked, fds, untracked};

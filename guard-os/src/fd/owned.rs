@@ -1,0 +1,234 @@
+//! The generic registered [`Fd`], and the pieces unique leaf types share.
+
+use super::retry_on_pressure;
+use crate::error::{Error, Result};
+use crate::sys::{self, table};
+use guard_core::registry::Origin;
+use guard_core::{CountedResource, Kind, Resource};
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::panic::Location;
+
+/// A registered fd of any kind: the generic building block, and the way to bring an fd
+/// made elsewhere under guard ([`Fd::adopt`]).
+///
+/// An `Fd` is counted: its release only gives a number back. Closing reports the error of
+/// `close(2)` ([`Fd::close`]); a dropped `Fd` is closed at once and a failure goes to the
+/// [event hook](guard_core::event::set_hook). In a [`Counted`](guard_core::Counted) handle it
+/// is closed on the finalizer thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::{AsRawFd, OwnedFd};
+/// let owned: OwnedFd = std::fs::File::open("/dev/null")?.into();
+/// let fd = guard_os::Fd::adopt(owned);
+/// let n = fd.as_raw_fd();
+/// let mut seen = false;
+/// guard_os::fds().for_each(|live| seen |= live.number() == n);
+/// assert!(seen);
+/// fd.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Fd {
+    entry: table::Entry,
+}
+
+impl Fd {
+    /// Registers `fd` (made by other code) as a generic counted `Fd`, created here.
+    ///
+    /// The fd keeps its flags: if it lacks `FD_CLOEXEC`, it still has no `FD_CLOEXEC`
+    /// (exec hygiene through [`CommandExt`](crate::CommandExt) closes it in children anyway).
+    #[track_caller]
+    pub fn adopt(fd: OwnedFd) -> Fd {
+        Fd::register(fd, Origin::here::<Fd>(Kind::Counted))
+    }
+
+    /// Registers `fd` with the given origin.
+    pub(crate) fn register(fd: OwnedFd, origin: Origin) -> Fd {
+        Fd {
+            entry: table::Entry::register(fd, origin),
+        }
+    }
+
+    /// An origin for a guard-os type `T`, at `site`.
+    pub(crate) fn origin<T>(kind: Kind, site: &'static Location<'static>) -> Origin {
+        Origin::new(kind, std::any::type_name::<T>(), site)
+    }
+
+    /// Takes the fd out of the registry: the caller owns it from now on.
+    ///
+    /// The result is always a duplicate (a new number, `FD_CLOEXEC` set, same open file
+    /// description) and the original number is closed: handing over the number itself
+    /// could race with a [`for_each`](crate::Fds::for_each) callback holding it (R1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Dup`] if the process is out of fds even after draining the finalizer (the
+    /// fd is closed anyway).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::OwnedFd;
+    /// let fd = guard_os::Fd::adopt(std::fs::File::open("/dev/null")?.into());
+    /// let before = guard_os::fds().len();
+    /// let owned: OwnedFd = fd.into_owned()?;
+    /// assert_eq!(guard_os::fds().len(), before - 1);
+    /// # drop(owned);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_owned(self) -> Result<OwnedFd> {
+        let fd = self.entry.raw();
+        self.entry
+            .into_owned(|b| retry_on_pressure(|| sys::dup_cloexec(b)))
+            .map_err(|source| Error::Dup { fd, source })
+    }
+
+    /// A new registered fd for the same open file description (`F_DUPFD_CLOEXEC`),
+    /// created at the caller, with this fd's kind and type.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Dup`] if the process is out of fds even after draining the finalizer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = guard_os::Fd::adopt(std::fs::File::open("/dev/null")?.into());
+    /// let b = a.try_clone()?;
+    /// assert_ne!(std::os::fd::AsRawFd::as_raw_fd(&a), std::os::fd::AsRawFd::as_raw_fd(&b));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn try_clone(&self) -> Result<Fd> {
+        let site = Location::caller();
+        let origin = self.entry.origin().map_or_else(
+            || Fd::origin::<Fd>(Kind::Counted, site),
+            |o| Origin::new(o.kind(), o.type_name(), site),
+        );
+        let fd = self.entry.raw();
+        let dup = retry_on_pressure(|| sys::dup_cloexec(self.entry.as_fd()))
+            .map_err(|source| Error::Dup { fd, source })?;
+        Ok(Fd::register(dup, origin))
+    }
+
+    /// The fd's kind, type and creation site, as registered.
+    pub fn registered_origin(&self) -> Option<Origin> {
+        self.entry.origin()
+    }
+
+    /// Closes the fd now and returns the error of `close(2)`. If a
+    /// [`for_each`](crate::Fds::for_each) callback is looking at it at this moment, the close
+    /// happens when that callback is done, and its error goes to the event hook.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Close`]: the fd is closed and deregistered anyway; close is never retried.
+    pub fn close(self) -> Result<()> {
+        let fd = self.entry.raw();
+        self.entry
+            .close()
+            .map_err(|source| Error::Close { fd, source })
+    }
+
+    pub(crate) fn key(&self) -> guard_core::registry::Key {
+        self.entry.key()
+    }
+}
+
+impl Resource for Fd {
+    type Error = Error;
+    /// Same as [`Fd::close`].
+    fn release(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl CountedResource for Fd {}
+
+impl AsFd for Fd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.entry.as_fd()
+    }
+}
+
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.entry.raw()
+    }
+}
+
+impl From<OwnedFd> for Fd {
+    /// Same as [`Fd::adopt`].
+    #[track_caller]
+    fn from(fd: OwnedFd) -> Fd {
+        Fd::adopt(fd)
+    }
+}
+
+impl From<Fd> for OwnedFd {
+    /// Same as [`Fd::into_owned`].
+    ///
+    /// # Panics
+    ///
+    /// If no duplicate can be made: the process is out of fds even after draining the
+    /// finalizer. Use [`Fd::into_owned`] to get that as an error.
+    fn from(fd: Fd) -> OwnedFd {
+        match fd.into_owned() {
+            Ok(owned) => owned,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+impl fmt::Debug for Fd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Fd").field(&self.entry.raw()).finish()
+    }
+}
+
+/// The fd of a unique leaf resource, until its release takes it. Unique leaves (a writable
+/// file, a pipe's write end, a connected stream) keep it in an `Option` so that both their
+/// `release(self)` and their `Drop` can take it exactly once.
+#[derive(Debug)]
+pub(crate) struct UniqueFd {
+    fd: Option<Fd>,
+}
+
+impl UniqueFd {
+    pub(crate) fn new(fd: Fd) -> Self {
+        UniqueFd { fd: Some(fd) }
+    }
+
+    /// The fd. It is present until the owner's release or drop takes it, after which the
+    /// owner is gone: no method can observe it taken.
+    pub(crate) fn get(&self) -> &Fd {
+        match &self.fd {
+            Some(fd) => fd,
+            None => unreachable!("a unique fd is taken only by its owner's release or drop"),
+        }
+    }
+
+    /// The fd, unless taken.
+    pub(crate) fn peek(&self) -> Option<&Fd> {
+        self.fd.as_ref()
+    }
+
+    /// Takes the fd (release or drop).
+    pub(crate) fn take(&mut self) -> Option<Fd> {
+        self.fd.take()
+    }
+}
+
+/// What a unique leaf's `Drop` does when it was not released: it releases now (nothing
+/// leaks), reports every error to the event hook, and reports the drop itself (the
+/// drop-bomb of [`guard_core::report::unreleased`]).
+pub(crate) fn dropped_unreleased(origin: Option<Origin>, result: Result<()>) {
+    if let Err(e) = result {
+        crate::error::report(e);
+    }
+    if let Some(origin) = origin {
+        guard_core::report::unreleased(origin);
+    }
+}

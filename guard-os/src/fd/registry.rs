@@ -1,0 +1,190 @@
+//! The registry view: [`fds()`] with leased iteration, and [`untracked()`].
+
+use crate::error::{Error, Result};
+use crate::sys::{self, table};
+use guard_core::Kind;
+use guard_core::registry::{Census, Origin};
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::panic::Location;
+use std::path::PathBuf;
+
+/// The view of the fd registry: every fd guard-os created or adopted and has not closed.
+///
+/// # Examples
+///
+/// ```
+/// let file = guard_os::ReadFile::open("/dev/null")?;
+/// guard_os::fds().for_each(|fd| println!("{fd}"));
+/// assert!(guard_os::fds().len() >= 1);
+/// # drop(file);
+/// # Ok::<(), guard_os::Error>(())
+/// ```
+pub fn fds() -> Fds {
+    Fds { _private: () }
+}
+
+/// The fd registry, as returned by [`fds()`].
+#[derive(Clone, Copy, Debug)]
+pub struct Fds {
+    _private: (),
+}
+
+impl Fds {
+    /// Calls `f` on every live registered fd, each leased while `f` runs (R1), never under
+    /// a lock (R2). `f` may open, close, drop or iterate fds, on any thread; a close of an
+    /// fd being visited happens right after its visit. Fds created during the pass may or
+    /// may not be visited. A panic in `f` ends the leases, then propagates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (reader, writer) = guard_os::pipe()?;
+    /// let mut pipes = 0;
+    /// guard_os::fds().for_each(|fd| pipes += fd.type_name().contains("Pipe") as usize);
+    /// assert!(pipes >= 2);
+    /// # drop(reader); writer.close()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn for_each(&self, mut f: impl FnMut(&LiveFd<'_>)) {
+        table::for_each(|leased| f(&LiveFd { leased }));
+    }
+
+    /// Number of live registered fds.
+    pub fn len(&self) -> usize {
+        table::len()
+    }
+
+    /// True if no fd is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Live registered fds grouped by kind, type and creation site, largest groups first
+    /// (the "registered fds" section of [`guard_core::report()`]).
+    pub fn census(&self) -> Vec<Census> {
+        table::census()
+    }
+
+    /// Same as [`untracked()`].
+    ///
+    /// # Errors
+    ///
+    /// As [`untracked()`].
+    pub fn untracked(&self) -> Result<Vec<Untracked>> {
+        untracked()
+    }
+}
+
+/// One registered fd as [`Fds::for_each`] sees it: leased, so open and not reused while the
+/// callback runs.
+pub struct LiveFd<'a> {
+    leased: table::Leased<'a>,
+}
+
+impl LiveFd<'_> {
+    /// The fd's number.
+    pub fn number(&self) -> i32 {
+        self.leased.raw()
+    }
+
+    /// The fd, borrowed for the callback.
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.leased.as_fd()
+    }
+
+    /// Its kind, type and creation site.
+    pub fn origin(&self) -> Origin {
+        self.leased.origin()
+    }
+
+    /// Unique (released at a precise point) or counted.
+    pub fn kind(&self) -> Kind {
+        self.origin().kind()
+    }
+
+    /// The type that owns it (`guard_os::ReadFile`, ...).
+    pub fn type_name(&self) -> &'static str {
+        self.origin().type_name()
+    }
+
+    /// Where it was created.
+    pub fn site(&self) -> &'static Location<'static> {
+        self.origin().site()
+    }
+
+    pub(crate) fn key(&self) -> guard_core::registry::Key {
+        self.leased.key()
+    }
+}
+
+impl AsFd for LiveFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.leased.as_fd()
+    }
+}
+
+impl fmt::Display for LiveFd<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = self.origin();
+        write!(
+            f,
+            "fd {} ({} `{}`, created at {})",
+            self.number(),
+            o.kind(),
+            o.type_name(),
+            o.site()
+        )
+    }
+}
+
+impl fmt::Debug for LiveFd<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveFd")
+            .field("number", &self.number())
+            .field("origin", &self.origin())
+            .finish()
+    }
+}
+
+/// An fd open in the process that the registry does not know: opened by other code
+/// (std, a C library) or leaked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Untracked {
+    /// Its number.
+    pub number: i32,
+    /// What it refers to (`/proc/self/fd/N`'s link), if it was still open when looked at.
+    pub target: Option<PathBuf>,
+}
+
+/// The fds open in this process (per `/proc/self/fd`) that the registry does not know,
+/// ascending. A diagnostic for leaks from other code: a snapshot, so an fd being created
+/// or closed meanwhile may show up or not. The fd used to read the directory is not listed.
+///
+/// # Errors
+///
+/// [`Error::ListFds`] if `/proc/self/fd` cannot be read.
+///
+/// # Examples
+///
+/// ```
+/// let stray = std::fs::File::open("/dev/null")?; // std's fd: not registered
+/// let n = std::os::fd::AsRawFd::as_raw_fd(&stray);
+/// let untracked = guard_os::untracked()?;
+/// assert!(untracked.iter().any(|u| u.number == n));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn untracked() -> Result<Vec<Untracked>> {
+    let open = sys::open_fds().map_err(|source| Error::ListFds { source })?;
+    let mut known = Vec::with_capacity(table::len());
+    table::for_each(|leased| known.push(leased.raw()));
+    known.sort_unstable();
+    Ok(open
+        .into_iter()
+        .filter(|n| known.binary_search(n).is_err())
+        .map(|number| Untracked {
+            number,
+            target: sys::fd_target(number),
+        })
+        .collect())
+}

@@ -1,0 +1,295 @@
+//! [`IpcMutex`], the counted handle, and the owner record in its lock file.
+
+use super::lock::{IpcLock, LockError};
+use crate::error::{Error, Result};
+use crate::fd::{Fd, retry_on_pressure};
+use crate::sys;
+use guard_core::{CountedResource, Kind, Resource};
+use parking_lot::{Mutex, MutexGuard};
+use rustix::fs::{FlockOperation, Mode, OFlags};
+use std::fmt;
+use std::panic::Location;
+use std::path::{Path, PathBuf};
+
+const MAGIC: [u8; 8] = *b"guardmtx";
+const RECORD: usize = 32;
+pub(super) const FREE: u32 = 0;
+const HELD: u32 = 1;
+
+/// The owner record at the start of the lock file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Record {
+    pub(super) state: u32,
+    pub(super) poisoned: bool,
+    pub(super) holder: u32,
+    pub(super) dead: u32,
+    pub(super) generation: u64,
+}
+
+impl Record {
+    fn decode(b: &[u8; RECORD]) -> Record {
+        if b[..8] != MAGIC {
+            return Record::default(); // a new (empty) file
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut g = [0; 8];
+        g.copy_from_slice(&b[24..32]);
+        Record {
+            state: u32_at(8),
+            poisoned: u32_at(12) != 0,
+            holder: u32_at(16),
+            dead: u32_at(20),
+            generation: u64::from_le_bytes(g),
+        }
+    }
+
+    fn encode(&self) -> [u8; RECORD] {
+        let mut b = [0; RECORD];
+        b[..8].copy_from_slice(&MAGIC);
+        b[8..12].copy_from_slice(&self.state.to_le_bytes());
+        b[12..16].copy_from_slice(&u32::from(self.poisoned).to_le_bytes());
+        b[16..20].copy_from_slice(&self.holder.to_le_bytes());
+        b[20..24].copy_from_slice(&self.dead.to_le_bytes());
+        b[24..32].copy_from_slice(&self.generation.to_le_bytes());
+        b
+    }
+}
+
+/// The handle to a named mutex shared between processes: an open lock file. Counted (it
+/// only holds a number; the OS reclaims it at exit): share it with
+/// [`Counted`](guard_core::Counted). Acquisitions borrow it, so it cannot be released while
+/// locked.
+///
+/// # How it works
+///
+/// The lock is a [`flock(2)`](https://man7.org/linux/man-pages/man2/flock.2.html)
+/// exclusive lock on the handle's lock file, plus an in-process mutex, because threads of
+/// one process share the handle's open file description and `flock` does not exclude them
+/// from each other.
+///
+/// **Why `flock` and never classic `fcntl(F_SETLK)` locks**: POSIX record locks belong to
+/// the (process, file) pair, and closing *any* fd of that file in the process drops them.
+/// A counted [`ReadFile`](crate::ReadFile) of the same file, released later on the
+/// finalizer, would silently release a unique lock held elsewhere; and they do not exclude
+/// the threads of one process. A `flock` lock belongs to one open file description (as OFD
+/// locks do), which only this handle owns: nothing but its own release or the holder's
+/// death drops it. (On NFS, Linux emulates `flock` with POSIX locks: keep lock files on a
+/// local filesystem; the default directory is `/dev/shm`.)
+///
+/// **Owner death**: the kernel drops a `flock` lock when its holder dies, so death must be
+/// recorded to be seen. The first 32 bytes of the lock file are an owner record: the holder
+/// writes "held, by pid P" right after acquiring and "free" right before unlocking. An
+/// acquirer that finds "held" knows its predecessor died holding the lock (SIGKILL, a
+/// crash): it gets [`LockError::OwnerDied`], with the lock, like `EOWNERDEAD` or std's
+/// poisoning. The state stays *poisoned* (every later owner is told too) until an owner
+/// calls [`IpcLock::mark_consistent`] (or [`OwnerDied::recover`](crate::OwnerDied::recover)). A holder that dies
+/// between taking the lock and writing its record had not touched the protected state yet,
+/// so nothing is lost by not reporting it.
+///
+/// A process that forks while holding the lock (without exec) shares the lock's open file
+/// description with its child: the lock then lasts until both have released or exited.
+/// guard's fds are close-on-exec, and exec hygiene ([`CommandExt`](crate::CommandExt))
+/// closes them in children anyway.
+///
+/// # Examples
+///
+/// ```
+/// let m = guard_core::Counted::new(guard_os::IpcMutex::open("doc-example")?);
+/// guard_core::scope(|s| {
+///     let held = s.enter(m.lock().map_err(guard_os::Error::from)?);
+///     assert!(!held.is_poisoned());
+///     // ... the state shared with other processes ...
+///     Ok::<_, guard_os::Error>(())
+/// })?; // unlocked here
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct IpcMutex {
+    pub(super) fd: Fd,
+    pub(super) path: PathBuf,
+    local: Mutex<()>,
+}
+
+impl IpcMutex {
+    /// Opens (creating if needed, mode `0o600`) the mutex `name`: the lock file
+    /// `guard-mutex.NAME` in `/dev/shm`, or in the temp dir where there is no `/dev/shm`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] for an empty name, one over 200 bytes or one with `/` or NUL;
+    /// [`Error::Open`] if the file cannot be opened.
+    #[track_caller]
+    pub fn open(name: &str) -> Result<IpcMutex> {
+        let site = Location::caller();
+        let bad = |reason| Error::InvalidName {
+            name: name.to_owned(),
+            reason,
+        };
+        if name.is_empty() || name.len() > 200 {
+            return Err(bad("it must be 1 to 200 bytes long"));
+        }
+        if name.contains(['/', '\0']) {
+            return Err(bad("it must not contain `/` or NUL"));
+        }
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            shm.to_owned()
+        } else {
+            std::env::temp_dir()
+        };
+        IpcMutex::open_at(dir.join(format!("guard-mutex.{name}")), site)
+    }
+
+    /// Opens (creating if needed, mode `0o600`) the mutex whose lock file is `path`. Every
+    /// process using the same path shares the mutex.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Open`] if the file cannot be opened.
+    #[track_caller]
+    pub fn open_path(path: impl AsRef<Path>) -> Result<IpcMutex> {
+        IpcMutex::open_at(path.as_ref().to_owned(), Location::caller())
+    }
+
+    fn open_at(path: PathBuf, site: &'static Location<'static>) -> Result<IpcMutex> {
+        let origin = Fd::origin::<IpcMutex>(Kind::Counted, site);
+        let flags = OFlags::RDWR | OFlags::CREATE;
+        let owned = retry_on_pressure(|| sys::open(&path, flags, Mode::from_bits_truncate(0o600)))
+            .map_err(|source| Error::Open {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(IpcMutex {
+            fd: Fd::register(owned, origin),
+            path,
+            local: Mutex::new(()),
+        })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Waits for the mutex and acquires it.
+    ///
+    /// # Errors
+    ///
+    /// [`LockError::OwnerDied`] (holding the lock) if a previous holder died while holding
+    /// it and nobody marked the state consistent since; [`LockError::Os`] if `flock` or the
+    /// owner record failed (the lock is not held then).
+    #[track_caller]
+    pub fn lock(&self) -> std::result::Result<IpcLock<'_>, LockError<'_>> {
+        let site = Location::caller();
+        let local = self.local.lock();
+        match self.acquire(local, true, site)? {
+            Some(lock) => lock.checked(),
+            None => unreachable!("a blocking flock does not report contention"),
+        }
+    }
+
+    /// Acquires the mutex if it is free now; `Ok(None)` if another thread or process holds
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// As [`lock`](Self::lock).
+    #[track_caller]
+    pub fn try_lock(&self) -> std::result::Result<Option<IpcLock<'_>>, LockError<'_>> {
+        let site = Location::caller();
+        let Some(local) = self.local.try_lock() else {
+            return Ok(None);
+        };
+        match self.acquire(local, false, site)? {
+            Some(lock) => lock.checked().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        local: MutexGuard<'a, ()>,
+        block: bool,
+        site: &'static Location<'static>,
+    ) -> Result<Option<IpcLock<'a>>> {
+        let op = if block {
+            FlockOperation::LockExclusive
+        } else {
+            FlockOperation::NonBlockingLockExclusive
+        };
+        if !sys::flock(&self.fd, op).map_err(|e| self.error("flock", e))? {
+            return Ok(None);
+        }
+        let mut lock = IpcLock {
+            mutex: self,
+            local: Some(local),
+            record: Record::default(),
+            site,
+        };
+        let old = self.read_record().map_err(|e| lock.abandon(e))?;
+        let died = old.state == HELD;
+        lock.record = Record {
+            state: HELD,
+            poisoned: old.poisoned || died,
+            holder: rustix::process::getpid().as_raw_pid().unsigned_abs(),
+            dead: if died { old.holder } else { old.dead },
+            generation: old.generation.wrapping_add(1),
+        };
+        self.write_record(&lock.record)
+            .map_err(|e| lock.abandon(e))?;
+        Ok(Some(lock))
+    }
+
+    fn read_record(&self) -> Result<Record> {
+        let mut b = [0; RECORD];
+        let mut got = 0;
+        while got < RECORD {
+            match sys::pread(&self.fd, &mut b[got..], got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.error("reading the owner record", e)),
+            }
+        }
+        Ok(Record::decode(&b))
+    }
+
+    pub(super) fn write_record(&self, r: &Record) -> Result<()> {
+        sys::pwrite_all(&self.fd, &r.encode(), 0)
+            .map_err(|e| self.error("writing the owner record", e))
+    }
+
+    pub(super) fn error(&self, op: &'static str, source: std::io::Error) -> Error {
+        Error::Lock {
+            op,
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Closes the handle now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Close`]; the fd is closed and deregistered anyway.
+    pub fn close(self) -> Result<()> {
+        self.fd.close()
+    }
+}
+
+impl Resource for IpcMutex {
+    type Error = Error;
+    /// Same as [`IpcMutex::close`].
+    fn release(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl CountedResource for IpcMutex {}
+
+impl fmt::Debug for IpcMutex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IpcMutex")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}

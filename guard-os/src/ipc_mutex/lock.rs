@@ -1,0 +1,225 @@
+//! [`IpcLock`], the unique acquisition, and what `lock` returns when a holder died.
+
+use super::handle::{FREE, IpcMutex, Record};
+use crate::error::{Error, Result};
+use crate::sys;
+use guard_core::registry::Origin;
+use guard_core::{Kind, Resource, UniqueResource};
+use parking_lot::MutexGuard;
+use rustix::fs::FlockOperation;
+use std::fmt;
+use std::panic::Location;
+
+/// An acquisition of an [`IpcMutex`]. Unique: enter it in a [`scope`](guard_core::scope)
+/// (or call [`unlock`](Self::unlock)); its release records "free" and unlocks. Dropped
+/// without release, it unlocks at once anyway and the drop is reported
+/// ([`guard_core::report::unreleased`]).
+pub struct IpcLock<'a> {
+    pub(super) mutex: &'a IpcMutex,
+    pub(super) local: Option<MutexGuard<'a, ()>>,
+    pub(super) record: Record,
+    pub(super) site: &'static Location<'static>,
+}
+
+impl<'a> IpcLock<'a> {
+    /// True while the state is poisoned: a holder died holding the lock and nobody has
+    /// marked the state consistent since.
+    pub fn is_poisoned(&self) -> bool {
+        self.record.poisoned
+    }
+
+    /// Declares the protected state repaired: later owners are no longer told that a
+    /// holder died (unless another one dies).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lock`] if the owner record cannot be written (the state stays poisoned).
+    pub fn mark_consistent(&mut self) -> Result<()> {
+        let record = Record {
+            poisoned: false,
+            dead: 0,
+            ..self.record
+        };
+        self.mutex.write_record(&record)?;
+        self.record = record;
+        Ok(())
+    }
+
+    /// Unlocks now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lock`] for the owner record and/or `flock`, all of them; the lock is
+    /// released in any case (the in-process part always, the `flock` unless it failed).
+    pub fn unlock(mut self) -> Result<()> {
+        self.finish()
+    }
+
+    pub(super) fn checked(self) -> std::result::Result<IpcLock<'a>, LockError<'a>> {
+        if self.record.poisoned {
+            let pid = self.record.dead;
+            return Err(LockError::OwnerDied(OwnerDied { lock: self, pid }));
+        }
+        Ok(self)
+    }
+
+    /// Gives the lock up after a failed acquisition step and returns the error.
+    pub(super) fn abandon(&mut self, error: Error) -> Error {
+        let _ = sys::flock(&self.mutex.fd, FlockOperation::Unlock);
+        self.local = None;
+        error
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let Some(local) = self.local.take() else {
+            return Ok(());
+        };
+        let mut errors = Vec::new();
+        let free = Record {
+            state: FREE,
+            holder: 0,
+            ..self.record
+        };
+        if let Err(e) = self.mutex.write_record(&free) {
+            errors.push(e);
+        }
+        if let Err(e) = sys::flock(&self.mutex.fd, FlockOperation::Unlock) {
+            errors.push(self.mutex.error("flock(LOCK_UN)", e));
+        }
+        drop(local);
+        Error::collect(errors)
+    }
+}
+
+impl Resource for IpcLock<'_> {
+    type Error = Error;
+    /// Same as [`IpcLock::unlock`].
+    fn release(mut self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl UniqueResource for IpcLock<'_> {}
+
+impl Drop for IpcLock<'_> {
+    fn drop(&mut self) {
+        if self.local.is_some() {
+            let origin = Origin::new(
+                Kind::Unique,
+                std::any::type_name::<IpcLock<'_>>(),
+                self.site,
+            );
+            crate::fd::dropped_unreleased(Some(origin), self.finish());
+        }
+    }
+}
+
+impl fmt::Debug for IpcLock<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IpcLock")
+            .field("path", &self.mutex.path)
+            .field("poisoned", &self.record.poisoned)
+            .finish()
+    }
+}
+
+/// Why [`IpcMutex::lock`] did not return a plain lock. Hand-written because
+/// [`OwnerDied`] gives the lock back. `?` converts it into [`Error`] (releasing the lock,
+/// which stays poisoned).
+#[derive(Debug)]
+pub enum LockError<'a> {
+    /// The lock is held, but a previous holder died holding it.
+    OwnerDied(OwnerDied<'a>),
+    /// The OS refused (the lock is not held).
+    Os(Error),
+}
+
+/// The lock, acquired after a holder died holding it (like `EOWNERDEAD`). Repair the
+/// shared state, then [`recover`](Self::recover); or take the lock as it is
+/// ([`into_lock`](Self::into_lock)), and the next owner is told too.
+pub struct OwnerDied<'a> {
+    lock: IpcLock<'a>,
+    pid: u32,
+}
+
+impl<'a> OwnerDied<'a> {
+    /// The pid of the holder that died.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The lock, still poisoned.
+    pub fn into_lock(self) -> IpcLock<'a> {
+        self.lock
+    }
+
+    /// Marks the state consistent and returns the lock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lock`] if the owner record cannot be written (the lock is released).
+    pub fn recover(self) -> Result<IpcLock<'a>> {
+        let mut lock = self.lock;
+        lock.mark_consistent()?;
+        Ok(lock)
+    }
+}
+
+impl fmt::Debug for OwnerDied<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnerDied")
+            .field("pid", &self.pid)
+            .field("lock", &self.lock)
+            .finish()
+    }
+}
+
+impl fmt::Display for LockError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockError::OwnerDied(d) => write!(
+                f,
+                "the holder (pid {}) of the OS mutex `{}` died while holding it",
+                d.pid,
+                d.lock.mutex.path.display()
+            ),
+            LockError::Os(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for LockError<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LockError::OwnerDied(_) => None,
+            LockError::Os(e) => Some(e),
+        }
+    }
+}
+
+impl From<Error> for LockError<'_> {
+    fn from(e: Error) -> Self {
+        LockError::Os(e)
+    }
+}
+
+impl From<LockError<'_>> for Error {
+    /// `OwnerDied` becomes [`Error::OwnerDied`]; the lock is released (still poisoned).
+    fn from(e: LockError<'_>) -> Error {
+        match e {
+            LockError::Os(e) => e,
+            LockError::OwnerDied(d) => {
+                let path = d.lock.mutex.path.clone();
+                let pid = d.pid;
+                let died = Error::OwnerDied { path, pid };
+                match d.lock.unlock() {
+                    Ok(()) => died,
+                    Err(e) => Error::Release {
+                        first: Box::new(died),
+                        rest: vec![e],
+                    },
+                }
+            }
+        }
+    }
+}

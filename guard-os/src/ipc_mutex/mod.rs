@@ -1,0 +1,10 @@
+//! A named mutex between processes: the seed's "a mutex is two resources". The handle
+//! ([`IpcMutex`], an open lock file) is counted; an acquisition ([`IpcLock`]) is unique.
+//!
+//! How it works, and why: see [`IpcMutex`].
+
+mod handle;
+mod lock;
+
+pub use handle::IpcMutex;
+pub use lock::{IpcLock, LockError, OwnerDied};

@@ -1,0 +1,290 @@
+//! Exec hygiene: a child (this test binary, re-executed) lists its /proc/self/fd; it must
+//! have exactly {0, 1, 2} and what it was given, at the numbers asked for (R5), also when
+//! other code opened fds without CLOEXEC, and under churn of registered fds (R4).
+
+mod common;
+
+use common::{payload, wait_output, watchdog};
+use guard_os::{CommandExt, Error, Inherit, ReadFile, TcpListener, fds, pipe};
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const LIST: &str = "child_lists_its_fds";
+
+/// Role "list": print every open fd and what it points to.
+#[test]
+fn child_lists_its_fds() {
+    if common::role().as_deref() != Some("list") {
+        return;
+    }
+    println!("BEGIN");
+    for fd in common::open_fds() {
+        let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+        println!("{fd} {}", target.display());
+    }
+    for var in ["LISTEN_FDS", "LISTEN_PID"] {
+        if let Ok(v) = std::env::var(var) {
+            println!("{var}={v}");
+        }
+    }
+    println!("pid={}", std::process::id());
+    println!("END");
+}
+
+/// The child's fds (number -> target) and its other payload lines.
+fn run_listing(mut cmd: Command) -> (BTreeMap<i32, String>, Vec<String>) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = wait_output(cmd.spawn().expect("spawn"), 60);
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut fds = BTreeMap::new();
+    let mut rest = Vec::new();
+    for line in payload(&out) {
+        match line.split_once(' ') {
+            Some((n, t)) if n.parse::<i32>().is_ok() => {
+                fds.insert(n.parse().unwrap(), t.to_owned());
+            }
+            _ => rest.push(line),
+        }
+    }
+    (fds, rest)
+}
+
+fn target(fd: &impl AsRawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// An fd opened the way C code would: no O_CLOEXEC, not registered.
+fn raw_open_without_cloexec() -> OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain open(2); the result is owned by the returned OwnedFd.
+    let n = unsafe { libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY) };
+    assert!(n >= 0);
+    // SAFETY: `n` was just opened and is owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(n) }
+}
+
+#[test]
+fn child_inherits_exactly_what_it_is_given_at_the_numbers_asked() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let raw = raw_open_without_cloexec(); // must not reach the child
+        let stray = std::fs::File::open("/dev/null").unwrap(); // CLOEXEC, not kept
+        let unkept = ReadFile::open("/dev/null").unwrap(); // registered, not kept
+        let kept_here = ReadFile::open("/dev/null").unwrap();
+        let (pr, pw) = pipe().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+
+        let mut cmd = common::child(LIST, "list");
+        cmd.inherit(
+            Inherit::new()
+                .keep(&kept_here)
+                .keep_at(&pr, 50)
+                .keep_at(&listener, 3),
+        )
+        .unwrap();
+        let (got, _) = run_listing(cmd);
+
+        let mut want: Vec<i32> = vec![0, 1, 2, 3, 50, kept_here.as_raw_fd()];
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), want, "{got:?}");
+        assert_eq!(got[&kept_here.as_raw_fd()], "/dev/null");
+        assert_eq!(got[&50], target(&pr));
+        assert_eq!(got[&3], target(&listener));
+        assert!(!got.contains_key(&raw.as_raw_fd()) || raw.as_raw_fd() == 3);
+        drop((raw, stray, unkept, pr, listener));
+        pw.close().unwrap();
+    });
+}
+
+#[test]
+fn swapped_targets_and_every_cloexec_strategy() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let _raw = raw_open_without_cloexec();
+        let a = ReadFile::open("/dev/null").unwrap();
+        let b = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (an, bn) = (a.as_raw_fd(), b.as_raw_fd());
+        for strategy in 0..3 {
+            let mut cmd = common::child(LIST, "list");
+            // a goes where b is and b where a is: the sources are moved out of the way first.
+            cmd.inherit(
+                Inherit::new()
+                    .keep_at(&a, bn)
+                    .keep_at(&b, an)
+                    .__strategy(strategy),
+            )
+            .unwrap();
+            let (got, _) = run_listing(cmd);
+            let mut want = vec![0, 1, 2, an, bn];
+            want.sort_unstable();
+            assert_eq!(
+                got.keys().copied().collect::<Vec<_>>(),
+                want,
+                "strategy {strategy}"
+            );
+            assert_eq!(got[&bn], "/dev/null");
+            assert_eq!(got[&an], target(&b));
+        }
+    });
+}
+
+#[test]
+fn nothing_kept_means_only_stdio_unless_cloexec_is_trusted() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let raw = raw_open_without_cloexec();
+        let mut cmd = common::child(LIST, "list");
+        cmd.inherit(Inherit::new()).unwrap();
+        let (got, _) = run_listing(cmd);
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), [0, 1, 2]);
+
+        // The posix_spawn fast path trusts FD_CLOEXEC: an fd without it leaks through.
+        let mut cmd = common::child(LIST, "list");
+        cmd.inherit(Inherit::new().trust_cloexec()).unwrap();
+        let (got, _) = run_listing(cmd);
+        assert!(got.contains_key(&raw.as_raw_fd()), "{got:?}");
+    });
+}
+
+#[test]
+fn typed_errors_before_spawning() {
+    if common::role().is_some() {
+        return;
+    }
+    let a = ReadFile::open("/dev/null").unwrap();
+    let b = ReadFile::open("/dev/null").unwrap();
+    let mut cmd = Command::new("/bin/true");
+    let e = cmd
+        .inherit(Inherit::new().keep_at(&a, 7).keep_at(&b, 7))
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::InheritCollision { target: 7, .. }),
+        "{e}"
+    );
+    let e = cmd.inherit(Inherit::new().keep_at(&a, 1)).unwrap_err();
+    assert!(matches!(e, Error::InheritStdio { target: 1, .. }), "{e}");
+    let e = cmd.inherit(Inherit::new().keep(&a).keep(&a)).unwrap_err();
+    assert!(matches!(e, Error::InheritCollision { .. }), "{e}");
+    // Keeping an fd closed behind the registry's back: tests/registry.rs (serialised).
+}
+
+#[test]
+fn keep_as_stdio_keep_where_and_foreign_fds() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        use std::io::Read;
+        let (reader, writer) = pipe().unwrap();
+        let l1 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let foreign = std::fs::File::open("/dev/null").unwrap();
+        let mut cmd = common::child(LIST, "list");
+        let listeners = |fd: &guard_os::LiveFd<'_>| {
+            fd.type_name().ends_with("TcpListener") && fd.number() == l1.as_raw_fd()
+        };
+        cmd.inherit(
+            Inherit::new()
+                .keep_as_stdio(&writer, 1) // the child's stdout is our pipe
+                .keep_where(listeners)
+                .keep_foreign_at(&foreign, 40),
+        )
+        .unwrap();
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd); // the leases end with the Command
+        writer.close().unwrap();
+        let mut text = String::new();
+        (&reader).read_to_string(&mut text).unwrap();
+        assert!(child.wait().unwrap().success());
+        let fds: Vec<i32> = text
+            .lines()
+            .filter_map(|l| l.split_once(' ')?.0.parse().ok())
+            .collect();
+        let mut want = vec![0, 1, 2, 40, l1.as_raw_fd()];
+        want.sort_unstable();
+        assert_eq!(fds, want, "{text}");
+    });
+}
+
+#[test]
+fn systemd_listen_fds() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let a = TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = guard_os::UnixListener::bind(common::temp_path("listen.sock")).unwrap();
+        let mut cmd = guard_os::listen_fds_command(std::env::current_exe().unwrap());
+        cmd.args(["--exact", LIST, "--nocapture", "--test-threads=1", "-q"])
+            .env("GUARD_OS_TEST_ROLE", "list");
+        cmd.inherit(Inherit::new().listen_fds(&[&a, &b])).unwrap();
+        let (got, rest) = run_listing(cmd);
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        assert_eq!(got[&3], target(&a));
+        assert_eq!(got[&4], target(&b));
+        let pid = rest.iter().find_map(|l| l.strip_prefix("pid=")).unwrap();
+        assert!(rest.contains(&"LISTEN_FDS=2".to_owned()), "{rest:?}");
+        assert!(rest.contains(&format!("LISTEN_PID={pid}")), "{rest:?}");
+    });
+}
+
+#[test]
+fn spawns_under_churn_inherit_nothing_unexpected() {
+    if common::role().is_some() {
+        return;
+    }
+    const SPAWNS: usize = 200;
+    watchdog(240, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let churners: Vec<_> = (0..2)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let f = ReadFile::open("/dev/null").unwrap();
+                        let (r, w) = pipe().unwrap();
+                        let raw = raw_open_without_cloexec();
+                        let mut n = 0;
+                        fds().for_each(|_| n += 1);
+                        w.close().unwrap();
+                        drop((f, r, raw));
+                    }
+                })
+            })
+            .collect();
+        let (pr, pw) = pipe().unwrap();
+        for i in 0..SPAWNS {
+            let mut cmd = common::child(LIST, "list");
+            cmd.inherit(Inherit::new().keep_at(&pr, 10)).unwrap();
+            let (got, _) = run_listing(cmd);
+            assert_eq!(
+                got.keys().copied().collect::<Vec<_>>(),
+                [0, 1, 2, 10],
+                "spawn {i}"
+            );
+            assert_eq!(got[&10], target(&pr));
+        }
+        stop.store(true, Ordering::Relaxed);
+        for t in churners {
+            t.join().unwrap();
+        }
+        pw.close().unwrap();
+    });
+}
