@@ -290,3 +290,40 @@ impl CountedResource for DeferredRelease {}
 pub(crate) fn report(error: Error) {
     drop(Counted::new(DeferredRelease(error)));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(fd: i32) -> Error {
+        Error::Close {
+            fd,
+            source: io::Error::from_raw_os_error(libc::EBADF),
+        }
+    }
+
+    #[test]
+    fn collect_keeps_every_error() {
+        assert!(Error::collect(Vec::new()).is_ok());
+        assert!(matches!(
+            Error::collect(vec![closed(3)]),
+            Err(Error::Close { fd: 3, .. })
+        ));
+        let e = Error::collect(vec![closed(3), closed(4)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "2 errors while releasing: closing fd 3 failed; closing fd 4 failed"
+        );
+        assert_eq!(e.raw_os_error(), Some(libc::EBADF));
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn the_reported_chain_shows_the_os_error() {
+        let shown = Chain(closed(5)).to_string();
+        assert_eq!(
+            shown,
+            "closing fd 5 failed: Bad file descriptor (os error 9)"
+        );
+    }
+}

@@ -42,10 +42,24 @@ pub trait CommandExt {
     ///
     /// # Errors
     ///
-    /// Before anything is spawned: [`Error::InheritClosed`](crate::Error::InheritClosed) (an fd closed behind the
-    /// registry's back), [`Error::InheritCollision`](crate::Error::InheritCollision) (two fds at one number),
-    /// [`Error::InheritStdio`](crate::Error::InheritStdio) (a number below 3 not asked for with
-    /// [`Inherit::keep_as_stdio`]), [`Error::Dup`](crate::Error::Dup) (from [`Inherit::keep_foreign_at`]).
+    /// Before anything is spawned: [`InheritClosed`](crate::Error::InheritClosed) (an fd
+    /// closed behind the registry's back), [`InheritCollision`](crate::Error::InheritCollision)
+    /// (two fds at one number), [`InheritStdio`](crate::Error::InheritStdio) (a number below
+    /// 3 not asked for with [`Inherit::keep_as_stdio`]), [`Dup`](crate::Error::Dup) (from
+    /// [`Inherit::keep_foreign_at`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::{CommandExt, Inherit};
+    /// let a = guard_os::ReadFile::open("/dev/null")?;
+    /// let b = guard_os::ReadFile::open("/dev/null")?;
+    /// let mut cmd = std::process::Command::new("/bin/true");
+    /// let err = cmd.inherit(Inherit::new().keep_at(&a, 9).keep_at(&b, 9)).unwrap_err();
+    /// assert!(matches!(err, guard_os::Error::InheritCollision { target: 9, .. }));
+    /// assert!(cmd.inherit(Inherit::new().keep_at(&a, 9))?.status()?.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn inherit(&mut self, plan: Inherit) -> Result<&mut Self>;
 }
 
@@ -59,10 +73,9 @@ impl CommandExt for Command {
         if plan.keep.is_empty() && plan.trust_cloexec {
             return Ok(self); // no hook: std keeps its posix_spawn fast path
         }
-        let child = ChildPlan::new(&plan);
+        let mut child = ChildPlan::new(&plan);
         let holds: Arc<Vec<Hold>> =
             Arc::new(plan.keep.into_iter().filter_map(|k| k.hold).collect());
-        let mut child = child;
         // SAFETY: the hook runs in the child between fork and exec. `ChildPlan::run` makes
         // only raw async-signal-safe syscalls, writes only into `tmp` (allocated here, in the
         // parent, never grown), allocates nothing and takes no lock (R4). The fds it names

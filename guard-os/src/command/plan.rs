@@ -17,6 +17,18 @@ mod sealed {
 ///
 /// Not [`IpcMutex`](crate::IpcMutex): a child holding the handle's open file description
 /// would share the parent's `flock`, so the mutex would no longer exclude them.
+///
+/// # Examples
+///
+/// ```
+/// fn pass(cmd: &mut std::process::Command, fd: &impl guard_os::Registered) -> guard_os::Result<()> {
+///     use guard_os::CommandExt;
+///     cmd.inherit(guard_os::Inherit::new().keep(fd))?;
+///     Ok(())
+/// }
+/// pass(&mut std::process::Command::new("/bin/true"), &guard_os::ReadFile::open("/dev/null")?)?;
+/// # Ok::<(), guard_os::Error>(())
+/// ```
 pub trait Registered: AsFd + sealed::Sealed {
     /// Its registry key.
     #[doc(hidden)]
@@ -93,11 +105,32 @@ pub struct Inherit {
 
 impl Inherit {
     /// An empty plan: the child gets only stdin, stdout and stderr.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::CommandExt;
+    /// let status = std::process::Command::new("/bin/true").inherit(guard_os::Inherit::new())?.status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Inherit {
         Inherit::default()
     }
 
     /// Passes `fd` at its own number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::CommandExt;
+    /// let f = guard_os::ReadFile::open("/dev/null")?;
+    /// let cmd = format!("test -e /proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
+    /// let ok = std::process::Command::new("/bin/sh").args(["-c", &cmd])
+    ///     .inherit(guard_os::Inherit::new().keep(&f))?.status()?;
+    /// assert!(ok.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn keep(self, fd: &impl Registered) -> Inherit {
         let n = fd.as_fd().as_raw_fd();
@@ -105,6 +138,17 @@ impl Inherit {
     }
 
     /// Passes `fd` as number `target` in the child (3 or above).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::CommandExt;
+    /// let f = guard_os::ReadFile::open("/dev/null")?;
+    /// let ok = std::process::Command::new("/bin/sh").args(["-c", "test -e /proc/self/fd/7"])
+    ///     .inherit(guard_os::Inherit::new().keep_at(&f, 7))?.status()?;
+    /// assert!(ok.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn keep_at(mut self, fd: &impl Registered, target: i32) -> Inherit {
         let lease = table::lease(fd.registry_key());
@@ -117,27 +161,62 @@ impl Inherit {
         self
     }
 
-    /// Passes `fd` as the child's stdin (0), stdout (1) or stderr (2).
+    /// Passes `fd` as the child's stdin (0), stdout (1) or stderr (2), replacing what std's
+    /// `Stdio` settings put there. Any other `target` is refused
+    /// ([`Error::InheritStdio`](crate::Error::InheritStdio)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::CommandExt;
+    /// use std::io::Read;
+    /// let (reader, writer) = guard_os::pipe()?;
+    /// let mut child = std::process::Command::new("/bin/echo").arg("via the pipe")
+    ///     .inherit(guard_os::Inherit::new().keep_as_stdio(&writer, 1))?.spawn()?;
+    /// writer.close()?;
+    /// let mut out = String::new();
+    /// (&reader).read_to_string(&mut out)?;
+    /// child.wait()?;
+    /// assert_eq!(out, "via the pipe\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn keep_as_stdio(mut self, fd: &impl Registered, target: i32) -> Inherit {
+        let source = fd.as_fd().as_raw_fd();
+        if !(0..=2).contains(&target) {
+            self.fail(Error::InheritStdio { fd: source, target });
+            return self;
+        }
         let lease = table::lease(fd.registry_key());
-        let ok = (0..=2).contains(&target);
-        self.push(lease.map(Hold::Lease), fd.as_fd().as_raw_fd(), target, ok);
+        self.push(lease.map(Hold::Lease), source, target, true);
         self
     }
 
     /// Passes every registered fd for which `select` returns true, each at its own number
     /// (e.g. every listener: `|fd| fd.type_name().ends_with("Listener")`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::CommandExt;
+    /// let l = guard_os::TcpListener::bind("127.0.0.1:0")?;
+    /// let n = std::os::fd::AsRawFd::as_raw_fd(&l);
+    /// let plan = guard_os::Inherit::new().keep_where(|fd| fd.number() == n);
+    /// let ok = std::process::Command::new("/bin/sh").args(["-c", &format!("test -e /proc/self/fd/{n}")])
+    ///     .inherit(plan)?.status()?;
+    /// assert!(ok.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn keep_where(mut self, mut select: impl FnMut(&LiveFd<'_>) -> bool) -> Inherit {
         let mut picked = Vec::new();
         crate::fds().for_each(|fd| {
             if select(fd) {
-                picked.push((fd.key(), fd.number()));
+                // Leased inside the pass (no lock is held here): it cannot close meanwhile.
+                picked.push((table::lease(fd.key()), fd.number()));
             }
         });
-        for (key, n) in picked {
-            let lease = table::lease(key);
+        for (lease, n) in picked {
             self.push(lease.map(Hold::Lease), n, n, false);
         }
         self
@@ -145,6 +224,17 @@ impl Inherit {
 
     /// Passes an fd the registry does not know, as number `target`. It is duplicated now
     /// (the duplicate lives as long as the `Command`), so closing `fd` afterwards is safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::CommandExt;
+    /// let f = std::fs::File::open("/dev/null")?; // std's fd, not registered
+    /// let ok = std::process::Command::new("/bin/sh").args(["-c", "test -e /proc/self/fd/9"])
+    ///     .inherit(guard_os::Inherit::new().keep_foreign_at(&f, 9))?.status()?;
+    /// assert!(ok.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn keep_foreign_at(mut self, fd: impl AsFd, target: i32) -> Inherit {
         let fd = fd.as_fd();
@@ -165,6 +255,15 @@ impl Inherit {
     /// `LISTEN_FDS`. `LISTEN_PID` must be the child's pid, which only the child knows and
     /// cannot set without allocating between `fork` and `exec`: start the program with
     /// [`listen_fds_command`], which sets it in a shell just before `exec`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = guard_os::TcpListener::bind("127.0.0.1:0")?;
+    /// let plan = guard_os::Inherit::new().listen_fds(&[&l]); // l becomes fd 3, LISTEN_FDS=1
+    /// # drop(plan);
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     #[must_use]
     pub fn listen_fds(mut self, fds: &[&dyn ListenFd]) -> Inherit {
         for (i, fd) in fds.iter().enumerate() {
@@ -178,6 +277,16 @@ impl Inherit {
 
     /// Relies on `FD_CLOEXEC` alone to close what is not kept (see the
     /// [`CommandExt`](crate::CommandExt) docs): with nothing to keep, no `pre_exec` hook at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::CommandExt;
+    /// let ok = std::process::Command::new("/bin/true")
+    ///     .inherit(guard_os::Inherit::new().trust_cloexec())?.status()?; // posix_spawn
+    /// assert!(ok.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn trust_cloexec(mut self) -> Inherit {
         self.trust_cloexec = true;
@@ -244,6 +353,16 @@ impl Inherit {
 
 /// An fd that can be passed with [`Inherit::listen_fds`] (object-safe view of
 /// [`Registered`]).
+///
+/// # Examples
+///
+/// ```
+/// let l = guard_os::TcpListener::bind("127.0.0.1:0")?;
+/// let u = guard_os::UdpSocket::bind("127.0.0.1:0")?;
+/// let mixed: [&dyn guard_os::ListenFd; 2] = [&l, &u];
+/// # let _ = guard_os::Inherit::new().listen_fds(&mixed);
+/// # Ok::<(), guard_os::Error>(())
+/// ```
 pub trait ListenFd: sealed::Sealed {
     /// Its registry key.
     #[doc(hidden)]

@@ -25,6 +25,17 @@ pub fn fds() -> Fds {
 }
 
 /// The fd registry, as returned by [`fds()`].
+///
+/// # Examples
+///
+/// ```
+/// let fds = guard_os::fds();
+/// let f = guard_os::ReadFile::open("/dev/null")?;
+/// assert!(!fds.is_empty());
+/// assert!(fds.census().iter().any(|g| g.origin.type_name().ends_with("ReadFile")));
+/// # drop(f);
+/// # Ok::<(), guard_os::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Fds {
     _private: (),
@@ -78,6 +89,21 @@ impl Fds {
 
 /// One registered fd as [`Fds::for_each`] sees it: leased, so open and not reused while the
 /// callback runs.
+///
+/// # Examples
+///
+/// ```
+/// let f = guard_os::ReadFile::open("/dev/null")?;
+/// guard_os::fds().for_each(|fd| {
+///     if fd.number() == std::os::fd::AsRawFd::as_raw_fd(&f) {
+///         assert_eq!(fd.kind(), guard_core::Kind::Counted);
+///         assert_eq!(fd.type_name(), "guard_os::file::ReadFile");
+///         assert!(fd.site().file().ends_with(".rs"));
+///         assert!(fd.to_string().starts_with("fd "));
+///     }
+/// });
+/// # Ok::<(), guard_os::Error>(())
+/// ```
 pub struct LiveFd<'a> {
     leased: table::Leased<'a>,
 }
@@ -149,6 +175,15 @@ impl fmt::Debug for LiveFd<'_> {
 
 /// An fd open in the process that the registry does not know: opened by other code
 /// (std, a C library) or leaked.
+///
+/// # Examples
+///
+/// ```
+/// for u in guard_os::untracked()? {
+///     println!("fd {} -> {:?} (not registered)", u.number, u.target);
+/// }
+/// # Ok::<(), guard_os::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Untracked {
     /// Its number.

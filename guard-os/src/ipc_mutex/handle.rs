@@ -293,3 +293,22 @@ impl fmt::Debug for IpcMutex {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_record_round_trips_and_a_new_file_reads_as_free() {
+        let r = Record {
+            state: HELD,
+            poisoned: true,
+            holder: 42,
+            dead: 7,
+            generation: 9,
+        };
+        assert_eq!(Record::decode(&r.encode()), r);
+        assert_eq!(Record::decode(&[0; RECORD]), Record::default());
+        assert_eq!(Record::default().state, FREE);
+    }
+}

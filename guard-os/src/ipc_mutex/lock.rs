@@ -14,6 +14,16 @@ use std::panic::Location;
 /// (or call [`unlock`](Self::unlock)); its release records "free" and unlocks. Dropped
 /// without release, it unlocks at once anyway and the drop is reported
 /// ([`guard_core::report::unreleased`]).
+///
+/// # Examples
+///
+/// ```
+/// let m = guard_os::IpcMutex::open("doc-lock")?;
+/// let held = m.try_lock().map_err(guard_os::Error::from)?.expect("free");
+/// assert!(m.try_lock().map_err(guard_os::Error::from)?.is_none()); // held
+/// held.unlock()?;
+/// # Ok::<(), guard_os::Error>(())
+/// ```
 pub struct IpcLock<'a> {
     pub(super) mutex: &'a IpcMutex,
     pub(super) local: Option<MutexGuard<'a, ()>>,
@@ -126,6 +136,23 @@ impl fmt::Debug for IpcLock<'_> {
 /// Why [`IpcMutex::lock`] did not return a plain lock. Hand-written because
 /// [`OwnerDied`] gives the lock back. `?` converts it into [`Error`] (releasing the lock,
 /// which stays poisoned).
+///
+/// # Examples
+///
+/// ```
+/// use guard_os::LockError;
+/// let m = guard_os::IpcMutex::open("doc-lock-error")?;
+/// let lock = match m.lock() {
+///     Ok(lock) => lock,
+///     Err(LockError::OwnerDied(died)) => {
+///         eprintln!("pid {} died holding the lock; repairing", died.pid());
+///         died.recover()? // after repairing the shared state
+///     }
+///     Err(LockError::Os(e)) => return Err(e),
+/// };
+/// lock.unlock()?;
+/// # Ok::<(), guard_os::Error>(())
+/// ```
 #[derive(Debug)]
 pub enum LockError<'a> {
     /// The lock is held, but a previous holder died holding it.
@@ -137,6 +164,23 @@ pub enum LockError<'a> {
 /// The lock, acquired after a holder died holding it (like `EOWNERDEAD`). Repair the
 /// shared state, then [`recover`](Self::recover); or take the lock as it is
 /// ([`into_lock`](Self::into_lock)), and the next owner is told too.
+///
+/// # Examples
+///
+/// ```
+/// fn take(m: &guard_os::IpcMutex) -> guard_os::Result<guard_os::IpcLock<'_>> {
+///     match m.lock() {
+///         Err(guard_os::LockError::OwnerDied(died)) => {
+///             // ... check and repair what the dead holder left half-done ...
+///             died.recover()
+///         }
+///         other => other.map_err(guard_os::Error::from),
+///     }
+/// }
+/// let m = guard_os::IpcMutex::open("doc-owner-died")?;
+/// take(&m)?.unlock()?;
+/// # Ok::<(), guard_os::Error>(())
+/// ```
 pub struct OwnerDied<'a> {
     lock: IpcLock<'a>,
     pid: u32,
