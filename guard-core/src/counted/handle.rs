@@ -196,12 +196,19 @@ impl<T: CountedResource> Clone for Counted<T> {
 
 impl<T: CountedResource> Drop for Counted<T> {
     fn drop(&mut self) {
-        if self.inner().strong.fetch_sub(1, Ordering::Release) != 1 {
-            return;
+        let strong = &self.inner().strong;
+        // The common case, a value with one handle, needs no read-modify-write: with the
+        // count at 1 this handle is the only one, and no other can appear (cloning needs a
+        // handle, and ours is being dropped), so nobody else touches the count again. The
+        // Acquire load synchronises with every earlier handle's Release decrement.
+        if strong.load(Ordering::Acquire) != 1 {
+            if strong.fetch_sub(1, Ordering::Release) != 1 {
+                return;
+            }
+            // Synchronise with every other handle's last use of the value.
+            fence(Ordering::Acquire);
         }
-        // Synchronise with every other handle's last use of the value.
-        fence(Ordering::Acquire);
-        // SAFETY: the count reached zero: this thread owns the allocation, which heads with
+        // SAFETY: this was the last handle: this thread owns the allocation, which heads with
         // its node and carries the matching vtable; ownership passes to the job.
         finalizer::enqueue(unsafe { Job::from_raw(self.inner.cast::<Node>()) });
     }

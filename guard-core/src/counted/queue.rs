@@ -184,7 +184,9 @@ impl Queue {
         let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
         // Reverse the LIFO chain into push order.
         let mut reversed: *mut Node = ptr::null_mut();
+        let mut len = 0;
         while let Some(n) = NonNull::new(node) {
+            len += 1;
             // SAFETY: every node in the chain was published by `push` (Release via SeqCst
             // CAS, acquired by the swap) and now belongs to this consumer alone.
             let n = unsafe { n.as_ref() };
@@ -192,7 +194,10 @@ impl Queue {
             n.next.store(reversed, Ordering::Relaxed);
             reversed = ptr::from_ref(n).cast_mut();
         }
-        Batch { head: reversed }
+        Batch {
+            head: reversed,
+            len,
+        }
     }
 
     /// True if nothing is queued (a snapshot).
@@ -220,9 +225,16 @@ impl Queue {
 /// A batch of jobs taken from the queue, oldest first. Owns its nodes.
 pub(crate) struct Batch {
     head: *mut Node,
+    /// Jobs in the batch when taken (0 for the rest of a batch taken from a stuck worker).
+    len: u64,
 }
 
 impl Batch {
+    /// How many jobs the batch held when taken from the queue.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.head.is_null()
     }
@@ -332,7 +344,7 @@ impl Shift {
             .compare_exchange(seq, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
             .ok()?;
         let head = self.rest.swap(ptr::null_mut(), Ordering::Relaxed);
-        Some(Batch { head })
+        Some(Batch { head, len: 0 })
     }
 
     /// Readies the shift for a fresh worker after a steal.

@@ -20,6 +20,7 @@
 mod flush;
 mod state;
 mod stats;
+mod tally;
 mod watchdog;
 
 pub use flush::{flush, flush_timeout};

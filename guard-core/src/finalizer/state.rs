@@ -107,7 +107,7 @@ pub(crate) fn ensure_started() {
     }
 }
 
-/// Hands a job to the finalizer: one relaxed add and one lock-free push. After shutdown,
+/// Hands a job to the finalizer: a thread-local count and one lock-free push. After shutdown,
 /// runs it inline instead and reports that.
 #[inline]
 pub(crate) fn enqueue(job: Job) {
@@ -116,9 +116,7 @@ pub(crate) fn enqueue(job: Job) {
         release_inline(f, job);
         return;
     }
-    f.intake
-        .enqueued
-        .fetch_add(1, crate::loom::Ordering::Relaxed);
+    super::tally::add_one();
     f.queue.push(job);
 }
 
@@ -128,9 +126,7 @@ fn release_inline(f: &Finalizer, job: Job) {
     event::emit(&Event::ReleasedInline {
         resource: (vtable.type_name)(),
     });
-    f.intake
-        .enqueued
-        .fetch_add(1, crate::loom::Ordering::Relaxed);
+    super::tally::add_one();
     f.counters
         .inline
         .fetch_add(1, crate::loom::Ordering::Relaxed);
@@ -172,7 +168,7 @@ fn run_worker(f: &'static Finalizer, rest: Option<crate::counted::queue::Batch>,
             f.queue.sleep(IDLE_SLEEP);
             continue;
         }
-        f.counters.note_depth(&f.intake);
+        f.counters.note_depth(batch.len());
         if f.shift.work(batch, &mut seq, record) == ShiftEnd::Abandoned {
             return;
         }

@@ -31,7 +31,7 @@ pub struct Stats {
     pub stuck: u64,
     /// Releases enqueued and not yet finished.
     pub pending: u64,
-    /// The largest number of pending releases seen when the finalizer took a batch.
+    /// The deepest the queue was seen: the largest batch the finalizer took at once.
     pub high_water: u64,
     /// Releases run inline on the dropping thread because the runtime had shut down.
     pub inline: u64,
@@ -57,12 +57,10 @@ impl fmt::Display for Stats {
     }
 }
 
-/// What every drop of a last handle touches besides the queue head: kept on its own
-/// lines, away from the worker's counters.
+/// What every drop of a last handle reads besides the queue head: kept on its own lines,
+/// away from the worker's counters. (The count of handed-over releases is in `tally`.)
 #[derive(Default)]
 pub(crate) struct Intake {
-    /// Releases handed over so far (one relaxed add per drop).
-    pub(crate) enqueued: AtomicU64,
     /// Set once the last runtime guard is gone: release inline from then on.
     pub(crate) shutdown: StdAtomicBool,
 }
@@ -81,27 +79,18 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    fn finished(&self) -> u64 {
-        self.released.load(Ordering::Relaxed)
-            + self.failed.load(Ordering::Relaxed)
-            + self.panicked.load(Ordering::Relaxed)
-    }
-
-    /// Notes the queue depth when a batch is taken.
-    pub(crate) fn note_depth(&self, intake: &Intake) {
-        let pending = intake
-            .enqueued
-            .load(Ordering::Relaxed)
-            .saturating_sub(self.finished());
+    /// Notes the queue's depth when a batch of `taken` jobs is taken from it.
+    pub(crate) fn note_depth(&self, taken: u64) {
+        let pending = taken;
         self.high_water.fetch_max(pending, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self, intake: &Intake) -> Stats {
-        // Read outcomes before `enqueued`, so `pending` never underflows.
+    pub(crate) fn snapshot(&self) -> Stats {
+        // Read outcomes (Acquire) before the tally, so `pending` never underflows.
         let released = self.released.load(Ordering::Acquire);
         let failed = self.failed.load(Ordering::Acquire);
         let panicked = self.panicked.load(Ordering::Acquire);
-        let enqueued = intake.enqueued.load(Ordering::Acquire);
+        let enqueued = super::tally::total();
         Stats {
             enqueued,
             released,
@@ -124,8 +113,7 @@ impl Counters {
 /// assert!(before.high_water >= before.pending || before.pending > 0);
 /// ```
 pub fn stats() -> Stats {
-    let f = super::state::Finalizer::global();
-    f.counters.snapshot(&f.intake)
+    super::state::Finalizer::global().counters.snapshot()
 }
 
 /// Nanoseconds a release may run before the watchdog declares it stuck. Configuration, not
