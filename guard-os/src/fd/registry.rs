@@ -114,7 +114,14 @@ impl LiveFd<'_> {
         self.leased.raw()
     }
 
-    /// The fd, borrowed for the callback.
+    /// The fd, borrowed for the callback: it cannot escape it (after the callback the
+    /// lease is gone and the fd may be closed).
+    ///
+    /// ```compile_fail
+    /// let f = guard_os::ReadFile::open("/dev/null").unwrap();
+    /// let mut escaped = None;
+    /// guard_os::fds().for_each(|fd| escaped = Some(fd.as_fd())); // error: borrowed data escapes
+    /// ```
     pub fn as_fd(&self) -> BorrowedFd<'_> {
         self.leased.as_fd()
     }

@@ -24,6 +24,15 @@ use std::panic::Location;
 /// held.unlock()?;
 /// # Ok::<(), guard_os::Error>(())
 /// ```
+///
+/// An acquisition borrows its handle, so the handle cannot be released while locked:
+///
+/// ```compile_fail
+/// let lock = {
+///     let m = guard_os::IpcMutex::open("doc-outlive").unwrap();
+///     m.lock().unwrap() // error: `m` does not live long enough
+/// };
+/// ```
 pub struct IpcLock<'a> {
     pub(super) mutex: &'a IpcMutex,
     pub(super) local: Option<MutexGuard<'a, ()>>,

@@ -53,7 +53,11 @@ pub(crate) unsafe fn cloexec_from(first: RawFd, how: Cloexec) -> io::Result<()> 
             return Ok(());
         }
         let e = io::Error::last_os_error();
-        if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL)) {
+        // ENOSYS: kernel before 5.11; EINVAL: no CLOSE_RANGE_CLOEXEC; EPERM: a seccomp filter.
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::ENOSYS | libc::EINVAL | libc::EPERM)
+        ) {
             return Err(e);
         }
     }
