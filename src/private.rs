@@ -83,17 +83,18 @@ impl Release {
     /// # Panics
     ///
     /// Resumes the first panic raised by the hook or a part, after every part was
-    /// attempted. The errors that can then no longer be returned are written to stderr.
+    /// attempted. The errors that can then no longer be returned go to the event hook.
     pub fn finish(self) -> Result<(), ReleaseErrors> {
         let Some(panic) = self.panic else {
             return self.errors.into_result();
         };
         if !self.errors.is_empty() {
-            // guard-core's event hook is crate-private; stderr is its default destination.
-            eprintln!(
-                "guard: {} ({} release; not returned: another part panicked)",
-                self.errors, self.kind
-            );
+            // They can no longer be returned: the event hook gets them, not the void.
+            guard_core::event::emit(&guard_core::event::Event::ReleaseFailed {
+                resource: self.errors.resource(),
+                kind: self.kind,
+                error: &self.errors,
+            });
         }
         resume_unwind(panic)
     }

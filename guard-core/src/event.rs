@@ -134,8 +134,19 @@ pub fn reset_hook() {
     *HOOK.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
-/// Sends `event` to the hook. Never panics, never holds a lock while the hook runs.
-pub(crate) fn emit(event: &Event<'_>) {
+/// Sends `event` to the hook (or stderr). Never panics, never holds a lock while the hook
+/// runs. For code that releases resources where no caller can receive an error, as guard's
+/// own finalizer and derived releases do.
+///
+/// # Examples
+///
+/// ```
+/// use guard_core::event::{emit, Event};
+/// use guard_core::Kind;
+/// let error = std::io::Error::other("EIO");
+/// emit(&Event::ReleaseFailed { resource: "app::Log", kind: Kind::Unique, error: &error });
+/// ```
+pub fn emit(event: &Event<'_>) {
     let hook = HOOK.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &hook {
         Some(hook) => hook(event),

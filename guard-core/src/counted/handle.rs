@@ -221,6 +221,22 @@ impl<T: CountedResource> Deref for Counted<T> {
     }
 }
 
+/// A handle is itself a resource: releasing it drops it, which releases the value on the
+/// finalizer if this was the last handle. So a derived type can mark a `Counted` field
+/// `#[resource]`.
+impl<T: CountedResource> Resource for Counted<T> {
+    type Error = std::convert::Infallible;
+
+    fn release(self) -> Result<(), Self::Error> {
+        drop(self);
+        Ok(())
+    }
+}
+
+/// A handle can be part of a counted resource when it can be sent to the finalizer thread,
+/// that is when the value is `Sync` (as for `Arc`).
+impl<T: CountedResource + Sync> CountedResource for Counted<T> {}
+
 impl<T: CountedResource + fmt::Debug> fmt::Debug for Counted<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Counted").field(&**self).finish()
