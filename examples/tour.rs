@@ -122,7 +122,7 @@ fn main() -> ExitCode {
             "NOT clean"
         }
     );
-    if !exit.flush.is_ok() {
+    if exit.flush.is_err() {
         ok = false;
     }
     if ok {
