@@ -78,6 +78,7 @@ impl<T: CountedResource> Counted<T> {
     const VTABLE: VTable = VTable {
         run: release_job::<T>,
         type_name: std::any::type_name::<T>,
+        is_marker: false,
     };
 
     /// Wraps `value` in its first handle and registers it as live (kind, type, this call's

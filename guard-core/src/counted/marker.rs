@@ -42,6 +42,7 @@ struct Marker {
 static MARKER_VTABLE: VTable = VTable {
     run: run_marker,
     type_name: || "flush marker",
+    is_marker: true,
 };
 
 unsafe fn run_marker(node: NonNull<Node>) -> RunOutcome {

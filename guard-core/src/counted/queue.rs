@@ -47,6 +47,8 @@ pub(crate) struct VTable {
     pub(crate) run: unsafe fn(NonNull<Node>) -> RunOutcome,
     /// The type name of what the job releases.
     pub(crate) type_name: fn() -> &'static str,
+    /// True for flush markers: they release nothing and do not count as queued releases.
+    pub(crate) is_marker: bool,
 }
 
 /// How one job went.
@@ -186,10 +188,10 @@ impl Queue {
         let mut reversed: *mut Node = ptr::null_mut();
         let mut len = 0;
         while let Some(n) = NonNull::new(node) {
-            len += 1;
             // SAFETY: every node in the chain was published by `push` (Release via SeqCst
             // CAS, acquired by the swap) and now belongs to this consumer alone.
             let n = unsafe { n.as_ref() };
+            len += u64::from(!n.vtable.is_marker);
             node = n.next.load(Ordering::Relaxed);
             n.next.store(reversed, Ordering::Relaxed);
             reversed = ptr::from_ref(n).cast_mut();
@@ -225,7 +227,8 @@ impl Queue {
 /// A batch of jobs taken from the queue, oldest first. Owns its nodes.
 pub(crate) struct Batch {
     head: *mut Node,
-    /// Jobs in the batch when taken (0 for the rest of a batch taken from a stuck worker).
+    /// Releases in the batch when taken, markers not counted (0 for the rest of a batch
+    /// taken from a stuck worker).
     len: u64,
 }
 
@@ -371,6 +374,7 @@ pub(crate) mod model {
     static TEST_VTABLE: VTable = VTable {
         run: run_test,
         type_name: || "TestJob",
+        is_marker: false,
     };
 
     unsafe fn run_test(node: NonNull<Node>) -> RunOutcome {
