@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+mod census;
 mod counted;
 mod error;
 pub mod event;

@@ -3,26 +3,10 @@
 
 use crate::event::{self, Event};
 use crate::finalizer::{self, Stats};
-use crate::loom::{LazyLock, StdAtomicBool, StdAtomicU64, StdMutex, StdOrdering};
-use crate::registry::{Census, Origin, Registry};
+use crate::loom::{StdAtomicBool, StdAtomicU64, StdMutex, StdOrdering};
+use crate::registry::{Census, Origin};
 use crate::resource::Kind;
 use std::fmt;
-
-static LIVE: LazyLock<Registry<()>> = LazyLock::new(|| Registry::new(|()| {}));
-
-/// The registry of resources held in scopes and [`Counted`](crate::Counted) handles: each
-/// entry has its kind, type name and creation site. Other registries (guard-os's fds) add
-/// themselves to the report with [`add_section`].
-///
-/// # Examples
-///
-/// ```
-/// let before = guard_core::report::live().len();
-/// # let _ = before;
-/// ```
-pub fn live() -> &'static Registry<()> {
-    &LIVE
-}
 
 /// Lists the live entries of one report section, grouped by origin.
 type CensusFn = fn() -> Vec<Census>;
@@ -35,8 +19,10 @@ struct Section {
 
 static SECTIONS: StdMutex<Vec<Section>> = StdMutex::new(Vec::new());
 
-/// Adds a section to every [`report`]: `census` lists live entries grouped by origin (for
-/// example [`Registry::census`] of another registry). Adding a title twice replaces it.
+/// Adds a section to every [`report`] after the first ("live resources": what is held in
+/// scopes and counted handles): `census` lists live entries grouped by origin (for example
+/// [`Registry::census`](crate::registry::Registry::census) of another registry, as
+/// guard-os does for fds). Adding a title twice replaces it.
 ///
 /// # Examples
 ///
@@ -115,7 +101,7 @@ pub struct Report {
 
 /// Takes a [`Report`] now.
 pub fn report() -> Report {
-    let mut sections = vec![("live resources", live().census())];
+    let mut sections = vec![("live resources", crate::census::census())];
     let extra: Vec<Section> = SECTIONS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     sections.extend(extra.into_iter().map(|s| (s.title, (s.census)())));
     Report {

@@ -12,10 +12,11 @@
 //! - **S3** A [`Guard`] cannot outlive its scope (lifetimes), and `mem::forget` on a guard
 //!   leaks nothing (the scope still owns the resource).
 
+use crate::census::{self, Tally};
 use crate::error::{ReleaseFailure, ScopeError};
 use crate::event::{self, Event};
 use crate::guard::Guard;
-use crate::registry::{Key, Origin};
+use crate::registry::Origin;
 use crate::resource::{Kind, Resource};
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -120,8 +121,8 @@ pub struct Scope<'scope, 'env: 'scope> {
 impl<'scope> Scope<'scope, '_> {
     /// Moves `resource` into the scope and returns a guard to use it through. The resource
     /// is released when the guard is dropped or [released](Guard::release), or at the end
-    /// of the scope if the guard was forgotten, and it appears in the
-    /// [report](crate::report()) as live until then.
+    /// of the scope if the guard was forgotten, and it is counted as live in the
+    /// [report](crate::report()) (by type and this call's site) until then.
     ///
     /// # Examples
     ///
@@ -144,10 +145,10 @@ impl<'scope> Scope<'scope, '_> {
     /// ```
     #[track_caller]
     pub fn enter<T: Resource + 'scope>(&'scope self, resource: T) -> Guard<'scope, T> {
-        let key = crate::report::live().insert((), Origin::here::<T>(Kind::Unique));
+        let tally = census::enter(Origin::here::<T>(Kind::Unique));
         let slot = Box::new(Slot {
             value: UnsafeCell::new(Some(resource)),
-            key,
+            tally,
         });
         let slot = NonNull::from(Box::leak(slot));
         self.inner.entries.borrow_mut().push(slot);
@@ -275,7 +276,7 @@ trait Entry {
 
 struct Slot<T> {
     value: UnsafeCell<Option<T>>,
-    key: Key,
+    tally: &'static Tally,
 }
 
 impl<T: Resource> Slot<T> {
@@ -288,7 +289,7 @@ impl<T: Resource> Slot<T> {
         // SAFETY: the caller guarantees exclusive access to `value`.
         let value = unsafe { (*self.value.get()).take() };
         if value.is_some() {
-            let _ = crate::report::live().remove(self.key);
+            self.tally.leave();
         }
         value
     }

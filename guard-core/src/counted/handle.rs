@@ -1,10 +1,11 @@
 //! `Counted<T>`: an `Arc`-like handle whose last drop moves the value to the finalizer.
 
+use crate::census::{self, Tally};
 use crate::counted::queue::{Job, Node, RunOutcome, VTable};
 use crate::error::{Panicked, TryReleaseError};
 use crate::finalizer;
 use crate::loom::{AtomicUsize, Ordering, fence};
-use crate::registry::{Key, Origin};
+use crate::registry::Origin;
 use crate::resource::{CountedResource, Kind, Resource};
 use std::fmt;
 use std::marker::PhantomData;
@@ -61,7 +62,7 @@ struct Inner<T: CountedResource> {
     /// Must stay first: the queue sees only this header.
     node: Node,
     strong: AtomicUsize,
-    key: Key,
+    tally: &'static Tally,
     value: ManuallyDrop<T>,
 }
 
@@ -85,12 +86,12 @@ impl<T: CountedResource> Counted<T> {
     /// site). Starts the finalizer thread the first time.
     #[track_caller]
     pub fn new(value: T) -> Self {
-        let key = crate::report::live().insert((), Origin::here::<T>(Kind::Counted));
+        let tally = census::enter(Origin::here::<T>(Kind::Counted));
         finalizer::ensure_started();
         let inner = Box::new(Inner {
             node: Node::new(&Self::VTABLE),
             strong: AtomicUsize::new(1),
-            key,
+            tally,
             value: ManuallyDrop::new(value),
         });
         Counted {
@@ -147,7 +148,7 @@ impl<T: CountedResource> Counted<T> {
         // SAFETY: the count went 1 -> 0 under our CAS, so this was the last handle and no
         // other can appear; the allocation came from `Box::leak` in `new`.
         let inner = unsafe { Box::from_raw(this.inner.as_ptr()) };
-        let _ = crate::report::live().remove(inner.key);
+        inner.tally.leave();
         Ok(ManuallyDrop::into_inner(inner.value))
     }
 }
@@ -161,9 +162,9 @@ unsafe fn release_job<T: CountedResource>(node: NonNull<Node>) -> RunOutcome {
     // SAFETY: per the contract, we own the allocation; `Inner` is `#[repr(C)]` with the
     // node first, so the cast recovers the original pointer.
     let inner = unsafe { Box::from_raw(node.cast::<Inner<T>>().as_ptr()) };
-    let Inner { key, value, .. } = *inner;
+    let Inner { tally, value, .. } = *inner;
     let outcome = run_release(ManuallyDrop::into_inner(value));
-    let _ = crate::report::live().remove(key);
+    tally.leave();
     outcome
 }
 
