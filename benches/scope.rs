@@ -1,55 +1,65 @@
 //! A scope with one resource vs the hand-written RAII it replaces, in one run.
 //!
+//! The two sides are interleaved: each measured iteration of one side runs after an
+//! untimed iteration of the other, so both see the same mix of machine states (fd numbers,
+//! caches, neighbours) and the ratio is not a drift between two measurement windows.
+//!
 //! `cargo bench --bench scope`
 
 mod common;
 
 use common::{Nothing, NullFd};
 use criterion::{Criterion, criterion_group, criterion_main};
+use guard::Resource;
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+fn with_scope<R: Resource>(make: impl FnOnce() -> R) {
+    guard::scope(|s| {
+        let r = s.enter(make());
+        black_box(&*r);
+        Ok::<_, std::io::Error>(())
+    })
+    .expect("scope")
+}
+
+fn by_hand<R: Resource>(make: impl FnOnce() -> R) {
+    let r = make();
+    black_box(&r);
+    let _ = r.release();
+}
+
+/// Times `timed`, running `other` untimed before each call.
+fn interleaved(iters: u64, mut timed: impl FnMut(), mut other: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        other();
+        let start = Instant::now();
+        timed();
+        total += start.elapsed();
+    }
+    total
+}
 
 fn one_fd(c: &mut Criterion) {
     let mut g = c.benchmark_group("scope/one_fd");
+    let guard = || with_scope(NullFd::open);
+    let raii = || by_hand(NullFd::open);
     g.bench_function("guard_scope", |b| {
-        b.iter(|| {
-            guard::scope(|s| {
-                let f = s.enter(NullFd::open());
-                black_box(&f.0);
-                Ok::<_, std::io::Error>(())
-            })
-            .unwrap()
-        })
+        b.iter_custom(|n| interleaved(n, guard, raii))
     });
-    g.bench_function("raii", |b| {
-        b.iter(|| {
-            let f = NullFd::open();
-            black_box(&f.0);
-        })
-    });
+    g.bench_function("raii", |b| b.iter_custom(|n| interleaved(n, raii, guard)));
     g.finish();
 }
 
 fn one_trivial(c: &mut Criterion) {
     let mut g = c.benchmark_group("scope/one_trivial");
+    let guard = || with_scope(|| Nothing(black_box(1)));
+    let raii = || by_hand(|| Nothing(black_box(1)));
     g.bench_function("guard_scope", |b| {
-        b.iter(|| {
-            guard::scope(|s| {
-                let n = s.enter(Nothing(black_box(1)));
-                black_box(n.0);
-                Ok::<_, std::io::Error>(())
-            })
-            .unwrap()
-        })
+        b.iter_custom(|n| interleaved(n, guard, raii))
     });
-    g.bench_function("raii", |b| {
-        b.iter(|| {
-            // Hand-written: use it, then give it back at the end of the block.
-            let n = Nothing(black_box(1));
-            black_box(n.0);
-            let _ = guard::Resource::release(n);
-        })
-    });
+    g.bench_function("raii", |b| b.iter_custom(|n| interleaved(n, raii, guard)));
     g.finish();
 }
 

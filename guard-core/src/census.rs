@@ -9,7 +9,7 @@
 
 use crate::loom::{StdAtomicU64, StdMutex, StdOrdering};
 use crate::registry::{Census, Origin};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -69,7 +69,11 @@ type Map = HashMap<Key, &'static Tally, BuildHasherDefault<AddrHasher>>;
 static ALL: StdMutex<Option<Map>> = StdMutex::new(None);
 
 thread_local! {
+    /// This thread's tallies by origin.
     static CACHE: RefCell<Map> = RefCell::new(Map::default());
+    /// The tally this thread used last: a loop entering the same kind of resource at the
+    /// same site skips the map.
+    static LAST: Cell<Option<(Key, &'static Tally)>> = const { Cell::new(None) };
 }
 
 /// Finds (or makes) the tally of `origin` in the global map.
@@ -88,13 +92,22 @@ fn lookup(origin: Origin) -> &'static Tally {
 /// Counts one more live resource of `origin`; returns its tally, to [`Tally::leave`] later.
 pub(crate) fn enter(origin: Origin) -> &'static Tally {
     let k = key(&origin);
-    let tally = CACHE
-        .try_with(|cache| {
-            let mut cache = cache.borrow_mut();
-            *cache.entry(k).or_insert_with(|| lookup(origin))
-        })
-        // The thread's locals are being destroyed: go to the global map directly.
-        .unwrap_or_else(|_| lookup(origin));
+    let tally = match LAST.try_with(Cell::get) {
+        Ok(Some((last, tally))) if last == k => tally,
+        _ => {
+            let tally = CACHE
+                .try_with(|cache| {
+                    *cache
+                        .borrow_mut()
+                        .entry(k)
+                        .or_insert_with(|| lookup(origin))
+                })
+                // The thread's locals are being destroyed: go to the global map directly.
+                .unwrap_or_else(|_| lookup(origin));
+            let _ = LAST.try_with(|last| last.set(Some((k, tally))));
+            tally
+        }
+    };
     tally.live.fetch_add(1, StdOrdering::Relaxed);
     tally
 }

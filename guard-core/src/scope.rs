@@ -147,11 +147,13 @@ impl<'scope> Scope<'scope, '_> {
     pub fn enter<T: Resource + 'scope>(&'scope self, resource: T) -> Guard<'scope, T> {
         let tally = census::enter(Origin::here::<T>(Kind::Unique));
         let slot = Box::new(Slot {
+            prev: self.inner.head.get(),
             value: UnsafeCell::new(Some(resource)),
             tally,
         });
         let slot = NonNull::from(Box::leak(slot));
-        self.inner.entries.borrow_mut().push(slot);
+        self.inner.head.set(Some(slot));
+        self.inner.entered.set(self.inner.entered.get() + 1);
         Guard::new(SlotRef {
             slot: Some(slot),
             scope: &self.inner,
@@ -162,7 +164,7 @@ impl<'scope> Scope<'scope, '_> {
 impl std::fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scope")
-            .field("entered", &self.inner.entries.borrow().len())
+            .field("entered", &self.inner.entered.get())
             .field("failures", &self.inner.failures.borrow().len())
             .finish()
     }
@@ -170,9 +172,14 @@ impl std::fmt::Debug for Scope<'_, '_> {
 
 /// The non-generic part of a scope that guards refer to.
 pub(crate) struct Inner<'scope> {
-    /// Every slot entered and not yet freed, in order of entry. Each was leaked from a
-    /// `Box` by `enter` and is freed (once) by `free_if_last` or `release_all`.
-    entries: RefCell<Vec<NonNull<dyn Entry + 'scope>>>,
+    /// The newest slot entered and not yet freed; each slot links to the one entered
+    /// before it (an intrusive stack: entering allocates nothing but the slot). Each was
+    /// leaked from a `Box` by `enter` and is freed (once) by `free_if_last` or `release_all`.
+    /// Only the newest slot is ever freed while the body runs, so every `prev` link stays
+    /// valid.
+    head: Cell<Option<NonNull<dyn Entry<'scope> + 'scope>>>,
+    /// How many resources were entered (for `Debug`).
+    entered: Cell<usize>,
     /// Set when the body has returned: from then on no slot is freed until every resource
     /// has been released, because a guard kept inside another resource may still point at
     /// its slot until that resource is released.
@@ -185,7 +192,8 @@ pub(crate) struct Inner<'scope> {
 impl<'scope> Inner<'scope> {
     fn new() -> Self {
         Inner {
-            entries: RefCell::new(Vec::new()),
+            head: Cell::new(None),
+            entered: Cell::new(0),
             closing: Cell::new(false),
             failures: RefCell::new(Vec::new()),
             panic: Cell::new(None),
@@ -211,20 +219,21 @@ impl<'scope> Inner<'scope> {
     /// Frees `slot` if it is the most recently entered one (the common LIFO case), so that
     /// a loop entering and dropping guards runs in constant memory. Does nothing once the
     /// scope is closing.
-    fn free_if_last(&self, slot: NonNull<dyn Entry + 'scope>) {
+    fn free_if_last(&self, slot: NonNull<dyn Entry<'scope> + 'scope>) {
         if self.closing.get() {
             return;
         }
-        let mut entries = self.entries.borrow_mut();
-        if entries
-            .last()
-            .is_some_and(|last| last.cast::<()>() == slot.cast::<()>())
+        if self
+            .head
+            .get()
+            .is_some_and(|head| head.cast::<()>() == slot.cast::<()>())
         {
-            entries.pop();
-            drop(entries);
-            // SAFETY: `slot` came from `Box::leak` in `enter` and was just removed from
-            // `entries`, the only other owner, so it is freed exactly once. Its guard is being
-            // consumed by the caller and never touches it again; no other guard points to it.
+            // SAFETY: `slot` is the live head (slots are freed only here, as the head, or
+            // after the body). Reading its link before freeing it.
+            self.head.set(unsafe { slot.as_ref() }.prev());
+            // SAFETY: `slot` came from `Box::leak` in `enter` and just left the stack, its
+            // only other owner, so it is freed exactly once. Its guard is being consumed by
+            // the caller and never touches it again; no other guard points to it.
             drop(unsafe { Box::from_raw(slot.as_ptr()) });
         }
     }
@@ -240,26 +249,29 @@ impl<'scope> Inner<'scope> {
         self.closing.set(true);
         loop {
             let mut released_any = false;
-            let mut index = self.entries.borrow().len();
-            while index > 0 {
-                index -= 1;
-                let slot = self.entries.borrow()[index];
+            let mut next = self.head.get();
+            while let Some(slot) = next {
                 // SAFETY: slots are not freed while closing, so `slot` is live. The body has
                 // returned: a guard can only still exist inside a resource not yet released,
                 // and it touches its slot only through `SlotRef`, never during this call.
-                if let Some(outcome) = unsafe { slot.as_ref() }.release_now() {
+                let entry = unsafe { slot.as_ref() };
+                if let Some(outcome) = entry.release_now() {
                     self.record(outcome);
                     released_any = true;
                 }
+                next = entry.prev();
             }
             if !released_any {
                 break;
             }
         }
-        for slot in self.entries.take() {
-            // SAFETY: every slot came from `Box::leak` in `enter`, left `entries` just now,
-            // and is freed once. All resources are released, so no guard is left anywhere.
-            drop(unsafe { Box::from_raw(slot.as_ptr()) });
+        let mut next = self.head.take();
+        while let Some(slot) = next {
+            // SAFETY: every slot came from `Box::leak` in `enter`, is reached once on this
+            // walk (read its link, then free it), and all resources are released, so no
+            // guard is left anywhere.
+            let slot = unsafe { Box::from_raw(slot.as_ptr()) };
+            next = slot.prev();
         }
     }
 
@@ -269,17 +281,20 @@ impl<'scope> Inner<'scope> {
 }
 
 /// One entered resource, type-erased so the scope can release it.
-trait Entry {
+trait Entry<'scope> {
     /// Releases the resource if it is still here.
     fn release_now(&self) -> Option<Outcome>;
+    /// The slot entered before this one.
+    fn prev(&self) -> Option<NonNull<dyn Entry<'scope> + 'scope>>;
 }
 
-struct Slot<T> {
+struct Slot<'scope, T> {
+    prev: Option<NonNull<dyn Entry<'scope> + 'scope>>,
     value: UnsafeCell<Option<T>>,
     tally: &'static Tally,
 }
 
-impl<T: Resource> Slot<T> {
+impl<T: Resource> Slot<'_, T> {
     /// Takes the resource out; `None` if it was already taken.
     ///
     /// # Safety
@@ -295,12 +310,16 @@ impl<T: Resource> Slot<T> {
     }
 }
 
-impl<T: Resource> Entry for Slot<T> {
+impl<'scope, T: Resource + 'scope> Entry<'scope> for Slot<'scope, T> {
     fn release_now(&self) -> Option<Outcome> {
         // SAFETY: called by the scope only after the body returned; no borrow from a guard
         // is alive across this call (see `release_all`).
         let value = unsafe { self.take() }?;
         Some(Outcome::of(value))
+    }
+
+    fn prev(&self) -> Option<NonNull<dyn Entry<'scope> + 'scope>> {
+        self.prev
     }
 }
 
@@ -323,13 +342,13 @@ impl Outcome {
 }
 
 /// A guard's access to its slot. Invariant: while `slot` is `Some`, it points to a live
-/// `Slot<T>` in `scope.entries`, and only this `SlotRef` touches it while the body runs.
+/// `Slot<T>` on the scope's stack, and only this `SlotRef` touches it while the body runs.
 /// Slots are freed only by their own `SlotRef::take` (during the body) or after every
 /// resource has been released (when no guard can be left). The value is `Some` until
 /// `take`, or until the scope's closing phase releases it (possible only for a guard kept
 /// inside another resource: then `get` panics, it never reads freed memory).
 pub(crate) struct SlotRef<'scope, T: Resource + 'scope> {
-    slot: Option<NonNull<Slot<T>>>,
+    slot: Option<NonNull<Slot<'scope, T>>>,
     scope: &'scope Inner<'scope>,
 }
 
@@ -364,7 +383,7 @@ impl<'scope, T: Resource + 'scope> SlotRef<'scope, T> {
         let slot = self.slot.take()?;
         // SAFETY: the slot is live (type invariant); `&mut self` excludes borrows from `get`.
         let value = unsafe { slot.as_ref().take() };
-        let erased: NonNull<dyn Entry + 'scope> = slot;
+        let erased: NonNull<dyn Entry<'scope> + 'scope> = slot;
         self.scope.free_if_last(erased);
         value
     }
