@@ -32,6 +32,7 @@ impl LeaseCount {
     /// # Panics
     ///
     /// Aborts the process before the count overflows (a lease leaked 4 billion times).
+    #[inline]
     pub(crate) fn acquire(&mut self) -> bool {
         if self.closing {
             return false;
@@ -46,6 +47,7 @@ impl LeaseCount {
     }
 
     /// Ends a lease.
+    #[inline]
     pub(crate) fn end(&mut self) -> Settle {
         debug_assert!(self.leases > 0, "ending a lease that was never taken");
         self.leases -= 1;
@@ -53,12 +55,14 @@ impl LeaseCount {
     }
 
     /// Marks the slot closing (removal requested).
+    #[inline]
     pub(crate) fn close(&mut self) -> Settle {
         self.closing = true;
         self.settle()
     }
 
     /// True if the slot accepts no new lease and no lookup finds it.
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.closing
     }
@@ -69,6 +73,7 @@ impl LeaseCount {
         self.leases
     }
 
+    #[inline]
     fn settle(&self) -> Settle {
         if self.closing && self.leases == 0 {
             Settle::Finish
