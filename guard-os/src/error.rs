@@ -1,7 +1,8 @@
 //! guard-os's one error type: every variant names the operation that failed and keeps the
 //! OS error as its [`source`](std::error::Error::source).
 
-use guard_core::{Counted, CountedResource, Resource};
+use guard_core::Kind;
+use guard_core::event::{self, Event};
 use std::io;
 use std::path::PathBuf;
 
@@ -247,48 +248,17 @@ impl From<Error> for io::Error {
     }
 }
 
-/// A release error that has no caller to go to (an fd whose close was deferred to the end
-/// of a lease, a unique resource dropped without release), carried to guard-core's event
-/// hook as the failed release of a counted resource: guard-core has no public way to emit
-/// an event, and this goes through the same path as every other release failure. Its
-/// `Display` shows the whole source chain, since the hook shows only `Display`.
-struct DeferredRelease(Error);
-
-#[derive(Debug)]
-struct Chain(Error);
-
-impl std::fmt::Display for Chain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = std::error::Error::source(&self.0);
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Chain {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&self.0)
-    }
-}
-
-impl Resource for DeferredRelease {
-    type Error = Chain;
-    fn release(self) -> Result<(), Chain> {
-        Err(Chain(self.0))
-    }
-}
-
-impl CountedResource for DeferredRelease {}
-
-/// Sends `error` to guard-core's event hook (via the finalizer, like a failed counted
-/// release). Never blocks, never panics.
-#[track_caller]
-pub(crate) fn report(error: Error) {
-    drop(Counted::new(DeferredRelease(error)));
+/// Sends a release error that has no caller to go to (an fd whose close was deferred to
+/// the end of a lease, an fd or unique resource dropped without release) to guard-core's
+/// event hook, as the failed release of `resource` (its type name) of `kind`. Runs the
+/// hook on this thread, as guard-core does for its own lost errors. Never blocks on a
+/// guard lock, never panics.
+pub(crate) fn report(resource: &'static str, kind: Kind, error: &Error) {
+    event::emit(&Event::ReleaseFailed {
+        resource,
+        kind,
+        error,
+    });
 }
 
 #[cfg(test)]
@@ -316,14 +286,5 @@ mod tests {
         );
         assert_eq!(e.raw_os_error(), Some(libc::EBADF));
         assert!(std::error::Error::source(&e).is_some());
-    }
-
-    #[test]
-    fn the_reported_chain_shows_the_os_error() {
-        let shown = Chain(closed(5)).to_string();
-        assert_eq!(
-            shown,
-            "closing fd 5 failed: Bad file descriptor (os error 9)"
-        );
     }
 }

@@ -3,9 +3,9 @@
 //! point and every error is returned; std's `File` ignores close errors, this does not).
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, UniqueFd, retry_on_pressure};
+use crate::fd::{self, Fd, FdType, UniqueFd, retry_on_pressure};
 use crate::sys;
-use guard_core::{CountedResource, Kind, Resource, UniqueResource};
+use guard_core::{CountedResource, Resource, UniqueResource};
 use rustix::fs::{Mode, OFlags};
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -50,7 +50,7 @@ impl ReadFile {
     /// [`Error::Open`] with the OS error.
     #[track_caller]
     pub fn open(path: impl AsRef<Path>) -> Result<ReadFile> {
-        let origin = Fd::origin::<ReadFile>(Kind::Counted, Location::caller());
+        let site = Location::caller();
         let path = path.as_ref();
         let owned = retry_on_pressure(|| sys::open(path, OFlags::RDONLY, Mode::empty())).map_err(
             |source| Error::Open {
@@ -59,7 +59,7 @@ impl ReadFile {
             },
         )?;
         Ok(ReadFile {
-            fd: Fd::register(owned, origin),
+            fd: Fd::register(owned, FdType::ReadFile, site),
         })
     }
 
@@ -193,7 +193,6 @@ impl WriteFile {
     }
 
     fn open_with(path: &Path, extra: OFlags, site: &'static Location<'static>) -> Result<Self> {
-        let origin = Fd::origin::<WriteFile>(Kind::Unique, site);
         let flags = OFlags::WRONLY | OFlags::CREATE | extra;
         let owned = retry_on_pressure(|| sys::open(path, flags, Mode::from_bits_truncate(0o666)))
             .map_err(|source| Error::Open {
@@ -201,7 +200,7 @@ impl WriteFile {
             source,
         })?;
         Ok(WriteFile {
-            fd: UniqueFd::new(Fd::register(owned, origin)),
+            fd: UniqueFd::new(Fd::register(owned, FdType::WriteFile, site)),
             buf: Vec::with_capacity(BUFFER),
             sync_on_release: false,
         })
@@ -311,9 +310,9 @@ impl UniqueResource for WriteFile {}
 impl Drop for WriteFile {
     fn drop(&mut self) {
         if let Some(fd) = self.fd.peek() {
-            let origin = fd.registered_origin();
+            let (ty, origin) = (fd.ty(), fd.registered_origin());
             let result = self.finish();
-            fd::dropped_unreleased(origin, result);
+            fd::dropped_unreleased(ty, origin, result);
         }
     }
 }

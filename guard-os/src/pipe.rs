@@ -2,9 +2,9 @@
 //! last write end is closed, so that close must happen at a precise point).
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, UniqueFd, retry_on_pressure};
+use crate::fd::{self, Fd, FdType, UniqueFd, retry_on_pressure};
 use crate::sys;
-use guard_core::{CountedResource, Kind, Resource, UniqueResource};
+use guard_core::{CountedResource, Resource, UniqueResource};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -35,9 +35,9 @@ pub fn pipe() -> Result<(PipeReader, PipeWriter)> {
     let site = Location::caller();
     let (r, w) = retry_on_pressure(sys::pipe).map_err(|source| Error::Pipe { source })?;
     let reader = PipeReader {
-        fd: Fd::register(r, Fd::origin::<PipeReader>(Kind::Counted, site)),
+        fd: Fd::register(r, FdType::PipeReader, site),
     };
-    let writer = Fd::register(w, Fd::origin::<PipeWriter>(Kind::Unique, site));
+    let writer = Fd::register(w, FdType::PipeWriter, site);
     Ok((
         reader,
         PipeWriter {
@@ -191,8 +191,8 @@ impl UniqueResource for PipeWriter {}
 impl Drop for PipeWriter {
     fn drop(&mut self) {
         if let Some(fd) = self.fd.take() {
-            let origin = fd.registered_origin();
-            fd::dropped_unreleased(origin, fd.close());
+            let (ty, origin) = (fd.ty(), fd.registered_origin());
+            fd::dropped_unreleased(ty, origin, fd.close());
         }
     }
 }

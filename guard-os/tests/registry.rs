@@ -7,7 +7,6 @@
 mod common;
 
 use common::watchdog;
-use guard_core::event::{self, Event};
 use guard_core::{Counted, Kind};
 use guard_os::{Fd, ReadFile, WriteFile, fds};
 use std::collections::HashMap;
@@ -27,14 +26,6 @@ fn is_open(fd: BorrowedFd<'_>) -> bool {
 
 fn raw_is_open(n: i32) -> bool {
     std::path::Path::new(&format!("/proc/self/fd/{n}")).exists()
-}
-
-/// Events captured by the hook, as strings.
-fn capture_events() -> Arc<Mutex<Vec<String>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    event::set_hook(move |e: &Event<'_>| sink.lock().unwrap().push(e.to_string()));
-    seen
 }
 
 #[test]
@@ -208,36 +199,8 @@ fn keeping_an_fd_closed_behind_the_registry_is_refused_before_spawning() {
 }
 
 #[test]
-fn r3_a_deferred_close_failure_goes_to_the_event_hook() {
-    let _s = serial();
-    let seen = capture_events();
-    watchdog(30, || {
-        let victim = ReadFile::open("/dev/null").unwrap();
-        let n = victim.as_raw_fd();
-        let victim = Mutex::new(Some(victim));
-        fds().for_each(|fd| {
-            if fd.number() == n {
-                // SAFETY: simulate foreign code closing our fd while it is leased.
-                assert_eq!(unsafe { libc::close(n) }, 0);
-                let v = victim.lock().unwrap().take().unwrap();
-                v.close().unwrap(); // deferred: the error comes after the pass
-            }
-        });
-        guard_core::finalizer::flush().unwrap();
-    });
-    let seen = seen.lock().unwrap().clone();
-    event::reset_hook();
-    assert!(
-        seen.iter()
-            .any(|e| e.contains("closing fd") && e.contains("Bad file descriptor")),
-        "{seen:?}"
-    );
-}
-
-#[test]
 fn unique_leaves_dropped_without_release_are_released_and_reported() {
     let _s = serial();
-    let seen = capture_events();
     let before = guard_core::report().unreleased();
     let path = common::temp_path("dropped");
     {
@@ -247,17 +210,9 @@ fn unique_leaves_dropped_without_release_are_released_and_reported() {
         let (_r, w) = guard_os::pipe().unwrap();
         drop(w);
     }
-    guard_core::finalizer::flush().unwrap();
-    let seen = seen.lock().unwrap().clone();
-    event::reset_hook();
     assert_eq!(std::fs::read(&path).unwrap(), b"still flushed");
     assert!(guard_core::report().unreleased() >= before + 2);
-    assert!(
-        seen.iter()
-            .any(|e| e.contains("WriteFile") && e.contains("registry.rs")),
-        "{seen:?}"
-    );
-    assert!(seen.iter().any(|e| e.contains("PipeWriter")), "{seen:?}");
+    // What the event hook is told: tests/events.rs.
     std::fs::remove_file(path).unwrap();
 }
 

@@ -12,10 +12,12 @@
 //! - **R3** each fd is closed exactly once. A failed close (`EBADF` for an fd closed behind
 //!   the registry's back, `EIO`, `EINTR`) still removes the entry, and is never retried.
 
+mod fd_type;
 mod owned;
 mod pressure;
 mod registry;
 
+pub(crate) use fd_type::FdType;
 pub use owned::Fd;
 pub(crate) use owned::{UniqueFd, dropped_unreleased};
 pub(crate) use pressure::retry_on_pressure;

@@ -1,10 +1,10 @@
 //! The generic registered [`Fd`], and the pieces unique leaf types share.
 
-use super::retry_on_pressure;
-use crate::error::{Error, Result};
+use super::{FdType, retry_on_pressure};
+use crate::error::{self, Error, Result};
 use crate::sys::{self, table};
 use guard_core::registry::Origin;
-use guard_core::{CountedResource, Kind, Resource};
+use guard_core::{CountedResource, Resource};
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::Location;
@@ -41,19 +41,14 @@ impl Fd {
     /// (exec hygiene through [`CommandExt`](crate::CommandExt) closes it in children anyway).
     #[track_caller]
     pub fn adopt(fd: OwnedFd) -> Fd {
-        Fd::register(fd, Origin::here::<Fd>(Kind::Counted))
+        Fd::register(fd, FdType::Fd, Location::caller())
     }
 
-    /// Registers `fd` with the given origin.
-    pub(crate) fn register(fd: OwnedFd, origin: Origin) -> Fd {
+    /// Registers `fd`, owned by a `ty` created at `site`.
+    pub(crate) fn register(fd: OwnedFd, ty: FdType, site: &'static Location<'static>) -> Fd {
         Fd {
-            entry: table::Entry::register(fd, origin),
+            entry: table::Entry::register(fd, ty, site),
         }
-    }
-
-    /// An origin for a guard-os type `T`, at `site`.
-    pub(crate) fn origin<T>(kind: Kind, site: &'static Location<'static>) -> Origin {
-        Origin::new(kind, std::any::type_name::<T>(), site)
     }
 
     /// Takes the fd out of the registry: the caller owns it from now on.
@@ -102,15 +97,10 @@ impl Fd {
     /// ```
     #[track_caller]
     pub fn try_clone(&self) -> Result<Fd> {
-        let site = Location::caller();
-        let origin = self.entry.origin().map_or_else(
-            || Fd::origin::<Fd>(Kind::Counted, site),
-            |o| Origin::new(o.kind(), o.type_name(), site),
-        );
         let fd = self.entry.raw();
         let dup = retry_on_pressure(|| sys::dup_cloexec(self.entry.as_fd()))
             .map_err(|source| Error::Dup { fd, source })?;
-        Ok(Fd::register(dup, origin))
+        Ok(Fd::register(dup, self.entry.ty(), Location::caller()))
     }
 
     /// The fd's kind, type and creation site, as registered.
@@ -134,6 +124,11 @@ impl Fd {
 
     pub(crate) fn key(&self) -> guard_core::registry::Key {
         self.entry.key()
+    }
+
+    /// The type that owns the fd.
+    pub(crate) fn ty(&self) -> FdType {
+        self.entry.ty()
     }
 }
 
@@ -222,11 +217,13 @@ impl UniqueFd {
 }
 
 /// What a unique leaf's `Drop` does when it was not released: it releases now (nothing
-/// leaks), reports every error to the event hook, and reports the drop itself (the
-/// drop-bomb of [`guard_core::report::unreleased`]).
-pub(crate) fn dropped_unreleased(origin: Option<Origin>, result: Result<()>) {
+/// leaks), reports every error to the event hook as a failed release of `ty`, and reports
+/// the drop itself with the fd's `origin` (the drop-bomb of
+/// [`guard_core::report::unreleased`]). `origin` is the registry's, read before the
+/// release; it is there as long as the fd is registered.
+pub(crate) fn dropped_unreleased(ty: FdType, origin: Option<Origin>, result: Result<()>) {
     if let Err(e) = result {
-        crate::error::report(e);
+        error::report(ty.type_name(), ty.kind(), &e);
     }
     if let Some(origin) = origin {
         guard_core::report::unreleased(origin);

@@ -2,9 +2,9 @@
 
 use super::lock::{IpcLock, LockError};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, retry_on_pressure};
+use crate::fd::{Fd, FdType, retry_on_pressure};
 use crate::sys;
-use guard_core::{CountedResource, Kind, Resource};
+use guard_core::{CountedResource, Resource};
 use parking_lot::{Mutex, MutexGuard};
 use rustix::fs::{FlockOperation, Mode, OFlags};
 use std::fmt;
@@ -151,7 +151,6 @@ impl IpcMutex {
     }
 
     fn open_at(path: PathBuf, site: &'static Location<'static>) -> Result<IpcMutex> {
-        let origin = Fd::origin::<IpcMutex>(Kind::Counted, site);
         let flags = OFlags::RDWR | OFlags::CREATE;
         let owned = retry_on_pressure(|| sys::open(&path, flags, Mode::from_bits_truncate(0o600)))
             .map_err(|source| Error::Open {
@@ -159,7 +158,7 @@ impl IpcMutex {
                 source,
             })?;
         Ok(IpcMutex {
-            fd: Fd::register(owned, origin),
+            fd: Fd::register(owned, FdType::IpcMutex, site),
             path,
             local: Mutex::new(()),
         })

@@ -123,12 +123,11 @@ impl UniqueResource for IpcLock<'_> {}
 impl Drop for IpcLock<'_> {
     fn drop(&mut self) {
         if self.local.is_some() {
-            let origin = Origin::new(
-                Kind::Unique,
-                std::any::type_name::<IpcLock<'_>>(),
-                self.site,
-            );
-            crate::fd::dropped_unreleased(Some(origin), self.finish());
+            let resource = std::any::type_name::<IpcLock<'_>>();
+            if let Err(e) = self.finish() {
+                crate::error::report(resource, Kind::Unique, &e);
+            }
+            guard_core::report::unreleased(Origin::new(Kind::Unique, resource, self.site));
         }
     }
 }

@@ -3,9 +3,8 @@
 //! Also the socket-creation helper the other socket types share.
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, UniqueFd, retry_on_pressure};
-use guard_core::registry::Origin;
-use guard_core::{Kind, Resource, UniqueResource};
+use crate::fd::{self, Fd, FdType, UniqueFd, retry_on_pressure};
+use guard_core::{Resource, UniqueResource};
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -34,9 +33,9 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(fd: OwnedFd, origin: Origin) -> Stream {
+    fn new(fd: OwnedFd, ty: FdType, site: &'static Location<'static>) -> Stream {
         Stream {
-            fd: UniqueFd::new(Fd::register(fd, origin)),
+            fd: UniqueFd::new(Fd::register(fd, ty, site)),
         }
     }
 
@@ -64,9 +63,9 @@ impl Stream {
 impl Drop for Stream {
     fn drop(&mut self) {
         if let Some(fd) = self.fd.peek() {
-            let origin = fd.registered_origin();
+            let (ty, origin) = (fd.ty(), fd.registered_origin());
             let result = self.finish();
-            fd::dropped_unreleased(origin, result);
+            fd::dropped_unreleased(ty, origin, result);
         }
     }
 }
@@ -198,7 +197,7 @@ impl TcpStream {
     /// [`Error::Socket`] (`connect ADDR`) with the last OS error.
     #[track_caller]
     pub fn connect(addr: impl ToSocketAddrs) -> Result<TcpStream> {
-        let origin = Fd::origin::<TcpStream>(Kind::Unique, Location::caller());
+        let site = Location::caller();
         let addrs = addr
             .to_socket_addrs()
             .map_err(|e| Error::socket("resolve", e))?;
@@ -206,7 +205,7 @@ impl TcpStream {
         for addr in addrs {
             let s = socket(Domain::for_address(addr), Type::STREAM)?;
             match s.connect(&addr.into()) {
-                Ok(()) => return Ok(TcpStream(Stream::new(s.into(), origin))),
+                Ok(()) => return Ok(TcpStream::accepted(s.into(), site)),
                 Err(e) => last = Error::socket(format!("connect {addr}"), e),
             }
         }
@@ -214,7 +213,7 @@ impl TcpStream {
     }
 
     pub(super) fn accepted(fd: OwnedFd, site: &'static Location<'static>) -> TcpStream {
-        TcpStream(Stream::new(fd, Fd::origin::<TcpStream>(Kind::Unique, site)))
+        TcpStream(Stream::new(fd, FdType::TcpStream, site))
     }
 
     /// The remote address.
@@ -271,13 +270,13 @@ impl UnixStream {
     /// [`Error::Socket`] (`connect PATH`) with the OS error.
     #[track_caller]
     pub fn connect(path: impl AsRef<Path>) -> Result<UnixStream> {
-        let origin = Fd::origin::<UnixStream>(Kind::Unique, Location::caller());
+        let site = Location::caller();
         let path = path.as_ref();
         let op = || format!("connect {}", path.display());
         let addr = SockAddr::unix(path).map_err(|e| Error::socket(op(), e))?;
         let s = socket(Domain::UNIX, Type::STREAM)?;
         s.connect(&addr).map_err(|e| Error::socket(op(), e))?;
-        Ok(UnixStream(Stream::new(s.into(), origin)))
+        Ok(UnixStream::accepted(s.into(), site))
     }
 
     /// A connected pair of Unix stream sockets
@@ -298,10 +297,7 @@ impl UnixStream {
     }
 
     pub(super) fn accepted(fd: OwnedFd, site: &'static Location<'static>) -> UnixStream {
-        UnixStream(Stream::new(
-            fd,
-            Fd::origin::<UnixStream>(Kind::Unique, site),
-        ))
+        UnixStream(Stream::new(fd, FdType::UnixStream, site))
     }
 }
 

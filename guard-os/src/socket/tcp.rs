@@ -2,8 +2,8 @@
 
 use super::stream::{TcpStream, accept, inet, socket};
 use crate::error::{Error, Result};
-use crate::fd::Fd;
-use guard_core::{CountedResource, Kind, Resource};
+use crate::fd::{Fd, FdType};
+use guard_core::{CountedResource, Resource};
 use socket2::{Domain, SockRef, Type};
 use std::fmt;
 use std::io;
@@ -46,7 +46,7 @@ impl TcpListener {
     /// [`Error::Socket`] (`bind ADDR`, `listen`) with the last OS error.
     #[track_caller]
     pub fn bind(addr: impl ToSocketAddrs) -> Result<TcpListener> {
-        let origin = Fd::origin::<TcpListener>(Kind::Counted, Location::caller());
+        let site = Location::caller();
         let addrs = addr
             .to_socket_addrs()
             .map_err(|e| Error::socket("resolve", e))?;
@@ -60,7 +60,7 @@ impl TcpListener {
             match bound {
                 Ok(()) => {
                     return Ok(TcpListener {
-                        fd: Fd::register(s.into(), origin),
+                        fd: Fd::register(s.into(), FdType::TcpListener, site),
                     });
                 }
                 Err(e) => last = Error::socket(format!("bind {addr}"), e),

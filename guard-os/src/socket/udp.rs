@@ -2,9 +2,9 @@
 
 use super::stream::{inet, socket};
 use crate::error::{Error, Result};
-use crate::fd::Fd;
+use crate::fd::{Fd, FdType};
 use crate::sys;
-use guard_core::{CountedResource, Kind, Resource};
+use guard_core::{CountedResource, Resource};
 use socket2::{Domain, SockRef, Type};
 use std::fmt;
 use std::io;
@@ -41,7 +41,7 @@ impl UdpSocket {
     /// [`Error::Socket`] (`bind ADDR`) with the last OS error.
     #[track_caller]
     pub fn bind(addr: impl ToSocketAddrs) -> Result<UdpSocket> {
-        let origin = Fd::origin::<UdpSocket>(Kind::Counted, Location::caller());
+        let site = Location::caller();
         let addrs = addr
             .to_socket_addrs()
             .map_err(|e| Error::socket("resolve", e))?;
@@ -51,7 +51,7 @@ impl UdpSocket {
             match s.bind(&addr.into()) {
                 Ok(()) => {
                     return Ok(UdpSocket {
-                        fd: Fd::register(s.into(), origin),
+                        fd: Fd::register(s.into(), FdType::UdpSocket, site),
                     });
                 }
                 Err(e) => last = Error::socket(format!("bind {addr}"), e),

@@ -2,8 +2,8 @@
 
 use super::stream::{UnixStream, accept, socket};
 use crate::error::{Error, Result};
-use crate::fd::Fd;
-use guard_core::{CountedResource, Kind, Resource};
+use crate::fd::{Fd, FdType};
+use guard_core::{CountedResource, Resource};
 use socket2::{Domain, SockAddr, Type};
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -39,7 +39,7 @@ impl UnixListener {
     /// [`Error::Socket`] (`bind PATH`, `listen`) with the OS error.
     #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> Result<UnixListener> {
-        let origin = Fd::origin::<UnixListener>(Kind::Counted, Location::caller());
+        let site = Location::caller();
         let path = path.as_ref();
         let op = || format!("bind {}", path.display());
         let addr = SockAddr::unix(path).map_err(|e| Error::socket(op(), e))?;
@@ -47,7 +47,7 @@ impl UnixListener {
         s.bind(&addr).map_err(|e| Error::socket(op(), e))?;
         s.listen(1024).map_err(|e| Error::socket("listen", e))?;
         Ok(UnixListener {
-            fd: Fd::register(s.into(), origin),
+            fd: Fd::register(s.into(), FdType::UnixListener, site),
         })
     }
 

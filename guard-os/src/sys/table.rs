@@ -17,19 +17,31 @@
 //! returns `EINTR`; the error is returned (or reported, for a deferred close).
 
 use crate::error::{self, Error};
+use crate::fd::FdType;
 use guard_core::Lease;
 use guard_core::registry::{Census, Key, Origin, Registry, Removal};
 use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::panic::Location;
 use std::sync::LazyLock;
 
-static TABLE: LazyLock<Registry<RawFd>> = LazyLock::new(|| {
+/// What the registry keeps per fd beside its [`Origin`]: the number, and the owning type
+/// (so that a deferred close, which gets only this value, can name the type and kind).
+/// Eight bytes, alignment 4: it takes the place of the `RawFd` alone at no cost, in a slot
+/// whose other fields are 8-aligned.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Value {
+    raw: RawFd,
+    ty: FdType,
+}
+
+static TABLE: LazyLock<Registry<Value>> = LazyLock::new(|| {
     guard_core::report::add_section("registered fds", census);
     Registry::new(close_deferred)
 });
 
-fn table() -> &'static Registry<RawFd> {
+fn table() -> &'static Registry<Value> {
     &TABLE
 }
 
@@ -44,16 +56,18 @@ pub(crate) fn len() -> usize {
 }
 
 /// The registry's deferred release: closes a number whose removal met a lease, when the
-/// last lease ends. Nobody can receive the error, so it goes to the event hook.
-fn close_deferred(raw: RawFd) {
+/// last lease ends. Nobody can receive the error, so it goes to the event hook, as the
+/// failed release of the fd's owning type.
+fn close_deferred(Value { raw, ty }: Value) {
     // SAFETY: the registry hands each removed value to this function exactly once, after
     // its last lease ended; the `Entry` that owned it gave it up when it removed the entry.
     // Nothing else holds the number, so closing it cannot close anybody else's fd.
     if let Err(e) = unsafe { rustix::io::try_close(raw) } {
-        error::report(Error::Close {
+        let error = Error::Close {
             fd: raw,
             source: super::errno(e),
-        });
+        };
+        error::report(ty.type_name(), ty.kind(), &error);
     }
 }
 
@@ -71,14 +85,15 @@ unsafe fn close_removed(raw: RawFd) -> io::Result<()> {
 pub(crate) struct Entry {
     key: Key,
     raw: RawFd,
+    ty: FdType,
 }
 
 impl Entry {
-    /// Registers `fd` with `origin`; the entry owns it from now on.
-    pub(crate) fn register(fd: OwnedFd, origin: Origin) -> Entry {
+    /// Registers `fd`, owned by a `ty` created at `site`; the entry owns it from now on.
+    pub(crate) fn register(fd: OwnedFd, ty: FdType, site: &'static Location<'static>) -> Entry {
         let raw = fd.into_raw_fd();
-        let key = table().insert(raw, origin);
-        Entry { key, raw }
+        let key = table().insert(Value { raw, ty }, ty.origin(site));
+        Entry { key, raw, ty }
     }
 
     /// The fd, borrowed.
@@ -96,6 +111,11 @@ impl Entry {
     /// The entry's registry key.
     pub(crate) fn key(&self) -> Key {
         self.key
+    }
+
+    /// The type that owns the fd.
+    pub(crate) fn ty(&self) -> FdType {
+        self.ty
     }
 
     /// The entry's kind, type name and creation site.
@@ -139,10 +159,11 @@ impl Entry {
 impl Drop for Entry {
     fn drop(&mut self) {
         if let Err(source) = close_key(self.key) {
-            error::report(Error::Close {
+            let error = Error::Close {
                 fd: self.raw,
                 source,
-            });
+            };
+            error::report(self.ty.type_name(), self.ty.kind(), &error);
         }
     }
 }
@@ -156,7 +177,7 @@ impl std::fmt::Debug for Entry {
 fn close_key(key: Key) -> io::Result<()> {
     match table().remove(key) {
         // SAFETY: `Removed` hands the number's ownership to us.
-        Removal::Removed(raw) => unsafe { close_removed(raw) },
+        Removal::Removed(Value { raw, .. }) => unsafe { close_removed(raw) },
         Removal::Deferred => Ok(()),
         Removal::Stale => {
             debug_assert!(false, "only the entry removes its key");
@@ -167,12 +188,12 @@ fn close_key(key: Key) -> io::Result<()> {
 
 /// A registry entry leased for a `for_each` callback: its fd stays open while this lives.
 pub(crate) struct Leased<'a> {
-    lease: &'a Lease<'a, RawFd>,
+    lease: &'a Lease<'a, Value>,
 }
 
 impl<'a> Leased<'a> {
     /// Only for leases of this table (the constructor is private to this module).
-    fn from_lease(lease: Option<&'a Lease<'a, RawFd>>) -> Leased<'a> {
+    fn from_lease(lease: Option<&'a Lease<'a, Value>>) -> Leased<'a> {
         match lease {
             Some(lease) => Leased { lease },
             None => unreachable!("an entry whose removal was deferred is leased"),
@@ -183,12 +204,12 @@ impl<'a> Leased<'a> {
     pub(crate) fn as_fd(&self) -> BorrowedFd<'a> {
         // SAFETY: the lease (a lease of `TABLE`, see the constructors) keeps the number
         // open and unreused until it ends (R1), and it outlives `'a`.
-        unsafe { BorrowedFd::borrow_raw(*self.lease.value()) }
+        unsafe { BorrowedFd::borrow_raw(self.lease.value().raw) }
     }
 
     /// The fd's number.
     pub(crate) fn raw(&self) -> RawFd {
-        *self.lease.value()
+        self.lease.value().raw
     }
 
     /// The entry's origin.
@@ -209,7 +230,7 @@ pub(crate) fn for_each(mut f: impl FnMut(Leased<'_>)) {
 
 /// A lease on one entry that the caller keeps (across a `spawn`, say).
 pub(crate) struct OwnedLease {
-    lease: Lease<'static, RawFd>,
+    lease: Lease<'static, Value>,
 }
 
 impl OwnedLease {
@@ -221,7 +242,7 @@ impl OwnedLease {
 
 impl std::fmt::Debug for OwnedLease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "OwnedLease(fd {})", self.lease.value())
+        write!(f, "OwnedLease(fd {})", self.lease.value().raw)
     }
 }
 
