@@ -7,6 +7,17 @@ use std::process::{Child, Command, Output};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// `GUARD_FULL=1` in the environment: run the stress tests at the sizes the issue asks for
+/// (1,000 spawns under churn, 100k open/close cycles) instead of the CI sizes.
+pub fn full() -> bool {
+    std::env::var_os("GUARD_FULL").is_some_and(|v| v == "1")
+}
+
+/// `ci` normally, `full` under `GUARD_FULL=1`.
+pub fn size(ci: usize, full: usize) -> usize {
+    if self::full() { full } else { ci }
+}
+
 /// Runs `f` on its own thread and fails the test (instead of hanging it) if it does not
 /// finish within `secs` seconds. A panic in `f` is propagated.
 pub fn watchdog<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
