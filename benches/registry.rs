@@ -1,4 +1,5 @@
-//! The leased registry: register + deregister, and `for_each` per entry.
+//! The leased registry: register + deregister, and `for_each` per entry; for fds, guard-os's
+//! `fds().for_each` vs listing `/proc/self/fd` (what a program without a registry reads).
 //!
 //! `cargo bench --bench registry`
 
@@ -42,9 +43,41 @@ fn for_each(c: &mut Criterion) {
     g.finish();
 }
 
+/// 10k registered `/dev/null` fds: visiting each under a lease vs reading `/proc/self/fd`.
+fn fds(c: &mut Criterion) {
+    const N: usize = 10_000;
+    let files: Vec<_> = (0..N)
+        .map(|_| guard::os::ReadFile::open("/dev/null").expect("open /dev/null"))
+        .collect();
+    let mut g = c.benchmark_group("registry/fds_10k");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("guard_fds_for_each", |b| {
+        b.iter(|| {
+            let mut sum = 0i64;
+            guard::os::fds().for_each(|fd| sum += i64::from(fd.number()));
+            black_box(sum)
+        })
+    });
+    g.bench_function("proc_self_fd_listing", |b| {
+        b.iter(|| {
+            let mut sum = 0i64;
+            for entry in std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd") {
+                let name = entry.expect("entry").file_name();
+                sum += name
+                    .to_str()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .unwrap_or(0);
+            }
+            black_box(sum)
+        })
+    });
+    g.finish();
+    drop(files);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = register, for_each
+    targets = register, for_each, fds
 }
 criterion_main!(benches);

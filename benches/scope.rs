@@ -1,8 +1,9 @@
-//! A scope with one resource vs the hand-written RAII it replaces, in one run.
+//! A scope with one resource vs the hand-written RAII it replaces and the `scopeguard`
+//! crate, in one run.
 //!
-//! The two sides are interleaved: each measured iteration of one side runs after an
-//! untimed iteration of the other, so both see the same mix of machine states (fd numbers,
-//! caches, neighbours) and the ratio is not a drift between two measurement windows.
+//! The sides are interleaved: each measured iteration of one side runs after an untimed
+//! iteration of another, so all see the same mix of machine states (fd numbers, caches,
+//! neighbours) and a ratio is not the drift between two measurement windows.
 //!
 //! `cargo bench --bench scope`
 
@@ -29,6 +30,13 @@ fn by_hand<R: Resource>(make: impl FnOnce() -> R) {
     let _ = r.release();
 }
 
+fn with_scopeguard<R: Resource>(make: impl FnOnce() -> R) {
+    let r = scopeguard::guard(make(), |r| {
+        let _ = r.release();
+    });
+    black_box(&*r);
+}
+
 /// Times `timed`, running `other` untimed before each call.
 fn interleaved(iters: u64, mut timed: impl FnMut(), mut other: impl FnMut()) -> Duration {
     let mut total = Duration::ZERO;
@@ -41,26 +49,27 @@ fn interleaved(iters: u64, mut timed: impl FnMut(), mut other: impl FnMut()) -> 
     total
 }
 
-fn one_fd(c: &mut Criterion) {
-    let mut g = c.benchmark_group("scope/one_fd");
-    let guard = || with_scope(NullFd::open);
-    let raii = || by_hand(NullFd::open);
+fn group<R: Resource>(c: &mut Criterion, name: &str, make: fn() -> R) {
+    let mut g = c.benchmark_group(name);
+    let guard = || with_scope(make);
+    let raii = || by_hand(make);
+    let sg = || with_scopeguard(make);
     g.bench_function("guard_scope", |b| {
         b.iter_custom(|n| interleaved(n, guard, raii))
     });
     g.bench_function("raii", |b| b.iter_custom(|n| interleaved(n, raii, guard)));
+    g.bench_function("scopeguard", |b| {
+        b.iter_custom(|n| interleaved(n, sg, guard))
+    });
     g.finish();
 }
 
+fn one_fd(c: &mut Criterion) {
+    group(c, "scope/one_fd", NullFd::open);
+}
+
 fn one_trivial(c: &mut Criterion) {
-    let mut g = c.benchmark_group("scope/one_trivial");
-    let guard = || with_scope(|| Nothing(black_box(1)));
-    let raii = || by_hand(|| Nothing(black_box(1)));
-    g.bench_function("guard_scope", |b| {
-        b.iter_custom(|n| interleaved(n, guard, raii))
-    });
-    g.bench_function("raii", |b| b.iter_custom(|n| interleaved(n, raii, guard)));
-    g.finish();
+    group(c, "scope/one_trivial", || Nothing(black_box(1)));
 }
 
 criterion_group! {

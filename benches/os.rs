@@ -1,0 +1,131 @@
+//! The OS layer against what a program would do without it, side by side in one run:
+//!
+//! - spawning `/bin/true` with N ∈ {0, 1000, 10000} live registered fds: guard's exec plan
+//!   keeping none and keeping one, std's `Command` as is (posix_spawn, relies on CLOEXEC),
+//!   a `pre_exec` loop closing every number up to the fd limit, and `pre_exec` with
+//!   `close_range(3, ~0, 0)` alone;
+//! - the OS mutex: lock + unlock of guard's `IpcMutex` vs `parking_lot::Mutex` (in-process
+//!   only) vs `File::lock` (`flock(2)`, what `IpcMutex` builds on).
+//!
+//! `cargo bench --bench os`
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile};
+use std::os::unix::process::CommandExt as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit and says what they are.
+fn raise_fd_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = rustix::process::Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    if let Err(e) = setrlimit(Resource::Nofile, raised) {
+        eprintln!("could not raise RLIMIT_NOFILE: {e}");
+    }
+    let now = getrlimit(Resource::Nofile);
+    eprintln!(
+        "RLIMIT_NOFILE: soft {:?} (was {:?}), hard {:?}",
+        now.current, limit.current, now.maximum
+    );
+    now.current.unwrap_or(1 << 20)
+}
+
+fn true_cmd() -> Command {
+    let mut cmd = Command::new("/bin/true");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) {
+    let status = cmd.status().expect("spawn /bin/true");
+    assert!(status.success());
+}
+
+fn spawn(c: &mut Criterion) {
+    let max_fd = raise_fd_limit() as i32;
+    let mut g = c.benchmark_group("os/spawn_true");
+    g.sample_size(20);
+    let mut live: Vec<ReadFile> = Vec::new();
+    for n in [0usize, 1000, 10_000] {
+        while live.len() < n {
+            live.push(ReadFile::open("/dev/null").expect("open /dev/null"));
+        }
+        let kept = ReadFile::open("/dev/null").expect("open /dev/null");
+        g.bench_with_input(BenchmarkId::new("std_command", n), &n, |b, _| {
+            b.iter(|| run(&mut true_cmd()))
+        });
+        g.bench_with_input(BenchmarkId::new("guard_keep_0", n), &n, |b, _| {
+            b.iter(|| run(true_cmd().inherit(Inherit::new()).expect("plan")))
+        });
+        g.bench_with_input(BenchmarkId::new("guard_keep_1", n), &n, |b, _| {
+            b.iter(|| {
+                run(true_cmd()
+                    .inherit(Inherit::new().keep(&kept))
+                    .expect("plan"))
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("pre_exec_close_loop", n), &n, |b, _| {
+            b.iter(|| {
+                let mut cmd = true_cmd();
+                // SAFETY: the hook only makes `close(2)` calls, which are async-signal-safe;
+                // it allocates nothing and takes no lock.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        for fd in 3..max_fd {
+                            libc::close(fd);
+                        }
+                        Ok(())
+                    });
+                }
+                run(&mut cmd)
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("close_range_only", n), &n, |b, _| {
+            b.iter(|| {
+                let mut cmd = true_cmd();
+                // SAFETY: one raw `close_range(2)` syscall: async-signal-safe, no allocation.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+                        Ok(())
+                    });
+                }
+                run(&mut cmd)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn mutex(c: &mut Criterion) {
+    let mut g = c.benchmark_group("os/mutex_lock_unlock");
+    let ipc = IpcMutex::open("guard-bench").expect("open the IPC mutex");
+    g.bench_function("guard_ipc_mutex", |b| {
+        b.iter(|| ipc.lock().expect("lock").unlock().expect("unlock"))
+    });
+    let local = parking_lot::Mutex::new(0u64);
+    g.bench_function("parking_lot", |b| b.iter(|| *local.lock() += 1));
+    let path = std::env::temp_dir().join(format!("guard-bench-flock.{}", std::process::id()));
+    let file = std::fs::File::create(&path).expect("create the flock file");
+    g.bench_function("flock", |b| {
+        b.iter(|| {
+            file.lock().expect("flock");
+            file.unlock().expect("unflock");
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_file(path);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = spawn, mutex
+}
+criterion_main!(benches);
