@@ -7,22 +7,34 @@
 //! counters are leaked on purpose: there is one per distinct (type, creation site) pair,
 //! which the program's code bounds.
 
+use crate::counted::queue::CachePadded;
 use crate::loom::{StdAtomicU64, StdMutex, StdOrdering};
 use crate::registry::{Census, Origin};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The live count of one origin.
+/// The live count of one origin: entries minus departures. The two counters sit on lines
+/// of their own, because they are written by different threads (a counted resource enters
+/// on its creator's thread and leaves on the finalizer's): one shared counter would bounce
+/// between the two cores on every resource.
 pub(crate) struct Tally {
     origin: Origin,
-    live: StdAtomicU64,
+    entered: CachePadded<StdAtomicU64>,
+    left: CachePadded<StdAtomicU64>,
 }
 
 impl Tally {
     /// One resource of this origin left (released, or taken back by its owner).
     pub(crate) fn leave(&self) {
-        self.live.fetch_sub(1, StdOrdering::Relaxed);
+        self.left.fetch_add(1, StdOrdering::Relaxed);
+    }
+
+    /// How many are live now (a snapshot: departures are read first, so it never
+    /// underflows).
+    fn live(&self) -> u64 {
+        let left = self.left.load(StdOrdering::Relaxed);
+        self.entered.load(StdOrdering::Relaxed).saturating_sub(left)
     }
 }
 
@@ -83,7 +95,8 @@ fn lookup(origin: Origin) -> &'static Tally {
     let tally: &mut &'static Tally = map.entry(key(&origin)).or_insert_with(|| {
         Box::leak(Box::new(Tally {
             origin,
-            live: StdAtomicU64::new(0),
+            entered: CachePadded::default(),
+            left: CachePadded::default(),
         }))
     });
     tally
@@ -108,7 +121,7 @@ pub(crate) fn enter(origin: Origin) -> &'static Tally {
             tally
         }
     };
-    tally.live.fetch_add(1, StdOrdering::Relaxed);
+    tally.entered.fetch_add(1, StdOrdering::Relaxed);
     tally
 }
 
@@ -118,7 +131,7 @@ pub(crate) fn census() -> Vec<Census> {
     {
         let all = ALL.lock().unwrap_or_else(|e| e.into_inner());
         for tally in all.iter().flat_map(|m| m.values()) {
-            let count = tally.live.load(StdOrdering::Relaxed) as usize;
+            let count = tally.live() as usize;
             if count == 0 {
                 continue;
             }

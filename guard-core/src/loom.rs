@@ -10,7 +10,8 @@
 /// Global configuration and lazily created singletons are not part of any model: they use
 /// `std` under both backends (loom objects cannot live in statics).
 pub(crate) use std::sync::atomic::{
-    AtomicBool as StdAtomicBool, AtomicU64 as StdAtomicU64, Ordering as StdOrdering,
+    AtomicBool as StdAtomicBool, AtomicPtr as StdAtomicPtr, AtomicU64 as StdAtomicU64,
+    AtomicUsize as StdAtomicUsize, Ordering as StdOrdering,
 };
 pub(crate) use std::sync::{Arc as StdArc, LazyLock, Mutex as StdMutex};
 

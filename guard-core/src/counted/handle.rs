@@ -1,12 +1,14 @@
 //! `Counted<T>`: an `Arc`-like handle whose last drop moves the value to the finalizer.
 
 use crate::census::{self, Tally};
+use crate::counted::pool;
 use crate::counted::queue::{Job, Node, RunOutcome, VTable};
 use crate::error::{Panicked, TryReleaseError};
 use crate::finalizer;
 use crate::loom::{AtomicUsize, Ordering, fence};
 use crate::registry::Origin;
 use crate::resource::{CountedResource, Kind, Resource};
+use std::alloc::Layout;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -88,14 +90,18 @@ impl<T: CountedResource> Counted<T> {
     pub fn new(value: T) -> Self {
         let tally = census::enter(Origin::here::<T>(Kind::Counted));
         finalizer::ensure_started();
-        let inner = Box::new(Inner {
-            node: Node::new(&Self::VTABLE),
-            strong: AtomicUsize::new(1),
-            tally,
-            value: ManuallyDrop::new(value),
-        });
+        let inner = pool::alloc(Layout::new::<Inner<T>>()).cast::<Inner<T>>();
+        // SAFETY: `alloc` returned memory for an `Inner<T>` that nothing else uses.
+        unsafe {
+            inner.as_ptr().write(Inner {
+                node: Node::new(&Self::VTABLE),
+                strong: AtomicUsize::new(1),
+                tally,
+                value: ManuallyDrop::new(value),
+            });
+        }
         Counted {
-            inner: NonNull::from(Box::leak(inner)),
+            inner,
             _owns: PhantomData,
         }
     }
@@ -146,8 +152,8 @@ impl<T: CountedResource> Counted<T> {
         }
         let this = ManuallyDrop::new(this);
         // SAFETY: the count went 1 -> 0 under our CAS, so this was the last handle and no
-        // other can appear; the allocation came from `Box::leak` in `new`.
-        let inner = unsafe { Box::from_raw(this.inner.as_ptr()) };
+        // other can appear: we own the allocation, made by `pool::alloc` in `new`.
+        let inner = unsafe { take(this.inner) };
         inner.tally.leave();
         Ok(ManuallyDrop::into_inner(inner.value))
     }
@@ -161,11 +167,23 @@ impl<T: CountedResource> Counted<T> {
 unsafe fn release_job<T: CountedResource>(node: NonNull<Node>) -> RunOutcome {
     // SAFETY: per the contract, we own the allocation; `Inner` is `#[repr(C)]` with the
     // node first, so the cast recovers the original pointer.
-    let inner = unsafe { Box::from_raw(node.cast::<Inner<T>>().as_ptr()) };
-    let Inner { tally, value, .. } = *inner;
+    let Inner { tally, value, .. } = unsafe { take(node.cast::<Inner<T>>()) };
     let outcome = run_release(ManuallyDrop::into_inner(value));
     tally.leave();
     outcome
+}
+
+/// Moves the `Inner<T>` out of its allocation and gives the memory back to the pool.
+///
+/// # Safety
+///
+/// `inner` is a live `Inner<T>` from `Counted::new` that the caller owns (the count is 0).
+unsafe fn take<T: CountedResource>(inner: NonNull<Inner<T>>) -> Inner<T> {
+    // SAFETY: the caller owns the initialised value; it is read exactly once.
+    let value = unsafe { inner.as_ptr().read() };
+    // SAFETY: made by `pool::alloc` with this layout; nothing refers to it any more.
+    unsafe { pool::free(inner.cast(), Layout::new::<Inner<T>>()) };
+    value
 }
 
 /// Releases `value`, turning a panic into an outcome (its payload dropped under a second

@@ -3,6 +3,7 @@
 
 mod handle;
 pub(crate) mod marker;
+mod pool;
 pub(crate) mod queue;
 
 pub use handle::Counted;
