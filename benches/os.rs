@@ -1,7 +1,9 @@
 //! The OS layer against what a program would do without it, side by side in one run:
 //!
 //! - spawning `/bin/true` with N ∈ {0, 1000, 10000} live registered fds: guard's exec plan
-//!   keeping none and keeping one, std's `Command` as is (posix_spawn, relies on CLOEXEC),
+//!   keeping none (by default it still closes every other fd in the child, R5; with
+//!   `trust_cloexec` it adds no hook and std keeps posix_spawn) and keeping one, std's
+//!   `Command` as is (posix_spawn, relies on CLOEXEC),
 //!   a `pre_exec` loop closing every number up to the fd limit, and `pre_exec` with
 //!   `close_range(3, ~0, 0)` alone;
 //! - the OS mutex: lock + unlock of guard's `IpcMutex` vs `parking_lot::Mutex` (in-process
@@ -63,6 +65,17 @@ fn spawn(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("guard_keep_0", n), &n, |b, _| {
             b.iter(|| run(true_cmd().inherit(Inherit::new()).expect("plan")))
         });
+        g.bench_with_input(
+            BenchmarkId::new("guard_keep_0_trust_cloexec", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    run(true_cmd()
+                        .inherit(Inherit::new().trust_cloexec())
+                        .expect("plan"))
+                })
+            },
+        );
         g.bench_with_input(BenchmarkId::new("guard_keep_1", n), &n, |b, _| {
             b.iter(|| {
                 run(true_cmd()
