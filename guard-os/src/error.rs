@@ -7,6 +7,15 @@ use std::io;
 use std::path::PathBuf;
 
 /// `Result` with guard-os's [`Error`].
+///
+/// # Examples
+///
+/// ```
+/// fn open_both(a: &str, b: &str) -> guard_os::Result<(guard_os::ReadFile, guard_os::ReadFile)> {
+///     Ok((guard_os::ReadFile::open(a)?, guard_os::ReadFile::open(b)?))
+/// }
+/// assert!(open_both("/dev/null", "/no/such/file").is_err()); // the first one is closed
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Every error guard-os produces. Each variant says which operation failed; OS errors are
@@ -60,6 +69,15 @@ pub enum Error {
     /// `fsync(2)` failed.
     #[error("syncing fd {fd} to disk failed")]
     Sync {
+        /// The fd number.
+        fd: i32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `fstat(2)` failed.
+    #[error("reading the status of fd {fd} failed")]
+    Stat {
         /// The fd number.
         fd: i32,
         /// The OS error.
@@ -204,6 +222,7 @@ impl Error {
             | Error::Socket { source, .. }
             | Error::Flush { source, .. }
             | Error::Sync { source, .. }
+            | Error::Stat { source, .. }
             | Error::Shutdown { source, .. }
             | Error::Close { source, .. }
             | Error::Dup { source, .. }

@@ -54,6 +54,10 @@
 //! ```
 
 #![cfg(target_os = "linux")]
+// Synchronisation: guard-os takes `std::sync` (atomics, `LazyLock`, `Arc`) and `parking_lot`
+// directly. STYLE's rule (sync types only through `crate::loom`) exists so that loom can
+// model-check guard-core's concurrent cores; guard-os has none of its own (its registry is
+// guard-core's), and its tests exercise real fds and processes, which loom cannot model.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]

@@ -66,11 +66,23 @@ impl PipeReader {
     pub(crate) fn registered_fd(&self) -> &Fd {
         &self.fd
     }
-    /// Closes the read end now.
+    /// Closes the read end now, instead of on the finalizer (or at the drop).
     ///
     /// # Errors
     ///
     /// [`Error::Close`]; the fd is closed and deregistered anyway.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let (reader, writer) = guard_os::pipe()?;
+    /// reader.close()?;
+    /// let err = (&writer).write(b"nobody reads").unwrap_err(); // EPIPE (Rust ignores SIGPIPE)
+    /// assert_eq!(err.raw_os_error(), Some(libc::EPIPE));
+    /// # writer.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(self) -> Result<()> {
         self.fd.close()
     }
@@ -148,11 +160,22 @@ impl PipeWriter {
     pub(crate) fn registered_fd(&self) -> &Fd {
         self.fd.get()
     }
-    /// Closes the write end now.
+    /// Closes the write end now: the reader sees EOF from here on (if this was the last
+    /// write end).
     ///
     /// # Errors
     ///
     /// [`Error::Close`]; the fd is closed and deregistered anyway.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// let (reader, writer) = guard_os::pipe()?;
+    /// writer.close()?;
+    /// assert_eq!((&reader).read(&mut [0; 8])?, 0); // EOF, not a blocking read
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(mut self) -> Result<()> {
         self.fd.take().map_or(Ok(()), Fd::close)
     }

@@ -11,6 +11,7 @@ use common::watchdog;
 use guard_core::Kind;
 use guard_core::event::{self, Event};
 use guard_os::{Error, Fd, IpcMutex, PipeWriter, ReadFile, WriteFile, fds, pipe};
+use std::any::type_name;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -159,7 +160,7 @@ fn a_deferred_close_failure_names_the_fds_real_type_and_kind() {
             [],
             "nothing is reported while the lease holds the fd"
         );
-        let want = failed_close("guard_os::file::ReadFile", Kind::Counted, n);
+        let want = failed_close(type_name::<ReadFile>(), Kind::Counted, n);
         // Reported by the thread that ended the lease, when the pass ended: no flush.
         assert_eq!(log.seen(), std::slice::from_ref(&want));
 
@@ -167,7 +168,7 @@ fn a_deferred_close_failure_names_the_fds_real_type_and_kind() {
         let (reader, writer) = pipe().unwrap();
         let n = writer.as_raw_fd();
         deferred_close(&log, n, writer, PipeWriter::close);
-        let want_writer = failed_close("guard_os::pipe::PipeWriter", Kind::Unique, n);
+        let want_writer = failed_close(type_name::<PipeWriter>(), Kind::Unique, n);
         assert_eq!(log.seen(), [want, want_writer]);
         reader.close().unwrap();
 
@@ -188,7 +189,7 @@ fn a_dropped_fd_whose_close_fails_reports_its_type() {
     drop(fd); // counted, dropped outside a `Counted`: closed now, its error to the hook
     assert_eq!(
         capture.seen(),
-        [failed_close("guard_os::fd::owned::Fd", Kind::Counted, n)]
+        [failed_close(type_name::<Fd>(), Kind::Counted, n)]
     );
     clone.close().unwrap(); // the clone was untouched
     assert_eq!(capture.seen().len(), 1);
@@ -213,14 +214,14 @@ fn unique_resources_dropped_without_release_report_their_errors_and_the_drop() {
     assert_eq!(
         capture.seen(),
         [
-            unreleased("guard_os::pipe::PipeWriter", line + 2), // dropped first
+            unreleased(type_name::<PipeWriter>(), line + 2), // dropped first
             Seen::Failed {
-                resource: "guard_os::file::WriteFile",
+                resource: type_name::<WriteFile>(),
                 kind: Kind::Unique,
                 closed: None,
                 os: Some(libc::ENOSPC),
             },
-            unreleased("guard_os::file::WriteFile", line),
+            unreleased(type_name::<WriteFile>(), line),
         ]
     );
 
@@ -231,10 +232,7 @@ fn unique_resources_dropped_without_release_report_their_errors_and_the_drop() {
     let seen = capture.seen();
     assert_eq!(
         seen.last(),
-        Some(&unreleased(
-            "guard_os::ipc_mutex::lock::IpcLock<'_>",
-            lock_line
-        )),
+        Some(&unreleased(type_name::<guard_os::IpcLock<'_>>(), lock_line)),
         "{seen:?}"
     );
     m.close().unwrap();

@@ -236,7 +236,7 @@ fn registered_fds_carry_kind_type_and_site_and_are_cloexec() {
     let (kind, name, at, shown) = found.unwrap();
     assert_eq!(
         (kind, name, at),
-        (Kind::Counted, "guard_os::file::ReadFile", line)
+        (Kind::Counted, std::any::type_name::<ReadFile>(), line)
     );
     assert!(shown.contains("registry.rs"), "{shown}");
     let report = guard_core::report().to_string();
@@ -303,4 +303,24 @@ fn counted_fds_are_closed_on_the_finalizer() {
     guard_core::finalizer::flush().unwrap();
     assert_eq!(fds().len(), before);
     assert!(!raw_is_open(n));
+}
+
+#[test]
+fn adopted_fds_become_cloexec() {
+    use std::os::fd::FromRawFd;
+    let _s = serial();
+    // SAFETY: a plain open(2) without O_CLOEXEC, as C code would; the OwnedFd owns it.
+    let raw = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+    assert!(raw >= 0);
+    // SAFETY: `raw` was just opened and nobody else owns it.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    let cloexec = |fd: BorrowedFd<'_>| {
+        rustix::io::fcntl_getfd(fd)
+            .unwrap()
+            .contains(rustix::io::FdFlags::CLOEXEC)
+    };
+    assert!(!cloexec(owned.as_fd()));
+    let fd = Fd::adopt(owned);
+    assert!(cloexec(fd.as_fd()), "every registered fd is close-on-exec");
+    fd.close().unwrap();
 }

@@ -35,6 +35,19 @@ use std::sync::Arc;
 /// closes only the fds marked close-on-exec (every fd guard, std and socket2 create is),
 /// and with nothing to keep no hook is installed at all, so std's `posix_spawn` fast path
 /// stays. [`untracked()`](crate::untracked) shows which fds that could let through.
+///
+/// # Examples
+///
+/// ```
+/// use guard_os::{CommandExt, Inherit};
+/// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+/// let status = std::process::Command::new("/bin/sh")
+///     .args(["-c", "test -e /proc/self/fd/3 && ! test -e /proc/self/fd/4"])
+///     .inherit(Inherit::new().keep_at(&listener, 3))? // the listener as fd 3, nothing else
+///     .status()?;
+/// assert!(status.success());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait CommandExt {
     /// Makes the child inherit exactly stdin, stdout, stderr and what `plan` keeps (R5),
     /// holding the kept fds' leases until this `Command` is dropped. Call it once per

@@ -6,6 +6,8 @@
 
 mod exec;
 mod plan;
+mod registered;
 
 pub use exec::CommandExt;
-pub use plan::{Inherit, ListenFd, Registered, listen_fds_command};
+pub use plan::{Inherit, listen_fds_command};
+pub use registered::{ListenFd, Registered};

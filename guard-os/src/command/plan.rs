@@ -1,64 +1,13 @@
 //! The plan: which fds a child keeps, at which numbers ([`Inherit`]), validated and leased
 //! in the parent.
 
+use super::registered::{ListenFd, Registered};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, LiveFd};
+use crate::fd::{LiveFd, retry_on_pressure};
 use crate::sys::{self, child::Cloexec, table};
-use guard_core::registry::Key;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::process::Command;
-
-mod sealed {
-    pub trait Sealed {}
-}
-
-/// An fd the registry knows: every guard-os fd type. [`Inherit`] leases it for the spawn.
-///
-/// Not [`IpcMutex`](crate::IpcMutex): a child holding the handle's open file description
-/// would share the parent's `flock`, so the mutex would no longer exclude them.
-///
-/// # Examples
-///
-/// ```
-/// fn pass(cmd: &mut std::process::Command, fd: &impl guard_os::Registered) -> guard_os::Result<()> {
-///     use guard_os::CommandExt;
-///     cmd.inherit(guard_os::Inherit::new().keep(fd))?;
-///     Ok(())
-/// }
-/// pass(&mut std::process::Command::new("/bin/true"), &guard_os::ReadFile::open("/dev/null")?)?;
-/// # Ok::<(), guard_os::Error>(())
-/// ```
-pub trait Registered: AsFd + sealed::Sealed {
-    /// Its registry key.
-    #[doc(hidden)]
-    fn registry_key(&self) -> Key;
-}
-
-macro_rules! registered {
-    ($($ty:ty => |$s:ident| $fd:expr;)*) => {$(
-        impl sealed::Sealed for $ty {}
-        impl Registered for $ty {
-            fn registry_key(&self) -> Key {
-                let $s = self;
-                $fd.key()
-            }
-        }
-    )*};
-}
-
-registered! {
-    Fd => |s| s;
-    crate::ReadFile => |s| s.registered_fd();
-    crate::WriteFile => |s| s.registered_fd();
-    crate::PipeReader => |s| s.registered_fd();
-    crate::PipeWriter => |s| s.registered_fd();
-    crate::TcpListener => |s| s.registered_fd();
-    crate::TcpStream => |s| s.registered_fd();
-    crate::UdpSocket => |s| s.registered_fd();
-    crate::UnixListener => |s| s.registered_fd();
-    crate::UnixStream => |s| s.registered_fd();
-}
 
 /// What keeps one passed fd open until the `Command` is dropped.
 #[derive(Debug)]
@@ -238,7 +187,7 @@ impl Inherit {
     #[must_use]
     pub fn keep_foreign_at(mut self, fd: impl AsFd, target: i32) -> Inherit {
         let fd = fd.as_fd();
-        match sys::dup_cloexec(fd) {
+        match retry_on_pressure(|| sys::dup_cloexec(fd)) {
             Ok(dup) => {
                 let source = dup.as_raw_fd();
                 self.push(Some(Hold::Dup(dup)), source, target, false);
@@ -269,7 +218,8 @@ impl Inherit {
         for (i, fd) in fds.iter().enumerate() {
             let lease = table::lease(fd.key());
             let target = 3 + i32::try_from(i).unwrap_or(i32::MAX - 3);
-            self.push(lease.map(Hold::Lease), fd.number(), target, false);
+            let source = fd.as_fd().as_raw_fd();
+            self.push(lease.map(Hold::Lease), source, target, false);
         }
         self.listen_fds = Some(fds.len());
         self
@@ -348,36 +298,6 @@ impl Inherit {
             }
         }
         Ok(())
-    }
-}
-
-/// An fd that can be passed with [`Inherit::listen_fds`] (object-safe view of
-/// [`Registered`]).
-///
-/// # Examples
-///
-/// ```
-/// let l = guard_os::TcpListener::bind("127.0.0.1:0")?;
-/// let u = guard_os::UdpSocket::bind("127.0.0.1:0")?;
-/// let mixed: [&dyn guard_os::ListenFd; 2] = [&l, &u];
-/// # let _ = guard_os::Inherit::new().listen_fds(&mixed);
-/// # Ok::<(), guard_os::Error>(())
-/// ```
-pub trait ListenFd: sealed::Sealed {
-    /// Its registry key.
-    #[doc(hidden)]
-    fn key(&self) -> Key;
-    /// Its number.
-    #[doc(hidden)]
-    fn number(&self) -> RawFd;
-}
-
-impl<T: Registered> ListenFd for T {
-    fn key(&self) -> Key {
-        self.registry_key()
-    }
-    fn number(&self) -> RawFd {
-        self.as_fd().as_raw_fd()
     }
 }
 

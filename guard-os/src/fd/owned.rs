@@ -35,12 +35,27 @@ pub struct Fd {
 }
 
 impl Fd {
-    /// Registers `fd` (made by other code) as a generic counted `Fd`, created here.
+    /// Registers `fd` (made by other code) as a generic counted `Fd`, created here, and
+    /// sets its `FD_CLOEXEC` ([`fcntl(F_SETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)),
+    /// as every registered fd has: a child gets it only when asked, through
+    /// [`CommandExt::inherit`](crate::CommandExt::inherit). (The flag could only have leaked
+    /// the fd into a child spawned before this call; nothing can undo that.)
     ///
-    /// The fd keeps its flags: if it lacks `FD_CLOEXEC`, it still has no `FD_CLOEXEC`
-    /// (exec hygiene through [`CommandExt`](crate::CommandExt) closes it in children anyway).
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::OwnedFd;
+    /// let theirs: OwnedFd = std::fs::File::open("/dev/null")?.into(); // made by other code
+    /// let fd = guard_os::Fd::adopt(theirs);
+    /// assert_eq!(fd.registered_origin().unwrap().kind(), guard_core::Kind::Counted);
+    /// assert!(fd.registered_origin().unwrap().type_name().ends_with("Fd"));
+    /// fd.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn adopt(fd: OwnedFd) -> Fd {
+        // Only EBADF can fail F_SETFD, and an `OwnedFd` is open (I/O safety).
+        let _ = sys::set_cloexec(&fd);
         Fd::register(fd, FdType::Fd, Location::caller())
     }
 
@@ -103,7 +118,17 @@ impl Fd {
         Ok(Fd::register(dup, self.entry.ty(), Location::caller()))
     }
 
-    /// The fd's kind, type and creation site, as registered.
+    /// The fd's kind, type and creation site, as registered; `None` only while a
+    /// [`close`](Self::close) of it is in progress elsewhere (it never is, for the owner).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fd = guard_os::Fd::adopt(std::fs::File::open("/dev/null")?.into());
+    /// let origin = fd.registered_origin().unwrap();
+    /// assert_eq!(origin.site().line(), line!() - 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn registered_origin(&self) -> Option<Origin> {
         self.entry.origin()
     }
@@ -115,6 +140,17 @@ impl Fd {
     /// # Errors
     ///
     /// [`Error::Close`]: the fd is closed and deregistered anyway; close is never retried.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fd = guard_os::Fd::adopt(std::fs::File::open("/dev/null")?.into());
+    /// match fd.close() {
+    ///     Ok(()) => {}
+    ///     Err(e) => eprintln!("{e}: the number is free anyway"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(self) -> Result<()> {
         let fd = self.entry.raw();
         self.entry

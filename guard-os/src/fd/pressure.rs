@@ -7,6 +7,13 @@ use std::time::Duration;
 
 /// How long an fd creation that hit `EMFILE`/`ENFILE` waits for pending counted releases
 /// before its one retry.
+///
+/// # Examples
+///
+/// ```
+/// // The worst case an fd creation can add when the process is out of fds:
+/// assert!(guard_os::PRESSURE_FLUSH_TIMEOUT <= std::time::Duration::from_secs(2));
+/// ```
 pub const PRESSURE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 static PRESSURE_RETRIES: AtomicU64 = AtomicU64::new(0);

@@ -1,5 +1,6 @@
 //! The registry view: [`fds()`] with leased iteration, and [`untracked()`].
 
+use super::retry_on_pressure;
 use crate::error::{Error, Result};
 use crate::sys::{self, table};
 use guard_core::Kind;
@@ -62,17 +63,46 @@ impl Fds {
     }
 
     /// Number of live registered fds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let before = guard_os::fds().len();
+    /// let f = guard_os::ReadFile::open("/dev/null")?;
+    /// assert!(guard_os::fds().len() >= before + 1); // other threads may open fds too
+    /// # drop(f);
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         table::len()
     }
 
     /// True if no fd is registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = guard_os::ReadFile::open("/dev/null")?;
+    /// assert!(!guard_os::fds().is_empty());
+    /// # drop(f);
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Live registered fds grouped by kind, type and creation site, largest groups first
     /// (the "registered fds" section of [`guard_core::report()`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let files: Vec<_> = (0..3).map(|_| guard_os::ReadFile::open("/dev/null")).collect::<Result<_, _>>()?;
+    /// let here = guard_os::fds().census().into_iter().find(|g| g.origin.site().line() == line!() - 1);
+    /// assert_eq!(here.unwrap().count, 3); // one group: same kind, type and site
+    /// # drop(files);
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn census(&self) -> Vec<Census> {
         table::census()
     }
@@ -82,6 +112,15 @@ impl Fds {
     /// # Errors
     ///
     /// As [`untracked()`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ours = guard_os::ReadFile::open("/dev/null")?;
+    /// let n = std::os::fd::AsRawFd::as_raw_fd(&ours);
+    /// assert!(guard_os::fds().untracked()?.iter().all(|u| u.number != n)); // registered
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn untracked(&self) -> Result<Vec<Untracked>> {
         untracked()
     }
@@ -94,14 +133,19 @@ impl Fds {
 ///
 /// ```
 /// let f = guard_os::ReadFile::open("/dev/null")?;
+/// let line = line!() - 1;
+/// let mut seen = 0;
 /// guard_os::fds().for_each(|fd| {
 ///     if fd.number() == std::os::fd::AsRawFd::as_raw_fd(&f) {
 ///         assert_eq!(fd.kind(), guard_core::Kind::Counted);
-///         assert_eq!(fd.type_name(), "guard_os::file::ReadFile");
-///         assert!(fd.site().file().ends_with(".rs"));
-///         assert!(fd.to_string().starts_with("fd "));
+///         assert_eq!(fd.type_name(), std::any::type_name::<guard_os::ReadFile>());
+///         assert_eq!(fd.site().line(), line);
+///         assert_eq!(fd.origin().kind(), fd.kind()); // the three in one value
+///         println!("{fd}"); // fd 5 (counted `guard_os::file::read::ReadFile`, created at src/main.rs:2:9)
+///         seen += 1;
 ///     }
 /// });
+/// assert_eq!(seen, 1);
 /// # Ok::<(), guard_os::Error>(())
 /// ```
 pub struct LiveFd<'a> {
@@ -117,6 +161,22 @@ impl LiveFd<'_> {
     /// The fd, borrowed for the callback: it cannot escape it (after the callback the
     /// lease is gone and the fd may be closed).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = guard_os::ReadFile::open("/dev/null")?;
+    /// let mut nonblocking = 0;
+    /// guard_os::fds().for_each(|fd| {
+    ///     // Safe to use while the callback runs: the lease keeps it open and unreused.
+    ///     let flags = rustix::fs::fcntl_getfl(fd.as_fd()).unwrap();
+    ///     nonblocking += flags.contains(rustix::fs::OFlags::NONBLOCK) as usize;
+    /// });
+    /// # drop(f);
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    ///
+    /// Trying to keep it:
+    ///
     /// ```compile_fail
     /// let f = guard_os::ReadFile::open("/dev/null").unwrap();
     /// let mut escaped = None;
@@ -126,7 +186,8 @@ impl LiveFd<'_> {
         self.leased.as_fd()
     }
 
-    /// Its kind, type and creation site.
+    /// Its kind, type and creation site (the parts below, in one value; see the
+    /// type-level example).
     pub fn origin(&self) -> Origin {
         self.leased.origin()
     }
@@ -217,7 +278,7 @@ pub struct Untracked {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn untracked() -> Result<Vec<Untracked>> {
-    let open = sys::open_fds().map_err(|source| Error::ListFds { source })?;
+    let open = retry_on_pressure(sys::open_fds).map_err(|source| Error::ListFds { source })?;
     let mut known = Vec::with_capacity(table::len());
     table::for_each(|leased| known.push(leased.raw()));
     known.sort_unstable();

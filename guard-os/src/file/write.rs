@@ -1,139 +1,16 @@
-//! Files: [`ReadFile`] (counted: closing a read-only fd only gives a number back) and
-//! [`WriteFile`] (unique: closing reports write-back errors, so it happens at a precise
-//! point and every error is returned; std's `File` ignores close errors, this does not).
+//! [`WriteFile`]: unique, buffered; its release returns every error of flush, `fsync` and
+//! close.
 
 use crate::error::{Error, Result};
 use crate::fd::{self, Fd, FdType, UniqueFd, retry_on_pressure};
 use crate::sys;
-use guard_core::{CountedResource, Resource, UniqueResource};
+use guard_core::{Resource, UniqueResource};
 use rustix::fs::{Mode, OFlags};
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::Location;
 use std::path::Path;
-
-/// A file opened read-only. Counted: hold it in a [`Counted`](guard_core::Counted) handle
-/// and it is closed on the finalizer thread when the last handle goes; or close it now with
-/// [`ReadFile::close`].
-///
-/// Reads go through `&ReadFile` ([`Read`] and [`read_at`](Self::read_at)), so shared
-/// handles can read: `read` moves the file offset shared by all handles, `read_at` does not.
-///
-/// # Examples
-///
-/// ```
-/// use std::io::Read;
-/// std::fs::write("/tmp/guard-os-readfile-doc", b"hello")?;
-/// let file = guard_core::Counted::new(guard_os::ReadFile::open("/tmp/guard-os-readfile-doc")?);
-/// let mut s = String::new();
-/// (&*file).read_to_string(&mut s)?;
-/// assert_eq!(s, "hello");
-/// let mut two = [0; 2];
-/// assert_eq!(file.read_at(&mut two, 3)?, 2);
-/// assert_eq!(&two, b"lo");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ReadFile {
-    fd: Fd,
-}
-
-impl ReadFile {
-    pub(crate) fn registered_fd(&self) -> &Fd {
-        &self.fd
-    }
-    /// Opens `path` read-only (`open(2)` with `O_RDONLY | O_CLOEXEC`), registered as created
-    /// here. Retries once after draining the finalizer on `EMFILE`/`ENFILE`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Open`] with the OS error.
-    #[track_caller]
-    pub fn open(path: impl AsRef<Path>) -> Result<ReadFile> {
-        let site = Location::caller();
-        let path = path.as_ref();
-        let owned = retry_on_pressure(|| sys::open(path, OFlags::RDONLY, Mode::empty())).map_err(
-            |source| Error::Open {
-                path: path.to_owned(),
-                source,
-            },
-        )?;
-        Ok(ReadFile {
-            fd: Fd::register(owned, FdType::ReadFile, site),
-        })
-    }
-
-    /// Reads at `offset` without moving the file offset
-    /// ([`pread(2)`](https://man7.org/linux/man-pages/man2/pread.2.html)).
-    ///
-    /// # Errors
-    ///
-    /// The OS error.
-    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        sys::pread(&self.fd, buf, offset)
-    }
-
-    /// The file's size now
-    /// ([`fstat(2)`](https://man7.org/linux/man-pages/man2/fstat.2.html)).
-    ///
-    /// # Errors
-    ///
-    /// The OS error.
-    pub fn size(&self) -> io::Result<u64> {
-        sys::file_size(&self.fd)
-    }
-
-    /// Closes the file now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Close`]; the fd is closed and deregistered anyway.
-    pub fn close(self) -> Result<()> {
-        self.fd.close()
-    }
-}
-
-impl Read for &ReadFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        sys::read(&self.fd, buf)
-    }
-}
-
-impl Read for ReadFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Resource for ReadFile {
-    type Error = Error;
-    /// Same as [`ReadFile::close`].
-    fn release(self) -> Result<()> {
-        self.close()
-    }
-}
-
-impl CountedResource for ReadFile {}
-
-impl AsFd for ReadFile {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for ReadFile {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl fmt::Debug for ReadFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReadFile")
-            .field("fd", &self.fd.as_raw_fd())
-            .finish()
-    }
-}
 
 /// Size of a [`WriteFile`]'s buffer.
 const BUFFER: usize = 8 * 1024;
@@ -169,23 +46,49 @@ impl WriteFile {
     pub(crate) fn registered_fd(&self) -> &Fd {
         self.fd.get()
     }
-    /// Creates or truncates `path` for writing (`O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC`,
-    /// mode `0o666` less the umask).
+    /// Creates or truncates `path` for writing
+    /// ([`open(2)`](https://man7.org/linux/man-pages/man2/open.2.html) with
+    /// `O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC`, mode `0o666` less the umask), registered
+    /// as created here. Retries once after draining the finalizer on `EMFILE`/`ENFILE`.
     ///
     /// # Errors
     ///
-    /// [`Error::Open`] with the OS error.
+    /// [`Error::Open`] with the path and the OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let mut f = guard_os::WriteFile::create("/tmp/guard-os-create-doc")?;
+    /// f.write_all(b"new")?;
+    /// f.close()?; // flush + close, both errors returned
+    /// assert_eq!(std::fs::read("/tmp/guard-os-create-doc")?, b"new");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn create(path: impl AsRef<Path>) -> Result<WriteFile> {
         let site = Location::caller();
         WriteFile::open_with(path.as_ref(), OFlags::TRUNC, site)
     }
 
-    /// Opens `path` for appending, creating it if needed (`O_APPEND | O_CREAT`).
+    /// Opens `path` for appending, creating it if needed (`O_WRONLY | O_APPEND | O_CREAT |
+    /// O_CLOEXEC`, mode `0o666` less the umask).
     ///
     /// # Errors
     ///
-    /// [`Error::Open`] with the OS error.
+    /// [`Error::Open`] with the path and the OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// std::fs::write("/tmp/guard-os-append-doc", b"a")?;
+    /// let mut f = guard_os::WriteFile::append("/tmp/guard-os-append-doc")?;
+    /// f.write_all(b"b")?;
+    /// f.close()?;
+    /// assert_eq!(std::fs::read("/tmp/guard-os-append-doc")?, b"ab");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn append(path: impl AsRef<Path>) -> Result<WriteFile> {
         let site = Location::caller();
@@ -208,17 +111,45 @@ impl WriteFile {
 
     /// Whether the release also `fsync`s, so that it returns write-back errors of the
     /// device (default: no).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let mut journal = guard_os::WriteFile::create("/tmp/guard-os-sync-on-release-doc")?
+    ///     .sync_on_release(true);
+    /// journal.write_all(b"committed")?;
+    /// journal.close()?; // flush, fsync, close: Ok means it reached the device
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn sync_on_release(mut self, on: bool) -> Self {
         self.sync_on_release = on;
         self
     }
 
-    /// Writes the buffer out and `fsync`s now.
+    /// Writes the buffer out and `fsync`s now
+    /// ([`fsync(2)`](https://man7.org/linux/man-pages/man2/fsync.2.html)): a checkpoint
+    /// before the release.
     ///
     /// # Errors
     ///
-    /// [`Error::Flush`] or [`Error::Sync`].
+    /// [`Error::Flush`] (the `fsync` is then not attempted) or [`Error::Sync`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let mut f = guard_os::WriteFile::create("/tmp/guard-os-sync-doc")?;
+    /// f.write_all(b"durable")?;
+    /// f.sync_all()?; // on disk now
+    /// f.close()?;
+    /// let mut full = guard_os::WriteFile::append("/dev/full")?;
+    /// full.write_all(b"x")?; // buffered
+    /// assert!(matches!(full.sync_all(), Err(guard_os::Error::Flush { .. }))); // ENOSPC
+    /// # let _ = full.close();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sync_all(&mut self) -> Result<()> {
         let fd = self.fd.get().as_raw_fd();
         self.flush_buffer()
@@ -230,7 +161,19 @@ impl WriteFile {
     ///
     /// # Errors
     ///
-    /// Every step's error; the fd is closed and deregistered anyway.
+    /// Every step's error ([`Error::Flush`], [`Error::Sync`], [`Error::Close`]; several in
+    /// [`Error::Release`]); the fd is closed and deregistered anyway.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let mut f = guard_os::WriteFile::append("/dev/full")?;
+    /// f.write_all(b"lost")?; // buffered: succeeds
+    /// let err = f.close().unwrap_err(); // std's File would have lost this
+    /// assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(mut self) -> Result<()> {
         self.finish()
     }

@@ -117,6 +117,16 @@ impl IpcMutex {
     ///
     /// [`Error::InvalidName`] for an empty name, one over 200 bytes or one with `/` or NUL;
     /// [`Error::Open`] if the file cannot be opened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = guard_os::IpcMutex::open("doc-open")?; // every process opening "doc-open" shares it
+    /// assert!(m.path().ends_with("guard-mutex.doc-open"));
+    /// let bad = guard_os::IpcMutex::open("a/b").unwrap_err();
+    /// assert!(matches!(bad, guard_os::Error::InvalidName { .. }));
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     #[track_caller]
     pub fn open(name: &str) -> Result<IpcMutex> {
         let site = Location::caller();
@@ -145,6 +155,18 @@ impl IpcMutex {
     /// # Errors
     ///
     /// [`Error::Open`] if the file cannot be opened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join("guard-os-doc-open-path.lock");
+    /// let a = guard_os::IpcMutex::open_path(&path)?;
+    /// let b = guard_os::IpcMutex::open_path(&path)?; // another handle to the same mutex
+    /// let held = a.lock().map_err(guard_os::Error::from)?;
+    /// assert!(b.try_lock().map_err(guard_os::Error::from)?.is_none());
+    /// held.unlock()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     #[track_caller]
     pub fn open_path(path: impl AsRef<Path>) -> Result<IpcMutex> {
         IpcMutex::open_at(path.as_ref().to_owned(), Location::caller())
@@ -164,7 +186,7 @@ impl IpcMutex {
         })
     }
 
-    /// The lock file.
+    /// The lock file (see [`open`](Self::open)'s example).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -176,6 +198,19 @@ impl IpcMutex {
     /// [`LockError::OwnerDied`] (holding the lock) if a previous holder died while holding
     /// it and nobody marked the state consistent since; [`LockError::Os`] if `flock` or the
     /// owner record failed (the lock is not held then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = guard_os::IpcMutex::open("doc-lock-wait")?;
+    /// let held = match m.lock() {
+    ///     Ok(held) => held,
+    ///     Err(guard_os::LockError::OwnerDied(died)) => died.recover()?, // see OwnerDied
+    ///     Err(guard_os::LockError::Os(e)) => return Err(e),
+    /// };
+    /// held.unlock()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     #[track_caller]
     pub fn lock(&self) -> std::result::Result<IpcLock<'_>, LockError<'_>> {
         let site = Location::caller();
@@ -192,6 +227,17 @@ impl IpcMutex {
     /// # Errors
     ///
     /// As [`lock`](Self::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = guard_os::IpcMutex::open("doc-try-lock")?;
+    /// if let Some(held) = m.try_lock().map_err(guard_os::Error::from)? {
+    ///     // ... nobody else holds it ...
+    ///     held.unlock()?;
+    /// }
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     #[track_caller]
     pub fn try_lock(&self) -> std::result::Result<Option<IpcLock<'_>>, LockError<'_>> {
         let site = Location::caller();
@@ -265,11 +311,20 @@ impl IpcMutex {
         }
     }
 
-    /// Closes the handle now.
+    /// Closes the handle now, instead of on the finalizer (or at the drop). It cannot be
+    /// locked then: an acquisition borrows the handle. The lock file stays.
     ///
     /// # Errors
     ///
     /// [`Error::Close`]; the fd is closed and deregistered anyway.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = guard_os::IpcMutex::open("doc-close")?;
+    /// m.close()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn close(self) -> Result<()> {
         self.fd.close()
     }

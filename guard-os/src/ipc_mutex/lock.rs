@@ -42,7 +42,24 @@ pub struct IpcLock<'a> {
 
 impl<'a> IpcLock<'a> {
     /// True while the state is poisoned: a holder died holding the lock and nobody has
-    /// marked the state consistent since.
+    /// marked the state consistent since. Only a lock from
+    /// [`OwnerDied::into_lock`] is poisoned ([`IpcMutex::lock`] reports the death first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = guard_os::IpcMutex::open("doc-is-poisoned")?;
+    /// let lock = match m.lock() {
+    ///     Ok(lock) => lock,
+    ///     Err(guard_os::LockError::OwnerDied(died)) => died.into_lock(),
+    ///     Err(guard_os::LockError::Os(e)) => return Err(e),
+    /// };
+    /// if lock.is_poisoned() {
+    ///     // repair, then `mark_consistent`; or leave it for the next owner
+    /// }
+    /// lock.unlock()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn is_poisoned(&self) -> bool {
         self.record.poisoned
     }
@@ -53,6 +70,21 @@ impl<'a> IpcLock<'a> {
     /// # Errors
     ///
     /// [`Error::Lock`] if the owner record cannot be written (the state stays poisoned).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = guard_os::IpcMutex::open("doc-mark-consistent")?;
+    /// let mut lock = m.lock().or_else(|e| match e {
+    ///     guard_os::LockError::OwnerDied(died) => Ok(died.into_lock()),
+    ///     guard_os::LockError::Os(e) => Err(e),
+    /// })?;
+    /// // ... repair the shared state ...
+    /// lock.mark_consistent()?;
+    /// assert!(!lock.is_poisoned());
+    /// lock.unlock()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn mark_consistent(&mut self) -> Result<()> {
         let record = Record {
             poisoned: false,
@@ -64,12 +96,23 @@ impl<'a> IpcLock<'a> {
         Ok(())
     }
 
-    /// Unlocks now.
+    /// Unlocks now: records "free" in the owner record, then
+    /// [`flock(LOCK_UN)`](https://man7.org/linux/man-pages/man2/flock.2.html).
     ///
     /// # Errors
     ///
     /// [`Error::Lock`] for the owner record and/or `flock`, all of them; the lock is
     /// released in any case (the in-process part always, the `flock` unless it failed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = guard_os::IpcMutex::open("doc-unlock")?;
+    /// let held = m.lock().map_err(guard_os::Error::from)?;
+    /// held.unlock()?;
+    /// assert!(m.try_lock().map_err(guard_os::Error::from)?.is_some()); // free again
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn unlock(mut self) -> Result<()> {
         self.finish()
     }
@@ -195,17 +238,18 @@ pub struct OwnerDied<'a> {
 }
 
 impl<'a> OwnerDied<'a> {
-    /// The pid of the holder that died.
+    /// The pid of the holder that died (see the type-level example).
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
-    /// The lock, still poisoned.
+    /// The lock, still poisoned: the next owner is told too, until one calls
+    /// [`IpcLock::mark_consistent`] (see [`IpcLock::is_poisoned`]'s example).
     pub fn into_lock(self) -> IpcLock<'a> {
         self.lock
     }
 
-    /// Marks the state consistent and returns the lock.
+    /// Marks the state consistent and returns the lock (see the type-level example).
     ///
     /// # Errors
     ///

@@ -11,7 +11,6 @@ mod tcp;
 mod udp;
 mod unix;
 
-pub use stream::{TcpStream, UnixStream};
-pub use tcp::TcpListener;
+pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::UnixListener;
+pub use unix::{UnixListener, UnixStream};

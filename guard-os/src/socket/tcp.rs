@@ -1,6 +1,6 @@
-//! [`TcpListener`]: counted.
+//! TCP: [`TcpListener`] (counted) and [`TcpStream`] (unique: see [`super::stream`]).
 
-use super::stream::{TcpStream, accept, inet, socket};
+use super::stream::{Stream, accept, inet, socket, stream_common};
 use crate::error::{Error, Result};
 use crate::fd::{Fd, FdType};
 use guard_core::{CountedResource, Resource};
@@ -8,7 +8,7 @@ use socket2::{Domain, SockRef, Type};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::Location;
 
 /// A listening TCP socket. Counted: closing it only gives a number back, so in a
@@ -39,11 +39,25 @@ impl TcpListener {
         &self.fd
     }
     /// Binds to the first address of `addr` that works (`SO_REUSEADDR` set, as std does)
-    /// and listens (backlog 1024).
+    /// and listens (backlog 1024)
+    /// ([`bind(2)`](https://man7.org/linux/man-pages/man2/bind.2.html),
+    /// [`listen(2)`](https://man7.org/linux/man-pages/man2/listen.2.html) on a
+    /// `SOCK_CLOEXEC` socket), registered as created here.
     ///
     /// # Errors
     ///
-    /// [`Error::Socket`] (`bind ADDR`, `listen`) with the last OS error.
+    /// [`Error::Socket`] (`socket`, `setsockopt SO_REUSEADDR`, `bind ADDR`, `listen ADDR`)
+    /// with the last address's OS error; `bind` with `EINVAL` if `addr` resolves to nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?; // port 0: the OS picks
+    /// let taken = guard_os::TcpListener::bind(listener.local_addr()?).unwrap_err();
+    /// assert_eq!(taken.raw_os_error(), Some(libc::EADDRINUSE));
+    /// assert!(taken.to_string().starts_with("bind 127.0.0.1:"));
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     #[track_caller]
     pub fn bind(addr: impl ToSocketAddrs) -> Result<TcpListener> {
         let site = Location::caller();
@@ -55,15 +69,22 @@ impl TcpListener {
             let s = socket(Domain::for_address(addr), Type::STREAM)?;
             let bound = s
                 .set_reuse_address(true)
-                .and_then(|()| s.bind(&addr.into()))
-                .and_then(|()| s.listen(1024));
+                .map_err(|e| Error::socket("setsockopt SO_REUSEADDR", e))
+                .and_then(|()| {
+                    s.bind(&addr.into())
+                        .map_err(|e| Error::socket(format!("bind {addr}"), e))
+                })
+                .and_then(|()| {
+                    s.listen(1024)
+                        .map_err(|e| Error::socket(format!("listen {addr}"), e))
+                });
             match bound {
                 Ok(()) => {
                     return Ok(TcpListener {
                         fd: Fd::register(s.into(), FdType::TcpListener, site),
                     });
                 }
-                Err(e) => last = Error::socket(format!("bind {addr}"), e),
+                Err(e) => last = e,
             }
         }
         Err(last)
@@ -75,6 +96,17 @@ impl TcpListener {
     /// # Errors
     ///
     /// [`Error::Socket`] (`accept`) with the OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = guard_os::TcpStream::connect(listener.local_addr()?)?;
+    /// let (server, from) = listener.accept()?; // a unique TcpStream
+    /// assert_eq!(from, client.local_addr()?);
+    /// # client.close()?; server.close()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     #[track_caller]
     pub fn accept(&self) -> Result<(TcpStream, SocketAddr)> {
         let site = Location::caller();
@@ -83,27 +115,48 @@ impl TcpListener {
         Ok((TcpStream::accepted(fd, site), addr))
     }
 
-    /// The local address (with the port the OS picked for port 0).
+    /// The local address (with the port the OS picked for port 0)
+    /// ([`getsockname(2)`](https://man7.org/linux/man-pages/man2/getsockname.2.html)).
     ///
     /// # Errors
     ///
-    /// [`Error::Socket`] with the OS error.
+    /// [`Error::Socket`] (`getsockname`) with the OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+    /// assert_ne!(listener.local_addr()?.port(), 0);
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn local_addr(&self) -> Result<SocketAddr> {
         inet(SockRef::from(&self.fd).local_addr(), "getsockname")
     }
 
-    /// Makes `accept` non-blocking (`WouldBlock` when nothing is pending) or blocking.
+    /// Makes `accept` non-blocking (`EAGAIN` when nothing is pending) or blocking
+    /// (`O_NONBLOCK`, [`fcntl(2)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)).
     ///
     /// # Errors
     ///
-    /// [`Error::Socket`] with the OS error.
+    /// [`Error::Socket`] (`fcntl O_NONBLOCK`) with the OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+    /// listener.set_nonblocking(true)?;
+    /// let none = listener.accept().unwrap_err(); // nobody is connecting
+    /// assert_eq!(none.raw_os_error(), Some(libc::EAGAIN));
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
     pub fn set_nonblocking(&self, on: bool) -> Result<()> {
         SockRef::from(&self.fd)
             .set_nonblocking(on)
             .map_err(|e| Error::socket("fcntl O_NONBLOCK", e))
     }
 
-    /// Closes the listener now (the port is free when this returns).
+    /// Closes the listener now (the port is free when this returns); the type-level
+    /// example rebinds its port right after.
     ///
     /// # Errors
     ///
@@ -142,3 +195,121 @@ impl fmt::Debug for TcpListener {
             .finish()
     }
 }
+
+/// A connected TCP stream. Unique: enter it in a [`scope`](guard_core::scope) (or call
+/// [`close`](Self::close)); its release shuts the write side down, so the peer reads EOF
+/// right there, then closes. Dropped without release, it does the same at once and the
+/// drop is reported ([`guard_core::report::unreleased`]).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+/// let client = guard_os::TcpStream::connect(listener.local_addr()?)?;
+/// let (server, _) = listener.accept()?;
+/// guard_core::scope(|s| {
+///     let mut c = s.enter(client);
+///     c.write_all(b"bye")?;
+///     Ok::<_, std::io::Error>(())
+/// })?; // FIN sent here
+/// let mut got = Vec::new();
+/// (&server).read_to_end(&mut got)?; // EOF: returns
+/// assert_eq!(got, b"bye");
+/// # server.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TcpStream(Stream);
+
+impl TcpStream {
+    /// Connects to the first address of `addr` that accepts
+    /// ([`connect(2)`](https://man7.org/linux/man-pages/man2/connect.2.html) on a
+    /// `SOCK_CLOEXEC` socket), registered as created here.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Socket`] (`resolve`, `socket`, `connect ADDR`) with the last OS error;
+    /// `connect` with `EINVAL` if `addr` resolves to nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = guard_os::TcpStream::connect(listener.local_addr()?)?;
+    /// let refused = guard_os::TcpStream::connect("127.0.0.1:1").unwrap_err();
+    /// assert_eq!(refused.raw_os_error(), Some(libc::ECONNREFUSED));
+    /// # stream.close()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<TcpStream> {
+        let site = Location::caller();
+        let addrs = addr
+            .to_socket_addrs()
+            .map_err(|e| Error::socket("resolve", e))?;
+        let mut last = Error::socket("connect", io::ErrorKind::InvalidInput.into());
+        for addr in addrs {
+            let s = socket(Domain::for_address(addr), Type::STREAM)?;
+            match s.connect(&addr.into()) {
+                Ok(()) => return Ok(TcpStream::accepted(s.into(), site)),
+                Err(e) => last = Error::socket(format!("connect {addr}"), e),
+            }
+        }
+        Err(last)
+    }
+
+    pub(super) fn accepted(fd: OwnedFd, site: &'static Location<'static>) -> TcpStream {
+        TcpStream(Stream::new(fd, FdType::TcpStream, site))
+    }
+
+    /// The remote address
+    /// ([`getpeername(2)`](https://man7.org/linux/man-pages/man2/getpeername.2.html)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Socket`] (`getpeername`) with the OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = guard_os::TcpStream::connect(listener.local_addr()?)?;
+    /// let (server, from) = listener.accept()?;
+    /// assert_eq!(client.peer_addr()?, listener.local_addr()?);
+    /// assert_eq!(server.peer_addr()?, from);
+    /// # client.close()?; server.close()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn peer_addr(&self) -> Result<SocketAddr> {
+        inet(self.0.sock().peer_addr(), "getpeername")
+    }
+
+    /// The local address
+    /// ([`getsockname(2)`](https://man7.org/linux/man-pages/man2/getsockname.2.html)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Socket`] (`getsockname`) with the OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = guard_os::TcpStream::connect(listener.local_addr()?)?;
+    /// let (server, from) = listener.accept()?;
+    /// assert_eq!(client.local_addr()?, from);
+    /// assert_eq!(server.local_addr()?, listener.local_addr()?);
+    /// # client.close()?; server.close()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        inet(self.0.sock().local_addr(), "getsockname")
+    }
+}
+
+stream_common!(
+    TcpStream,
+    "let l = guard_os::TcpListener::bind(\"127.0.0.1:0\")?;\n\
+     let a = guard_os::TcpStream::connect(l.local_addr()?)?;\n\
+     let (b, _) = l.accept()?;"
+);

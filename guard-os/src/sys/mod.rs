@@ -110,6 +110,13 @@ pub(crate) fn dup_cloexec(fd: impl AsFd) -> io::Result<OwnedFd> {
     rustix::io::fcntl_dupfd_cloexec(fd, 0).map_err(errno)
 }
 
+/// Sets `FD_CLOEXEC` on `fd`
+/// ([`fcntl(F_SETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html); it is the only
+/// fd flag, so nothing else changes).
+pub(crate) fn set_cloexec(fd: impl AsFd) -> io::Result<()> {
+    rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC).map_err(errno)
+}
+
 /// Checks that `fd` is open ([`fcntl(F_GETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html));
 /// `EBADF` if it was closed behind its owner's back.
 pub(crate) fn check_open(fd: impl AsFd) -> io::Result<()> {
