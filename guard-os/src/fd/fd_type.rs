@@ -9,7 +9,7 @@ use std::panic::Location;
 /// One byte, kept beside the fd number in the registry's value and in the fd's owner: a
 /// release error that has no caller (a close deferred to the end of a lease, a dropped
 /// fd) can then name the real type and kind without a registry lookup, and at no cost in
-/// memory (the byte fits in padding, see [`crate::Fds`]).
+/// memory (the byte fits in what was padding; see "Memory" in [`crate::Fds`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FdType {
     Fd,

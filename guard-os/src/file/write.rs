@@ -12,7 +12,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::Location;
 use std::path::Path;
 
-/// Size of a [`WriteFile`]'s buffer.
+/// Size of a [`WriteFile`]'s buffer, allocated at the first buffered write (an open file
+/// costs no heap until it is written to).
 const BUFFER: usize = 8 * 1024;
 
 /// A file opened for writing, buffered. Unique: enter it in a [`scope`](guard_core::scope)
@@ -104,7 +105,7 @@ impl WriteFile {
         })?;
         Ok(WriteFile {
             fd: UniqueFd::new(Fd::register(owned, FdType::WriteFile, site)),
-            buf: Vec::with_capacity(BUFFER),
+            buf: Vec::new(),
             sync_on_release: false,
         })
     }
@@ -230,6 +231,9 @@ impl Write for WriteFile {
         }
         if data.len() >= BUFFER {
             return sys::write(self.fd.get(), data);
+        }
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(BUFFER);
         }
         self.buf.extend_from_slice(data);
         Ok(data.len())

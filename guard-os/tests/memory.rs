@@ -1,0 +1,111 @@
+//! Memory per registered fd: the registry slot plus any heap the fd types allocate per fd,
+//! measured with a counting allocator (target: at most 64 bytes, design doc's benchmark
+//! list). Alone in its test binary, with one test, so no other thread allocates meanwhile.
+
+use guard_os::{PipeReader, PipeWriter, ReadFile, WriteFile, fds, pipe};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+/// The system allocator, counting the bytes live on the heap.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to `System` with the same arguments; the counter does not
+// affect what is returned.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: forwarded contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Registers fds with `open` until `target` are registered, keeping them in `held` (which
+/// has room for all of them already).
+fn fill<T>(held: &mut Vec<T>, target: usize, open: &mut impl FnMut() -> T) {
+    while fds().len() < target {
+        held.push(open());
+    }
+    assert_eq!(fds().len(), target);
+}
+
+/// Heap bytes per registered fd, measured from `from` to 4096 live fds.
+fn bytes_per_fd<T>(from: usize, mut open: impl FnMut() -> T) -> f64 {
+    let mut held: Vec<T> = Vec::with_capacity(4096);
+    fill(&mut held, from, &mut open);
+    let before = live();
+    fill(&mut held, 4096, &mut open);
+    let grown = live() - before;
+    drop(held); // closes everything (unique leaves: reported as unreleased, harmless)
+    grown as f64 / (4096 - from) as f64
+}
+
+#[test]
+fn a_registered_fd_costs_at_most_64_bytes() {
+    guard_core::event::set_hook(|_| {}); // the unique leaves below are dropped unreleased
+    // Warm up: the registry, its report section.
+    ReadFile::open("/dev/null").unwrap().close().unwrap();
+    assert_eq!(
+        fds().len(),
+        0,
+        "alone in this binary: nothing else registered"
+    );
+
+    // The registry's slab holds exactly 2048, then exactly 4096 slots (its `Vec` doubles
+    // from 4): between them, 2048 slots plus whatever the 2048 new fds allocated.
+    let slot = bytes_per_fd(2048, || ReadFile::open("/dev/null").unwrap());
+    // The slab keeps its 4096 slots (vacant now): from here on, only what the fd types
+    // allocate per fd shows.
+    let extra_read = bytes_per_fd(0, || ReadFile::open("/dev/null").unwrap());
+    let extra_write = bytes_per_fd(0, || WriteFile::append("/dev/null").unwrap());
+    let extra_pipe = bytes_per_fd(0, || pipe().unwrap());
+    eprintln!(
+        "per registered fd: registry slot {slot} B; heap in the types: ReadFile {extra_read} B, \
+         WriteFile {extra_write} B, pipe end {extra_pipe} B; inline: ReadFile {} B, \
+         WriteFile {} B, PipeReader {} B, PipeWriter {} B",
+        size_of::<ReadFile>(),
+        size_of::<WriteFile>(),
+        size_of::<PipeReader>(),
+        size_of::<PipeWriter>()
+    );
+    assert!(slot <= 64.0, "{slot} B per registry slot");
+    assert_eq!(slot % 8.0, 0.0, "whole slots: {slot}");
+    for (what, bytes) in [
+        ("ReadFile", extra_read),
+        ("WriteFile", extra_write),
+        ("pipe", extra_pipe),
+    ] {
+        assert_eq!(
+            bytes, 0.0,
+            "{what} allocates {bytes} B per fd before any use"
+        );
+    }
+    assert_eq!(
+        size_of::<ReadFile>(),
+        24,
+        "key 16 + number 4 + type tag 1, padded"
+    );
+}
