@@ -269,9 +269,10 @@ impl From<Error> for io::Error {
 
 /// Sends a release error that has no caller to go to (an fd whose close was deferred to
 /// the end of a lease, an fd or unique resource dropped without release) to guard-core's
-/// event hook, as the failed release of `resource` (its type name) of `kind`. Runs the
-/// hook on this thread, as guard-core does for its own lost errors. Never blocks on a
-/// guard lock, never panics.
+/// event hook, as the failed release of `resource` (its type name) of `kind`, with the
+/// error itself (hooks can downcast it to [`Error`]). The hook runs on this thread, as it
+/// does for guard-core's own lost errors (a scope's, an unreleased drop); no registry lock
+/// is held here. Never panics (`emit` catches the hook's panics).
 pub(crate) fn report(resource: &'static str, kind: Kind, error: &Error) {
     event::emit(&Event::ReleaseFailed {
         resource,
