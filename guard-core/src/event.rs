@@ -104,12 +104,34 @@ impl fmt::Display for Event<'_> {
     }
 }
 
+/// Appends the error's source chain (`: cause: cause's cause`), skipping a source whose
+/// text the error already shows (wrappers that print their cause).
+fn write_sources(f: &mut fmt::Formatter<'_>, error: &(dyn StdError + 'static)) -> fmt::Result {
+    let mut shown = error.to_string();
+    let mut next = error.source();
+    while let Some(source) = next {
+        let text = source.to_string();
+        if !shown.contains(&text) {
+            write!(f, ": {text}")?;
+            shown = text;
+        }
+        next = source.source();
+    }
+    Ok(())
+}
+
 type Hook = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
 
 static HOOK: StdMutex<Option<Hook>> = StdMutex::new(None);
 
-/// Routes every [`Event`] to `hook` instead of stderr. The hook may run on any thread
-/// (mostly the finalizer's); a panic inside it is caught and ignored.
+/// Routes every [`Event`] to `hook` instead of stderr. A panic inside it is caught and
+/// ignored.
+///
+/// The hook runs on the thread where the event happens: the finalizer (counted releases),
+/// or a thread that drops or releases a resource whose error has no caller (a unique
+/// resource dropped without release, a close deferred to the end of a lease). So it must
+/// not take a lock that such a thread may hold; send the event elsewhere instead (a
+/// channel, a lock-free log).
 ///
 /// # Examples
 ///
@@ -155,5 +177,46 @@ pub fn emit(event: &Event<'_>) {
     if let Err(payload) = delivered {
         // A payload's own `Drop` may panic too: drop it inside a second catch.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("closing fd 5 failed")
+        }
+    }
+    impl StdError for Outer {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_failed_release_shows_its_causes_once() {
+        let error = Outer(std::io::Error::from_raw_os_error(9));
+        let e = Event::ReleaseFailed {
+            resource: "app::Fd",
+            kind: Kind::Counted,
+            error: &error,
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("releasing counted `app::Fd` failed: closing fd 5 failed: "),
+            "{text}"
+        );
+        assert!(text.contains("Bad file descriptor"), "{text}");
+        let plain = std::io::Error::other("EIO");
+        let e = Event::ReleaseFailed {
+            resource: "app::Fd",
+            kind: Kind::Unique,
+            error: &plain,
+        };
+        assert_eq!(e.to_string(), "releasing unique `app::Fd` failed: EIO");
     }
 }
