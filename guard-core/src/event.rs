@@ -73,7 +73,8 @@ impl fmt::Display for Event<'_> {
                 kind,
                 error,
             } => {
-                write!(f, "releasing {kind} `{resource}` failed: {error}")
+                write!(f, "releasing {kind} `{resource}` failed: {error}")?;
+                write_sources(f, *error)
             }
             Event::ReleasePanicked { resource, message } => {
                 write!(f, "releasing `{resource}` panicked: {message}")
