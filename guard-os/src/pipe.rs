@@ -2,12 +2,10 @@
 //! last write end is closed, so that close must happen at a precise point).
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, FdType, UniqueFd, retry_on_pressure};
+use crate::fd::{self, Fd, FdType, UniqueFd, counted_fd, fd_access, retry_on_pressure};
 use crate::sys;
-use guard_core::{CountedResource, Resource, UniqueResource};
-use std::fmt;
+use guard_core::{Resource, UniqueResource};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::Location;
 
 /// Creates a pipe ([`pipe2(2)`](https://man7.org/linux/man-pages/man2/pipe2.2.html) with
@@ -62,10 +60,7 @@ pub struct PipeReader {
     fd: Fd,
 }
 
-impl PipeReader {
-    pub(crate) fn registered_fd(&self) -> &Fd {
-        &self.fd
-    }
+counted_fd! {
     /// Closes the read end now, instead of on the finalizer (or at the drop).
     ///
     /// # Errors
@@ -83,9 +78,7 @@ impl PipeReader {
     /// # writer.close()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn close(self) -> Result<()> {
-        self.fd.close()
-    }
+    PipeReader, Debug
 }
 
 impl Read for &PipeReader {
@@ -97,36 +90,6 @@ impl Read for &PipeReader {
 impl Read for PipeReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)
-    }
-}
-
-impl Resource for PipeReader {
-    type Error = Error;
-    /// Same as [`PipeReader::close`].
-    fn release(self) -> Result<()> {
-        self.close()
-    }
-}
-
-impl CountedResource for PipeReader {}
-
-impl AsFd for PipeReader {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for PipeReader {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl fmt::Debug for PipeReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PipeReader")
-            .field(&self.fd.as_raw_fd())
-            .finish()
     }
 }
 
@@ -157,9 +120,6 @@ pub struct PipeWriter {
 }
 
 impl PipeWriter {
-    pub(crate) fn registered_fd(&self) -> &Fd {
-        self.fd.get()
-    }
     /// Closes the write end now: the reader sees EOF from here on (if this was the last
     /// write end).
     ///
@@ -220,22 +180,4 @@ impl Drop for PipeWriter {
     }
 }
 
-impl AsFd for PipeWriter {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.get().as_fd()
-    }
-}
-
-impl AsRawFd for PipeWriter {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.get().as_raw_fd()
-    }
-}
-
-impl fmt::Debug for PipeWriter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PipeWriter")
-            .field(&self.fd.get().as_raw_fd())
-            .finish()
-    }
-}
+fd_access!(PipeWriter => |s| s.fd.get(), Debug);

@@ -13,11 +13,13 @@
 //!   the registry's back, `EIO`, `EINTR`) still removes the entry, and is never retried.
 
 mod fd_type;
+mod impls;
 mod owned;
 mod pressure;
 mod registry;
 
 pub(crate) use fd_type::FdType;
+pub(crate) use impls::{counted_fd, fd_access};
 pub use owned::Fd;
 pub(crate) use owned::{UniqueFd, dropped_unreleased};
 pub(crate) use pressure::retry_on_pressure;

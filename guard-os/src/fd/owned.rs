@@ -1,10 +1,9 @@
 //! The generic registered [`Fd`], and the pieces unique leaf types share.
 
-use super::{FdType, retry_on_pressure};
+use super::{FdType, counted_fd, retry_on_pressure};
 use crate::error::{self, Error, Result};
 use crate::sys::{self, table};
 use guard_core::registry::Origin;
-use guard_core::{CountedResource, Resource};
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::Location;
@@ -168,15 +167,7 @@ impl Fd {
     }
 }
 
-impl Resource for Fd {
-    type Error = Error;
-    /// Same as [`Fd::close`].
-    fn release(self) -> Result<()> {
-        self.close()
-    }
-}
-
-impl CountedResource for Fd {}
+counted_fd!(release Fd);
 
 impl AsFd for Fd {
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -1,13 +1,12 @@
 //! [`ReadFile`]: counted.
 
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType, retry_on_pressure};
+use crate::fd::{Fd, FdType, counted_fd, retry_on_pressure};
 use crate::sys;
-use guard_core::{CountedResource, Resource};
 use rustix::fs::{Mode, OFlags};
 use std::fmt;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::panic::Location;
 use std::path::Path;
 
@@ -37,10 +36,6 @@ pub struct ReadFile {
 }
 
 impl ReadFile {
-    pub(crate) fn registered_fd(&self) -> &Fd {
-        &self.fd
-    }
-
     /// Opens `path` read-only
     /// ([`open(2)`](https://man7.org/linux/man-pages/man2/open.2.html) with
     /// `O_RDONLY | O_CLOEXEC`), registered as created here. Retries once after draining
@@ -118,7 +113,9 @@ impl ReadFile {
             source,
         })
     }
+}
 
+counted_fd! {
     /// Closes the file now, instead of on the finalizer (or at the drop).
     ///
     /// # Errors
@@ -134,9 +131,7 @@ impl ReadFile {
     /// assert_eq!(guard_os::fds().len(), before - 1);
     /// # Ok::<(), guard_os::Error>(())
     /// ```
-    pub fn close(self) -> Result<()> {
-        self.fd.close()
-    }
+    ReadFile
 }
 
 impl Read for &ReadFile {
@@ -148,28 +143,6 @@ impl Read for &ReadFile {
 impl Read for ReadFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)
-    }
-}
-
-impl Resource for ReadFile {
-    type Error = Error;
-    /// Same as [`ReadFile::close`].
-    fn release(self) -> Result<()> {
-        self.close()
-    }
-}
-
-impl CountedResource for ReadFile {}
-
-impl AsFd for ReadFile {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for ReadFile {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
     }
 }
 

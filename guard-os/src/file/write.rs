@@ -2,13 +2,13 @@
 //! close.
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, FdType, UniqueFd, retry_on_pressure};
+use crate::fd::{self, Fd, FdType, UniqueFd, fd_access, retry_on_pressure};
 use crate::sys;
 use guard_core::{Resource, UniqueResource};
 use rustix::fs::{Mode, OFlags};
 use std::fmt;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::panic::Location;
 use std::path::Path;
 
@@ -44,9 +44,6 @@ pub struct WriteFile {
 }
 
 impl WriteFile {
-    pub(crate) fn registered_fd(&self) -> &Fd {
-        self.fd.get()
-    }
     /// Creates or truncates `path` for writing
     /// ([`open(2)`](https://man7.org/linux/man-pages/man2/open.2.html) with
     /// `O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC`, mode `0o666` less the umask), registered
@@ -264,17 +261,7 @@ impl Drop for WriteFile {
     }
 }
 
-impl AsFd for WriteFile {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.get().as_fd()
-    }
-}
-
-impl AsRawFd for WriteFile {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.get().as_raw_fd()
-    }
-}
+fd_access!(WriteFile => |s| s.fd.get());
 
 impl fmt::Debug for WriteFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

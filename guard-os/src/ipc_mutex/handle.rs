@@ -2,9 +2,8 @@
 
 use super::lock::{IpcLock, LockError};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType, retry_on_pressure};
+use crate::fd::{Fd, FdType, counted_fd, retry_on_pressure};
 use crate::sys;
-use guard_core::{CountedResource, Resource};
 use parking_lot::{Mutex, MutexGuard};
 use rustix::fs::{FlockOperation, Mode, OFlags};
 use std::fmt;
@@ -310,7 +309,9 @@ impl IpcMutex {
             source,
         }
     }
+}
 
+counted_fd! {
     /// Closes the handle now, instead of on the finalizer (or at the drop). It cannot be
     /// locked then: an acquisition borrows the handle. The lock file stays.
     ///
@@ -325,20 +326,8 @@ impl IpcMutex {
     /// m.close()?;
     /// # Ok::<(), guard_os::Error>(())
     /// ```
-    pub fn close(self) -> Result<()> {
-        self.fd.close()
-    }
+    close IpcMutex
 }
-
-impl Resource for IpcMutex {
-    type Error = Error;
-    /// Same as [`IpcMutex::close`].
-    fn release(self) -> Result<()> {
-        self.close()
-    }
-}
-
-impl CountedResource for IpcMutex {}
 
 impl fmt::Debug for IpcMutex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

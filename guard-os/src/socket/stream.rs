@@ -1,5 +1,5 @@
-//! What the socket types share: socket creation (with the fd-pressure retry), and the
-//! unique connected stream ([`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream)):
+//! What the socket types share: socket creation (with the fd-pressure retry), trying each
+//! address a name resolves to ([`each_addr`]), and the unique connected stream ([`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream)):
 //! released by `shutdown(Write)` then `close`, so the peer sees EOF at the end of the
 //! scope, not later.
 
@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::fd::{self, Fd, FdType, UniqueFd, retry_on_pressure};
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::Location;
 
@@ -15,6 +15,31 @@ use std::panic::Location;
 /// the finalizer on `EMFILE`/`ENFILE`.
 pub(super) fn socket(domain: Domain, ty: Type) -> Result<Socket> {
     retry_on_pressure(|| Socket::new(domain, ty, None)).map_err(|e| Error::socket("socket", e))
+}
+
+/// Tries each address `addr` resolves to, in order, as std's `each_addr` does: a new
+/// socket of `ty` for the address's family, then `attempt` on it. Returns the first socket
+/// `attempt` succeeds on; else the last address's error, or `op` with `EINVAL` if `addr`
+/// resolves to nothing. A failure to resolve (`resolve`) or to create a socket (`socket`)
+/// ends the search at once.
+pub(super) fn each_addr(
+    addr: impl ToSocketAddrs,
+    ty: Type,
+    op: &'static str,
+    mut attempt: impl FnMut(&Socket, SocketAddr) -> Result<()>,
+) -> Result<Socket> {
+    let addrs = addr
+        .to_socket_addrs()
+        .map_err(|e| Error::socket("resolve", e))?;
+    let mut last = Error::socket(op, io::ErrorKind::InvalidInput.into());
+    for addr in addrs {
+        let s = socket(Domain::for_address(addr), ty)?;
+        match attempt(&s, addr) {
+            Ok(()) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// `accept4(SOCK_CLOEXEC)` on `listener`, retried once on fd pressure.
@@ -72,10 +97,6 @@ impl Drop for Stream {
 macro_rules! stream_common {
     ($ty:ident, $pair:literal) => {
         impl $ty {
-            pub(crate) fn registered_fd(&self) -> &$crate::Fd {
-                self.0.fd.get()
-            }
-
             /// Releases the stream now: `shutdown(Write)` (the peer reads EOF), then close.
             ///
             /// # Errors
@@ -170,25 +191,7 @@ macro_rules! stream_common {
 
         impl ::guard_core::UniqueResource for $ty {}
 
-        impl ::std::os::fd::AsFd for $ty {
-            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
-                ::std::os::fd::AsFd::as_fd(self.0.fd.get())
-            }
-        }
-
-        impl ::std::os::fd::AsRawFd for $ty {
-            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
-                ::std::os::fd::AsRawFd::as_raw_fd(self.0.fd.get())
-            }
-        }
-
-        impl ::std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_tuple(stringify!($ty))
-                    .field(&::std::os::fd::AsRawFd::as_raw_fd(self.0.fd.get()))
-                    .finish()
-            }
-        }
+        $crate::fd::fd_access!($ty => |s| s.0.fd.get(), Debug);
     };
 }
 

@@ -1,14 +1,11 @@
 //! TCP: [`TcpListener`] (counted) and [`TcpStream`] (unique: see [`super::stream`]).
 
-use super::stream::{Stream, accept, inet, socket, stream_common};
+use super::stream::{Stream, accept, each_addr, inet, stream_common};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType};
-use guard_core::{CountedResource, Resource};
-use socket2::{Domain, SockRef, Type};
-use std::fmt;
-use std::io;
+use crate::fd::{Fd, FdType, counted_fd};
+use socket2::{SockRef, Type};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::panic::Location;
 
 /// A listening TCP socket. Counted: closing it only gives a number back, so in a
@@ -35,9 +32,6 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    pub(crate) fn registered_fd(&self) -> &Fd {
-        &self.fd
-    }
     /// Binds to the first address of `addr` that works (`SO_REUSEADDR` set, as std does)
     /// and listens (backlog 1024)
     /// ([`bind(2)`](https://man7.org/linux/man-pages/man2/bind.2.html),
@@ -61,33 +55,17 @@ impl TcpListener {
     #[track_caller]
     pub fn bind(addr: impl ToSocketAddrs) -> Result<TcpListener> {
         let site = Location::caller();
-        let addrs = addr
-            .to_socket_addrs()
-            .map_err(|e| Error::socket("resolve", e))?;
-        let mut last = Error::socket("bind", io::ErrorKind::InvalidInput.into());
-        for addr in addrs {
-            let s = socket(Domain::for_address(addr), Type::STREAM)?;
-            let bound = s
-                .set_reuse_address(true)
-                .map_err(|e| Error::socket("setsockopt SO_REUSEADDR", e))
-                .and_then(|()| {
-                    s.bind(&addr.into())
-                        .map_err(|e| Error::socket(format!("bind {addr}"), e))
-                })
-                .and_then(|()| {
-                    s.listen(1024)
-                        .map_err(|e| Error::socket(format!("listen {addr}"), e))
-                });
-            match bound {
-                Ok(()) => {
-                    return Ok(TcpListener {
-                        fd: Fd::register(s.into(), FdType::TcpListener, site),
-                    });
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+        let s = each_addr(addr, Type::STREAM, "bind", |s, addr| {
+            s.set_reuse_address(true)
+                .map_err(|e| Error::socket("setsockopt SO_REUSEADDR", e))?;
+            s.bind(&addr.into())
+                .map_err(|e| Error::socket(format!("bind {addr}"), e))?;
+            s.listen(1024)
+                .map_err(|e| Error::socket(format!("listen {addr}"), e))
+        })?;
+        Ok(TcpListener {
+            fd: Fd::register(s.into(), FdType::TcpListener, site),
+        })
     }
 
     /// Accepts a connection (`accept4` with `SOCK_CLOEXEC`); the stream is registered as
@@ -154,46 +132,16 @@ impl TcpListener {
             .set_nonblocking(on)
             .map_err(|e| Error::socket("fcntl O_NONBLOCK", e))
     }
+}
 
+counted_fd! {
     /// Closes the listener now (the port is free when this returns); the type-level
     /// example rebinds its port right after.
     ///
     /// # Errors
     ///
     /// [`Error::Close`]; the fd is closed and deregistered anyway.
-    pub fn close(self) -> Result<()> {
-        self.fd.close()
-    }
-}
-
-impl Resource for TcpListener {
-    type Error = Error;
-    /// Same as [`TcpListener::close`].
-    fn release(self) -> Result<()> {
-        self.close()
-    }
-}
-
-impl CountedResource for TcpListener {}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TcpListener")
-            .field(&self.fd.as_raw_fd())
-            .finish()
-    }
+    TcpListener, Debug
 }
 
 /// A connected TCP stream. Unique: enter it in a [`scope`](guard_core::scope) (or call
@@ -244,18 +192,11 @@ impl TcpStream {
     #[track_caller]
     pub fn connect(addr: impl ToSocketAddrs) -> Result<TcpStream> {
         let site = Location::caller();
-        let addrs = addr
-            .to_socket_addrs()
-            .map_err(|e| Error::socket("resolve", e))?;
-        let mut last = Error::socket("connect", io::ErrorKind::InvalidInput.into());
-        for addr in addrs {
-            let s = socket(Domain::for_address(addr), Type::STREAM)?;
-            match s.connect(&addr.into()) {
-                Ok(()) => return Ok(TcpStream::accepted(s.into(), site)),
-                Err(e) => last = Error::socket(format!("connect {addr}"), e),
-            }
-        }
-        Err(last)
+        let s = each_addr(addr, Type::STREAM, "connect", |s, addr| {
+            s.connect(&addr.into())
+                .map_err(|e| Error::socket(format!("connect {addr}"), e))
+        })?;
+        Ok(TcpStream::accepted(s.into(), site))
     }
 
     pub(super) fn accepted(fd: OwnedFd, site: &'static Location<'static>) -> TcpStream {

@@ -1,15 +1,12 @@
 //! [`UdpSocket`]: counted.
 
-use super::stream::{inet, socket};
+use super::stream::{each_addr, inet};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType};
+use crate::fd::{Fd, FdType, counted_fd};
 use crate::sys;
-use guard_core::{CountedResource, Resource};
-use socket2::{Domain, SockRef, Type};
-use std::fmt;
+use socket2::{SockRef, Type};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::Location;
 
 /// A UDP socket. Counted: datagrams have no connection to shut down, so closing it only
@@ -31,9 +28,6 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    pub(crate) fn registered_fd(&self) -> &Fd {
-        &self.fd
-    }
     /// Binds to the first address of `addr` that works
     /// ([`bind(2)`](https://man7.org/linux/man-pages/man2/bind.2.html) on a `SOCK_CLOEXEC`
     /// socket), registered as created here.
@@ -54,22 +48,13 @@ impl UdpSocket {
     #[track_caller]
     pub fn bind(addr: impl ToSocketAddrs) -> Result<UdpSocket> {
         let site = Location::caller();
-        let addrs = addr
-            .to_socket_addrs()
-            .map_err(|e| Error::socket("resolve", e))?;
-        let mut last = Error::socket("bind", io::ErrorKind::InvalidInput.into());
-        for addr in addrs {
-            let s = socket(Domain::for_address(addr), Type::DGRAM)?;
-            match s.bind(&addr.into()) {
-                Ok(()) => {
-                    return Ok(UdpSocket {
-                        fd: Fd::register(s.into(), FdType::UdpSocket, site),
-                    });
-                }
-                Err(e) => last = Error::socket(format!("bind {addr}"), e),
-            }
-        }
-        Err(last)
+        let s = each_addr(addr, Type::DGRAM, "bind", |s, addr| {
+            s.bind(&addr.into())
+                .map_err(|e| Error::socket(format!("bind {addr}"), e))
+        })?;
+        Ok(UdpSocket {
+            fd: Fd::register(s.into(), FdType::UdpSocket, site),
+        })
     }
 
     /// Sends one datagram to `addr`
@@ -137,7 +122,9 @@ impl UdpSocket {
     pub fn local_addr(&self) -> Result<SocketAddr> {
         inet(SockRef::from(&self.fd).local_addr(), "getsockname")
     }
+}
 
+counted_fd! {
     /// Closes the socket now, instead of on the finalizer (or at the drop): its port is
     /// free when this returns.
     ///
@@ -154,37 +141,5 @@ impl UdpSocket {
     /// let again = guard_os::UdpSocket::bind(addr)?; // the port is free again
     /// # Ok::<(), guard_os::Error>(())
     /// ```
-    pub fn close(self) -> Result<()> {
-        self.fd.close()
-    }
-}
-
-impl Resource for UdpSocket {
-    type Error = Error;
-    /// Same as [`UdpSocket::close`].
-    fn release(self) -> Result<()> {
-        self.close()
-    }
-}
-
-impl CountedResource for UdpSocket {}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("UdpSocket")
-            .field(&self.fd.as_raw_fd())
-            .finish()
-    }
+    UdpSocket, Debug
 }

@@ -3,11 +3,9 @@
 
 use super::stream::{Stream, accept, socket, stream_common};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType, retry_on_pressure};
-use guard_core::{CountedResource, Resource};
+use crate::fd::{Fd, FdType, counted_fd, retry_on_pressure};
 use socket2::{Domain, SockAddr, Socket, Type};
-use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::panic::Location;
 use std::path::Path;
 
@@ -30,9 +28,6 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    pub(crate) fn registered_fd(&self) -> &Fd {
-        &self.fd
-    }
     /// Binds a Unix stream socket at `path` and listens (backlog 1024)
     /// ([`bind(2)`](https://man7.org/linux/man-pages/man2/bind.2.html),
     /// [`listen(2)`](https://man7.org/linux/man-pages/man2/listen.2.html) on a
@@ -97,7 +92,9 @@ impl UnixListener {
         let (fd, _) = accept(&self.fd)?;
         Ok(UnixStream::accepted(fd, site))
     }
+}
 
+counted_fd! {
     /// Closes the listener now, instead of on the finalizer (or at the drop). The socket
     /// file stays.
     ///
@@ -115,39 +112,7 @@ impl UnixListener {
     /// std::fs::remove_file(&path).unwrap();
     /// # Ok::<(), guard_os::Error>(())
     /// ```
-    pub fn close(self) -> Result<()> {
-        self.fd.close()
-    }
-}
-
-impl Resource for UnixListener {
-    type Error = Error;
-    /// Same as [`UnixListener::close`].
-    fn release(self) -> Result<()> {
-        self.close()
-    }
-}
-
-impl CountedResource for UnixListener {}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("UnixListener")
-            .field(&self.fd.as_raw_fd())
-            .finish()
-    }
+    UnixListener, Debug
 }
 
 /// A connected Unix stream socket. Unique, like [`TcpStream`](crate::TcpStream): its release shuts the
