@@ -313,9 +313,9 @@ fn say_open_at_exec(generation: u32, listener: &Listener, control: &Connection) 
                     .map(|t| t.display().to_string())
                     .unwrap_or_default(),
                 if cloexec {
-                    ""
+                    ", not registered"
                 } else {
-                    ", opened without O_CLOEXEC"
+                    ", not registered, opened without O_CLOEXEC"
                 }
             ));
         }
