@@ -112,6 +112,7 @@ pub struct Outcome {
 /// Runs the scenario, printing what happens.
 pub fn run() -> Result<Outcome> {
     let _watchdog = Watchdog::arm("handles", Duration::from_secs(30));
+    guard::finalizer::flush()?; // closes queued before the scenario do not move the baseline
     let mut out = Outcome {
         baseline: common::fd_count()?,
         ..Outcome::default()
