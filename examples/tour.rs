@@ -49,7 +49,8 @@ fn main() -> ExitCode {
     println!("          scope, on the thread that holds it, with every error returned;");
     println!("  counted (an OS handle, a read-only fd, a listener): released after its last");
     println!("          handle goes, on the `guard-finalizer` thread.");
-    println!("Each section below ports one classic resource bug and checks guard's answer.");
+    println!("Sections 1-4 port four classic resource bugs and check guard's answer to each;");
+    println!("5 re-executes a server with only its listening socket; 6 is guard's own report.");
 
     let exe = std::env::current_exe().map_err(common::Error::from);
     let mut results: Vec<(&str, Result<Verdict>)> = Vec::new();
