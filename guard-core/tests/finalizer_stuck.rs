@@ -68,13 +68,18 @@ fn a_stuck_release_is_reported_and_a_fresh_worker_takes_over() {
     );
     assert_eq!(log.count("later"), 1);
 
-    // The stuck release finishes on its own thread; then flush is clean again.
-    go.send(()).unwrap();
-    watchdog(Duration::from_secs(20), move || {
-        while log.count("blocker done") == 0 {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+    // flush_timeout waits for a stuck release too, until its timeout.
+    let short = watchdog(Duration::from_secs(20), || {
+        finalizer::flush_timeout(Duration::from_millis(50))
     });
+    assert_eq!(short, Err(FlushError::Stuck { stuck: 1 }));
+    // The stuck release finishes on its own thread; flush_timeout sees it through.
+    go.send(()).unwrap();
+    let waited = watchdog(Duration::from_secs(20), || {
+        finalizer::flush_timeout(Duration::from_secs(10))
+    });
+    assert_eq!(waited, Ok(()));
+    assert_eq!(log.count("blocker done"), 1);
     assert_eq!(watchdog(Duration::from_secs(20), finalizer::flush), Ok(()));
     let s = finalizer::stats();
     assert_eq!(s.pending, 0);

@@ -6,6 +6,9 @@ use crate::error::FlushError;
 use crate::loom::Ordering;
 use std::time::{Duration, Instant};
 
+/// How often `flush_timeout` looks again at releases that are stuck.
+const STUCK_POLL: Duration = Duration::from_millis(2);
+
 /// Waits until every counted resource dropped before this call has been released.
 ///
 /// A release that is stuck (past the [deadline](super::set_stuck_deadline)) does not make
@@ -28,12 +31,15 @@ pub fn flush() -> Result<(), FlushError> {
     flush_until(None)
 }
 
-/// Like [`flush`], but gives up after `timeout`.
+/// Like [`flush`], but gives up after `timeout`, and waits for stuck releases too: if some
+/// release outlived the stuck deadline, this keeps waiting for it to return, until the
+/// timeout.
 ///
 /// # Errors
 ///
 /// As [`flush`], plus [`FlushError::Timeout`] (with the count still pending) when the
-/// timeout passes first.
+/// timeout passes before the queue is drained, and [`FlushError::Stuck`] when it passes
+/// while a stuck release still runs.
 ///
 /// # Examples
 ///
@@ -72,8 +78,15 @@ fn flush_until(deadline: Option<Instant>) -> Result<(), FlushError> {
             pending,
         });
     }
-    match f.counters.stuck_outstanding.load(Ordering::Relaxed) {
-        0 => Ok(()),
-        stuck => Err(FlushError::Stuck { stuck }),
+    // With a deadline, stuck releases get until then to return (they run on their own,
+    // abandoned workers; a short poll is enough for a rare, slow event).
+    loop {
+        match f.counters.stuck_outstanding.load(Ordering::Acquire) {
+            0 => return Ok(()),
+            stuck if deadline.is_none_or(|d| Instant::now() >= d) => {
+                return Err(FlushError::Stuck { stuck });
+            }
+            _ => std::thread::sleep(STUCK_POLL),
+        }
     }
 }

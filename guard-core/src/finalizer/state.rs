@@ -52,11 +52,6 @@ impl Finalizer {
 
     /// Records how one job went: counters, and an event for failures.
     pub(crate) fn record(&self, vtable: &'static VTable, outcome: RunOutcome, end: ShiftEnd) {
-        if end == ShiftEnd::Abandoned {
-            self.counters
-                .stuck_outstanding
-                .fetch_sub(1, crate::loom::Ordering::Relaxed);
-        }
         let c = &self.counters;
         match outcome {
             RunOutcome::Marker => {}
@@ -78,6 +73,11 @@ impl Finalizer {
                 });
                 c.panicked.fetch_add(1, crate::loom::Ordering::Release);
             }
+        }
+        if end == ShiftEnd::Abandoned {
+            // Last, so a flush that sees no stuck release left also sees its outcome.
+            c.stuck_outstanding
+                .fetch_sub(1, crate::loom::Ordering::Release);
         }
     }
 
