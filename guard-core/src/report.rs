@@ -85,6 +85,12 @@ pub fn set_panic_on_unreleased(on: bool) {
 
 /// A snapshot of what is live and how the finalizer is doing. `Display` prints a table.
 ///
+/// Sections are layers, not partitions: "live resources" counts what is held in scopes and
+/// counted handles (by the type entered or wrapped), and a section added by another layer
+/// (guard-os's "registered fds") counts what lies under them. A `Counted<ReadFile>` is one
+/// live counted resource in the first section and one registered fd in the second; the
+/// totals across sections ([`live_count`](Self::live_count)) count it in both.
+///
 /// # Examples
 ///
 /// ```
@@ -125,7 +131,8 @@ impl Report {
             .filter(move |c| c.origin.kind() == kind)
     }
 
-    /// Number of live resources of the given kind, across sections.
+    /// Number of live resources of the given kind, across sections (see the type's docs on
+    /// layers).
     pub fn live_count(&self, kind: Kind) -> usize {
         self.live(kind).map(|c| c.count).sum()
     }
