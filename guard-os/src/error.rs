@@ -281,6 +281,22 @@ pub(crate) fn report(resource: &'static str, kind: Kind, error: &Error) {
     });
 }
 
+/// So that `?` on a guard-os result works in code returning guard's umbrella error.
+///
+/// # Examples
+///
+/// ```
+/// fn open() -> Result<guard_os::ReadFile, guard_core::Error> {
+///     Ok(guard_os::ReadFile::open("/dev/null")?)
+/// }
+/// assert!(open().is_ok());
+/// ```
+impl From<Error> for guard_core::Error {
+    fn from(error: Error) -> Self {
+        guard_core::Error::Other(Box::new(error))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
