@@ -136,3 +136,158 @@ fn last_of_two_leases_releases_once() {
         assert_eq!(released.load(Ordering::SeqCst), 1);
     });
 }
+
+/// Flush ordering (F4): a flush marker is an ordinary queue job, so "`flush` returns once
+/// everything dropped before it was released" rests on the queue running jobs in push
+/// order, within a batch and across batches. One thread pushes a job (a drop); a second
+/// thread, after joining the first, pushes the "marker" (a flush ordered after the drop);
+/// a consumer takes batches (and sleeps) as the finalizer does. An observer looks at the
+/// two counts once, at any point loom chooses: the marker never shows as run while the job
+/// pushed before it has not.
+#[test]
+fn a_marker_runs_after_every_job_pushed_before_it() {
+    loom::model(|| {
+        let queue = Arc::new(Queue::new());
+        let job = Arc::new(AtomicUsize::new(0));
+        let marker = Arc::new(AtomicUsize::new(0));
+        let dropper = {
+            let (queue, job) = (queue.clone(), job.clone());
+            thread::spawn(move || queue.push_job(&job))
+        };
+        let flusher = {
+            let (queue, marker) = (queue.clone(), marker.clone());
+            thread::spawn(move || {
+                dropper.join().unwrap();
+                queue.push_job(&marker);
+            })
+        };
+        let consumer = {
+            let (queue, marker) = (queue.clone(), marker.clone());
+            thread::spawn(move || {
+                while marker.load(Ordering::SeqCst) == 0 {
+                    if !queue.take_and_run() {
+                        queue.sleep();
+                    }
+                }
+            })
+        };
+        while marker.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        assert_eq!(job.load(Ordering::SeqCst), 1, "the marker overtook a job");
+        flusher.join().unwrap();
+        consumer.join().unwrap();
+        assert_eq!(job.load(Ordering::SeqCst), 1);
+        assert!(!queue.take_and_run(), "nothing may be left behind");
+    });
+}
+
+/// Insertion during a pass: one thread iterates while another removes the visited entry
+/// and inserts a new one (which may reuse the freed slot). No callback ever sees a
+/// released value, each value is released exactly once, and the new entry's key works.
+#[test]
+fn insert_during_for_each_never_shows_a_released_value() {
+    loom::model(|| {
+        let released = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let in_use = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+        let registry = {
+            let (released, in_use) = (released.clone(), in_use.clone());
+            Arc::new(Registry::new(move |v: usize| {
+                assert!(!in_use[v].load(Ordering::SeqCst), "released under a lease");
+                released[v].fetch_add(1, Ordering::SeqCst);
+            }))
+        };
+        let first = registry.insert(0, Origin::here::<usize>(Kind::Counted));
+        let churner = {
+            let (registry, released, in_use) = (registry.clone(), released.clone(), in_use.clone());
+            thread::spawn(move || {
+                match registry.remove(first) {
+                    Removal::Removed(v) => {
+                        assert!(!in_use[v].load(Ordering::SeqCst), "removed under a lease");
+                        released[v].fetch_add(1, Ordering::SeqCst);
+                    }
+                    Removal::Deferred => {}
+                    Removal::Stale => panic!("the key was live"),
+                }
+                registry.insert(1, Origin::here::<usize>(Kind::Unique))
+            })
+        };
+        registry.for_each(|lease| {
+            let v = *lease.value();
+            in_use[v].store(true, Ordering::SeqCst);
+            assert_eq!(
+                released[v].load(Ordering::SeqCst),
+                0,
+                "visited a released value"
+            );
+            in_use[v].store(false, Ordering::SeqCst);
+        });
+        let second = churner.join().unwrap();
+        assert_eq!(registry.remove(first), Removal::Stale);
+        assert_eq!(registry.get(second).map(|(v, _)| v), Some(1));
+        match registry.remove(second) {
+            Removal::Removed(v) => {
+                released[v].fetch_add(1, Ordering::SeqCst);
+            }
+            other => panic!("no lease is held: {other:?}"),
+        }
+        assert_eq!(released[0].load(Ordering::SeqCst), 1);
+        assert_eq!(released[1].load(Ordering::SeqCst), 1);
+        assert!(registry.is_empty());
+    });
+}
+
+/// The stuck-worker hand-over with a longer batch: the watchdog may steal before the
+/// first, second or third job; each of the three still runs exactly once.
+#[test]
+fn hand_over_of_a_three_job_batch_runs_each_job_once() {
+    loom::model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let shift = Arc::new(Shift::with_jobs(3, &ran));
+        let watchdog = {
+            let shift = shift.clone();
+            thread::spawn(move || shift.steal_and_run())
+        };
+        let abandoned = shift.work();
+        let stole = watchdog.join().unwrap();
+        assert_eq!(abandoned, stole);
+        assert_eq!(ran.load(Ordering::SeqCst), 3);
+    });
+}
+
+/// Two passes on two threads and a removal on a third: the value is released once, after
+/// the last lease on it ends, and never while either callback looks at it.
+#[test]
+fn two_passes_and_a_removal_release_once() {
+    loom::model(|| {
+        let released = Arc::new(AtomicUsize::new(0));
+        let looking = Arc::new(AtomicUsize::new(0));
+        let registry = {
+            let (released, looking) = (released.clone(), looking.clone());
+            Arc::new(Registry::new(move |_: u32| {
+                assert_eq!(looking.load(Ordering::SeqCst), 0, "released under a lease");
+                released.fetch_add(1, Ordering::SeqCst);
+            }))
+        };
+        let key = registry.insert(5, Origin::here::<u32>(Kind::Counted));
+        let pass = |registry: Arc<Registry<u32>>, looking: Arc<AtomicUsize>| {
+            move || {
+                registry.for_each(|_| {
+                    looking.fetch_add(1, Ordering::SeqCst);
+                    looking.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        };
+        let a = thread::spawn(pass(registry.clone(), looking.clone()));
+        let b = thread::spawn(pass(registry.clone(), looking.clone()));
+        if let Removal::Removed(_) = registry.remove(key) {
+            // Returned to us: no lease held it, so no callback can be looking at it.
+            assert_eq!(looking.load(Ordering::SeqCst), 0, "removed under a lease");
+            released.fetch_add(1, Ordering::SeqCst);
+        }
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(released.load(Ordering::SeqCst), 1);
+        assert!(registry.is_empty());
+    });
+}

@@ -1,0 +1,462 @@
+//! Helpers shared by the reliability suites (`tests/reliability_*.rs`): sizes, a watchdog,
+//! `/proc/self/fd` snapshots, machine-readable result lines, child processes and event
+//! capture.
+//!
+//! Every suite is its own test binary, so process-wide state (the event hook, the stuck
+//! deadline, rlimits, fd numbers) never leaks from one suite into another. Inside a binary,
+//! tests that depend on such state take [`serial`].
+//!
+//! Result lines: each test prints `RELIABILITY {json}` on stdout (seen with `--nocapture`);
+//! `reliability/report.py` turns them into `RELIABILITY.md`.
+
+#![allow(dead_code)] // each suite uses a different subset
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// `GUARD_FULL=1`: run at the issue's sizes (the variable guard-os's tests use too).
+pub fn full() -> bool {
+    std::env::var_os("GUARD_FULL").is_some_and(|v| v == "1")
+}
+
+/// `ci` normally, `full` under `GUARD_FULL=1`.
+pub fn size(ci: usize, full: usize) -> usize {
+    if self::full() { full } else { ci }
+}
+
+/// "ci" or "full", for the result lines.
+pub fn size_name() -> &'static str {
+    if full() { "full" } else { "ci" }
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Serialises the tests of one binary that look at fd numbers, the event hook or other
+/// process-wide state (a number freed by one test could be reused by another meanwhile).
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Scenarios run under a watchdog in this process, and how many of them hung.
+static WATCHED: AtomicU64 = AtomicU64::new(0);
+static HUNG: AtomicU64 = AtomicU64::new(0);
+
+/// (scenarios watched, scenarios that hung) so far in this process.
+pub fn watched() -> (u64, u64) {
+    (
+        WATCHED.load(Ordering::Relaxed),
+        HUNG.load(Ordering::Relaxed),
+    )
+}
+
+/// Runs `f` on its own thread; fails the test (never hangs it) if `f` has not finished
+/// within `secs` seconds. A panic in `f` propagates. A hang is also printed as a result
+/// line, so that the report counts it.
+pub fn watchdog<T: Send + 'static>(
+    what: &str,
+    secs: u64,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    WATCHED.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name(format!("watched: {what}"))
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(());
+            r
+        })
+        .expect("spawn the watched thread");
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(()) => match handle.join().expect("the watched thread") {
+            Ok(v) => v,
+            Err(p) => std::panic::resume_unwind(p),
+        },
+        Err(_) => {
+            HUNG.fetch_add(1, Ordering::Relaxed);
+            Record::new("watchdog", what)
+                .count("hung_after_s", secs)
+                .emit();
+            panic!("{what}: did not finish within {secs}s (hang)")
+        }
+    }
+}
+
+/// One fd: its number and what it points to.
+pub type FdEntry = (i32, String);
+
+/// What `/proc/self/fd` shows: number -> link target, without the directory's own fd.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FdSnapshot(pub BTreeMap<i32, String>);
+
+impl FdSnapshot {
+    /// Reads `/proc/self/fd` now.
+    pub fn take() -> FdSnapshot {
+        let dir = std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd");
+        let mut map = BTreeMap::new();
+        for entry in dir.filter_map(Result::ok) {
+            let Some(n) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            match std::fs::read_link(entry.path()) {
+                Ok(target) => {
+                    map.insert(n, target.display().to_string());
+                }
+                Err(_) => continue, // the directory's own fd, closed by now
+            }
+        }
+        // The directory's fd shows up as a link to /proc/<pid>/fd while it is open.
+        let own = format!("/proc/{}/fd", std::process::id());
+        map.retain(|_, t| *t != own);
+        FdSnapshot(map)
+    }
+
+    /// The numbers open now and not in `base`, and those in `base` and not open now (or
+    /// open to something else).
+    pub fn diff(&self, base: &FdSnapshot) -> (Vec<FdEntry>, Vec<FdEntry>) {
+        let added = self
+            .0
+            .iter()
+            .filter(|(n, t)| base.0.get(n) != Some(t))
+            .map(|(n, t)| (*n, t.clone()))
+            .collect();
+        let removed = base
+            .0
+            .iter()
+            .filter(|(n, t)| self.0.get(n) != Some(t))
+            .map(|(n, t)| (*n, t.clone()))
+            .collect();
+        (added, removed)
+    }
+
+    /// Number of fds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// True if `n` is an open fd (`fcntl(F_GETFD)` succeeds).
+pub fn is_open(n: i32) -> bool {
+    // SAFETY: F_GETFD on any number only reads the fd table; EBADF if it is not open.
+    unsafe { libc::fcntl(n, libc::F_GETFD) >= 0 }
+}
+
+/// Polls `cond` every millisecond until it holds or `secs` pass; true if it held.
+pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// One machine-readable result line: `RELIABILITY {"suite": ..., "test": ..., ...}`.
+#[derive(Debug)]
+pub struct Record {
+    json: String,
+}
+
+impl Record {
+    /// A record for `test` of `suite`, with the size it ran at.
+    pub fn new(suite: &str, test: &str) -> Record {
+        let mut r = Record {
+            json: String::from("{"),
+        };
+        r.push_str("suite", suite);
+        r.push_str("test", test);
+        r.push_str("size", size_name());
+        r
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.json.len() > 1 {
+            self.json.push(',');
+        }
+        escape(&mut self.json, key);
+        self.json.push(':');
+    }
+
+    fn push_str(&mut self, key: &str, value: &str) {
+        self.key(key);
+        escape(&mut self.json, value);
+    }
+
+    /// Adds a number.
+    pub fn num(mut self, key: &str, value: impl Into<f64>) -> Record {
+        let v: f64 = value.into();
+        self.key(key);
+        if v.fract() == 0.0 && v.abs() < 9e15 {
+            let _ = write!(self.json, "{}", v as i64);
+        } else {
+            let _ = write!(self.json, "{v:.3}");
+        }
+        self
+    }
+
+    /// Adds a count.
+    pub fn count(mut self, key: &str, value: u64) -> Record {
+        self.key(key);
+        let _ = write!(self.json, "{value}");
+        self
+    }
+
+    /// Adds a string.
+    pub fn text(mut self, key: &str, value: &str) -> Record {
+        self.push_str(key, value);
+        self
+    }
+
+    /// Adds a boolean.
+    pub fn flag(mut self, key: &str, value: bool) -> Record {
+        self.key(key);
+        self.json.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    /// Adds seconds elapsed since `start`.
+    pub fn secs(self, key: &str, start: Instant) -> Record {
+        self.num(key, start.elapsed().as_secs_f64())
+    }
+
+    /// Prints the line.
+    pub fn emit(mut self) {
+        self.json.push('}');
+        println!("RELIABILITY {}", self.json);
+    }
+}
+
+fn escape(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The environment variable that tells a re-executed test binary which role to play.
+pub const ROLE: &str = "GUARD_RELIABILITY_ROLE";
+
+/// A command re-executing this test binary to run only the test `name`, playing `role`.
+pub fn child(name: &str, role: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+    cmd.args([
+        "--exact",
+        name,
+        "--include-ignored",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ])
+    .env(ROLE, role)
+    .stdin(Stdio::null());
+    cmd
+}
+
+/// The role this process plays, if it was started by [`child`].
+pub fn role() -> Option<String> {
+    std::env::var(ROLE).ok()
+}
+
+/// Waits for `child` at most `secs`; on timeout kills it (SIGKILL) and returns `None`.
+pub fn wait_timeout(child: &mut Child, secs: f64) -> Option<ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Runs `cmd` with captured output, at most `secs`; panics if it hangs.
+pub fn run_output(mut cmd: Command, secs: f64) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    // Read both pipes on threads, so a chatty child cannot block on a full pipe.
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut out, &mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut err, &mut v);
+        v
+    });
+    let status = wait_timeout(&mut child, secs)
+        .unwrap_or_else(|| panic!("child did not finish within {secs}s (killed)"));
+    Output {
+        status,
+        stdout: out_t.join().expect("stdout reader"),
+        stderr: err_t.join().expect("stderr reader"),
+    }
+}
+
+/// The lines between `BEGIN` and `END` in a child's stdout (libtest prints around them).
+pub fn payload(out: &Output) -> Vec<String> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        match line.trim() {
+            "BEGIN" => inside = true,
+            "END" => inside = false,
+            l if inside => lines.push(l.to_owned()),
+            _ => {}
+        }
+    }
+    lines
+}
+
+/// A path in the temp dir unique to this process and call.
+pub fn temp_path(tag: &str) -> std::path::PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("guard-rel-{}-{tag}-{n}", std::process::id()))
+}
+
+/// One event seen by the hook, in the parts the suites check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// `failed`, `panicked`, `stuck`, `unreleased`, `inline`, `unavailable`.
+    pub what: &'static str,
+    /// The resource's type name (empty where the event has none).
+    pub resource: String,
+    /// The error or panic message, with its source chain (the event's `Display`).
+    pub text: String,
+    /// The OS error behind a failed release, if it is a `guard_os::Error`.
+    pub errno: Option<i32>,
+}
+
+/// Captures every event until dropped (then the default hook is back). Take [`serial`]
+/// first: the hook is process-wide.
+#[derive(Debug)]
+pub struct Events {
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Events {
+    /// Starts capturing.
+    pub fn capture() -> Events {
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let sink = seen.clone();
+        guard::event::set_hook(move |event| {
+            use guard::event::Event;
+            let (what, resource, errno) = match event {
+                Event::ReleaseFailed {
+                    resource, error, ..
+                } => {
+                    let errno = error
+                        .downcast_ref::<guard::os::Error>()
+                        .and_then(guard::os::Error::raw_os_error);
+                    ("failed", *resource, errno)
+                }
+                Event::ReleasePanicked { resource, .. } => ("panicked", *resource, None),
+                Event::Stuck { resource, .. } => ("stuck", *resource, None),
+                Event::Unreleased { origin } => ("unreleased", origin.type_name(), None),
+                Event::ReleasedInline { resource } => ("inline", *resource, None),
+                _ => ("other", "", None),
+            };
+            sink.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Seen {
+                    what,
+                    resource: resource.to_owned(),
+                    text: event.to_string(),
+                    errno,
+                });
+        });
+        Events { seen }
+    }
+
+    /// Everything seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Takes everything seen so far.
+    pub fn take(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.seen.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        guard::event::reset_hook();
+    }
+}
+
+/// `guard::finalizer::flush` under a bound: everything dropped before is released.
+pub fn flush() {
+    guard::finalizer::flush_timeout(Duration::from_secs(30)).expect("flush");
+}
+
+/// Lowers this process's soft `RLIMIT_NOFILE` to `n` (children of the test binary only).
+pub fn set_nofile(n: u64) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let hard = getrlimit(Resource::Nofile).maximum;
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(n),
+            maximum: hard,
+        },
+    )
+    .expect("setrlimit(RLIMIT_NOFILE)");
+}
+
+/// Panic messages starting with this are expected by the test that raises them: the panic
+/// hook installed by [`quiet_expected_panics`] does not print them.
+pub const EXPECTED: &str = "expected panic";
+
+/// Installs (once) a panic hook that stays silent for [`EXPECTED`] panics and prints every
+/// other one as usual.
+pub fn quiet_expected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            if !message.starts_with(EXPECTED) {
+                default(info);
+            }
+        }));
+    });
+}
