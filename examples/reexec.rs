@@ -3,7 +3,8 @@
 //! leaks through exec stays open forever in a process that does not know it has it (clients
 //! hang, files stay locked, readers never see EOF). guard's exec hygiene passes exactly the
 //! fds it is given (`LISTEN_FDS` style), even past fds that other code opened without
-//! `O_CLOEXEC`; meanwhile the socket stays open, so no client is refused.
+//! `O_CLOEXEC`; meanwhile the socket stays open, so no client is refused. The new image takes
+//! it back with `guard::os::listen_fds()` and `TcpListener::try_from`, without `unsafe`.
 //!
 //! `cargo run --release --example reexec`
 

@@ -3,16 +3,20 @@
 //! (`LISTEN_FDS=1`) and nothing else. Its stdout is the driver's pipe: `FD`, `READY`, `SAY`
 //! and `ERROR` lines (see `reexec.rs`).
 //!
+//! Each image takes what the previous one passed with `guard::os::listen_fds()`, first thing,
+//! and types it back into a guard `TcpListener` with `TryFrom` (which checks that fd 3 is a
+//! listening TCP socket); connections are guard `TcpStream`s, unique, released (the client
+//! sees EOF) at the end of their scope.
+//!
 //! Signals run code at arbitrary points, so the handler only writes a byte to a self-pipe;
 //! a thread reading the pipe turns it into an ordinary control message to the server.
 
 use crate::common::{self, CHILD_ARG, Result};
-use guard::Resource;
-use guard::os::{CommandExt as _, Fd, Inherit, PipeWriter, TcpListener, WriteFile, fds};
-use socket2::SockRef;
+use guard::os::{
+    CommandExt as _, Inherit, ListenFds, PipeWriter, TcpListener, TcpStream, WriteFile, fds,
+};
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -22,67 +26,31 @@ use std::time::Duration;
 /// The role of the server process.
 pub const SERVER_ROLE: &str = "reexec-server";
 
-/// The listening socket: bound by the first generation, inherited (fd 3) by the others.
-/// Counted: closing it only gives a number back.
-#[derive(Resource)]
-#[resource(counted)]
-pub enum Listener {
-    /// Bound by this process.
-    Bound(#[resource] TcpListener),
-    /// Passed by the previous image, `LISTEN_FDS` style.
-    Inherited(#[resource] Fd),
+/// Accepts a client connection: a guard `TcpStream`, unique, so the client sees EOF exactly
+/// when it is released, at the end of its scope (`shutdown(Write)`, then close).
+fn accept(listener: &TcpListener) -> guard::os::Result<TcpStream> {
+    let (conn, _peer) = listener.accept()?; // accept4(SOCK_CLOEXEC), registered
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    conn.set_write_timeout(Some(Duration::from_secs(5)))?;
+    Ok(conn)
 }
 
-impl AsFd for Listener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            Listener::Bound(l) => l.as_fd(),
-            Listener::Inherited(f) => f.as_fd(),
-        }
-    }
+/// One request line.
+fn read_line(conn: &TcpStream) -> io::Result<String> {
+    let mut line = String::new();
+    BufReader::new(conn).read_line(&mut line)?;
+    Ok(line.trim().to_owned())
 }
 
-/// A client connection. Unique: the client sees EOF exactly when it is released, at the end
-/// of its scope (the hook shuts the write side down, then the fd is closed).
-#[derive(Resource)]
-#[resource(unique, release = Self::shut_down)]
-pub struct Connection {
-    #[resource]
-    socket: Fd,
-    peer: Option<SocketAddr>,
-}
-
-impl Connection {
-    fn accept(listener: &Listener) -> io::Result<Connection> {
-        let (socket, peer) = SockRef::from(listener).accept()?; // accept4(SOCK_CLOEXEC)
-        socket.set_read_timeout(Some(Duration::from_secs(5)))?;
-        socket.set_write_timeout(Some(Duration::from_secs(5)))?;
-        Ok(Connection {
-            socket: Fd::adopt(OwnedFd::from(socket)),
-            peer: peer.as_socket(),
-        })
-    }
-
-    fn shut_down(&mut self) -> io::Result<()> {
-        SockRef::from(&self.socket).shutdown(Shutdown::Write)
-    }
-
-    fn read_line(&self) -> io::Result<String> {
-        let socket = SockRef::from(&self.socket);
-        let mut line = String::new();
-        BufReader::new(&*socket).read_line(&mut line)?;
-        Ok(line.trim().to_owned())
-    }
-
-    fn send(&self, text: &str) -> io::Result<()> {
-        (&*SockRef::from(&self.socket)).write_all(text.as_bytes())
-    }
+/// Sends `text`.
+fn send(conn: &TcpStream, text: &str) -> io::Result<()> {
+    (&*conn).write_all(text.as_bytes())
 }
 
 /// What ended the serving loop.
 enum Next {
-    /// Re-execute; the control connection stays open through the exec.
-    Restart(String, Connection),
+    /// Re-execute; the control connection stays open until the exec.
+    Restart(String, TcpStream),
     /// Exit.
     Quit,
 }
@@ -122,28 +90,16 @@ fn install_sighup(writer: &PipeWriter) -> io::Result<()> {
     Ok(())
 }
 
-/// The listening socket passed by the previous image, if this process was given one.
-fn inherited_listener() -> Result<Option<Fd>> {
-    let (Ok(count), Ok(pid)) = (std::env::var("LISTEN_FDS"), std::env::var("LISTEN_PID")) else {
-        return Ok(None);
-    };
-    if pid != std::process::id().to_string() {
-        return Ok(None); // meant for another process
+/// The listening socket: the one the previous image passed (fd 3, `LISTEN_FDS=1`), typed
+/// back into a guard `TcpListener` (checked to be a listening TCP socket), or, for the
+/// first image, a new one.
+fn listener(passed: ListenFds) -> Result<TcpListener> {
+    let mut passed = passed.into_fds();
+    match passed.len() {
+        0 => Ok(TcpListener::bind("127.0.0.1:0")?),
+        1 => Ok(TcpListener::try_from(passed.remove(0))?),
+        n => Err(format!("LISTEN_FDS={n}: this server takes exactly one socket").into()),
     }
-    if count != "1" {
-        return Err(format!("LISTEN_FDS={count}: this server takes exactly one socket").into());
-    }
-    match common::fd_target(3) {
-        Some(t) if t.starts_with("socket:") => {}
-        other => return Err(format!("LISTEN_FDS=1, but fd 3 is {other:?}, not a socket").into()),
-    }
-    // SAFETY: LISTEN_FDS=1 and LISTEN_PID is this process: by the socket-passing convention
-    // fd 3 was passed for this process to own. It is open (checked above), and nothing in
-    // this process has claimed it: this runs before anything else adopts or opens fds.
-    let owned = unsafe { OwnedFd::from_raw_fd(3) };
-    rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC)?; // ours, not our children's
-    SockRef::from(&owned).local_addr()?; // a socket: fails otherwise
-    Ok(Some(Fd::adopt(owned)))
 }
 
 /// If this process is the server, serves and returns its exit code (or re-executes).
@@ -152,6 +108,10 @@ pub fn child_main() -> Option<ExitCode> {
         return None;
     }
     let at_start = common::open_fds(); // first: what the previous image passed on
+    // Then, before anything starts a thread (`guard::runtime()` starts the finalizer): take
+    // what the previous image passed, which also removes LISTEN_PID/LISTEN_FDS from the
+    // environment, so nothing this image starts inherits them.
+    let passed = guard::os::listen_fds();
     let mut args = std::env::args_os().skip(3);
     let generation = args.next().and_then(|g| g.to_str()?.parse::<u32>().ok());
     let dir = args.next();
@@ -159,7 +119,7 @@ pub fn child_main() -> Option<ExitCode> {
         println!("ERROR usage: {CHILD_ARG} {SERVER_ROLE} <generation> <dir>");
         return Some(ExitCode::FAILURE);
     };
-    let result = at_start.and_then(|fds| serve(generation, Path::new(&dir), &fds));
+    let result = at_start.and_then(|fds| serve(generation, Path::new(&dir), &fds, passed?));
     Some(match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -169,18 +129,12 @@ pub fn child_main() -> Option<ExitCode> {
     })
 }
 
-fn serve(generation: u32, dir: &Path, at_start: &[(i32, String)]) -> Result {
+fn serve(generation: u32, dir: &Path, at_start: &[(i32, String)], passed: ListenFds) -> Result {
     let _rt = guard::runtime();
     let pid = std::process::id();
-    let listener = match inherited_listener()? {
-        Some(fd) => Listener::Inherited(fd),
-        None => Listener::Bound(TcpListener::bind("127.0.0.1:0")?),
-    };
-    let addr = SockRef::from(&listener)
-        .local_addr()?
-        .as_socket()
-        .ok_or("the listener has no inet address")?;
-    let socket = common::fd_target(listener.as_fd().as_raw_fd()).unwrap_or_default();
+    let listener = listener(passed)?;
+    let addr = listener.local_addr()?;
+    let socket = common::fd_target(listener.as_raw_fd()).unwrap_or_default();
     for (n, target) in at_start {
         println!("FD {n} {target}");
     }
@@ -211,27 +165,27 @@ fn serve(generation: u32, dir: &Path, at_start: &[(i32, String)]) -> Result {
         writeln!(log, "gen {generation} (pid {pid}): serving on {addr}")?;
         let mut served = 0u64;
         loop {
-            let conn = Connection::accept(&listener)?;
+            let conn = accept(&listener)?;
             let handled = guard::scope(|c| {
                 let conn = c.enter(conn);
-                let line = conn.read_line()?;
+                let line = read_line(&conn)?;
                 let mut words = line.split_whitespace();
                 match (words.next(), words.next()) {
                     (Some("PING"), Some(id)) => {
-                        conn.send(&format!("PONG {id} gen={generation} pid={pid}\n"))?;
+                        send(&conn, &format!("PONG {id} gen={generation} pid={pid}\n"))?;
                         Ok::<_, io::Error>(None)
                     }
                     (Some("RESTART"), by) => {
-                        conn.send(&format!("RESTARTING gen={generation}\n"))?;
+                        send(&conn, &format!("RESTARTING gen={generation}\n"))?;
                         let by = by.unwrap_or("a control message").to_owned();
                         Ok(Some(Next::Restart(by, conn.into_inner())))
                     }
                     (Some("QUIT"), _) => {
-                        conn.send("BYE\n")?;
+                        send(&conn, "BYE\n")?;
                         Ok(Some(Next::Quit))
                     }
                     _ => {
-                        conn.send("ERROR unknown request\n")?;
+                        send(&conn, "ERROR unknown request\n")?;
                         Ok(None)
                     }
                 }
@@ -258,7 +212,7 @@ fn serve(generation: u32, dir: &Path, at_start: &[(i32, String)]) -> Result {
             SIGNAL_PIPE.store(-1, Ordering::Relaxed);
             signal_writer.close()?; // the watcher sees EOF and ends
             drop(foreign);
-            listener.release()?;
+            listener.close()?;
             Ok(())
         }
         Next::Restart(by, control) => {
@@ -275,17 +229,17 @@ fn serve(generation: u32, dir: &Path, at_start: &[(i32, String)]) -> Result {
 }
 
 /// Lists what is open at exec: what is passed on, and what is not.
-fn say_open_at_exec(generation: u32, listener: &Listener, control: &Connection) -> Result {
-    let passed = listener.as_fd().as_raw_fd();
+fn say_open_at_exec(generation: u32, listener: &TcpListener, control: &TcpStream) -> Result {
+    let passed = listener.as_raw_fd();
     let mut others = Vec::new();
     fds().for_each(|fd| {
         let what = common::short(fd.type_name());
         if fd.number() == passed {
             return;
         }
-        let what = if fd.number() == control.socket.as_raw_fd() {
+        let what = if fd.number() == control.as_raw_fd() {
             let peer = control
-                .peer
+                .peer_addr()
                 .map(|p| format!(" from {p}"))
                 .unwrap_or_default();
             format!(
@@ -329,7 +283,7 @@ fn say_open_at_exec(generation: u32, listener: &Listener, control: &Connection) 
 
 /// Re-executes this binary as generation `generation`, passing only `listener`. Returns
 /// only if the exec failed.
-fn reexec(generation: u32, dir: &Path, listener: &Listener) -> common::Error {
+fn reexec(generation: u32, dir: &Path, listener: &TcpListener) -> common::Error {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return format!("finding this binary: {e}").into(),
@@ -339,15 +293,16 @@ fn reexec(generation: u32, dir: &Path, listener: &Listener) -> common::Error {
         .arg(SERVER_ROLE)
         .arg(generation.to_string())
         .arg(dir);
-    let plan = match listener {
-        Listener::Bound(l) => Inherit::new().listen_fds(&[l]),
-        Listener::Inherited(f) => Inherit::new().listen_fds(&[f]),
-    };
-    if let Err(e) = cmd.inherit(plan) {
+    // The listener becomes fd 3 with LISTEN_FDS=1; `inherit` removes LISTEN_PID, so it is
+    // set after: exec keeps the pid, and the next image's `listen_fds()` checks it.
+    if let Err(e) = cmd.inherit(Inherit::new().listen_fds(&[listener])) {
         return e.into();
     }
-    cmd.env("LISTEN_PID", std::process::id().to_string()); // exec keeps the pid
+    cmd.env("LISTEN_PID", std::process::id().to_string());
     let _ = io::stdout().flush();
-    let error = cmd.exec(); // replaces this process image; returns only on failure
+    // Replaces this process image; returns only on failure, after the plan's hook ran here
+    // (fds marked close-on-exec; the listener already at 3, so nothing was moved): the
+    // caller reports the error and exits.
+    let error = cmd.exec();
     format!("exec {}: {error}", exe.display()).into()
 }

@@ -173,6 +173,68 @@ pub enum Error {
         /// The refused target.
         target: i32,
     },
+    /// A `LISTEN_PID`, `LISTEN_FDS` or `LISTEN_FDNAMES` value that does not follow the
+    /// socket-passing convention ([`listen_fds()`](crate::listen_fds)). The variables are
+    /// removed anyway and nothing is taken.
+    #[error("taking passed fds failed: {var}={value:?} is invalid: {reason}")]
+    ListenFdsInvalid {
+        /// The variable.
+        var: &'static str,
+        /// Its value (lossily decoded if it is not UTF-8).
+        value: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A number in the passed range (`3..3 + LISTEN_FDS`) is not open
+    /// ([`fcntl(F_GETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html) failed): the
+    /// sender passed fewer fds than it said. Nothing is taken.
+    #[error("taking passed fd {fd} failed: it is not open")]
+    ListenFdsClosed {
+        /// The fd number.
+        fd: i32,
+        /// The OS error (`EBADF`).
+        #[source]
+        source: io::Error,
+    },
+    /// A number in the passed range is registered already: something took it before
+    /// [`listen_fds()`](crate::listen_fds) was called (or it was closed and the number
+    /// reused). Nothing is taken.
+    #[error("taking passed fd {fd} failed: it is registered already, as `{type_name}`")]
+    ListenFdsRegistered {
+        /// The fd number.
+        fd: i32,
+        /// The type that owns it.
+        type_name: &'static str,
+    },
+    /// [`listen_fds()`](crate::listen_fds) was called while other threads run: it would
+    /// have to change the environment under them. Nothing is changed or taken; call it
+    /// before starting threads, or see [`listen_fds_unchecked`](crate::listen_fds_unchecked).
+    #[error(
+        "taking passed fds failed: {threads} threads run, and only a process's only thread can safely remove the LISTEN_* variables"
+    )]
+    ListenFdsThreads {
+        /// How many threads the process had (this one included).
+        threads: usize,
+    },
+    /// Counting this process's threads (`/proc/self/status`) failed.
+    #[error("taking passed fds failed: counting this process's threads failed")]
+    ListenFdsThreadCount {
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Converting an [`Fd`](crate::Fd) into a socket type it is not
+    /// (`TcpListener::try_from(fd)`, ...). [`TryFromFdError`](crate::TryFromFdError)
+    /// carries it, with the fd given back.
+    #[error("converting fd {fd} into a {into} failed: it is {found}")]
+    Convert {
+        /// The fd number.
+        fd: i32,
+        /// The type asked for (`"TcpListener"`).
+        into: &'static str,
+        /// What the fd is (`"a SOCK_DGRAM socket"`, `"not a socket"`, ...).
+        found: String,
+    },
     /// Several steps of one release failed: every error is here, none dropped.
     #[error("{} errors while releasing: {}", 1 + rest.len(), list(first, rest))]
     Release {
@@ -227,6 +289,8 @@ impl Error {
             | Error::Close { source, .. }
             | Error::Dup { source, .. }
             | Error::ListFds { source }
+            | Error::ListenFdsClosed { source, .. }
+            | Error::ListenFdsThreadCount { source }
             | Error::Lock { source, .. } => Some(source),
             Error::Release { first, .. } => first.io_error(),
             _ => None,

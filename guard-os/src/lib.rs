@@ -22,7 +22,9 @@
 //!
 //! [`IpcMutex`] is a named mutex between processes that reports a holder's death to the
 //! next owner. [`CommandExt::inherit`] gives a child exactly the fds it is meant to have, at
-//! the numbers it expects, and nothing else (R4, R5).
+//! the numbers it expects, and nothing else (R4, R5); [`Inherit::listen_fds`] passes
+//! sockets the systemd way, and [`listen_fds()`] takes them in the child, as registered
+//! [`Fd`]s that `TryFrom` turns into a [`TcpListener`] or [`UnixListener`].
 //!
 //! # Examples
 //!
@@ -73,7 +75,10 @@ mod socket;
 #[allow(unsafe_code)]
 mod sys;
 
-pub use command::{CommandExt, Inherit, ListenFd, Registered, listen_fds_command};
+pub use command::{
+    CommandExt, Inherit, ListenFd, ListenFds, Registered, listen_fds, listen_fds_command,
+    listen_fds_unchecked,
+};
 pub use error::{Error, Result};
 pub use fd::{
     Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, untracked,
@@ -81,4 +86,4 @@ pub use fd::{
 pub use file::{ReadFile, WriteFile};
 pub use ipc_mutex::{IpcLock, IpcMutex, LockError, OwnerDied};
 pub use pipe::{PipeReader, PipeWriter, pipe};
-pub use socket::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+pub use socket::{TcpListener, TcpStream, TryFromFdError, UdpSocket, UnixListener, UnixStream};

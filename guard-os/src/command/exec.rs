@@ -53,6 +53,55 @@ pub trait CommandExt {
     /// holding the kept fds' leases until this `Command` is dropped. Call it once per
     /// `Command` (a second plan replaces the first, since its hook runs last).
     ///
+    /// With [`Inherit::listen_fds`], it sets `LISTEN_FDS` on the `Command` and removes
+    /// `LISTEN_PID` and `LISTEN_FDNAMES` from it (stale values of this process's own must
+    /// not reach the child); `LISTEN_PID` is left to the caller, see below.
+    ///
+    /// # Re-executing in place: `Command::exec()`
+    ///
+    /// std's [`exec`](std::os::unix::process::CommandExt::exec) runs the `pre_exec` hook in
+    /// **the calling process**, with no `fork`. If the exec succeeds, the new image has
+    /// exactly the plan, as a child would. If it fails, `exec` returns and this process
+    /// lives on with what the hook did to its fd table: every fd from 3 up is marked
+    /// close-on-exec (including fds other code opened without it), a copy of each fd that
+    /// moved is left open above every number in play (never closed by anyone), each
+    /// target number was overwritten with `dup2` (whatever was open there, whoever owned
+    /// it, now refers to the passed file), and the kept fds have `FD_CLOEXEC` cleared.
+    /// (std says as much: after a failed `exec` the process may be in a broken state.) So
+    /// after a failed in-place exec, do not go on using fds: report the error and exit
+    /// (`std::process::exit`, which runs no destructors), or, to survive a failed
+    /// upgrade, `spawn` a child instead. Before the exec, a plan whose kept fds already
+    /// sit at their targets (`keep`, or `listen_fds` with the listener at fd 3, as after
+    /// a previous re-exec) moves nothing and overwrites nothing.
+    ///
+    /// `LISTEN_PID` must be the pid of the process that takes the fds. A spawned child's
+    /// pid is known only after `fork`, and std offers no way to set a variable there
+    /// without allocating, so [`listen_fds_command`](crate::listen_fds_command) sets it in
+    /// `/bin/sh` just before its `exec`. An in-place exec keeps the pid: set it yourself,
+    /// **after** `inherit` (which removes it). The new image's
+    /// [`listen_fds()`](crate::listen_fds) removes `LISTEN_PID`, `LISTEN_FDS` and
+    /// `LISTEN_FDNAMES` from its environment, so each re-exec sets them again:
+    ///
+    /// ```no_run
+    /// use guard_os::{CommandExt, Inherit};
+    /// use std::os::unix::process::CommandExt as _;
+    /// let listener = match guard_os::listen_fds()?.into_iter().next() {
+    ///     Some(fd) => guard_os::TcpListener::try_from(fd)?, // passed by the previous image
+    ///     None => guard_os::TcpListener::bind("127.0.0.1:0")?,
+    /// };
+    /// // ... serve, until an upgrade is asked for ...
+    /// let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    /// cmd.inherit(Inherit::new().listen_fds(&[&listener]))? // fd 3, LISTEN_FDS=1
+    ///     .env("LISTEN_PID", std::process::id().to_string()); // after inherit: exec keeps the pid
+    /// let error = cmd.exec(); // returns only on failure, with this process's fds changed:
+    /// eprintln!("re-exec failed: {error}");
+    /// std::process::exit(1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// (`no_run`: it would replace the doctest. `tests/listen_fds.rs` and the `reexec`
+    /// example run it.)
+    ///
     /// # Errors
     ///
     /// Before anything is spawned: [`InheritClosed`](crate::Error::InheritClosed) (an fd
@@ -81,7 +130,8 @@ impl CommandExt for Command {
         plan.validate()?;
         if let Some(n) = plan.listen_fds {
             self.env("LISTEN_FDS", n.to_string())
-                .env_remove("LISTEN_PID");
+                .env_remove("LISTEN_PID")
+                .env_remove("LISTEN_FDNAMES");
         }
         if plan.keep.is_empty() && plan.trust_cloexec {
             return Ok(self); // no hook: std keeps its posix_spawn fast path

@@ -203,7 +203,10 @@ impl Inherit {
     /// The systemd socket-passing convention: passes `fds` as 3, 4, ... and sets
     /// `LISTEN_FDS`. `LISTEN_PID` must be the child's pid, which only the child knows and
     /// cannot set without allocating between `fork` and `exec`: start the program with
-    /// [`listen_fds_command`], which sets it in a shell just before `exec`.
+    /// [`listen_fds_command`], which sets it in a shell just before `exec` (or, to
+    /// re-execute in place, set it yourself: see
+    /// [`CommandExt::inherit`](crate::CommandExt::inherit)). The child takes them with
+    /// [`listen_fds()`](crate::listen_fds).
     ///
     /// # Examples
     ///

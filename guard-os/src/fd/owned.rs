@@ -157,6 +157,23 @@ impl Fd {
             .map_err(|source| Error::Close { fd, source })
     }
 
+    /// The same fd, re-registered as owned by `ty` with its creation site (see
+    /// `table::Entry::retag`: same number unless it is leased right now).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Dup`] (out of fds even after draining the finalizer), with the fd given
+    /// back unchanged.
+    #[track_caller]
+    pub(crate) fn retag(self, ty: FdType) -> std::result::Result<Fd, (Fd, Error)> {
+        let fd = self.entry.raw();
+        let dup = |b: BorrowedFd<'_>| retry_on_pressure(|| sys::dup_cloexec(b));
+        match self.entry.retag(ty, Location::caller(), dup) {
+            Ok(entry) => Ok(Fd { entry }),
+            Err((entry, source)) => Err((Fd { entry }, Error::Dup { fd, source })),
+        }
+    }
+
     pub(crate) fn key(&self) -> guard_core::registry::Key {
         self.entry.key()
     }

@@ -5,12 +5,18 @@
 //!   number back; but see [`TcpListener`] on rebinding a port);
 //! - unique: [`TcpStream`], [`UnixStream`] (release = `shutdown(Write)`, then close: the
 //!   peer sees EOF at that precise point).
+//!
+//! A registered [`Fd`](crate::Fd) (a passed one, from [`listen_fds()`](crate::listen_fds))
+//! becomes a listener with `TryFrom`, checked with `getsockopt` ([`TryFromFdError`] gives
+//! it back on a mismatch).
 
+mod convert;
 mod stream;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use convert::TryFromFdError;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -149,6 +149,35 @@ macro_rules! stream_common {
             }
         }
 
+        impl $ty {
+            /// Sets the write timeout
+            /// ([`SO_SNDTIMEO`](https://man7.org/linux/man-pages/man7/socket.7.html)); `None`
+            /// blocks forever. A write that times out fails with `WouldBlock`.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Socket`] (`setsockopt SO_SNDTIMEO`) with the OS error.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::time::Duration;
+            #[doc = $pair]
+            /// a.set_write_timeout(Some(Duration::from_secs(5)))?; // a stuck peer cannot hang us
+            /// # a.close()?; b.close()?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn set_write_timeout(
+                &self,
+                timeout: ::std::option::Option<::std::time::Duration>,
+            ) -> $crate::Result<()> {
+                self.0
+                    .sock()
+                    .set_write_timeout(timeout)
+                    .map_err(|e| $crate::Error::socket("setsockopt SO_SNDTIMEO", e))
+            }
+        }
+
         impl ::std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
                 ::std::io::Read::read(&mut &*self.0.sock(), buf)

@@ -32,6 +32,11 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
+    /// An fd already registered as a `TcpListener` (see `convert.rs`).
+    pub(super) fn from_registered(fd: Fd) -> TcpListener {
+        TcpListener { fd }
+    }
+
     /// Binds to the first address of `addr` that works (`SO_REUSEADDR` set, as std does)
     /// and listens (backlog 1024)
     /// ([`bind(2)`](https://man7.org/linux/man-pages/man2/bind.2.html),

@@ -28,6 +28,11 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
+    /// An fd already registered as a `UnixListener` (see `convert.rs`).
+    pub(super) fn from_registered(fd: Fd) -> UnixListener {
+        UnixListener { fd }
+    }
+
     /// Binds a Unix stream socket at `path` and listens (backlog 1024)
     /// ([`bind(2)`](https://man7.org/linux/man-pages/man2/bind.2.html),
     /// [`listen(2)`](https://man7.org/linux/man-pages/man2/listen.2.html) on a

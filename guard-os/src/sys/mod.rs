@@ -5,12 +5,16 @@
 //!   `/proc/self/fd`);
 //! - [`table`]: the fd registry's ownership core (the only place that turns registered fd
 //!   numbers back into `BorrowedFd`s and closes them);
-//! - [`child`]: the async-signal-safe calls a child makes between `fork` and `exec`.
+//! - [`child`]: the async-signal-safe calls a child makes between `fork` and `exec`;
+//! - [`listen`]: taking fds passed the systemd way (the thread count, the `LISTEN_*`
+//!   variables, claiming an inherited number).
 //!
 //! Syscalls go through rustix (raw syscalls, no libc) wherever it has them; libc only for
-//! `close_range(2)`, which rustix lacks.
+//! `close_range(2)`, which rustix lacks, and for `fcntl(F_GETFD)` on a number not known to
+//! be open (rustix's takes a `BorrowedFd`, which must be).
 
 pub(crate) mod child;
+pub(crate) mod listen;
 pub(crate) mod table;
 
 use rustix::fs::{FlockOperation, Mode, OFlags};

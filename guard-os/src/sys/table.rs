@@ -6,7 +6,9 @@
 //!
 //! - An [`Entry`] is the unique owner of one registered, open fd. It is created from an
 //!   `OwnedFd` (so the number was open and owned) and gives the number up only by removing
-//!   its entry, exactly once ([`Entry::close`], [`Entry::into_owned`] or its `Drop`).
+//!   its entry, exactly once ([`Entry::close`], [`Entry::into_owned`], [`Entry::retag`] or
+//!   its `Drop`). `retag` hands the number straight to the new entry it creates only when
+//!   the removal gave it back (`Removal::Removed`); otherwise the new entry owns a copy.
 //! - After removal, the number is closed by whoever holds it last: the remover if no lease
 //!   was held (`Removal::Removed`), else the registry's deferred release when the last lease
 //!   ends. So a number is closed exactly once (R3), and never while leased (R1).
@@ -153,6 +155,49 @@ impl Entry {
         let dup = dup(Leased::from_lease(lease.as_ref()).as_fd());
         drop(lease);
         dup
+    }
+}
+
+impl Entry {
+    /// Re-registers the fd as owned by `ty`, with the creation site it had (`fallback` only
+    /// if its origin could not be read, which never happens for the owner). The old entry
+    /// is removed and a new one inserted, since the registry keeps an entry's origin fixed.
+    ///
+    /// The number stays the same unless the entry is leased at that moment (a `for_each`
+    /// callback, a `Command` holding it for a spawn): the lease holder then closes the old
+    /// number when its lease ends, and the new entry owns a duplicate made beforehand by
+    /// `dup` (made first because after the removal, nothing keeps the old number open).
+    ///
+    /// # Errors
+    ///
+    /// `dup` failed: nothing changed, and the entry is given back.
+    pub(crate) fn retag(
+        self,
+        ty: FdType,
+        fallback: &'static Location<'static>,
+        dup: impl FnOnce(BorrowedFd<'_>) -> io::Result<OwnedFd>,
+    ) -> Result<Entry, (Entry, io::Error)> {
+        let site = self.origin().map_or(fallback, |o| o.site());
+        let copy = match dup(self.as_fd()) {
+            Ok(copy) => copy,
+            Err(e) => return Err((self, e)),
+        };
+        let this = ManuallyDrop::new(self);
+        let raw = match table().remove(this.key) {
+            // Ours again (no lease held it): keep the number; the copy is not needed.
+            Removal::Removed(Value { raw, .. }) => {
+                drop(copy);
+                raw
+            }
+            // A lease holds the old number and will close it: keep the copy instead.
+            Removal::Deferred => copy.into_raw_fd(),
+            Removal::Stale => {
+                debug_assert!(false, "only the entry removes its key");
+                copy.into_raw_fd()
+            }
+        };
+        let key = table().insert(Value { raw, ty }, ty.origin(site));
+        Ok(Entry { key, raw, ty })
     }
 }
 

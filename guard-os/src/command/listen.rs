@@ -1,0 +1,434 @@
+//! The receiving side of [`Inherit::listen_fds`](crate::Inherit::listen_fds): [`listen_fds()`]
+//! takes the fds a parent passed the systemd way
+//! ([`sd_listen_fds(3)`](https://man7.org/linux/man-pages/man3/sd_listen_fds.3.html)).
+//!
+//! Why it is a safe function that counts threads, and who owns a passed fd: see
+//! [`listen_fds()`].
+
+use crate::error::{Error, Result};
+use crate::fd::{Fd, FdType, retry_on_pressure};
+use crate::sys::{self, table};
+use std::ffi::OsString;
+use std::ops::Range;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The first passed fd (`SD_LISTEN_FDS_START`).
+const FIRST: i32 = 3;
+
+/// Set once fds have been taken: later calls take nothing.
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The fds passed to this process, taken by [`listen_fds()`]: registered [`Fd`]s, in the
+/// order they were passed (fd 3 first), with their names if `LISTEN_FDNAMES` was set.
+/// Turn each into its type with `TryFrom` ([`TcpListener`](crate::TcpListener),
+/// [`UnixListener`](crate::UnixListener)).
+///
+/// # Examples
+///
+/// ```
+/// let passed = guard_os::listen_fds()?;
+/// let listener = match passed.into_iter().next() {
+///     Some(fd) => guard_os::TcpListener::try_from(fd)?, // passed by the previous image
+///     None => guard_os::TcpListener::bind("127.0.0.1:0")?, // started by hand: bind
+/// };
+/// # drop(listener);
+/// # Ok::<(), guard_os::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct ListenFds {
+    fds: Vec<Fd>,
+    names: Option<Vec<String>>,
+}
+
+impl ListenFds {
+    /// How many fds were taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let passed = guard_os::listen_fds()?;
+    /// println!("{} sockets passed", passed.len());
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.fds.len()
+    }
+
+    /// True if no fd was taken (none passed, passed to another process, or taken before).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(guard_os::listen_fds()?.is_empty()); // a doctest is passed nothing
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.fds.is_empty()
+    }
+
+    /// The fds, in the order they were passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// for fd in guard_os::listen_fds()?.fds() {
+    ///     println!("passed: {fd:?}");
+    /// }
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn fds(&self) -> &[Fd] {
+        &self.fds
+    }
+
+    /// The names from `LISTEN_FDNAMES`, one per fd in the same order, if it was set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let passed = guard_os::listen_fds()?;
+    /// if let Some(names) = passed.names() {
+    ///     assert_eq!(names.len(), passed.len());
+    /// }
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn names(&self) -> Option<&[String]> {
+        self.names.as_deref()
+    }
+
+    /// Takes out the first fd named `name` (per `LISTEN_FDNAMES`); `None` if there is none,
+    /// or no names were passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut passed = guard_os::listen_fds()?;
+    /// let web = match passed.take_named("web") {
+    ///     Some(fd) => guard_os::TcpListener::try_from(fd)?,
+    ///     None => guard_os::TcpListener::bind("127.0.0.1:0")?,
+    /// };
+    /// # drop(web);
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn take_named(&mut self, name: &str) -> Option<Fd> {
+        let names = self.names.as_mut()?;
+        let i = names.iter().position(|n| n == name)?;
+        names.remove(i);
+        Some(self.fds.remove(i))
+    }
+
+    /// The fds, in the order they were passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fds: Vec<guard_os::Fd> = guard_os::listen_fds()?.into_fds();
+    /// # drop(fds);
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn into_fds(self) -> Vec<Fd> {
+        self.fds
+    }
+}
+
+impl IntoIterator for ListenFds {
+    type Item = Fd;
+    type IntoIter = std::vec::IntoIter<Fd>;
+
+    /// Same as [`ListenFds::into_fds`], iterated.
+    fn into_iter(self) -> Self::IntoIter {
+        self.fds.into_iter()
+    }
+}
+
+/// Takes the fds passed to this process the systemd way
+/// ([`sd_listen_fds(3)`](https://man7.org/linux/man-pages/man3/sd_listen_fds.3.html)): if
+/// `LISTEN_PID` is this process's pid, fds `3..3 + LISTEN_FDS`, each checked open
+/// ([`fcntl(F_GETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)), marked
+/// `FD_CLOEXEC` and registered as an [`Fd`] created at the caller (as [`Fd::adopt`] does).
+///
+/// **It changes the environment**: whenever `LISTEN_PID`, `LISTEN_FDS` or
+/// `LISTEN_FDNAMES` is set, all three are removed, whatever the outcome (as
+/// `sd_listen_fds(1)` does), so that no child or re-executed image inherits them; and it
+/// does so only while this is the process's only thread, else it refuses
+/// ([`Error::ListenFdsThreads`]; see below for why). So call it **first
+/// thing in `main`**, before anything starts a thread (`guard_core::runtime()` starts the
+/// finalizer). When none of the variables is set, nothing is changed or counted and the
+/// list is empty on any thread: a program that calls it too late works when started by
+/// hand and fails only when passed sockets, so call it early even then.
+///
+/// Only the first call that finds fds takes them: the fds are taken at most once per
+/// process, and every later call returns an empty list, even if the variables were set
+/// again. The list is also empty when the variables are absent, when `LISTEN_PID` is
+/// another process's (they were meant for it), or when `LISTEN_FDS` is 0 (which
+/// [`Inherit::listen_fds`](crate::Inherit::listen_fds) sends for an empty slice).
+///
+/// Hand a passed fd on with [`Inherit::listen_fds`](crate::Inherit::listen_fds); since the
+/// variables are gone from this process, the `Command` sets them (see
+/// [`CommandExt::inherit`](crate::CommandExt::inherit) for re-executing in place).
+///
+/// # Errors
+///
+/// Nothing is taken on an error. Before the variables are removed:
+/// [`Error::ListenFdsThreads`] (other threads run: nothing changed),
+/// [`Error::ListenFdsThreadCount`] (`/proc/self/status` unreadable). After (the variables
+/// are gone): [`Error::ListenFdsInvalid`] (`LISTEN_PID` not a positive decimal,
+/// `LISTEN_FDS` not a decimal count that fits above fd 3, `LISTEN_FDNAMES` not one name
+/// per fd), [`Error::ListenFdsClosed`] (a number in the range is not open: the sender
+/// passed fewer fds than it said), [`Error::ListenFdsRegistered`] (a number in the range
+/// is registered already). Passed fds that were open stay open, unregistered
+/// ([`untracked()`](crate::untracked) lists them).
+///
+/// # Examples
+///
+/// ```
+/// // First thing in main, before any thread:
+/// let mut passed = guard_os::listen_fds()?;
+/// let listener = match passed.len() {
+///     0 => guard_os::TcpListener::bind("127.0.0.1:0")?,
+///     1 => guard_os::TcpListener::try_from(passed.into_fds().remove(0))?,
+///     n => panic!("{n} sockets passed; this server takes one"),
+/// };
+/// assert!(std::env::var_os("LISTEN_PID").is_none()); // removed if it was set
+/// # drop(listener);
+/// # Ok::<(), guard_os::Error>(())
+/// ```
+///
+/// # Who owns a passed fd
+///
+/// By the convention, `LISTEN_PID` (this process) and `LISTEN_FDS` (n) say that fds
+/// `3..3 + n` were passed at exec for this process to take; whoever consumes the variables
+/// takes the fds, and must remove the variables (as `sd_listen_fds(1)` and this function
+/// do) so that nothing else can take them again. A process-wide flag makes this function
+/// take them at most once even if the variables come back, and a number the registry
+/// already knows is refused. What no check can see is code that took the numbers by hand
+/// (`OwnedFd::from_raw_fd`, an `unsafe` claim) without removing the variables, or that
+/// forged them (`std::env::set_var`, `unsafe` too): both break the convention this relies
+/// on.
+///
+/// # Why a thread check, not a `# Safety` contract
+///
+/// Removing an environment variable while another thread reads the environment through C
+/// (`getenv(3)`: the resolver, locales, time zones, any C library) is undefined behaviour,
+/// which is why `std::env::remove_var` is `unsafe`. guard cannot see what other threads
+/// do, but it can count them (`Threads:` in `/proc/self/status`): with one thread, nothing
+/// else can run, nor start, while the variables are removed. The documented way to call
+/// this function (first thing in `main`) meets that condition, so it is checked rather
+/// than handed to every caller as a contract; [`listen_fds_unchecked`] is the contract,
+/// for the programs that cannot call it that early.
+///
+/// `tests/listen_fds.rs` passes fds to real processes: a child takes working listeners,
+/// a wrong pid yields nothing, malformed values and closed fds are typed errors, a second
+/// take yields nothing, and a second thread makes it refuse.
+#[track_caller]
+pub fn listen_fds() -> Result<ListenFds> {
+    let site = Location::caller();
+    let Some(vars) = Vars::read() else {
+        return Ok(ListenFds::default());
+    };
+    let threads = retry_on_pressure(sys::listen::thread_count)
+        .map_err(|source| Error::ListenFdsThreadCount { source })?;
+    if threads != 1 {
+        return Err(Error::ListenFdsThreads { threads });
+    }
+    // SAFETY: this is the process's only thread (counted just now), and only it could start
+    // another, which it does not do in `take`: nothing can read or write the environment
+    // while `take` removes the variables.
+    unsafe { take(vars, site) }
+}
+
+/// [`listen_fds()`] without the thread check, for a program that cannot call it before
+/// other threads exist (a runtime that starts threads before `main`, a process without
+/// `/proc`).
+///
+/// # Safety
+///
+/// `std::env::remove_var`'s: while this runs, no other thread may read or write the
+/// environment other than through `std::env` (which serialises with it): no `getenv(3)`
+/// or `setenv(3)` from C code (DNS resolution, locales, time zones, C libraries), no
+/// reads of `environ`.
+///
+/// # Errors
+///
+/// As [`listen_fds()`], without the two thread errors.
+///
+/// # Examples
+///
+/// ```
+/// // A test harness runs this on its own thread; the other threads are the harness's,
+/// // which do not touch the environment while this runs.
+/// // SAFETY: no other thread reads or writes the environment through C meanwhile.
+/// let passed = unsafe { guard_os::listen_fds_unchecked() }?;
+/// assert!(passed.is_empty());
+/// # Ok::<(), guard_os::Error>(())
+/// ```
+#[track_caller]
+pub unsafe fn listen_fds_unchecked() -> Result<ListenFds> {
+    let site = Location::caller();
+    let Some(vars) = Vars::read() else {
+        return Ok(ListenFds::default());
+    };
+    // SAFETY: forwarded: the caller's contract is `take`'s.
+    unsafe { take(vars, site) }
+}
+
+/// The convention's variables, as found.
+struct Vars {
+    pid: Option<OsString>,
+    fds: Option<OsString>,
+    names: Option<OsString>,
+}
+
+impl Vars {
+    /// The variables; `None` if none is set.
+    fn read() -> Option<Vars> {
+        let [pid, fds, names] = sys::listen::LISTEN_VARS.map(std::env::var_os);
+        (pid.is_some() || fds.is_some() || names.is_some()).then_some(Vars { pid, fds, names })
+    }
+}
+
+/// Removes the variables, then takes what they pass to this process.
+///
+/// # Safety
+///
+/// As [`listen_fds_unchecked`].
+unsafe fn take(vars: Vars, site: &'static Location<'static>) -> Result<ListenFds> {
+    // SAFETY: forwarded contract. First: whatever follows, the variables are consumed.
+    unsafe { sys::listen::remove_listen_vars() };
+    if TAKEN.load(Ordering::Acquire) {
+        return Ok(ListenFds::default());
+    }
+    let Some(pid) = vars.pid else {
+        return Ok(ListenFds::default());
+    };
+    let pid: u32 = parse("LISTEN_PID", &pid, "not a positive decimal pid", |&p| p > 0)?;
+    if pid != std::process::id() {
+        return Ok(ListenFds::default()); // meant for another process
+    }
+    let Some(count) = vars.fds else {
+        return Ok(ListenFds::default());
+    };
+    let max = usize::try_from(i32::MAX - FIRST).unwrap_or(usize::MAX);
+    let n: usize = parse(
+        "LISTEN_FDS",
+        &count,
+        "not a decimal count of fds above fd 3",
+        |&n| n <= max,
+    )?;
+    if n == 0 {
+        return Ok(ListenFds::default());
+    }
+    let names = vars.names.map(|v| split_names(&v, n)).transpose()?;
+    let numbers = FIRST..FIRST + i32::try_from(n).unwrap_or(i32::MAX - FIRST);
+    check_free(&numbers)?;
+    if TAKEN.swap(true, Ordering::AcqRel) {
+        return Ok(ListenFds::default()); // another thread took them meanwhile
+    }
+    let fds = numbers
+        .map(|raw| {
+            // SAFETY: `raw` is open and nobody else owns it: by the convention, fds 3..3+n
+            // were passed for this process to take when LISTEN_PID (this pid) and
+            // LISTEN_FDS (n) are set, and we consumed that claim (removed the variables;
+            // TAKEN makes it once per process); none is registered (checked).
+            let owned = unsafe { sys::listen::claim_inherited(raw) };
+            Fd::register(owned, FdType::Fd, site)
+        })
+        .collect();
+    Ok(ListenFds { fds, names })
+}
+
+/// Parses a decimal `var`, which `ok` must accept.
+fn parse<T: std::str::FromStr>(
+    var: &'static str,
+    value: &OsString,
+    reason: &'static str,
+    ok: impl Fn(&T) -> bool,
+) -> Result<T> {
+    let text = value
+        .to_str()
+        .filter(|t| t.bytes().all(|b| b.is_ascii_digit()));
+    match text.and_then(|t| t.parse().ok()).filter(ok) {
+        Some(v) => Ok(v),
+        None => Err(invalid(var, value, reason)),
+    }
+}
+
+/// `LISTEN_FDNAMES`: `n` names separated by `:`.
+fn split_names(value: &OsString, n: usize) -> Result<Vec<String>> {
+    let reason = "not one name per passed fd, separated by `:`";
+    let names: Vec<String> = match value.to_str() {
+        Some(text) => text.split(':').map(str::to_owned).collect(),
+        None => return Err(invalid("LISTEN_FDNAMES", value, reason)),
+    };
+    if names.len() != n {
+        return Err(invalid("LISTEN_FDNAMES", value, reason));
+    }
+    Ok(names)
+}
+
+fn invalid(var: &'static str, value: &OsString, reason: &'static str) -> Error {
+    Error::ListenFdsInvalid {
+        var,
+        value: value.to_string_lossy().into_owned(),
+        reason,
+    }
+}
+
+/// Checks that every number in `numbers` is open and that the registry knows none.
+fn check_free(numbers: &Range<i32>) -> Result<()> {
+    let mut registered = None;
+    table::for_each(|leased| {
+        if registered.is_none() && numbers.contains(&leased.raw()) {
+            registered = Some((leased.raw(), leased.origin().type_name()));
+        }
+    });
+    if let Some((fd, type_name)) = registered {
+        return Err(Error::ListenFdsRegistered { fd, type_name });
+    }
+    for fd in numbers.clone() {
+        sys::listen::check_open_number(fd)
+            .map_err(|source| Error::ListenFdsClosed { fd, source })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(s: &str) -> OsString {
+        s.into()
+    }
+
+    #[test]
+    fn parses_the_convention_strictly() {
+        let pid = |s: &str| parse::<u32>("LISTEN_PID", &os(s), "r", |&p| p > 0);
+        assert_eq!(pid("42").unwrap(), 42);
+        for bad in ["", "0", "-1", "+1", " 1", "1 ", "x", "4294967296"] {
+            let e = pid(bad).unwrap_err();
+            assert!(
+                matches!(&e, Error::ListenFdsInvalid { var: "LISTEN_PID", value, .. } if value == bad),
+                "{bad:?}: {e}"
+            );
+        }
+        assert_eq!(split_names(&os("a:b"), 2).unwrap(), ["a", "b"]);
+        assert_eq!(split_names(&os("a::"), 3).unwrap(), ["a", "", ""]);
+        assert!(split_names(&os("a:b"), 3).is_err());
+        assert!(split_names(&os(""), 2).is_err());
+    }
+
+    #[test]
+    fn take_named_keeps_names_and_fds_aligned() {
+        let open = |_| Fd::adopt(std::fs::File::open("/dev/null").unwrap().into());
+        let fds: Vec<Fd> = (0..3).map(open).collect();
+        let numbers: Vec<i32> = fds.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+        let names = Some(vec!["a".to_owned(), "b".to_owned(), "a".to_owned()]);
+        let mut l = ListenFds { fds, names };
+        let n = |fd: Fd| std::os::fd::AsRawFd::as_raw_fd(&fd);
+        assert_eq!(l.take_named("b").map(n), Some(numbers[1]));
+        assert_eq!(l.take_named("a").map(n), Some(numbers[0]));
+        assert_eq!(l.names().unwrap(), ["a"]);
+        assert_eq!(l.take_named("b").map(n), None);
+        assert_eq!(l.into_iter().map(n).collect::<Vec<_>>(), [numbers[2]]);
+    }
+}
