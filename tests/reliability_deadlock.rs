@@ -182,7 +182,6 @@ fn a_finalizer_locking_a_mutex_the_dropper_holds() {
             .text("flush_while_holding", "Stuck { stuck: 1 }")
             .count("flush_timeout_300ms_while_holding_ms", timed_ms)
             .count("fds_leaked", leaked.len() as u64)
-            .count("deadlocks", 0)
             .secs("seconds", start)
             .emit();
     });
@@ -291,7 +290,6 @@ fn reentrant_callbacks_on_two_threads() {
             .count("panicking_passes", s[4])
             .count("r1_violations", r1.load(Ordering::Relaxed))
             .count("fds_leaked", leaked.len() as u64)
-            .count("deadlocks", 0)
             .secs("seconds", start)
             .emit();
         assert_eq!(r1.load(Ordering::Relaxed), 0, "R1: a visited fd was closed");
@@ -405,7 +403,6 @@ fn release_hooks_that_take_locks() {
             .count("unique_hooks_in_callbacks", unique as u64)
             .count("counted_hooks_on_finalizer", counted as u64)
             .count("fds_leaked", leaked.len() as u64)
-            .count("deadlocks", 0)
             .secs("seconds", start)
             .emit();
         assert_eq!(unique + counted, rounds / 2 * 2, "every hook ran once");
@@ -501,7 +498,6 @@ fn spawn_while_another_thread_is_mid_for_each() {
                 .count("spawns", rounds as u64)
                 .count("registry_lock_takers_rounds", hammered)
                 .count("fds_leaked", leaked.len() as u64)
-                .count("deadlocks", 0)
                 .secs("seconds", start)
                 .emit();
             assert!(leaked.is_empty() && lost.is_empty(), "{leaked:?} {lost:?}");
@@ -562,7 +558,6 @@ fn flush_from_a_finalizer_is_refused() {
             .count("refused", refused.load(Ordering::Relaxed))
             .count("failures_reported", failed.len() as u64)
             .count("fds_leaked", leaked.len() as u64)
-            .count("deadlocks", 0)
             .secs("seconds", start)
             .emit();
         assert_eq!(refused.load(Ordering::Relaxed), rounds as u64);
@@ -702,7 +697,6 @@ fn a_finalizer_that_never_returns() {
             .count("fds_leaked", num("fds_leaked"))
             .count("stuck_events", num("stuck_events"))
             .num("child_process_s", exit_s)
-            .count("deadlocks", 0)
             .emit();
         assert_eq!(got["first_flush"], "Err(Stuck { stuck: 1 })", "{got:?}");
         assert_eq!(got["second_flush"], "Err(Stuck { stuck: 1 })", "{got:?}");

@@ -1,0 +1,572 @@
+#!/usr/bin/env python3
+"""Writes RELIABILITY.md from the `RELIABILITY {json}` lines that reliability/run.sh
+collected (the suites print them with --nocapture; run.sh adds its own for timings, the
+pinned bugs, loom and valgrind).
+
+    python3 reliability/report.py <results.log> <RELIABILITY.md>
+
+Every figure in the output comes from the log. The prose around the figures (what each
+suite does, which existing tests cover what) lives here, next to the code that fills it in.
+"""
+
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load(path):
+    records = []
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if line.startswith("RELIABILITY "):
+            try:
+                records.append(json.loads(line[len("RELIABILITY "):]))
+            except json.JSONDecodeError:
+                pass
+    return records
+
+
+class Data:
+    def __init__(self, records):
+        self.records = records
+        self.by = defaultdict(list)
+        for r in records:
+            self.by[(r.get("suite"), r.get("test"))].append(r)
+
+    def all(self, suite, test=None):
+        return [r for r in self.records
+                if r.get("suite") == suite and (test is None or r.get("test") == test)]
+
+    def one(self, suite, test):
+        rows = self.by.get((suite, test), [])
+        return rows[-1] if rows else {}
+
+
+def fmt(n):
+    if isinstance(n, bool):
+        return "yes" if n else "no"
+    if isinstance(n, int):
+        return f"{n:,}"
+    if isinstance(n, float):
+        return f"{n:,.1f}" if n >= 10 else f"{n:.3g}"
+    return str(n) if n is not None else "–"
+
+
+def short(text, limit=160):
+    text = re.sub(r"(.)\1{19,}", lambda m: m.group(1) * 8 + f"…({len(m.group(0))}×)", str(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in rows:
+        out.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
+    return "\n".join(out)
+
+
+def ignored_reasons():
+    """`#[ignore = "bug: ..."]` reasons of the pinned bug tests, by test name."""
+    reasons = {}
+    for path in sorted((ROOT / "tests").glob("reliability_*.rs")):
+        text = path.read_text()
+        for m in re.finditer(r'#\[ignore = "(bug: [^"]*)"\]\s*fn (\w+)', text):
+            reasons[m.group(2)] = (m.group(1), path.relative_to(ROOT).as_posix(),
+                                   text[:m.start()].count("\n") + 2)
+    return reasons
+
+
+SUITES = {
+    "soak": ("tests/reliability_soak.rs",
+             "2 threads of resource lifecycles of every kind, with a registry walker and a "
+             "spawner running alongside; leaks, registry, census and finalizer counters "
+             "checked against a baseline at the end"),
+    "deadlock": ("tests/reliability_deadlock.rs",
+                 "every place a finalizer, a release hook or a registry callback could wait "
+                 "for what its own or another thread holds, for many rounds, under watchdogs"),
+    "faults": ("tests/reliability_faults.rs",
+               "failing closes, EMFILE at every creation path, panics and errors in every "
+               "position, SIGKILLed children, fork without exec"),
+    "bad_input": ("tests/reliability_bad_input.rs",
+                  "a table of runtime misuse: each a typed error, nothing lost"),
+}
+
+SIZES = [
+    ("soak", "2 × 50,000 lifecycles, 100 spawns", "2 × 1,000,000 lifecycles, 1,000 spawns"),
+    ("deadlock", "2,000 / 300 / 1,000 / 12 / 200 rounds", "50,000 / 10,000 / 20,000 / 200 / 5,000 rounds"),
+    ("faults", "200 closes, 20 × 22 position cases, 20 kills, 40 forks per action",
+     "5,000 closes, 500 × 22 position cases, 300 kills, 400 forks per action"),
+    ("bad_input", "every row once (100 zero-timeout flushes)", "every row once (1,000 zero-timeout flushes)"),
+]
+
+# Rows the existing per-crate tests already cover: not repeated by the suites.
+ELSEWHERE = [
+    ("F1 release off the dropping thread; handle dropped in a TLS destructor; release that "
+     "drops a handle", "guard-core/tests/counted.rs"),
+    ("F2 panicking release isolated, payload whose Drop panics, panicking hook",
+     "guard-core/tests/finalizer_events.rs"),
+    ("F3 stuck release reported, fresh worker, released later", "guard-core/tests/finalizer_stuck.rs"),
+    ("F5 queue depth / high-water; drain + retry for ReadFile and pipe",
+     "guard-core/tests/finalizer_depth.rs, guard-os/tests/pressure.rs"),
+    ("S1-S3 order, `?`, panic, forgotten guards, guard kept in an older resource",
+     "guard-core/tests/scope.rs"),
+    ("R1-R3 close during a callback, concurrent closes, callbacks that open/drop/iterate/panic, "
+     "explicit close after a close behind the registry's back, deferred-close events",
+     "guard-os/tests/registry.rs, guard-os/tests/events.rs"),
+    ("R4/R5 exact child fd set, swapped targets, every cloexec strategy, fds without CLOEXEC, "
+     "200/1,000 spawns under churn, typed plan errors, keeping a closed fd",
+     "guard-os/tests/command.rs, guard-os/tests/registry.rs"),
+    ("derived release order, every field attempted, hook first, panics (mock leaves)",
+     "guard-macros/tests/release.rs"),
+    ("OS mutex: holder death (one kill while holding), mutual exclusion, names",
+     "guard-os/tests/ipc_mutex.rs"),
+    ("fd leaks over 20,000/100,000 open/close cycles", "guard-os/tests/leaks.rs"),
+    ("shutdown: drain at exit, inline release after the last runtime guard",
+     "guard-core/tests/runtime.rs"),
+    ("lost wake-ups, stuck hand-over (2 jobs), lease deferral, last of two leases (loom)",
+     "guard-core/tests/loom.rs (the first four models)"),
+]
+
+
+def render(d):
+    env = d.one("env", "machine")
+    total = d.one("run", "total")
+    out = []
+    w = out.append
+    w("# Reliability")
+    w("")
+    w("Generated by `reliability/run.sh` from the suites' own output "
+      "(`reliability/report.py` turns their `RELIABILITY {json}` lines into this file; do not "
+      "edit it by hand).")
+    w("")
+    w(f"This run: **{env.get('size', '?')} size**, {env.get('profile', '?')} build, "
+      f"{env.get('date', '?')}, commit `{env.get('commit', '?')}`, {env.get('cores', '?')} cores, "
+      f"Linux {env.get('kernel', '?')}, {env.get('rustc', '?')}, RLIMIT_NOFILE "
+      f"{fmt(env.get('nofile'))}. Everything below took {fmt(total.get('seconds'))} s "
+      f"(suites, pinned bugs, loom, valgrind); overall: "
+      f"**{'passed' if total.get('ok') else 'FAILED'}**.")
+    w("")
+
+    # --- how to run
+    w("## How to run")
+    w("")
+    w("```text")
+    w("cargo test -p guard --test 'reliability_*'      # CI sizes (also part of cargo test --workspace)")
+    w("reliability/run.sh                              # CI sizes + pinned bugs + loom + valgrind, regenerates this file")
+    w("reliability/run.sh --full                       # the issue's sizes: GUARD_FULL=1, release build")
+    w("GUARD_FULL=1 cargo test -p guard --release --test reliability_soak -- --nocapture   # one suite, full size")
+    w("```")
+    w("")
+    w("`.ci/run` runs the suites at CI size through `cargo test --workspace`; every suite is "
+      "its own test binary (process-wide state such as the event hook, the stuck deadline and "
+      "rlimits stays inside it), every blocking step runs under a watchdog (a hang fails the "
+      "test, it never blocks CI), and children are killed on timeout.")
+    w("")
+    w(table(["suite", "CI size (default)", "full size (`GUARD_FULL=1`)"], SIZES))
+    w("")
+
+    # --- summary
+    w("## Summary")
+    w("")
+    hangs = d.all("watchdog")
+    rows = []
+    for suite, (path, what) in SUITES.items():
+        run = d.one("run", suite)
+        status = "passed" if run.get("ok") else ("FAILED" if run else "not run")
+        rows.append([f"[{suite}](#{suite.replace('_', '-')})", f"`{path}`", what,
+                     f"{fmt(run.get('passed'))} passed, {fmt(run.get('ignored'))} pinned bugs",
+                     status, f"{fmt(run.get('seconds'))} s"])
+    w(table(["suite", "file", "what it does", "tests", "result", "time"], rows))
+    w("")
+    soak = d.one("soak", "soak_lifecycles_with_concurrent_passes_and_spawns")
+    injected, survived = fault_totals(d)
+    leaked = sum(r.get("fds_leaked", 0) for r in d.records if r.get("suite") in SUITES)
+    w(table(["figure", "value"], [
+        ["resource lifecycles (soak)", fmt(soak.get("lifecycles"))],
+        ["fds created in the soak", fmt(soak.get("fds_created"))],
+        ["fds leaked (all suites, against /proc/self/fd baselines)", fmt(leaked)],
+        ["R1 violations seen by registry walkers", fmt(soak.get("r1_violations", 0)
+                                                       + sum(r.get("r1_violations", 0) for r in d.all("deadlock")))],
+        ["scenarios under a watchdog that hung (deadlocks)", fmt(len(hangs))],
+        ["faults injected / survived", f"{fmt(injected)} / {fmt(survived)}"],
+        ["bugs found (pinned by ignored tests)", fmt(len(d.all("bugs")))],
+        ["loom models / preemption bound", f"{len(d.all('loom'))} / "
+                                           f"{fmt(max((r.get('preemptions', 0) for r in d.all('loom')), default=None))}"],
+    ]))
+    w("")
+
+    soak_section(d, w)
+    deadlock_section(d, w)
+    faults_section(d, w)
+    bad_input_section(d, w)
+    bugs_section(d, w)
+    loom_section(d, w)
+    valgrind_section(d, w)
+
+    w("## Covered elsewhere")
+    w("")
+    w("The suites do not repeat what the per-crate tests already prove; these rows are covered there:")
+    w("")
+    w(table(["invariant / row", "tests"], ELSEWHERE))
+    w("")
+    w("## Left out")
+    w("")
+    for line in LEFT_OUT:
+        w(f"- {line}")
+    w("")
+    return "\n".join(out)
+
+
+LEFT_OUT = [
+    "Miri: it needs a nightly toolchain, which cannot be installed here. guard-core's tests "
+    "run under valgrind memcheck instead (`.ci/valgrind`, figures above). Neither covers "
+    "fork, exec or raw syscalls in a way Miri would; the OS layer is proven by the suites "
+    "with real fds and processes instead.",
+    "\"spawn while another thread holds the registry lock\": the lock is private and never "
+    "held across user code, so no test can hold it; the deadlock suite keeps a third thread "
+    "taking it in a loop (`len`, `census`) while spawning from inside another thread's pass.",
+    "A compile-fail test of double release: `release(self)`/`close(self)` take the value, so "
+    "a second call is E0382 by construction; the root package has no trybuild "
+    "dev-dependency, and the compile-fail doctests already in the crates (a guard escaping "
+    "its scope, a leased fd escaping its callback, an acquisition outliving its handle) "
+    "cover the lifetime side.",
+    "fd-number reuse by foreign code between a close behind the registry's back and the "
+    "registry's own close: nothing can prevent the registry from closing the reused number "
+    "(that is the I/O-safety violation itself); the fault tests keep the number unused.",
+]
+
+
+def fault_totals(d):
+    injected = survived = 0
+    c = d.one("faults", "close_failing_behind_the_registrys_back")
+    injected += c.get("faults_injected", 0)
+    survived += c.get("faults_survived", 0)
+    p = d.one("faults", "panics_and_errors_in_every_position")
+    injected += p.get("faults_injected", 0)
+    survived += p.get("faults_survived", 0)
+    e = d.one("faults", "emfile_summary")
+    if e:
+        injected += 2 * e.get("creation_paths", 0) + 2
+        survived += e.get("typed_errors", 0) + e.get("recovered_after_drain", 0) + 2
+    k = d.one("faults", "a_killed_child_hangs_nothing_and_owner_death_is_reported")
+    if k:
+        injected += k.get("sigkills", 0)
+        survived += k.get("sigkills", 0) - k.get("torn_state_hidden", 0)
+    return injected, survived
+
+
+def soak_section(d, w):
+    r = d.one("soak", "soak_lifecycles_with_concurrent_passes_and_spawns")
+    w("## soak")
+    w("")
+    w("Two threads run lifecycles of every kind of resource (counted and unique; files, "
+      "pipes, UDP, Unix pairs and listeners, TCP over loopback, adopted fds, OS mutexes, "
+      "derived resources made of real fds), while a third thread walks the fd registry "
+      "(`fds().for_each`, checking on every visit that the fd is open with `fcntl(F_GETFD)`, "
+      "close-on-exec, and still points at what its type says: a reused number would not, R1) "
+      "and a fourth spawns children through `CommandExt::inherit` that must each have exactly "
+      "stdio plus the two fds they were given (R5). At the end, after a flush: "
+      "`/proc/self/fd` equals the baseline, the registry and the census are back to their "
+      "baselines, no event was reported, and the finalizer's counters balance.")
+    w("")
+    if not r:
+        w("_not run_")
+        w("")
+        return
+    w(table(["figure", "value"], [
+        ["lifecycles (threads × per thread)", f"{fmt(r['lifecycles'])} ({r['threads']} × {fmt(r['lifecycles_per_thread'])})"],
+        ["fds created", fmt(r["fds_created"])],
+        ["registry passes / fds visited (R1-checked)", f"{fmt(r['for_each_passes'])} / {fmt(r['fds_visited'])}"],
+        ["R1 violations", fmt(r["r1_violations"])],
+        ["children spawned (R5-checked)", fmt(r["spawns"])],
+        ["fds leaked / lost vs. baseline", f"{fmt(r['fds_leaked'])} / {fmt(r['fds_lost'])}"],
+        ["registry delta / live census entries left", f"{fmt(r['registry_delta'])} / {fmt(r['live_left'])}"],
+        ["finalizer: enqueued = released + failed + panicked",
+         f"{fmt(r['enqueued'])} = {fmt(r['released'])} + {fmt(r['failed'])} + {fmt(r['panicked'])}"],
+        ["finalizer: pending at the end / high-water", f"{fmt(r['pending'])} / {fmt(r['high_water'])}"],
+        ["fd-pressure retries (F5)", fmt(r["pressure_retries"])],
+        ["events reported (failures, unreleased drops)", fmt(r["events"])],
+        ["time (churn / total)", f"{fmt(r['churn_s'])} s / {fmt(r['total_s'])} s"],
+    ]))
+    w("")
+    kinds = [(k[len("kind_"):], v) for k, v in r.items() if k.startswith("kind_")]
+    w(table(["lifecycle kind", "count"], [[f"`{k}`", fmt(v)] for k, v in kinds]))
+    w("")
+
+
+DEADLOCK_TEXT = {
+    "a_finalizer_locking_a_mutex_the_dropper_holds":
+        "2 threads drop the last handle of a derived counted resource (a real fd) while "
+        "holding the `parking_lot` mutex its release hook locks; the drop returns at once and "
+        "the release runs on the finalizer (F1). Then `flush` while still holding it: the "
+        "watchdog declares the release stuck, `flush` returns `Stuck` once the 100 fds queued "
+        "behind it are closed (F3, F4)",
+    "reentrant_callbacks_on_two_threads":
+        "2 threads iterate at once; their callbacks close fds the other may be visiting, "
+        "open, drop counted, close unique, run nested passes that panic, spawn, and panic "
+        "out of the pass (R1, R2)",
+    "release_hooks_that_take_locks":
+        "derived release hooks that lock a shared mutex and use the registry (a nested pass, "
+        "an open, a close), run at a scope's end inside a `for_each` callback (unique) and on "
+        "the finalizer while the dropper holds the mutex (counted)",
+    "spawn_while_another_thread_is_mid_for_each":
+        "one thread holds a lease on an fd inside its pass while another spawns a child "
+        "keeping that fd (and a pipe, and the same fd again through `keep_where`, itself a "
+        "pass), with a third thread taking the registry lock in a loop",
+    "flush_from_a_finalizer_is_refused":
+        "a release hook calls `flush` and `flush_timeout(60 s)` on the finalizer: both refuse "
+        "with `InFinalizer` (F4); the error reaches the event hook naming the type and hook; "
+        "the fds are closed anyway",
+    "a_finalizer_that_never_returns":
+        "in a child with a 100 ms stuck deadline, a release loops forever in `park`, with "
+        "2 × 1,000 counted fds dropped behind it: `flush` (no timeout) comes back `Stuck`, every "
+        "fd behind it is closed, the runtime guard drains within its deadline and reports it, "
+        "and the process exits",
+}
+
+
+def deadlock_section(d, w):
+    w("## deadlock")
+    w("")
+    w("Each scenario runs for many rounds with real fds, under a watchdog (a hang fails the "
+      "test and is counted here; none did). The binary's stuck deadline is 250 ms; the "
+      "never-returning release runs in a child process with 100 ms.")
+    w("")
+    rows = []
+    for test, text in DEADLOCK_TEXT.items():
+        r = d.one("deadlock", test)
+        figures = ", ".join(f"{k.replace('_', ' ')} {fmt(v)}" for k, v in r.items()
+                            if k not in ("suite", "test", "size"))
+        rows.append([f"`{test}`", text, figures or "_not run_"])
+    w(table(["scenario", "what", "figures"], rows))
+    w("")
+    hangs = d.all("watchdog")
+    w(f"Scenarios that hung: **{len(hangs)}**"
+      + ("" if not hangs else " (" + ", ".join(h["test"] for h in hangs) + ")") + ".")
+    w("")
+
+
+def faults_section(d, w):
+    w("## faults")
+    w("")
+    c = d.one("faults", "close_failing_behind_the_registrys_back")
+    w("**Close failing.** A registered fd is closed behind the registry's back (counted "
+      "`ReadFile` on the finalizer, or one of the three fds of a derived counted resource, "
+      "at each position), with sentinel fds of every kind open: the `EBADF` reaches the event "
+      "hook naming the type (and the field), the entry is removed, and `/proc/self/fd` is "
+      "exactly the snapshot before minus the victim's number(s) (no other fd touched, R3). "
+      f"Faults injected {fmt(c.get('faults_injected'))}, survived {fmt(c.get('faults_survived'))}, "
+      f"fds leaked {fmt(c.get('fds_leaked'))}, registry delta {fmt(c.get('registry_delta'))}.")
+    w("")
+    w("**EMFILE at every creation path**, in a child with `RLIMIT_NOFILE` = 64, filled to the "
+      "limit: (a) with nothing pending each constructor retries once (F5) and returns a typed "
+      "error naming the operation; (b) with 4 counted fds pending behind a 200 ms release, it "
+      "drains the finalizer and the retry succeeds. No panic, nothing left registered, "
+      "`/proc/self/fd` back to its baseline at the end.")
+    w("")
+    rows = [[f"`{r['path']}`", f"`{r['at_emfile']}`", r["after_drain"], fmt(r["drain_ms"])]
+            for r in d.all("faults", "emfile_at_every_creation_path")]
+    w(table(["creation path", "at EMFILE (variant:errno)", "with fds pending", "drain + retry (ms)"], rows))
+    w("")
+    e = d.one("faults", "emfile_summary")
+    if e:
+        w(f"Paths {fmt(e['creation_paths'])}, typed errors {fmt(e['typed_errors'])}, recovered "
+          f"after the drain {fmt(e['recovered_after_drain'])}, panics {fmt(e['panics'])}, fds "
+          f"leaked {fmt(e['fds_leaked'])}. Spawning at EMFILE: {e['spawn_at_emfile']}; the kept "
+          f"fd stays open and registered. A release on the finalizer that opens an fd at "
+          f"EMFILE gets its typed error after {fmt(e['finalizer_reopen_ms'])} ms: the drain "
+          f"before its retry refuses at once there instead of waiting for itself.")
+        w("")
+    p = d.one("faults", "panics_and_errors_in_every_position")
+    w("**Panics and errors in every position.** Derived resources of three real fds plus a "
+      "release hook (`#[resource(release = ...)]`), unique (WriteFiles: a failure is a real "
+      "`ENOSPC` from `/dev/full`) in a scope and counted (ReadFiles: a failure is a real "
+      "`EBADF`) on the finalizer. 11 cases × 2 kinds: one fault at each position (hook, "
+      "first, middle, last field; error or panic), all failing, all panicking, a mix. Every "
+      "part is attempted in order; the first panic resumes (unique) or is reported (counted, "
+      "F2) after all parts ran; every error is returned or reported naming its field; every "
+      "fd is closed and deregistered. "
+      f"Cases {fmt(p.get('cases'))}, faults injected {fmt(p.get('faults_injected'))}, survived "
+      f"{fmt(p.get('faults_survived'))}, finalizer panicked/failed outcomes "
+      f"{fmt(p.get('finalizer_panicked'))}/{fmt(p.get('finalizer_failed'))}, fds leaked "
+      f"{fmt(p.get('fds_leaked'))}.")
+    w("")
+    k = d.one("faults", "a_killed_child_hangs_nothing_and_owner_death_is_reported")
+    w("**A killed child.** A child loops over critical sections under an `IpcMutex` (the "
+      "counter file is odd, i.e. torn, inside), with counted fds and registry passes churning "
+      "on another thread; it is SIGKILLed at a pseudo-random point. Nothing hangs (its pipe "
+      "reaches EOF, it is reaped, the next `lock` returns), and a torn critical section is "
+      "always reported as owner death with the dead pid. "
+      f"Kills {fmt(k.get('sigkills'))}: inside the critical section {fmt(k.get('killed_mid_critical_section'))}, "
+      f"owner death reported {fmt(k.get('owner_death_reported'))} (also while holding the lock "
+      f"outside the torn window), clean {fmt(k.get('killed_outside'))}, torn state hidden "
+      f"**{fmt(k.get('torn_state_hidden'))}**.")
+    w("")
+    fork_section(d, w)
+
+
+FORK_TEXT = {
+    "Write": "`write(2)` to a pipe, then `_exit` (async-signal-safe only)",
+    "DropCounted": "drop the last handle of a counted fd, then watch the fd for 100 ms",
+    "Flush": "`finalizer::flush_timeout(100 ms)`",
+    "Registry": "`fds().len()` (takes the registry lock)",
+    "Open": "`ReadFile::open` (allocates, takes the registry lock)",
+}
+
+
+def fork_section(d, w):
+    rows = d.all("faults", "fork_without_exec_with_a_running_finalizer")
+    w("**fork() without exec** in a process whose finalizer runs, with two parent threads "
+      "churning (counted drops; registry passes, opens and closes). Each forked child does "
+      "one thing and leaves with `_exit`; the parent kills it if it has not exited within "
+      "600 ms.")
+    w("")
+    w(table(["in the forked child", "forks", "completed", "hung (deadlocked)", "release ran in the child", "flush succeeded"],
+            [[FORK_TEXT.get(r["action"], r["action"]), fmt(r["forks"]), fmt(r["completed"]), fmt(r["hung"]),
+              fmt(r["released_in_child"]), fmt(r["flush_ok_in_child"])] for r in rows]))
+    w("")
+    by = {r["action"]: r for r in rows}
+    verdict = []
+    for action in ("DropCounted", "Flush", "Registry", "Open"):
+        r = by.get(action)
+        if not r:
+            continue
+        if r["hung"]:
+            verdict.append(f"{FORK_TEXT[action]} deadlocked in {r['hung']} of {r['forks']} forks")
+        else:
+            verdict.append(f"{FORK_TEXT[action]} did not deadlock in {r['forks']} forks")
+    w("What the child may do, decided by these runs: **only async-signal-safe calls, then "
+      "`exec` or `_exit`** (R4; what `CommandExt::inherit`'s hook does). The finalizer thread "
+      "does not exist in the child: a counted release dropped there never runs, and a flush "
+      "never succeeds (`flush()` without a timeout would wait forever). Beyond that: "
+      + "; ".join(verdict) + ". A lock held by a parent thread at the moment of `fork` stays "
+      "held forever in the child, so even a call that completed here can hang on another "
+      "run: dropping a `Counted`, flushing, or touching the registry after `fork` must not "
+      "be done. Leave the child with `_exit`, never `exit` or a return from `main` (those "
+      "would run destructors and flush buffers that belong to the parent).")
+    w("")
+    s = d.one("faults", "fork_summary")
+    if s:
+        w(f"Forks {fmt(s['forks'])}; fds leaked in the parent {fmt(s['fds_leaked_in_parent'])}.")
+        w("")
+
+
+def bad_input_section(d, w):
+    w("## bad input")
+    w("")
+    w("Each row: the misuse, and the typed error it gives. Every row also checks that nothing "
+      "was lost, and fails its test otherwise: the fds involved are still open, registered "
+      "once and not leased (a later close is not deferred), no fd leaked against a "
+      "`/proc/self/fd` baseline, and the objects still work (a refused `Command` then runs "
+      "with a valid plan).")
+    w("")
+    rows = []
+    for r in d.all("bad_input"):
+        if "misuse" in r:
+            rows.append([short(r["misuse"]), short(r["error"])])
+    w(table(["misuse", "typed result"], rows))
+    w("")
+
+
+def bugs_section(d, w):
+    reasons = ignored_reasons()
+    w("## Bugs found")
+    w("")
+    w("Each is pinned by a test marked `#[ignore = \"bug: ...\"]` that fails while the bug is "
+      "there (`reliability/run.sh` runs them with `--ignored` and reports whether they still "
+      "fail). Not fixed here: the framework's sources belong to their owners.")
+    w("")
+    rows = []
+    for b in d.all("bugs"):
+        reason, path, line = reasons.get(b["test"], ("", b.get("file", ""), 0))
+        figures = {}
+        for suite in SUITES:
+            r = d.one(suite, b["test"])
+            if r.get("bug"):
+                figures = {k: v for k, v in r.items() if k not in ("suite", "test", "size", "bug")}
+        fig = ", ".join(f"{k.replace('_', ' ')} {fmt(v)}" for k, v in figures.items())
+        rows.append([f"`{b['test']}` ({path}:{line})", reason.removeprefix("bug: "),
+                     "yes" if b.get("reproduced") else "no (fixed? remove the ignore)", fig])
+    w(table(["test", "bug", "still reproduces", "observed"], rows))
+    w("")
+
+
+def loom_section(d, w):
+    rows = d.all("loom")
+    w("## Model checking (loom)")
+    w("")
+    w("`guard-core/tests/loom.rs` under `RUSTFLAGS=\"--cfg guard_loom\"`: loom explores every "
+      "interleaving of the real queue, shift and registry code (their atomics, locks and "
+      "condition variables come from `crate::loom`) up to the preemption bound. The first "
+      "four models were there; the reliability work added the last four (marker ordering "
+      "across batches, insertion and slot reuse during a pass, a three-job hand-over, two "
+      "passes and a removal).")
+    w("")
+    w(table(["model", "preemption bound", "time (s)", "result"],
+            [[f"`{r['test']}`", fmt(r["preemptions"]), fmt(r["seconds"]), "ok" if r["ok"] else "FAILED"]
+             for r in rows]))
+    w("")
+    if rows:
+        w(f"Total: {len(rows)} models, {fmt(sum(r['seconds'] for r in rows))} s "
+          f"(bound {rows[0]['preemptions']}; the budget is about 2 minutes).")
+        w("")
+    mutants = d.all("mutant")
+    if mutants:
+        w("**Can the models fail?** `reliability/mutants.py` copies the repository, breaks the "
+          "code one way at a time, and runs every model on the broken copy. A model *catches* "
+          "a mutant when it fails there.")
+        w("")
+        names = list(dict.fromkeys(m["test"] for m in mutants))
+        models = sorted({m["model"] for m in mutants if "model" in m})
+        rows = []
+        for name in names:
+            ms = [m for m in mutants if m["test"] == name]
+            caught = [m["model"] for m in ms if m.get("caught")]
+            what = ms[0].get("what", "")
+            rows.append([f"`{name}`: {what} (`{ms[0].get('file', '')}`)",
+                         ", ".join(f"`{c}`" for c in caught) or "**not caught**"])
+        w(table(["mutant", "caught by"], rows))
+        w("")
+        never = [m for m in models if not any(x.get("caught") for x in mutants if x.get("model") == m)]
+        if never:
+            w("Models that caught none of these mutants (they guard other properties, or are "
+              "weaker than they look): " + ", ".join(f"`{m}`" for m in never) + ".")
+            w("")
+
+
+def valgrind_section(d, w):
+    w("## Memory checking (valgrind, in place of Miri)")
+    w("")
+    w("Miri needs a nightly toolchain, and none can be installed here. The project runs "
+      "guard-core's test binaries under valgrind memcheck instead (`.ci/valgrind`, also a "
+      "step of `.ci/run`): any invalid read or write, or use of uninitialised memory, in the "
+      "unsafe code of scopes, counted handles, the node pool and the finalizer queue fails "
+      "the run. It cannot see what Miri's Stacked/Tree Borrows would (aliasing rules), and "
+      "neither tool covers fork, exec or raw syscalls: the suites above do, with real ones.")
+    w("")
+    rows = [r for r in d.all("valgrind") if r.get("test") != "summary"]
+    s = d.one("valgrind", "summary")
+    if s.get("skipped"):
+        w("_valgrind is not installed on this machine: skipped._")
+    elif rows:
+        w(table(["guard-core test binary", "tests passed under memcheck", "failed"],
+                [[f"`{r['test']}`", fmt(r["passed"]), fmt(r["failed"])] for r in rows]))
+        w("")
+        w(f"{len(rows)} binaries, {fmt(sum(r['passed'] for r in rows))} tests, "
+          f"{fmt(s.get('seconds'))} s, memcheck errors: **{'none' if s.get('ok') else 'YES (see the log)'}**.")
+    else:
+        w("_not run_")
+    w("")
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    text = render(Data(load(sys.argv[1])))
+    Path(sys.argv[2]).write_text(text + "\n" if not text.endswith("\n") else text)
+
+
+if __name__ == "__main__":
+    main()
