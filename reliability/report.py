@@ -95,10 +95,11 @@ SUITES = {
 
 SIZES = [
     ("soak", "2 × 50,000 lifecycles, 100 spawns", "2 × 1,000,000 lifecycles, 1,000 spawns"),
-    ("deadlock", "2,000 / 300 / 1,000 / 12 / 200 rounds", "50,000 / 10,000 / 20,000 / 200 / 5,000 rounds"),
-    ("faults", "200 closes, 20 × 22 position cases, 20 kills, 40 forks per action",
-     "5,000 closes, 500 × 22 position cases, 300 kills, 400 forks per action"),
-    ("bad_input", "every row once (100 zero-timeout flushes)", "every row once (1,000 zero-timeout flushes)"),
+    ("deadlock", "rounds: 10,000 locker drops, 1,000 passes, 4,000 hooks, 24 spawns, 1,000 flushes",
+     "rounds: 500,000 locker drops, 50,000 passes, 200,000 hooks, 1,000 spawns, 50,000 flushes"),
+    ("faults", "500 failing closes, 50 × 22 position cases, 17 EMFILE paths, 30 kills, 5 × 40 forks",
+     "20,000 failing closes, 2,000 × 22 position cases, 17 EMFILE paths, 1,000 kills, 5 × 400 forks"),
+    ("bad_input", "every row once; 100 zero-timeout flushes", "every row once; 1,000 zero-timeout flushes"),
 ]
 
 # Rows the existing per-crate tests already cover: not repeated by the suites.

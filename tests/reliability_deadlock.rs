@@ -16,7 +16,10 @@
 //! The stuck deadline of this binary is 250 ms (set by every test before it starts); the
 //! tests are serialised (the hook, the deadline and the stuck count are process-wide).
 //!
-//! Sizes (rounds): CI by default, `GUARD_FULL=1` for the full runs.
+//! Pinned bug (ignored test): a finalizer blocked inside the event hook (the default hook
+//! writing to a full stderr pipe) is never declared stuck, and every counted release stops.
+//!
+//! Sizes (rounds): CI by default, `GUARD_FULL=1` for the full runs (see `RELIABILITY.md`).
 
 mod reliability;
 
@@ -89,7 +92,7 @@ impl Locker {
 #[test]
 fn a_finalizer_locking_a_mutex_the_dropper_holds() {
     let _s = setup();
-    let rounds = size(2_000, 50_000);
+    let rounds = size(10_000, 500_000);
     watchdog("finalizer locks the dropper's mutex", 300, move || {
         settle();
         let base = FdSnapshot::take();
@@ -119,8 +122,7 @@ fn a_finalizer_locking_a_mutex_the_dropper_holds() {
             .collect();
         let mut worst = Duration::ZERO;
         let mut droppers_ids = Vec::new();
-        for d in droppers {
-            let (id, w) = d.join().unwrap();
+        for (id, w) in reliability::join_all(droppers) {
             droppers_ids.push(id);
             worst = worst.max(w);
         }
@@ -192,7 +194,7 @@ fn a_finalizer_locking_a_mutex_the_dropper_holds() {
 #[test]
 fn reentrant_callbacks_on_two_threads() {
     let _s = setup();
-    let passes = size(300, 10_000);
+    let passes = size(1_000, 50_000);
     watchdog("re-entrant for_each on two threads", 300, move || {
         settle();
         let base = FdSnapshot::take();
@@ -202,11 +204,24 @@ fn reentrant_callbacks_on_two_threads() {
         let pool: Arc<Mutex<HashMap<i32, ReadFile>>> = Arc::default();
         let r1 = Arc::new(AtomicU64::new(0));
         let stats: Arc<[AtomicU64; 6]> = Arc::new(Default::default());
+        // If one thread fails, the other stops too (instead of churning on under the next
+        // test).
+        let failed = Arc::new(AtomicBool::new(false));
         let threads: Vec<_> = (0..2)
             .map(|t| {
                 let (pool, r1, stats) = (pool.clone(), r1.clone(), stats.clone());
+                let failed = failed.clone();
                 std::thread::spawn(move || {
+                    // Fds of this thread's own, open throughout: every pass visits at
+                    // least these, whatever the other thread closes meanwhile.
+                    let _anchors: Vec<ReadFile> = (0..8)
+                        .map(|_| ReadFile::open("/dev/null").unwrap())
+                        .collect();
+                    let _stop_the_other = StopOnPanic(failed.clone());
                     for pass in 0..passes / 2 {
+                        if failed.load(Ordering::Relaxed) {
+                            break;
+                        }
                         for _ in 0..8 {
                             let f = ReadFile::open("/dev/null").unwrap();
                             pool.lock().unwrap().insert(f.as_raw_fd(), f);
@@ -271,9 +286,7 @@ fn reentrant_callbacks_on_two_threads() {
                 })
             })
             .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+        reliability::join_all(threads);
         // What a panicking pass or the other thread left in the pool: closed now.
         for (_, f) in pool.lock().unwrap().drain() {
             f.close().unwrap();
@@ -296,7 +309,19 @@ fn reentrant_callbacks_on_two_threads() {
         assert!(leaked.is_empty() && lost.is_empty(), "{leaked:?} {lost:?}");
         assert_eq!(fds().len(), registered);
         assert!(s.iter().all(|&n| n > 0), "every scenario ran: {s:?}");
+        assert_eq!(s[5], (passes / 2 * 2) as u64, "every pass ran");
     });
+}
+
+/// Sets its flag if dropped during a panic: tells the other threads of a test to stop.
+struct StopOnPanic(Arc<AtomicBool>);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 // --- 3. Release hooks that take locks -----------------------------------------------
@@ -346,7 +371,7 @@ impl Tally {
 #[test]
 fn release_hooks_that_take_locks() {
     let _s = setup();
-    let rounds = size(1_000, 20_000);
+    let rounds = size(4_000, 200_000);
     watchdog("release hooks that take locks", 300, move || {
         settle();
         let base = FdSnapshot::take();
@@ -390,9 +415,7 @@ fn release_hooks_that_take_locks() {
                 })
             })
             .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+        reliability::join_all(threads);
         reliability::flush();
         let log = log.lock().unwrap().clone();
         let unique = log.iter().filter(|l| **l == "unique hook").count();
@@ -419,7 +442,7 @@ fn spawn_while_another_thread_is_mid_for_each() {
         return;
     }
     let _s = setup();
-    let rounds = size(12, 200);
+    let rounds = size(24, 1_000);
     watchdog(
         "spawn while another thread is mid-for_each",
         300,
@@ -530,7 +553,7 @@ impl Impatient {
 #[test]
 fn flush_from_a_finalizer_is_refused() {
     let _s = setup();
-    let rounds = size(200, 5_000);
+    let rounds = size(1_000, 50_000);
     watchdog("flush from a finalizer", 120, move || {
         settle();
         let base = FdSnapshot::take();

@@ -438,10 +438,14 @@ fn soak(per_thread: usize, spawns: usize) {
             })
         })
         .collect();
+    let churned: Vec<_> = churners.into_iter().map(|c| c.join()).collect();
+    if churned.iter().any(Result::is_err) {
+        stop.store(true, Ordering::Relaxed); // the walker and the spawner stop too
+    }
     let mut fds_created = 0;
     let mut by_kind = [0u64; KINDS];
-    for c in churners {
-        let (n, k) = c.join().expect("a churning thread panicked");
+    for c in churned {
+        let (n, k) = c.unwrap_or_else(|p| std::panic::resume_unwind(p));
         fds_created += n;
         for (total, k) in by_kind.iter_mut().zip(k) {
             *total += k;

@@ -460,3 +460,17 @@ pub fn quiet_expected_panics() {
         }));
     });
 }
+
+/// Joins every thread, then resumes the first panic among them (joining them all first, so
+/// that no thread of a failed test keeps running under the next one).
+pub fn join_all<T>(handles: Vec<std::thread::JoinHandle<T>>) -> Vec<T> {
+    let results: Vec<std::thread::Result<T>> = handles.into_iter().map(|h| h.join()).collect();
+    let mut values = Vec::new();
+    for r in results {
+        match r {
+            Ok(v) => values.push(v),
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+    values
+}
