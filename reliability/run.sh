@@ -9,7 +9,9 @@
 # Options: --no-loom, --no-mutants (skip checking that the loom models catch broken
 # copies of the code, reliability/mutants.py), --no-valgrind, --no-report (keep
 # RELIABILITY.md as it is), --preemptions N (LOOM_MAX_PREEMPTIONS, default 2). Logs go to
-# ${CARGO_TARGET_DIR:-target}/reliability/. Exits non-zero if a suite fails.
+# ${CARGO_TARGET_DIR:-target}/reliability/; the result lines are also kept in
+# reliability/results.log, from which RELIABILITY.md is written. Exits non-zero if a suite
+# fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -168,7 +170,9 @@ fi
 record "{\"suite\":\"run\",\"test\":\"total\",\"seconds\":$(elapsed "$start_all"),\"ok\":$([ "$status" = 0 ] && echo true || echo false)}"
 
 if [ "$report" = 1 ]; then
-    python3 reliability/report.py "$log" RELIABILITY.md
-    echo "== RELIABILITY.md regenerated from $log"
+    # Keep the lines the report is made from next to it.
+    cp "$log" reliability/results.log
+    python3 reliability/report.py reliability/results.log RELIABILITY.md
+    echo "== RELIABILITY.md regenerated from reliability/results.log"
 fi
 exit "$status"
