@@ -203,6 +203,10 @@ def render(d):
     faults_section(d, w)
     bad_input_section(d, w)
     bugs_section(d, w)
+    w("### Found and fixed")
+    w("")
+    w(table(["test", "file", "what it was"], [[f"`{t}`", f, why] for t, f, why in FIXED]))
+    w("")
     loom_section(d, w)
     valgrind_section(d, w)
 
@@ -227,10 +231,25 @@ def render(d):
     return "\n".join(out)
 
 
+# Bugs the suites found that are fixed now: their tests run (no longer ignored).
+FIXED = [
+    ("a_finalizer_blocked_in_the_event_hook_is_taken_over", "tests/reliability_deadlock.rs",
+     "A finalizer blocked in the event hook (the default hook on a full stderr pipe) was never "
+     "declared stuck: the outcome was reported after the watched window. Now the job is "
+     "reported inside it, and the watchdog delivers its own Stuck event from a short-lived "
+     "thread, so a blocked hook cannot stop the watchdog either."),
+    ("emfile_retry_is_not_held_up_by_a_stuck_release", "tests/reliability_faults.rs",
+     "With one release stuck anywhere, every fd creation at EMFILE waited the full 2 s before "
+     "its retry: `flush_timeout` had been changed to wait for stuck releases. It answers "
+     "`Stuck` at once again; waiting for stuck releases is the separate `flush_all_timeout`."),
+    ("flush_timeout_zero_with_nothing_pending", "tests/reliability_bad_input.rs",
+     "`flush_timeout(Duration::ZERO)` reported a timeout with nothing pending: flush now "
+     "returns at once when nothing is pending or stuck."),
+]
+
 OTHER_FINDINGS = [
-    "`ReleaseErrors::parts()` (guard-core/src/error.rs) hands out `&(dyn Error + Send + "
-    "Sync)` without `'static`, so a part's error cannot be downcast (to `guard_os::Error`, "
-    "say); only its `source()` chain can. The faults suite reads the OS error that way.",
+    "`ReleaseErrors::parts()` handed out errors without `'static`, so they could not be "
+    "downcast; fixed (the faults suite still reads the OS error through `source()`).",
     "`Inherit::keep_as_stdio(fd, 3)` is refused with \"0-2 are stdio (use keep_as_stdio)\" "
     "(guard-os/src/error.rs, `InheritStdio`): the advice is wrong for the call that made it.",
     "`Inherit::keep_foreign_at` errors name the number of guard's internal duplicate, not "
@@ -238,10 +257,6 @@ OTHER_FINDINGS = [
     "`Fd::adopt` cannot refuse a closed fd (it takes an `OwnedFd`, open by contract); a "
     "caller who broke that contract with `unsafe` gets `InheritClosed` or `Close(EBADF)` at "
     "the first use instead (bad-input table).",
-    "`flush_timeout` waits for stuck releases until its timeout (commit 521b0c7, made "
-    "during this work): `flush` (no timeout) is now the call that returns as soon as "
-    "everything but the stuck releases is done. The fd-pressure retry uses `flush_timeout`, "
-    "hence the pinned bug `emfile_retry_is_not_held_up_by_a_stuck_release`.",
     "Spawning at EMFILE fails with std's own `EMFILE` (its exec-error pipe): guard cannot "
     "drain and retry there, since the fd is created inside `Command::spawn`.",
     "The existing loom model `lease_defers_removal_until_the_callback_ends` does not catch "

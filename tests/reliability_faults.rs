@@ -1037,7 +1037,8 @@ enum Action {
     Write,
     /// Drop the last handle of a counted fd, then watch whether its release ever runs.
     DropCounted,
-    /// `flush_timeout(100 ms)`: waits for a finalizer thread that does not exist here.
+    /// `flush_timeout(100 ms)`: returns at once if nothing was pending at the fork, else waits
+    /// for a finalizer thread that does not exist here.
     Flush,
     /// `fds().len()`: takes the registry lock.
     Registry,
@@ -1188,16 +1189,13 @@ fn fork_without_exec_with_a_running_finalizer() {
         );
         assert_eq!(bytes.len(), forks, "every Write child wrote");
         // The finalizer thread does not exist in the child: a counted release dropped
-        // there never runs, and flush never succeeds.
+        // there never runs. (A flush in the child succeeds only when nothing was pending at
+        // the fork, since it returns at once when nothing is pending; it can never wait for
+        // a release: the Flush children that found work pending timed out.)
         assert_eq!(
             get(Action::DropCounted)[1],
             0,
             "a release ran in a forked child"
-        );
-        assert_eq!(
-            get(Action::Flush)[2],
-            0,
-            "flush succeeded in a forked child"
         );
         assert!(leaked.is_empty() && lost.is_empty(), "{leaked:?} {lost:?}");
     });
@@ -1276,7 +1274,6 @@ fn stuck_pressure_child() {
 }
 
 #[test]
-#[ignore = "bug: with one release stuck anywhere, every fd creation at EMFILE waits the full 2 s PRESSURE_FLUSH_TIMEOUT before its retry"]
 fn emfile_retry_is_not_held_up_by_a_stuck_release() {
     if reliability::role().as_deref() == Some("stuck_pressure") {
         return stuck_pressure_child();
@@ -1299,7 +1296,6 @@ fn emfile_retry_is_not_held_up_by_a_stuck_release() {
             .filter_map(|l| l.rsplit('|').next()?.parse().ok())
             .collect();
         Record::new(SUITE, "emfile_retry_is_not_held_up_by_a_stuck_release")
-            .flag("bug", true)
             .text("rounds", &lines.join("; "))
             .count("worst_ms", ms.iter().copied().max().unwrap_or(0))
             .emit();

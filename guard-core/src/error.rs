@@ -177,9 +177,21 @@ impl ReleaseErrors {
     }
 
     /// Each failed part: the field name and its error, in the order the parts were released.
+    /// The errors can be downcast to their concrete types.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut errors = guard_core::ReleaseErrors::new("app::Journal");
+    /// errors.push("file", std::io::Error::from_raw_os_error(5));
+    /// let (field, error) = errors.parts().next().unwrap();
+    /// assert_eq!(field, "file");
+    /// assert_eq!(error.downcast_ref::<std::io::Error>().unwrap().raw_os_error(), Some(5));
+    /// ```
     pub fn parts(
         &self,
-    ) -> impl ExactSizeIterator<Item = (&'static str, &(dyn StdError + Send + Sync))> {
+    ) -> impl ExactSizeIterator<Item = (&'static str, &(dyn StdError + Send + Sync + 'static))>
+    {
         self.parts.iter().map(|(f, e)| (*f, &**e as _))
     }
 

@@ -64,7 +64,7 @@ impl Shift {
     pub fn work(&self) -> bool {
         let batch = self.queue.take_all();
         let mut seq = 0;
-        self.shift.work(batch, &mut seq, |_, _, _| {}) == ShiftEnd::Abandoned
+        self.shift.work(batch, &mut seq, |_, _| {}) == ShiftEnd::Abandoned
     }
 
     /// The watchdog: if a job is running, tries to steal the rest of its batch and runs it.

@@ -50,13 +50,24 @@ fn a_stuck_release_is_reported_and_a_fresh_worker_takes_over() {
     assert_eq!(log.count("queued behind"), 50);
     assert_eq!(log.count("blocker done"), 0);
     assert_eq!(finalizer::stats().stuck, 1);
-    let stuck_lines: Vec<String> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l.contains("stuck"))
-        .cloned()
-        .collect();
+    // The stuck event is delivered from a thread of its own (the hook must not block the
+    // watchdog): give it a moment.
+    let seen2 = seen.clone();
+    let stuck_lines: Vec<String> = watchdog(Duration::from_secs(10), move || {
+        loop {
+            let lines: Vec<String> = seen2
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains("stuck"))
+                .cloned()
+                .collect();
+            if !lines.is_empty() {
+                break lines;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
     assert_eq!(stuck_lines.len(), 1, "{stuck_lines:?}");
     assert!(stuck_lines[0].contains("Blocker"), "{}", stuck_lines[0]);
 
@@ -68,15 +79,25 @@ fn a_stuck_release_is_reported_and_a_fresh_worker_takes_over() {
     );
     assert_eq!(log.count("later"), 1);
 
-    // flush_timeout waits for a stuck release too, until its timeout.
+    // flush_timeout does not wait for a stuck release (it answers at once); flush_all_timeout
+    // does, until its timeout.
+    let started = std::time::Instant::now();
+    let prompt = watchdog(Duration::from_secs(20), || {
+        finalizer::flush_timeout(Duration::from_secs(10))
+    });
+    assert_eq!(prompt, Err(FlushError::Stuck { stuck: 1 }));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "flush_timeout waited for the stuck one"
+    );
     let short = watchdog(Duration::from_secs(20), || {
-        finalizer::flush_timeout(Duration::from_millis(50))
+        finalizer::flush_all_timeout(Duration::from_millis(50))
     });
     assert_eq!(short, Err(FlushError::Stuck { stuck: 1 }));
-    // The stuck release finishes on its own thread; flush_timeout sees it through.
+    // The stuck release finishes on its own thread; flush_all_timeout sees it through.
     go.send(()).unwrap();
     let waited = watchdog(Duration::from_secs(20), || {
-        finalizer::flush_timeout(Duration::from_secs(10))
+        finalizer::flush_all_timeout(Duration::from_secs(10))
     });
     assert_eq!(waited, Ok(()));
     assert_eq!(log.count("blocker done"), 1);

@@ -292,14 +292,15 @@ impl Shift {
     }
 
     /// Runs `batch` job by job. Before each job, publishes the rest of the batch and the
-    /// job's sequence number; after it, claims the job back with a CAS. If the watchdog won
-    /// that CAS, it owns the rest of the batch and this worker stops. `done` learns each
-    /// job's outcome, and whether the job had been declared stuck meanwhile.
+    /// job's sequence number; then runs the job and hands its outcome to `done` (which
+    /// counts and reports it: reporting runs user hooks, so it stays inside the watched
+    /// window too); then claims the job back with a CAS. If the watchdog won that CAS, it
+    /// owns the rest of the batch and this worker stops: `Abandoned`.
     pub(crate) fn work(
         &self,
         mut batch: Batch,
         seq: &mut u64,
-        mut done: impl FnMut(&'static VTable, RunOutcome, ShiftEnd),
+        mut done: impl FnMut(&'static VTable, RunOutcome),
     ) -> ShiftEnd {
         while let Some(node) = batch.pop() {
             // SAFETY: `pop` hands over an owned node.
@@ -311,14 +312,12 @@ impl Shift {
             self.busy.store(*seq, Ordering::Release);
             // SAFETY: `node` is owned and unlinked; it is never touched again.
             let outcome = unsafe { (vtable.run)(node) };
+            done(vtable, outcome);
             let kept = self
                 .busy
                 .compare_exchange(*seq, IDLE, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok();
-            if kept {
-                done(vtable, outcome, ShiftEnd::Finished);
-            } else {
-                done(vtable, outcome, ShiftEnd::Abandoned);
+            if !kept {
                 // The watchdog owns `batch.head` now.
                 batch.head = ptr::null_mut();
                 return ShiftEnd::Abandoned;

@@ -28,18 +28,17 @@ const STUCK_POLL: Duration = Duration::from_millis(2);
 /// assert_eq!(guard_core::finalizer::stats().pending, 0);
 /// ```
 pub fn flush() -> Result<(), FlushError> {
-    flush_until(None)
+    flush_until(None, false)
 }
 
-/// Like [`flush`], but gives up after `timeout`, and waits for stuck releases too: if some
-/// release outlived the stuck deadline, this keeps waiting for it to return, until the
-/// timeout.
+/// Like [`flush`], but gives up after `timeout`. Like `flush`, it does not wait for a
+/// release already declared stuck: it returns [`FlushError::Stuck`] as soon as the rest is
+/// released (to wait for stuck releases too, use [`flush_all_timeout`]).
 ///
 /// # Errors
 ///
 /// As [`flush`], plus [`FlushError::Timeout`] (with the count still pending) when the
-/// timeout passes before the queue is drained, and [`FlushError::Stuck`] when it passes
-/// while a stuck release still runs.
+/// timeout passes before the queue is drained.
 ///
 /// # Examples
 ///
@@ -48,10 +47,28 @@ pub fn flush() -> Result<(), FlushError> {
 /// guard_core::finalizer::flush_timeout(Duration::from_secs(5)).unwrap();
 /// ```
 pub fn flush_timeout(timeout: Duration) -> Result<(), FlushError> {
-    flush_until(Some(Instant::now() + timeout))
+    flush_until(Some(Instant::now() + timeout), false)
 }
 
-fn flush_until(deadline: Option<Instant>) -> Result<(), FlushError> {
+/// Like [`flush_timeout`], but also waits, until the timeout, for releases declared stuck
+/// to return: `Ok` means every counted resource dropped before the call has been released.
+///
+/// # Errors
+///
+/// As [`flush_timeout`]; [`FlushError::Stuck`] when the timeout passes while a stuck
+/// release still runs.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// guard_core::finalizer::flush_all_timeout(Duration::from_secs(5)).unwrap();
+/// ```
+pub fn flush_all_timeout(timeout: Duration) -> Result<(), FlushError> {
+    flush_until(Some(Instant::now() + timeout), true)
+}
+
+fn flush_until(deadline: Option<Instant>, wait_stuck: bool) -> Result<(), FlushError> {
     if on_finalizer_thread() {
         return Err(FlushError::InFinalizer);
     }
@@ -70,6 +87,11 @@ fn flush_until(deadline: Option<Instant>) -> Result<(), FlushError> {
             });
         }
     }
+    // Nothing pending and nothing stuck: everything dropped before this call is released
+    // (stats read the outcomes before the count handed over, so 0 is not a race).
+    if f.counters.stuck_outstanding.load(Ordering::Acquire) == 0 && super::stats().pending == 0 {
+        return Ok(());
+    }
     let signal = push_marker(&f.queue);
     if !signal.wait_until(deadline) {
         let pending = super::stats().pending;
@@ -78,12 +100,12 @@ fn flush_until(deadline: Option<Instant>) -> Result<(), FlushError> {
             pending,
         });
     }
-    // With a deadline, stuck releases get until then to return (they run on their own,
-    // abandoned workers; a short poll is enough for a rare, slow event).
+    // Stuck releases run on their own, abandoned workers; `flush_all_timeout` gives them
+    // until its deadline (a short poll is enough for a rare, slow event).
     loop {
         match f.counters.stuck_outstanding.load(Ordering::Acquire) {
             0 => return Ok(()),
-            stuck if deadline.is_none_or(|d| Instant::now() >= d) => {
+            stuck if !wait_stuck || deadline.is_none_or(|d| Instant::now() >= d) => {
                 return Err(FlushError::Stuck { stuck });
             }
             _ => std::thread::sleep(STUCK_POLL),

@@ -23,6 +23,6 @@ mod stats;
 mod tally;
 mod watchdog;
 
-pub use flush::{flush, flush_timeout};
+pub use flush::{flush, flush_all_timeout, flush_timeout};
 pub(crate) use state::{enqueue, ensure_started, set_shutdown};
 pub use stats::{Stats, set_stuck_deadline, stats, stuck_deadline};

@@ -51,7 +51,7 @@ impl Finalizer {
     }
 
     /// Records how one job went: counters, and an event for failures.
-    pub(crate) fn record(&self, vtable: &'static VTable, outcome: RunOutcome, end: ShiftEnd) {
+    pub(crate) fn record(&self, vtable: &'static VTable, outcome: RunOutcome) {
         let c = &self.counters;
         match outcome {
             RunOutcome::Marker => {}
@@ -73,11 +73,6 @@ impl Finalizer {
                 });
                 c.panicked.fetch_add(1, crate::loom::Ordering::Release);
             }
-        }
-        if end == ShiftEnd::Abandoned {
-            // Last, so a flush that sees no stuck release left also sees its outcome.
-            c.stuck_outstanding
-                .fetch_sub(1, crate::loom::Ordering::Release);
         }
     }
 
@@ -130,7 +125,7 @@ fn release_inline(f: &Finalizer, job: Job) {
     f.counters
         .inline
         .fetch_add(1, crate::loom::Ordering::Relaxed);
-    f.record(vtable, job.run(), ShiftEnd::Finished);
+    f.record(vtable, job.run());
 }
 
 /// Switches inline release after shutdown on (`true`) or back off (a new runtime guard).
@@ -175,13 +170,21 @@ fn linger(f: &Finalizer) -> bool {
 const LINGER_SPINS: u32 = 200;
 const LINGER_ROUNDS: u32 = LINGER_SPINS + 20;
 
+/// A worker whose stuck job finally returned (its outcome is already counted): one stuck
+/// release fewer. Counted last, so a flush that sees none left also sees the outcome.
+fn abandoned(f: &Finalizer) {
+    f.counters
+        .stuck_outstanding
+        .fetch_sub(1, crate::loom::Ordering::Release);
+}
+
 fn run_worker(f: &'static Finalizer, rest: Option<crate::counted::queue::Batch>, mut seq: u64) {
     IN_FINALIZER.with(|flag| flag.set(true));
-    let record = |vtable, outcome, end| f.record(vtable, outcome, end);
+    let record = |vtable, outcome| f.record(vtable, outcome);
     if let Some(rest) = rest
         && f.shift.work(rest, &mut seq, record) == ShiftEnd::Abandoned
     {
-        return;
+        return abandoned(f);
     }
     loop {
         let batch = f.queue.take_all();
@@ -193,7 +196,7 @@ fn run_worker(f: &'static Finalizer, rest: Option<crate::counted::queue::Batch>,
         }
         f.counters.note_depth(batch.len());
         if f.shift.work(batch, &mut seq, record) == ShiftEnd::Abandoned {
-            return;
+            return abandoned(f);
         }
     }
 }

@@ -60,12 +60,23 @@ fn take_over(f: &'static Finalizer, seq: u64, name: &'static str, elapsed: Durat
         return false;
     };
     c.stuck.fetch_add(1, Ordering::Relaxed);
-    event::emit(&Event::Stuck {
-        resource: name,
-        elapsed,
-    });
     f.shift.reset();
-    start_replacement(f, Some(rest), seq)
+    let retry = start_replacement(f, Some(rest), seq);
+    report_stuck(name, elapsed);
+    retry
+}
+
+/// Reports a stuck release without letting the hook block the watchdog: the hook may be
+/// what is stuck (the default one writes to stderr, which can be a full pipe, and holds
+/// stderr's lock meanwhile). A short-lived thread delivers it; inline only if no thread
+/// can be spawned.
+fn report_stuck(resource: &'static str, elapsed: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("guard-finalizer-report".into())
+        .spawn(move || event::emit(&Event::Stuck { resource, elapsed }));
+    if spawned.is_err() {
+        event::emit(&Event::Stuck { resource, elapsed });
+    }
 }
 
 /// Starts a worker; if the thread cannot be spawned, reports it (the rest of the batch,
