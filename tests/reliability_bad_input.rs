@@ -336,7 +336,6 @@ fn next_two_free() -> (i32, i32) {
 }
 
 #[test]
-#[ignore = "bug: a kept fd placed on the number of std's exec-error pipe loses the exec error (spawn returns Ok) and receives std's error bytes"]
 fn exec_failure_is_reported_whatever_the_target_number() {
     watchdog(
         "exec_failure_is_reported_whatever_the_target_number",

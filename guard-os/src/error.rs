@@ -164,14 +164,27 @@ pub enum Error {
         /// The second fd asked for it.
         second: i32,
     },
-    /// A target number that is stdin, stdout or stderr (or negative), not asked for with
-    /// [`Inherit::keep_as_stdio`](crate::Inherit::keep_as_stdio).
-    #[error("cannot pass fd {fd} to a child as fd {target}: 0-2 are stdio (use keep_as_stdio)")]
+    /// A target number on the wrong side of stdio: 0, 1 or 2 not asked for with
+    /// [`Inherit::keep_as_stdio`](crate::Inherit::keep_as_stdio), 3 or above asked for with
+    /// it (it takes only 0-2), or a negative number. The message names the call to use.
+    #[error("cannot pass fd {fd} to a child as fd {target}: {}", stdio_advice(*.target))]
     InheritStdio {
-        /// The fd number.
+        /// The fd number (the caller's, also for
+        /// [`Inherit::keep_foreign_at`](crate::Inherit::keep_foreign_at)).
         fd: i32,
         /// The refused target.
         target: i32,
+    },
+    /// Reserving a free target number in the parent failed (opening `/dev/null`, or
+    /// [`fcntl(F_DUPFD_CLOEXEC)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)): see
+    /// [`CommandExt::inherit`](crate::CommandExt::inherit) for why targets are reserved.
+    #[error("reserving fd number {target} for a child failed")]
+    InheritReserve {
+        /// The target number.
+        target: i32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
     },
     /// A `LISTEN_PID`, `LISTEN_FDS` or `LISTEN_FDNAMES` value that does not follow the
     /// socket-passing convention ([`listen_fds()`](crate::listen_fds)). The variables are
@@ -246,6 +259,17 @@ pub enum Error {
     },
 }
 
+/// Which call takes `target`: [`Error::InheritStdio`] is reached both from a `keep*` call
+/// with a stdio number and from `keep_as_stdio` with any other, and the number alone tells
+/// which (each call accepts exactly the numbers the other refuses, but negative ones).
+fn stdio_advice(target: i32) -> &'static str {
+    match target {
+        ..0 => "fd numbers are never negative",
+        0..=2 => "0-2 are stdio (use keep_as_stdio)",
+        3.. => "keep_as_stdio takes only 0-2 (use keep_at)",
+    }
+}
+
 fn list(first: &Error, rest: &[Error]) -> String {
     let mut s = first.to_string();
     for e in rest {
@@ -288,6 +312,7 @@ impl Error {
             | Error::Shutdown { source, .. }
             | Error::Close { source, .. }
             | Error::Dup { source, .. }
+            | Error::InheritReserve { source, .. }
             | Error::ListFds { source }
             | Error::ListenFdsClosed { source, .. }
             | Error::ListenFdsThreadCount { source }
@@ -386,5 +411,22 @@ mod tests {
         );
         assert_eq!(e.raw_os_error(), Some(libc::EBADF));
         assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn stdio_errors_advise_the_call_that_takes_the_number() {
+        let text = |target| Error::InheritStdio { fd: 7, target }.to_string();
+        assert_eq!(
+            text(1),
+            "cannot pass fd 7 to a child as fd 1: 0-2 are stdio (use keep_as_stdio)"
+        );
+        assert_eq!(
+            text(3),
+            "cannot pass fd 7 to a child as fd 3: keep_as_stdio takes only 0-2 (use keep_at)"
+        );
+        assert_eq!(
+            text(-1),
+            "cannot pass fd 7 to a child as fd -1: fd numbers are never negative"
+        );
     }
 }

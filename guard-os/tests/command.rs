@@ -189,6 +189,197 @@ fn typed_errors_before_spawning() {
 }
 
 #[test]
+fn stdio_errors_name_the_call_to_use() {
+    if common::role().is_some() {
+        return;
+    }
+    let a = ReadFile::open("/dev/null").unwrap();
+    let n = a.as_raw_fd();
+    let mut cmd = Command::new("/bin/true");
+    let cases = [
+        (
+            Inherit::new().keep_at(&a, 1),
+            1,
+            "0-2 are stdio (use keep_as_stdio)",
+        ),
+        (
+            Inherit::new().keep_at(&a, 0),
+            0,
+            "0-2 are stdio (use keep_as_stdio)",
+        ),
+        (
+            Inherit::new().keep_as_stdio(&a, 3),
+            3,
+            "keep_as_stdio takes only 0-2 (use keep_at)",
+        ),
+        (
+            Inherit::new().keep_as_stdio(&a, 50),
+            50,
+            "keep_as_stdio takes only 0-2 (use keep_at)",
+        ),
+        (
+            Inherit::new().keep_at(&a, -1),
+            -1,
+            "fd numbers are never negative",
+        ),
+        (
+            Inherit::new().keep_as_stdio(&a, -5),
+            -5,
+            "fd numbers are never negative",
+        ),
+    ];
+    for (plan, target, advice) in cases {
+        let e = cmd.inherit(plan).unwrap_err();
+        assert!(
+            matches!(e, Error::InheritStdio { fd, target: t } if fd == n && t == target),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("cannot pass fd {n} to a child as fd {target}: {advice}")
+        );
+    }
+    // Each advice is taken: the call it names accepts the number.
+    assert!(cmd.inherit(Inherit::new().keep_at(&a, 3)).is_ok());
+    assert!(cmd.inherit(Inherit::new().keep_as_stdio(&a, 0)).is_ok());
+}
+
+#[test]
+fn foreign_fd_errors_name_the_callers_fd() {
+    if common::role().is_some() {
+        return;
+    }
+    let f = std::fs::File::open("/dev/null").unwrap();
+    let g = std::fs::File::open("/dev/null").unwrap();
+    let a = ReadFile::open("/dev/null").unwrap();
+    let (fn_, gn, an) = (f.as_raw_fd(), g.as_raw_fd(), a.as_raw_fd());
+    let mut cmd = Command::new("/bin/true");
+
+    let e = cmd
+        .inherit(Inherit::new().keep_foreign_at(&f, 2))
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::InheritStdio { fd, target: 2 } if fd == fn_),
+        "{e}"
+    );
+    assert!(
+        e.to_string().starts_with(&format!("cannot pass fd {fn_} ")),
+        "{e}"
+    );
+
+    let e = cmd
+        .inherit(Inherit::new().keep_foreign_at(&f, 9).keep_foreign_at(&g, 9))
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::InheritCollision { target: 9, first, second } if first == fn_ && second == gn),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("cannot pass fds {fn_} and {gn} to a child both as fd 9")
+    );
+
+    let e = cmd
+        .inherit(Inherit::new().keep_at(&a, 9).keep_foreign_at(&f, 9))
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::InheritCollision { target: 9, first, second } if first == an && second == fn_),
+        "{e}"
+    );
+}
+
+/// The two lowest free fd numbers right now (other tests' threads may take them next).
+fn next_two_free() -> (i32, i32) {
+    let x = std::fs::File::open("/dev/null").unwrap();
+    let y = std::fs::File::open("/dev/null").unwrap();
+    (x.as_raw_fd(), y.as_raw_fd())
+}
+
+#[test]
+fn exec_errors_are_reported_whatever_the_target() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        use std::io::Read;
+        let (r, w) = pipe().unwrap();
+        // std's spawn makes its close-on-exec error pipe (the two lowest free numbers) after
+        // the plan is made: a target that was free must not be overwritten in its child.
+        // Several rounds, in case other tests' threads take the numbers meanwhile.
+        for round in 0..20 {
+            let (low, high) = next_two_free();
+            for target in [low, high] {
+                let mut cmd = Command::new("/nonexistent/guard-os-test-binary");
+                cmd.inherit(Inherit::new().keep_at(&w, target)).unwrap();
+                let e = cmd.spawn().map(drop).unwrap_err();
+                assert_eq!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound,
+                    "round {round}, target {target}: {e}"
+                );
+            }
+        }
+        w.close().unwrap();
+        let mut got = Vec::new();
+        (&r).read_to_end(&mut got).unwrap();
+        assert!(
+            got.is_empty(),
+            "std's error bytes in the kept pipe: {got:?}"
+        );
+    });
+}
+
+/// Whether fd number `n` is open in this process, and with `FD_CLOEXEC`.
+fn flags(n: i32) -> Option<bool> {
+    // SAFETY: F_GETFD on a plain number only reads its flags (EBADF if it is not open).
+    let r = unsafe { libc::fcntl(n, libc::F_GETFD) };
+    (r >= 0).then_some(r & libc::FD_CLOEXEC != 0)
+}
+
+#[test]
+fn free_targets_hold_a_placeholder_while_a_command_lives() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        // High numbers: other tests' threads take the lowest free ones.
+        const T: i32 = 600;
+        assert_eq!(flags(T), None, "fd {T} free to start with");
+        let (pr, pw) = pipe().unwrap();
+        let mut first = common::child(LIST, "list");
+        first.inherit(Inherit::new().keep_at(&pr, T)).unwrap();
+        assert_eq!(flags(T), Some(true), "a close-on-exec placeholder at {T}");
+        assert_eq!(
+            std::fs::read_link(format!("/proc/self/fd/{T}")).unwrap(),
+            std::path::Path::new("/dev/null")
+        );
+        // A second Command with the same target shares the placeholder: dropping the
+        // first does not free the number under the second.
+        let mut second = common::child(LIST, "list");
+        second.inherit(Inherit::new().keep_at(&pw, T)).unwrap();
+        drop(first);
+        assert_eq!(
+            flags(T),
+            Some(true),
+            "still reserved for the second Command"
+        );
+        let (got, _) = run_listing(second);
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), [0, 1, 2, T]);
+        assert_eq!(
+            got[&T],
+            target(&pw),
+            "the child got the kept fd, not the placeholder"
+        );
+        assert_eq!(
+            flags(T),
+            None,
+            "the placeholder is closed with the last Command"
+        );
+        pw.close().unwrap();
+    });
+}
+
+#[test]
 fn keep_as_stdio_keep_where_and_foreign_fds() {
     if common::role().is_some() {
         return;

@@ -1,6 +1,7 @@
 //! [`CommandExt`]: installs the plan on a `Command`, and the child's side of it (R4).
 
 use super::plan::{Hold, Inherit};
+use super::reserve::{Reservation, reserve};
 use crate::error::Result;
 use crate::sys::{self, child::Cloexec};
 use std::io;
@@ -16,7 +17,8 @@ use std::sync::Arc;
 ///
 /// - In the parent, [`CommandExt::inherit`] validates the plan (typed errors before
 ///   anything is spawned), leases every registered fd to pass (so none can be closed or its
-///   number reused until the `Command` is dropped), and computes the child's steps.
+///   number reused until the `Command` is dropped), reserves every target number that is
+///   free (see below), and computes the child's steps.
 /// - In the child, between `fork` and `exec` (R4), a `pre_exec` hook makes only raw,
 ///   async-signal-safe syscalls, with no allocation and no lock: copy each fd that moves
 ///   above every number in play (`F_DUPFD_CLOEXEC`), mark every fd from 3 up close-on-exec
@@ -24,6 +26,20 @@ use std::sync::Arc;
 ///   over `/proc/self/fd`; without `/proc`, a sweep up to `RLIMIT_NOFILE`), then `dup2`
 ///   each copy to its target, or clear `FD_CLOEXEC` on an fd that stays where it is. Moving
 ///   the sources out of the way first makes swaps and chains of targets safe.
+///
+/// # Target numbers are reserved
+///
+/// `spawn` opens fds of its own after the plan was made, among them std's close-on-exec
+/// pipe, on which a child whose `exec` fails sends the error back. Had that pipe taken a
+/// target number, the child's `dup2` would overwrite it: a failed exec would then return
+/// `Ok` from `spawn`, and std's error bytes would land in the passed fd.
+/// So every target that is free when [`CommandExt::inherit`] runs (not a kept fd, not open)
+/// is taken at once by a close-on-exec placeholder (`/dev/null`, placed with
+/// `fcntl(F_DUPFD_CLOEXEC)`, which never closes anything), held like the leases until the
+/// `Command` is dropped; the child's `dup2` overwrites it as intended. `Command`s that
+/// share a target share its placeholder. A target that is open at that moment as some
+/// other fd (one not in the plan) stays that fd's: keep it open until the child is spawned,
+/// or its number, once free, could go to std's pipe again.
 ///
 /// # Nothing to keep: R5 or the fast path
 ///
@@ -66,7 +82,8 @@ pub trait CommandExt {
     /// close-on-exec (including fds other code opened without it), a copy of each fd that
     /// moved is left open above every number in play (never closed by anyone), each
     /// target number was overwritten with `dup2` (whatever was open there, whoever owned
-    /// it, now refers to the passed file), and the kept fds have `FD_CLOEXEC` cleared.
+    /// it, now refers to the passed file; a target that was free held this `Command`'s
+    /// placeholder, and is closed with it), and the kept fds have `FD_CLOEXEC` cleared.
     /// (std says as much: after a failed `exec` the process may be in a broken state.) So
     /// after a failed in-place exec, do not go on using fds: report the error and exit
     /// (`std::process::exit`, which runs no destructors), or, to survive a failed
@@ -107,8 +124,10 @@ pub trait CommandExt {
     /// Before anything is spawned: [`InheritClosed`](crate::Error::InheritClosed) (an fd
     /// closed behind the registry's back), [`InheritCollision`](crate::Error::InheritCollision)
     /// (two fds at one number), [`InheritStdio`](crate::Error::InheritStdio) (a number below
-    /// 3 not asked for with [`Inherit::keep_as_stdio`]), [`Dup`](crate::Error::Dup) (from
-    /// [`Inherit::keep_foreign_at`]).
+    /// 3 not asked for with [`Inherit::keep_as_stdio`], or one of 3 or above asked for
+    /// with it), [`Dup`](crate::Error::Dup) (from [`Inherit::keep_foreign_at`]),
+    /// [`InheritReserve`](crate::Error::InheritReserve) (a free target number could not be
+    /// reserved). On error the `Command` is left unchanged.
     ///
     /// # Examples
     ///
@@ -128,6 +147,9 @@ pub trait CommandExt {
 impl CommandExt for Command {
     fn inherit(&mut self, mut plan: Inherit) -> Result<&mut Self> {
         plan.validate()?;
+        let mut child = ChildPlan::new(&plan);
+        // Before the `Command` changes: an error leaves it as it was.
+        let reserved = reserve(&child.free_targets())?;
         if let Some(n) = plan.listen_fds {
             self.env("LISTEN_FDS", n.to_string())
                 .env_remove("LISTEN_PID")
@@ -136,13 +158,15 @@ impl CommandExt for Command {
         if plan.keep.is_empty() && plan.trust_cloexec {
             return Ok(self); // no hook: std keeps its posix_spawn fast path
         }
-        let mut child = ChildPlan::new(&plan);
-        let holds: Arc<Vec<Hold>> =
-            Arc::new(plan.keep.into_iter().filter_map(|k| k.hold).collect());
+        let holds: Vec<Hold> = plan.keep.into_iter().filter_map(|k| k.hold).collect();
+        let holds: Arc<(Vec<Hold>, Vec<Reservation>)> = Arc::new((holds, reserved));
         // SAFETY: the hook runs in the child between fork and exec. `ChildPlan::run` makes
         // only raw async-signal-safe syscalls, writes only into `tmp` (allocated here, in the
         // parent, never grown), allocates nothing and takes no lock (R4). The fds it names
-        // stay open in the parent until the `Command` (owning `holds`) is dropped.
+        // stay open in the parent until the `Command` (owning `holds`) is dropped, and the
+        // free targets it overwrites hold this `Command`'s placeholders until then (so no fd
+        // `spawn` creates, std's error pipe above all, can be at one of them). Nothing in
+        // `holds` is dropped in the child: it execs, or std exits it without unwinding.
         unsafe {
             self.pre_exec(move || {
                 let _held = &holds;
@@ -181,6 +205,17 @@ impl ChildPlan {
             above,
             cloexec: (!plan.trust_cloexec).then_some(how),
         }
+    }
+
+    /// The targets that are no kept fd's source: the numbers to reserve in the parent.
+    /// (A source is held open until the `Command` is dropped, so its number is taken.)
+    fn free_targets(&self) -> Vec<RawFd> {
+        let is_source = |n: RawFd| self.moves.iter().any(|&(s, _)| s == n);
+        self.moves
+            .iter()
+            .map(|&(_, t)| t)
+            .filter(|&t| !is_source(t))
+            .collect()
     }
 
     /// Runs in the child: async-signal-safe only.

@@ -386,8 +386,7 @@ fn check_free(numbers: &Range<i32>) -> Result<()> {
         return Err(Error::ListenFdsRegistered { fd, type_name });
     }
     for fd in numbers.clone() {
-        sys::listen::check_open_number(fd)
-            .map_err(|source| Error::ListenFdsClosed { fd, source })?;
+        sys::check_open_number(fd).map_err(|source| Error::ListenFdsClosed { fd, source })?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod exec;
 mod listen;
 mod plan;
 mod registered;
+mod reserve;
 
 pub use exec::CommandExt;
 pub use listen::{ListenFds, listen_fds, listen_fds_unchecked};

@@ -16,9 +16,14 @@ pub(super) enum Hold {
     Dup(OwnedFd),
 }
 
+/// One fd to pass.
 #[derive(Debug)]
 pub(super) struct Keep {
     pub(super) hold: Option<Hold>,
+    /// The caller's fd number, for errors. It differs from `source` only for
+    /// [`Inherit::keep_foreign_at`], whose source is guard's duplicate.
+    number: RawFd,
+    /// The fd the child copies from.
     pub(super) source: RawFd,
     pub(super) target: RawFd,
     stdio: bool,
@@ -101,12 +106,8 @@ impl Inherit {
     #[must_use]
     pub fn keep_at(mut self, fd: &impl Registered, target: i32) -> Inherit {
         let lease = table::lease(fd.registry_key());
-        self.push(
-            lease.map(Hold::Lease),
-            fd.as_fd().as_raw_fd(),
-            target,
-            false,
-        );
+        let source = fd.as_fd().as_raw_fd();
+        self.push(lease.map(Hold::Lease), source, source, target, false);
         self
     }
 
@@ -137,7 +138,7 @@ impl Inherit {
             return self;
         }
         let lease = table::lease(fd.registry_key());
-        self.push(lease.map(Hold::Lease), source, target, true);
+        self.push(lease.map(Hold::Lease), source, source, target, true);
         self
     }
 
@@ -166,13 +167,17 @@ impl Inherit {
             }
         });
         for (lease, n) in picked {
-            self.push(lease.map(Hold::Lease), n, n, false);
+            self.push(lease.map(Hold::Lease), n, n, n, false);
         }
         self
     }
 
     /// Passes an fd the registry does not know, as number `target`. It is duplicated now
-    /// (the duplicate lives as long as the `Command`), so closing `fd` afterwards is safe.
+    /// (the duplicate lives as long as the `Command`), so closing `fd` afterwards is safe;
+    /// but if `fd`'s own number is a target of the plan (`target`, say), keep `fd` open
+    /// until the child is spawned (a target number open as another fd cannot be reserved:
+    /// see [`CommandExt`](crate::CommandExt)). Errors name `fd`'s number, not the
+    /// duplicate's.
     ///
     /// # Examples
     ///
@@ -190,7 +195,7 @@ impl Inherit {
         match retry_on_pressure(|| sys::dup_cloexec(fd)) {
             Ok(dup) => {
                 let source = dup.as_raw_fd();
-                self.push(Some(Hold::Dup(dup)), source, target, false);
+                self.push(Some(Hold::Dup(dup)), fd.as_raw_fd(), source, target, false);
             }
             Err(source) => self.fail(Error::Dup {
                 fd: fd.as_raw_fd(),
@@ -222,7 +227,7 @@ impl Inherit {
             let lease = table::lease(fd.key());
             let target = 3 + i32::try_from(i).unwrap_or(i32::MAX - 3);
             let source = fd.as_fd().as_raw_fd();
-            self.push(lease.map(Hold::Lease), source, target, false);
+            self.push(lease.map(Hold::Lease), source, source, target, false);
         }
         self.listen_fds = Some(fds.len());
         self
@@ -259,9 +264,17 @@ impl Inherit {
         self
     }
 
-    fn push(&mut self, hold: Option<Hold>, source: RawFd, target: RawFd, stdio: bool) {
+    fn push(
+        &mut self,
+        hold: Option<Hold>,
+        number: RawFd,
+        source: RawFd,
+        target: RawFd,
+        stdio: bool,
+    ) {
         self.keep.push(Keep {
             hold,
+            number,
             source,
             target,
             stdio,
@@ -273,6 +286,7 @@ impl Inherit {
     }
 
     /// Checks the plan: every fd open, every target free and above stdio unless asked.
+    /// Errors name the caller's fd numbers.
     pub(super) fn validate(&mut self) -> Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -284,19 +298,19 @@ impl Inherit {
                 None => false,
             };
             if !open {
-                return Err(Error::InheritClosed { fd: k.source });
+                return Err(Error::InheritClosed { fd: k.number });
             }
             if k.target < 0 || (k.target < 3 && !k.stdio) {
                 return Err(Error::InheritStdio {
-                    fd: k.source,
+                    fd: k.number,
                     target: k.target,
                 });
             }
             if let Some(first) = self.keep[..i].iter().find(|o| o.target == k.target) {
                 return Err(Error::InheritCollision {
                     target: k.target,
-                    first: first.source,
-                    second: k.source,
+                    first: first.number,
+                    second: k.number,
                 });
             }
         }

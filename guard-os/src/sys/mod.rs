@@ -20,7 +20,7 @@ pub(crate) mod table;
 use rustix::fs::{FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// Converts a rustix errno to an `io::Error` without allocating.
@@ -114,6 +114,16 @@ pub(crate) fn dup_cloexec(fd: impl AsFd) -> io::Result<OwnedFd> {
     rustix::io::fcntl_dupfd_cloexec(fd, 0).map_err(errno)
 }
 
+/// A new fd for the same open file description, `FD_CLOEXEC` set, numbered `min` or above:
+/// the lowest number free there
+/// ([`fcntl(F_DUPFD_CLOEXEC)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)). It
+/// never closes anything, so it takes `min` itself only if that number is free. `EINVAL` if
+/// `min` is not below `RLIMIT_NOFILE` (or negative); `EMFILE` if no number from `min` up is
+/// free below it.
+pub(crate) fn dup_cloexec_from(fd: impl AsFd, min: RawFd) -> io::Result<OwnedFd> {
+    rustix::io::fcntl_dupfd_cloexec(fd, min).map_err(errno)
+}
+
 /// Sets `FD_CLOEXEC` on `fd`
 /// ([`fcntl(F_SETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html); it is the only
 /// fd flag, so nothing else changes).
@@ -125,6 +135,20 @@ pub(crate) fn set_cloexec(fd: impl AsFd) -> io::Result<()> {
 /// `EBADF` if it was closed behind its owner's back.
 pub(crate) fn check_open(fd: impl AsFd) -> io::Result<()> {
     rustix::io::fcntl_getfd(fd).map(drop).map_err(errno)
+}
+
+/// Checks that fd number `raw` is open, without assuming anything about its owner
+/// ([`fcntl(F_GETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html); `EBADF` if not).
+pub(crate) fn check_open_number(raw: RawFd) -> io::Result<()> {
+    // SAFETY: `fcntl(F_GETFD)` takes a plain integer and only reads that number's fd flags:
+    // on a number that is not open it fails with EBADF and changes nothing. (libc rather
+    // than rustix: rustix takes a `BorrowedFd`, whose invariant is that the fd is open.)
+    let r = unsafe { libc::fcntl(raw, libc::F_GETFD) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// True if `fd` has `FD_CLOEXEC` set.
@@ -180,6 +204,22 @@ mod tests {
         assert!(is_cloexec(&r).unwrap() && is_cloexec(&w).unwrap());
         let d = dup_cloexec(&f).unwrap();
         assert!(is_cloexec(&d).unwrap());
+    }
+
+    #[test]
+    fn checks_numbers_and_dups_from_a_minimum() {
+        let f = std::fs::File::open("/dev/null").unwrap();
+        assert!(check_open_number(f.as_raw_fd()).is_ok());
+        // High numbers: other tests' threads take the lowest free ones.
+        let d = dup_cloexec_from(&f, 700).unwrap();
+        assert!(d.as_raw_fd() >= 700 && is_cloexec(&d).unwrap());
+        let n = d.as_raw_fd();
+        drop(d);
+        assert!(check_open_number(n).is_err());
+        let err = check_open_number(-1).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+        let err = dup_cloexec_from(&f, RawFd::MAX).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
     }
 
     #[test]

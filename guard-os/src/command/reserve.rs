@@ -1,0 +1,166 @@
+//! Reserving a plan's free target numbers in the parent, from [`CommandExt::inherit`]
+//! until the `Command` is dropped, so that no fd created meanwhile (above all std's
+//! close-on-exec error pipe, which `spawn` creates after the plan was made) takes a number
+//! the child's `dup2` will overwrite.
+//!
+//! A reserved number holds a placeholder: a close-on-exec fd of `/dev/null`, put there with
+//! `fcntl(F_DUPFD_CLOEXEC)`, which takes the number only if it is free and never closes
+//! anything. Placeholders are shared: the reservations of one number by every live
+//! `Command` count on one placeholder, closed when the last of them is dropped (a
+//! `Command` that found the number held by another's placeholder must not lose it when
+//! that other `Command` goes). The count and the placeholder change only under one lock,
+//! taken only in the parent, never between `fork` and `exec`.
+//!
+//! [`CommandExt::inherit`]: crate::CommandExt::inherit
+
+use crate::error::{Error, Result};
+use crate::sys;
+use parking_lot::Mutex;
+use rustix::fs::{Mode, OFlags};
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// One reserved number, and how many live reservations share it.
+#[derive(Debug)]
+struct Slot {
+    holders: usize,
+    /// Closed when the last reservation of the number is dropped.
+    placeholder: OwnedFd,
+}
+
+/// The reserved numbers of every live `Command`.
+static RESERVED: Mutex<BTreeMap<RawFd, Slot>> = Mutex::new(BTreeMap::new());
+
+/// One reservation of one fd number, held by a `Command`: the number stays taken (by its
+/// placeholder, or by what a failed in-place `exec` put there with `dup2`) until every
+/// reservation of it is dropped; then it is closed.
+#[derive(Debug)]
+pub(super) struct Reservation {
+    number: RawFd,
+}
+
+/// Reserves every number of `targets` that is free now or already reserved; a number
+/// open otherwise (some other owner's fd) cannot be, and is left alone. On error, nothing
+/// stays reserved.
+///
+/// # Errors
+///
+/// [`Error::InheritReserve`]: opening `/dev/null` or `fcntl(F_DUPFD_CLOEXEC)` failed with
+/// anything but the errors that mean the number cannot be given to anyone now (`EMFILE`:
+/// nothing is free from there up; `EINVAL`: not below `RLIMIT_NOFILE`). No fd-pressure
+/// retry (F5): a free target needs no new number, since the placeholder takes it.
+pub(super) fn reserve(targets: &[RawFd]) -> Result<Vec<Reservation>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut targets = targets.to_vec();
+    // Ascending: see `placeholder_at`.
+    targets.sort_unstable();
+    targets.dedup();
+    let mut reserved = Vec::with_capacity(targets.len());
+    let mut null = None;
+    let mut table = RESERVED.lock();
+    for target in targets {
+        match table.entry(target) {
+            Entry::Occupied(mut slot) => slot.get_mut().holders += 1,
+            Entry::Vacant(slot) => match placeholder_at(target, &mut null) {
+                Ok(Some(placeholder)) => {
+                    slot.insert(Slot {
+                        holders: 1,
+                        placeholder,
+                    });
+                }
+                Ok(None) => continue,
+                Err(source) => {
+                    drop(table); // `reserved`'s drops take the lock
+                    return Err(Error::InheritReserve { target, source });
+                }
+            },
+        }
+        reserved.push(Reservation { number: target });
+    }
+    Ok(reserved)
+}
+
+/// A placeholder exactly at `target`, or `None` if the number is not free. `null` is a spare
+/// `/dev/null` fd to copy from, opened at the first free target.
+///
+/// Opening `/dev/null` takes the lowest free number, which can be `target` itself: then
+/// that fd is the placeholder. It cannot be a target still to come, since they are handled
+/// in ascending order and every number below `target` was open a moment ago (or is
+/// reserved now); so the spare is never left sitting on one.
+fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Option<OwnedFd>> {
+    // Checked first, so that an fd is opened only for a number that needs one (at EMFILE,
+    // a target that is open is left to `spawn`, which reports std's own error).
+    if sys::check_open_number(target).is_ok() {
+        return Ok(None); // some other owner's fd
+    }
+    let spare = match null.take() {
+        Some(spare) => spare,
+        None => match sys::open(Path::new("/dev/null"), OFlags::RDONLY, Mode::empty()) {
+            Ok(opened) if opened.as_raw_fd() == target => return Ok(Some(opened)),
+            Ok(opened) => opened,
+            // No number below RLIMIT_NOFILE is free, so neither is `target` now.
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => return Ok(None),
+            Err(e) => return Err(e),
+        },
+    };
+    let copy = sys::dup_cloexec_from(&spare, target);
+    *null = Some(spare);
+    match copy {
+        Ok(fd) if fd.as_raw_fd() == target => Ok(Some(fd)),
+        // Taken meanwhile by some other owner; the copy that landed above is closed.
+        Ok(_elsewhere) => Ok(None),
+        // EMFILE: nothing free from `target` up; EINVAL: not below RLIMIT_NOFILE. Nobody
+        // can be given the number now.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::EINVAL)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut table = RESERVED.lock();
+        if let Entry::Occupied(mut slot) = table.entry(self.number) {
+            slot.get_mut().holders -= 1;
+            if slot.get().holders == 0 {
+                // Closed under the lock: a reservation of the same number made meanwhile
+                // would otherwise find the number neither reserved nor free.
+                drop(slot.remove().placeholder);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_open(n: RawFd) -> bool {
+        sys::check_open_number(n).is_ok()
+    }
+
+    #[test]
+    fn reserves_free_numbers_shares_them_and_leaves_others_alone() {
+        // High numbers: other tests' fds (opened at the lowest free numbers) stay below.
+        let null = sys::open(Path::new("/dev/null"), OFlags::RDONLY, Mode::empty()).unwrap();
+        let open = sys::dup_cloexec_from(&null, 900).unwrap();
+        let busy = open.as_raw_fd();
+        let free = busy + 7;
+        assert!(!is_open(free));
+        let first = reserve(&[free, busy]).unwrap();
+        assert_eq!(first.len(), 1, "{first:?}: the open number is not reserved");
+        assert_eq!(sys::fd_target(free).unwrap(), Path::new("/dev/null"));
+        assert!(sys::is_cloexec(&RESERVED.lock()[&free].placeholder).unwrap());
+        let second = reserve(&[free]).unwrap();
+        assert_eq!(second.len(), 1);
+        drop(first);
+        assert!(is_open(free), "still reserved by the second");
+        drop(second);
+        assert!(!is_open(free), "closed with the last reservation");
+        assert!(is_open(busy), "the other owner's fd was never touched");
+    }
+}
