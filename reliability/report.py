@@ -242,6 +242,10 @@ FIXED = [
      "With one release stuck anywhere, every fd creation at EMFILE waited the full 2 s before "
      "its retry: `flush_timeout` had been changed to wait for stuck releases. It answers "
      "`Stuck` at once again; waiting for stuck releases is the separate `flush_all_timeout`."),
+    ("exec_failure_is_reported_whatever_the_target_number", "tests/reliability_bad_input.rs",
+     "A kept fd placed on the number std's exec-error pipe got lost the exec error (spawn "
+     "returned Ok and std's error bytes reached the user's fd): `inherit` now reserves every "
+     "free target number with a close-on-exec placeholder until the `Command` is dropped."),
     ("flush_timeout_zero_with_nothing_pending", "tests/reliability_bad_input.rs",
      "`flush_timeout(Duration::ZERO)` reported a timeout with nothing pending: flush now "
      "returns at once when nothing is pending or stuck."),
@@ -250,10 +254,9 @@ FIXED = [
 OTHER_FINDINGS = [
     "`ReleaseErrors::parts()` handed out errors without `'static`, so they could not be "
     "downcast; fixed (the faults suite still reads the OS error through `source()`).",
-    "`Inherit::keep_as_stdio(fd, 3)` is refused with \"0-2 are stdio (use keep_as_stdio)\" "
-    "(guard-os/src/error.rs, `InheritStdio`): the advice is wrong for the call that made it.",
-    "`Inherit::keep_foreign_at` errors name the number of guard's internal duplicate, not "
-    "the caller's fd (guard-os/src/command/plan.rs pushes the duplicate as the source).",
+    "`Inherit::keep_as_stdio(fd, 3)` was refused with advice to use `keep_as_stdio`, and "
+    "`keep_foreign_at` errors named guard's internal duplicate instead of the caller's fd; "
+    "both fixed (guard-os/tests/command.rs).",
     "`Fd::adopt` cannot refuse a closed fd (it takes an `OwnedFd`, open by contract); a "
     "caller who broke that contract with `unsafe` gets `InheritClosed` or `Close(EBADF)` at "
     "the first use instead (bad-input table).",
