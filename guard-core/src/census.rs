@@ -104,8 +104,21 @@ fn lookup(origin: Origin) -> &'static Tally {
 
 /// Counts one more live resource of `origin`; returns its tally, to [`Tally::leave`] later.
 pub(crate) fn enter(origin: Origin) -> &'static Tally {
+    let tally = tally_of(origin);
+    tally.entered.fetch_add(1, StdOrdering::Relaxed);
+    tally
+}
+
+/// The one `&'static` copy of `origin` (interned; nothing is counted). Registries keep
+/// this pointer instead of the 32-byte origin.
+pub(crate) fn intern(origin: Origin) -> &'static Origin {
+    &tally_of(origin).origin
+}
+
+/// The tally of `origin`, through this thread's caches.
+fn tally_of(origin: Origin) -> &'static Tally {
     let k = key(&origin);
-    let tally = match LAST.try_with(Cell::get) {
+    match LAST.try_with(Cell::get) {
         Ok(Some((last, tally))) if last == k => tally,
         _ => {
             let tally = CACHE
@@ -120,9 +133,7 @@ pub(crate) fn enter(origin: Origin) -> &'static Tally {
             let _ = LAST.try_with(|last| last.set(Some((k, tally))));
             tally
         }
-    };
-    tally.entered.fetch_add(1, StdOrdering::Relaxed);
-    tally
+    }
 }
 
 /// Live resources grouped by origin, largest groups first.

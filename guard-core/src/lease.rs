@@ -112,11 +112,16 @@ pub struct Lease<'r, T: Copy + Send + 'static> {
     registry: &'r Registry<T>,
     key: Key,
     value: T,
-    origin: Origin,
+    origin: &'static Origin,
 }
 
 impl<'r, T: Copy + Send + 'static> Lease<'r, T> {
-    pub(crate) fn new(registry: &'r Registry<T>, key: Key, value: T, origin: Origin) -> Self {
+    pub(crate) fn new(
+        registry: &'r Registry<T>,
+        key: Key,
+        value: T,
+        origin: &'static Origin,
+    ) -> Self {
         Lease {
             registry,
             key,
@@ -137,7 +142,7 @@ impl<'r, T: Copy + Send + 'static> Lease<'r, T> {
 
     /// Where the entry was created, its type and kind.
     pub fn origin(&self) -> &Origin {
-        &self.origin
+        self.origin
     }
 }
 

@@ -76,12 +76,18 @@ fn a_registered_fd_costs_at_most_64_bytes() {
 
     // The registry's slab holds exactly 2048, then exactly 4096 slots (its `Vec` doubles
     // from 4): between them, 2048 slots plus whatever the 2048 new fds allocated.
-    let slot = bytes_per_fd(2048, || ReadFile::open("/dev/null").unwrap());
+    // Each creation site is interned once (its origin and census tally, a few hundred
+    // bytes per site, not per fd): warm every site up before measuring.
+    let open_read = || ReadFile::open("/dev/null").unwrap();
+    let open_write = || WriteFile::append("/dev/null").unwrap();
+    let open_pipe = || pipe().unwrap();
+    drop((open_read(), open_write(), open_pipe()));
+    let slot = bytes_per_fd(2048, open_read);
     // The slab keeps its 4096 slots (vacant now): from here on, only what the fd types
     // allocate per fd shows.
-    let extra_read = bytes_per_fd(0, || ReadFile::open("/dev/null").unwrap());
-    let extra_write = bytes_per_fd(0, || WriteFile::append("/dev/null").unwrap());
-    let extra_pipe = bytes_per_fd(0, || pipe().unwrap());
+    let extra_read = bytes_per_fd(0, open_read);
+    let extra_write = bytes_per_fd(0, open_write);
+    let extra_pipe = bytes_per_fd(0, open_pipe);
     eprintln!(
         "per registered fd: registry slot {slot} B; heap in the types: ReadFile {extra_read} B, \
          WriteFile {extra_write} B, pipe end {extra_pipe} B; inline: ReadFile {} B, \
