@@ -107,9 +107,10 @@ SECTIONS = [
          ("vs `mpsc` finalizer", "counted/drain_100k/guard_finalizer", "counted/drain_100k/mpsc_thread", None),
      ]),
     ("Registering a finalizable resource and releasing it",
-     "guard: `Counted::new` + last drop, wall time per resource with the finalizer's work running on the other core. Java: `Cleaner.register` + `Cleanable.clean` (JIT warm). Python: `weakref.finalize` + firing at `del`.",
+     "guard: `Counted::new` + last drop, wall time per resource with the finalizer's work running on the other core; and `Counted::new` + `try_release`, the explicit release on the calling thread. Java: `Cleaner.register` + `Cleanable.clean` (JIT warm). Python: `weakref.finalize` + firing at `del`.",
      [
-         ("vs Java `Cleaner`", "counted/new_and_last_drop/guard_counted", "peer:peers/java_cleaner/register_and_clean", ("<=", 0.5)),
+         ("`new` + last drop (deferred) vs Java `Cleaner`", "counted/new_and_last_drop/guard_counted", "peer:peers/java_cleaner/register_and_clean", ("<=", 0.5)),
+         ("`new` + `try_release` (explicit, like `clean()`) vs Java `Cleaner`", "counted/new_and_last_drop/guard_counted_try_release", "peer:peers/java_cleaner/register_and_clean", ("<=", 0.5)),
          ("vs Python `weakref.finalize`", "counted/new_and_last_drop/guard_counted", "peer:peers/python_finalize/register_and_fire", None),
      ]),
     ("Scopes: one resource entered and released",
