@@ -192,7 +192,7 @@ def render(d):
                                                        + sum(r.get("r1_violations", 0) for r in d.all("deadlock")))],
         ["scenarios under a watchdog that hung (deadlocks)", fmt(len(hangs))],
         ["faults injected / survived", f"{fmt(injected)} / {fmt(survived)}"],
-        ["bugs found (pinned by ignored tests)", fmt(len(d.all("bugs")))],
+        ["bugs found: open (pinned by ignored tests) / fixed", f"{fmt(len(d.all('bugs')))} / {len(FIXED)}"],
         ["loom models / preemption bound", f"{len(d.all('loom'))} / "
                                            f"{fmt(max((r.get('preemptions', 0) for r in d.all('loom')), default=None))}"],
     ]))
@@ -525,9 +525,9 @@ def bugs_section(d, w):
     reasons = ignored_reasons()
     w("## Bugs found")
     w("")
-    w("Each is pinned by a test marked `#[ignore = \"bug: ...\"]` that fails while the bug is "
-      "there (`reliability/run.sh` runs them with `--ignored` and reports whether they still "
-      "fail). Not fixed here: the framework's sources belong to their owners.")
+    w("An open bug is pinned by a test marked `#[ignore = \"bug: ...\"]` that fails while the "
+      "bug is there (`reliability/run.sh` runs them with `--ignored` and reports whether they "
+      "still fail). A fixed one keeps its test, now run like any other.")
     w("")
     rows = []
     for b in d.all("bugs"):
@@ -540,7 +540,10 @@ def bugs_section(d, w):
         fig = ", ".join(f"{k.replace('_', ' ')} {fmt(v)}" for k, v in figures.items())
         rows.append([f"`{b['test']}` ({path}:{line})", reason.removeprefix("bug: "),
                      "yes" if b.get("reproduced") else "no (fixed? remove the ignore)", fig])
-    w(table(["test", "bug", "still reproduces", "observed"], rows))
+    if rows:
+        w(table(["test", "bug", "still reproduces", "observed"], rows))
+    else:
+        w("No bug is open.")
     w("")
 
 
