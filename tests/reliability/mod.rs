@@ -474,3 +474,17 @@ pub fn join_all<T>(handles: Vec<std::thread::JoinHandle<T>>) -> Vec<T> {
     }
     values
 }
+
+/// In a child started with role "list" (`child(LIST, "list")`): prints every fd this
+/// process has and what it points to, between `BEGIN` and `END`. Elsewhere: nothing.
+pub fn list_fds_in_role() {
+    if role().as_deref() != Some("list") {
+        return;
+    }
+    let fds = FdSnapshot::take();
+    println!("BEGIN");
+    for (n, target) in &fds.0 {
+        println!("{n} {target}");
+    }
+    println!("END");
+}
