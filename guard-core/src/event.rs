@@ -31,7 +31,8 @@ pub enum Event<'a> {
         /// The error its release returned.
         error: &'a (dyn StdError + 'static),
     },
-    /// A release panicked where the panic could not propagate (on the finalizer thread).
+    /// A release panicked where the panic could not propagate (on the finalizer thread, or
+    /// a registry's deferred release run as the last lease ended).
     ReleasePanicked {
         /// The resource's type name.
         resource: &'static str,

@@ -13,13 +13,15 @@
 //!   (returned to the caller) or, if leased then, by the registry's deferred release.
 
 use crate::census;
+use crate::error::Panicked;
+use crate::event::{self, Event};
 use crate::lease::{Lease, LeaseCount, Settle};
 use crate::loom::Mutex;
 use crate::resource::Kind;
 use slab::Slab;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::panic::Location;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 
 /// How many entries one [`Registry::for_each`] step leases under one lock acquisition.
 const BATCH: usize = 32;
@@ -165,7 +167,11 @@ pub struct Registry<T: Copy + Send + 'static> {
 
 impl<T: Copy + Send + 'static> Registry<T> {
     /// An empty registry. `deferred_release` releases a value whose removal met a lease;
-    /// it runs on the thread that ends the last lease, outside the registry lock.
+    /// it runs on the thread that ends the last lease, outside the registry lock. If it
+    /// panics, the panic is caught and reported as
+    /// [`Event::ReleasePanicked`](crate::event::Event::ReleasePanicked) (it may run in a
+    /// `Lease`'s `Drop`, where no caller could receive it), and the other deferred
+    /// releases still run.
     pub fn new(deferred_release: impl Fn(T) + Send + Sync + 'static) -> Self {
         Registry {
             table: Mutex::new(Table {
@@ -243,6 +249,7 @@ impl<T: Copy + Send + 'static> Registry<T> {
     pub fn for_each(&self, mut f: impl FnMut(&Lease<'_, T>)) {
         let mut cursor = 0usize;
         let mut batch: Vec<Lease<'_, T>> = Vec::with_capacity(BATCH);
+        let mut keys: Vec<Key> = Vec::with_capacity(BATCH);
         loop {
             cursor = self.lease_batch(cursor, &mut batch);
             if batch.is_empty() {
@@ -251,11 +258,14 @@ impl<T: Copy + Send + 'static> Registry<T> {
             for lease in &batch {
                 f(lease);
             }
-            self.end_leases(batch.iter().map(Lease::key));
-            // The leases are ended: forget them instead of running their `Drop`.
-            for lease in batch.drain(..) {
+            // Take each lease's key and forget the lease *before* ending the leases, so
+            // that no lease is ended twice, whatever happens while they end.
+            keys.extend(batch.drain(..).map(|lease| {
+                let key = lease.key();
                 std::mem::forget(lease);
-            }
+                key
+            }));
+            self.end_leases(keys.drain(..));
         }
     }
 
@@ -320,7 +330,7 @@ impl<T: Copy + Send + 'static> Registry<T> {
     /// Ends one lease per key; completes the removals whose last lease this was and runs
     /// their deferred release after the lock is dropped.
     pub(crate) fn end_leases(&self, keys: impl Iterator<Item = Key>) {
-        let mut finished: Vec<T> = Vec::new();
+        let mut finished: Vec<(T, &'static Origin)> = Vec::new();
         {
             let mut table = self.table.lock();
             for key in keys {
@@ -329,13 +339,23 @@ impl<T: Copy + Send + 'static> Registry<T> {
                 };
                 debug_assert_eq!(slot.generation, key.generation, "lease outlived its slot");
                 if slot.lease.end() == Settle::Finish {
-                    finished.push(slot.value);
+                    finished.push((slot.value, slot.origin));
                     table.slots.remove(key.index as usize);
                 }
             }
         }
-        for value in finished {
-            (self.deferred_release)(value);
+        // No caller can receive a panic from here (this may run in a `Lease`'s `Drop`, even
+        // while unwinding): a deferred release that panics is reported, and the others run.
+        for (value, origin) in finished {
+            let released = catch_unwind(AssertUnwindSafe(|| (self.deferred_release)(value)));
+            if let Err(payload) = released {
+                let panicked = Panicked::from_payload(&*payload);
+                crate::scope::drop_payload(payload);
+                event::emit(&Event::ReleasePanicked {
+                    resource: origin.type_name,
+                    message: panicked.message(),
+                });
+            }
         }
     }
 }

@@ -106,3 +106,55 @@ fn a_panicking_hook_does_not_take_the_finalizer_down() {
     event::reset_hook();
     assert_eq!(log.names(), ["first", "second"]);
 }
+
+/// A release error whose own `Drop` panics.
+#[derive(Debug)]
+struct NastyError;
+impl std::fmt::Display for NastyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("nasty error")
+    }
+}
+impl std::error::Error for NastyError {}
+impl Drop for NastyError {
+    fn drop(&mut self) {
+        panic!("the error's drop panics");
+    }
+}
+
+struct FailsNastily;
+impl Resource for FailsNastily {
+    type Error = NastyError;
+    fn release(self) -> Result<(), Self::Error> {
+        Err(NastyError)
+    }
+}
+impl CountedResource for FailsNastily {}
+
+#[test]
+fn an_error_whose_drop_panics_does_not_take_the_finalizer_down() {
+    let _serial = SERIAL.lock().unwrap();
+    let seen = capture();
+    let log = Log::default();
+    let before = finalizer::stats();
+    drop(Counted::new(Probe::new("before", &log)));
+    drop(Counted::new(FailsNastily));
+    drop(Counted::new(Probe::new("after", &log)));
+    watchdog(LIMIT, finalizer::flush).unwrap();
+    event::reset_hook();
+    let after = finalizer::stats();
+    assert_eq!(log.names(), ["before", "after"]);
+    assert_eq!(
+        log.threads(),
+        ["guard-finalizer", "guard-finalizer"],
+        "the same worker ran on"
+    );
+    assert_eq!(after.failed - before.failed, 1);
+    assert_eq!(after.stuck, before.stuck, "no worker was replaced");
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("FailsNastily") && l.contains("nasty error")),
+        "{seen:?}"
+    );
+}

@@ -207,3 +207,69 @@ fn concurrent_churn_never_shows_a_released_value() {
     assert!(r.is_empty());
     assert_eq!(released.lock().unwrap().len(), 2 * rounds as usize);
 }
+
+/// A deferred release that panics (on value 1) and records the others.
+fn panicking_on_one() -> (Arc<Registry<u32>>, Arc<Mutex<Vec<u32>>>) {
+    let released = Arc::new(Mutex::new(Vec::new()));
+    let sink = released.clone();
+    let registry = Registry::new(move |v| {
+        if v == 1 {
+            panic!("deferred release of 1 exploded");
+        }
+        sink.lock().unwrap().push(v);
+    });
+    (Arc::new(registry), released)
+}
+
+#[test]
+fn a_panicking_deferred_release_ends_each_lease_once_and_the_others_still_run() {
+    let (r, released) = panicking_on_one();
+    let keys: Vec<_> = (0..4).map(|v| r.insert(v, origin())).collect();
+    // A lease held past the pass: ending a lease twice would finish this removal early.
+    let held = r.lease(keys[3]).unwrap();
+    r.for_each(|lease| {
+        let v = *lease.value();
+        if v <= 2 {
+            assert!(r.remove(keys[v as usize]).is_deferred());
+        }
+    });
+    assert_eq!(
+        *released.lock().unwrap(),
+        [0, 2],
+        "0 and 2 released, 1 reported"
+    );
+    assert_eq!(r.len(), 1);
+    assert!(
+        r.remove(keys[3]).is_deferred(),
+        "the held lease still holds"
+    );
+    assert!(released.lock().unwrap().len() == 2);
+    drop(held);
+    assert_eq!(*released.lock().unwrap(), [0, 2, 3]);
+    // The slots are free and reusable; no stale lease reaches the new entries.
+    let fresh: Vec<_> = (10..14).map(|v| r.insert(v, origin())).collect();
+    let mut seen = Vec::new();
+    r.for_each(|lease| seen.push(*lease.value()));
+    seen.sort_unstable();
+    assert_eq!(seen, [10, 11, 12, 13]);
+    for k in fresh {
+        assert!(matches!(r.remove(k), Removal::Removed(_)));
+    }
+}
+
+#[test]
+fn a_panicking_deferred_release_in_a_lease_drop_while_unwinding_does_not_abort() {
+    let (r, released) = panicking_on_one();
+    let one = r.insert(1, origin());
+    let two = r.insert(2, origin());
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        let _a = r.lease(one).unwrap();
+        let _b = r.lease(two).unwrap();
+        assert!(r.remove(one).is_deferred());
+        assert!(r.remove(two).is_deferred());
+        panic!("the caller panics while holding both leases");
+    }));
+    assert!(caught.is_err());
+    assert_eq!(*released.lock().unwrap(), [2]);
+    assert!(r.is_empty());
+}

@@ -64,6 +64,9 @@ impl Finalizer {
                     kind: Kind::Counted,
                     error: &*error,
                 });
+                // The error is the user's type: its `Drop` may panic, and this worker must
+                // not unwind (the watchdog could then take a batch the unwinding ran).
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(error)));
                 c.failed.fetch_add(1, crate::loom::Ordering::Release);
             }
             RunOutcome::Panicked(p) => {
