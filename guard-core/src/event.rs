@@ -144,7 +144,7 @@ static HOOK: StdMutex<Option<Hook>> = StdMutex::new(None);
 /// # guard_core::event::reset_hook();
 /// ```
 pub fn set_hook(hook: impl Fn(&Event<'_>) + Send + Sync + 'static) {
-    *HOOK.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+    replace_hook(Some(Arc::new(hook)));
 }
 
 /// Restores the default hook: one line per event on stderr, prefixed `guard: `.
@@ -155,7 +155,14 @@ pub fn set_hook(hook: impl Fn(&Event<'_>) + Send + Sync + 'static) {
 /// guard_core::event::reset_hook();
 /// ```
 pub fn reset_hook() {
-    *HOOK.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    replace_hook(None);
+}
+
+/// Installs `hook` and drops the old one after the lock is released (its captured state's
+/// `Drop` may emit an event, or panic: neither may happen under the lock).
+fn replace_hook(hook: Option<Hook>) {
+    let old = std::mem::replace(&mut *HOOK.lock().unwrap_or_else(|e| e.into_inner()), hook);
+    drop(old);
 }
 
 /// Sends `event` to the hook (or stderr). Never panics, never holds a lock while the hook
@@ -172,7 +179,9 @@ pub fn reset_hook() {
 /// ```
 pub fn emit(event: &Event<'_>) {
     let hook = HOOK.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &hook {
+    // The hook moves into the catch: if `set_hook` replaced it meanwhile, this is the last
+    // handle, and dropping it runs the user's captured state's `Drop`, which may panic.
+    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match hook {
         Some(hook) => hook(event),
         None => eprintln!("guard: {event}"),
     }));

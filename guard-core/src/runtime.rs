@@ -8,6 +8,7 @@ use crate::loom::StdMutex;
 use crate::report::{Report, report};
 use crate::resource::Kind;
 use std::fmt;
+use std::io::Write as _;
 use std::time::Duration;
 
 /// How many runtime guards are alive; the last one to go shuts the finalizer's intake.
@@ -97,7 +98,8 @@ impl Drop for Runtime {
         }
         .finish();
         if !exit.is_clean() {
-            eprintln!("guard: at exit: {exit}");
+            // Not `eprintln!`: it panics if stderr is gone, and this is a `Drop`.
+            let _ = writeln!(std::io::stderr(), "guard: at exit: {exit}");
         }
     }
 }

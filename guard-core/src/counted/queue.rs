@@ -17,6 +17,7 @@
 
 use crate::error::{BoxError, Panicked};
 use crate::loom::{AtomicPtr, AtomicU8, AtomicU64, Condvar, Mutex, Ordering, fence};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::{self, NonNull};
 use std::time::Duration;
 
@@ -312,7 +313,13 @@ impl Shift {
             self.busy.store(*seq, Ordering::Release);
             // SAFETY: `node` is owned and unlinked; it is never touched again.
             let outcome = unsafe { (vtable.run)(node) };
-            done(vtable, outcome);
+            // `done` reports through user hooks. It catches their panics itself; this catch
+            // is the backstop: were the worker to unwind here, with `rest` published, the
+            // watchdog would later take (and run again) jobs the unwinding ran.
+            let reported = catch_unwind(AssertUnwindSafe(|| done(vtable, outcome)));
+            if let Err(payload) = reported {
+                crate::scope::drop_payload(payload);
+            }
             let kept = self
                 .busy
                 .compare_exchange(*seq, IDLE, Ordering::AcqRel, Ordering::Acquire)

@@ -16,6 +16,12 @@
 //!   blocks; depth and high-water mark are observable through [`stats`].
 //!
 //! Release errors go to the [event hook](crate::event::set_hook) (default: stderr).
+//!
+//! Nothing the user supplies can unwind a worker: releases, their errors' `Drop`, the hook
+//! and its captured state all run under `catch_unwind`. A thread that cannot be spawned
+//! (the worker, the watchdog, a replacement) is reported as
+//! [`FinalizerUnavailable`](crate::event::Event::FinalizerUnavailable) and tried again;
+//! meanwhile its jobs wait, unrun, and only one worker ever serves the queue.
 
 mod flush;
 mod state;

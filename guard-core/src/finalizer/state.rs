@@ -3,9 +3,9 @@
 
 use super::stats::{Counters, Intake};
 use super::watchdog;
-use crate::counted::queue::{CachePadded, Job, Queue, RunOutcome, Shift, ShiftEnd, VTable};
+use crate::counted::queue::{Batch, CachePadded, Job, Queue, RunOutcome, Shift, ShiftEnd, VTable};
 use crate::event::{self, Event};
-use crate::loom::{LazyLock, StdAtomicBool, StdMutex, StdOrdering};
+use crate::loom::{LazyLock, StdArc, StdAtomicBool, StdMutex, StdOrdering};
 use crate::resource::Kind;
 use std::cell::Cell;
 use std::time::Duration;
@@ -21,8 +21,10 @@ pub(crate) struct Finalizer {
     pub(crate) intake: CachePadded<Intake>,
     pub(crate) shift: CachePadded<Shift>,
     pub(crate) counters: CachePadded<Counters>,
+    /// True once both the worker and the watchdog run.
     started: StdAtomicBool,
-    start_lock: StdMutex<()>,
+    /// True once the first worker runs (it is never started twice: workers share `shift`).
+    start_lock: StdMutex<bool>,
 }
 
 static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {
@@ -31,7 +33,7 @@ static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {
     shift: CachePadded(Shift::new()),
     counters: CachePadded::default(),
     started: StdAtomicBool::new(false),
-    start_lock: StdMutex::new(()),
+    start_lock: StdMutex::new(false),
 });
 
 thread_local! {
@@ -84,12 +86,22 @@ impl Finalizer {
         self.started.load(StdOrdering::Acquire)
     }
 
+    /// Starts what is not running yet: the worker, then the watchdog. A part that cannot
+    /// be spawned is reported, and tried again by the next call; a worker that runs is
+    /// never started a second time.
     fn start(&'static self) {
-        let _held = self.start_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut worker_started = self.start_lock.lock().unwrap_or_else(|e| e.into_inner());
         if self.is_started() {
             return;
         }
-        match spawn_worker(self, None, 0).and_then(|()| watchdog::spawn(self)) {
+        if !*worker_started {
+            if let Err((error, _)) = spawn_worker(self, None, 0) {
+                event::emit(&Event::FinalizerUnavailable { error: &error });
+                return;
+            }
+            *worker_started = true;
+        }
+        match watchdog::spawn(self) {
             Ok(()) => self.started.store(true, StdOrdering::Release),
             Err(error) => event::emit(&Event::FinalizerUnavailable { error: &error }),
         }
@@ -140,16 +152,28 @@ pub(crate) fn set_shutdown(on: bool) {
 }
 
 /// Spawns a worker, first running `rest` (a batch taken from a stuck worker) if given.
-/// `seq` continues the sequence numbers so a number is never reused.
+/// `seq` continues the sequence numbers so a number is never reused. If the thread cannot
+/// be spawned, `rest` comes back with the error, unrun, for the caller to try again.
 pub(crate) fn spawn_worker(
     f: &'static Finalizer,
-    rest: Option<crate::counted::queue::Batch>,
+    rest: Option<Batch>,
     seq: u64,
-) -> std::io::Result<()> {
-    std::thread::Builder::new()
+) -> Result<(), (std::io::Error, Option<Batch>)> {
+    // The batch goes through a slot rather than the closure: a failed spawn drops its
+    // closure, and the batch must survive that.
+    let slot = StdArc::new(StdMutex::new(rest));
+    let theirs = StdArc::clone(&slot);
+    let spawned = std::thread::Builder::new()
         .name("guard-finalizer".into())
-        .spawn(move || run_worker(f, rest, seq))
-        .map(drop)
+        .spawn(move || {
+            let rest = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+            drop(theirs);
+            run_worker(f, rest, seq);
+        });
+    match spawned {
+        Ok(_) => Ok(()),
+        Err(error) => Err((error, slot.lock().unwrap_or_else(|e| e.into_inner()).take())),
+    }
 }
 
 /// Before sleeping, watches the queue for a short while (spinning, then yielding): under a
@@ -181,7 +205,7 @@ fn abandoned(f: &Finalizer) {
         .fetch_sub(1, crate::loom::Ordering::Release);
 }
 
-fn run_worker(f: &'static Finalizer, rest: Option<crate::counted::queue::Batch>, mut seq: u64) {
+fn run_worker(f: &'static Finalizer, rest: Option<Batch>, mut seq: u64) {
     IN_FINALIZER.with(|flag| flag.set(true));
     let record = |vtable, outcome| f.record(vtable, outcome);
     if let Some(rest) = rest

@@ -3,6 +3,7 @@
 
 use super::state::{Finalizer, spawn_worker};
 use super::stats::stuck_deadline;
+use crate::counted::queue::Batch;
 use crate::event::{self, Event};
 use crate::loom::Ordering;
 use std::time::{Duration, Instant};
@@ -21,15 +22,20 @@ fn tick(deadline: Duration) -> Duration {
     (deadline / 4).clamp(Duration::from_millis(1), Duration::from_millis(250))
 }
 
+/// A takeover whose fresh worker could not be spawned yet: the stolen rest of the batch
+/// (kept here, unrun, so that nothing runs it twice and no release blocks the watchdog)
+/// and the sequence number to continue from.
+type Waiting = Option<(Option<Batch>, u64)>;
+
 fn run(f: &'static Finalizer) {
     // The job seen running, and when the watchdog first saw it.
     let mut seen: Option<(u64, Instant)> = None;
-    let mut need_worker = false;
+    let mut waiting: Waiting = None;
     loop {
         let deadline = stuck_deadline();
         std::thread::sleep(tick(deadline));
-        if need_worker {
-            need_worker = start_replacement(f, None, 0);
+        if let Some((rest, seq)) = waiting.take() {
+            waiting = start_replacement(f, rest, seq);
         }
         let Some((seq, name)) = f.shift.running() else {
             seen = None;
@@ -40,7 +46,7 @@ fn run(f: &'static Finalizer) {
                 let elapsed = since.elapsed();
                 if elapsed >= deadline {
                     seen = None;
-                    need_worker = take_over(f, seq, name, elapsed);
+                    waiting = take_over(f, seq, name, elapsed);
                 }
             }
             _ => seen = Some((seq, Instant::now())),
@@ -48,22 +54,22 @@ fn run(f: &'static Finalizer) {
     }
 }
 
-/// Takes the rest of job `seq`'s batch and starts a fresh worker on it. Returns true if a
-/// worker still has to be started.
-fn take_over(f: &'static Finalizer, seq: u64, name: &'static str, elapsed: Duration) -> bool {
+/// Takes the rest of job `seq`'s batch and starts a fresh worker on it. What is returned
+/// still waits for a worker.
+fn take_over(f: &'static Finalizer, seq: u64, name: &'static str, elapsed: Duration) -> Waiting {
     let c = &f.counters;
     // Count it outstanding before the steal, so the stuck worker's own decrement (when it
     // returns) can never come first.
     c.stuck_outstanding.fetch_add(1, Ordering::Relaxed);
     let Some(rest) = f.shift.steal(seq) else {
         c.stuck_outstanding.fetch_sub(1, Ordering::Relaxed);
-        return false;
+        return None;
     };
     c.stuck.fetch_add(1, Ordering::Relaxed);
     f.shift.reset();
-    let retry = start_replacement(f, Some(rest), seq);
+    let waiting = start_replacement(f, Some(rest), seq);
     report_stuck(name, elapsed);
-    retry
+    waiting
 }
 
 /// Reports a stuck release without letting the hook block the watchdog: the hook may be
@@ -79,18 +85,15 @@ fn report_stuck(resource: &'static str, elapsed: Duration) {
     }
 }
 
-/// Starts a worker; if the thread cannot be spawned, reports it (the rest of the batch,
-/// dropped with the failed closure, then runs here on the watchdog) and asks to retry.
-fn start_replacement(
-    f: &'static Finalizer,
-    rest: Option<crate::counted::queue::Batch>,
-    seq: u64,
-) -> bool {
+/// Starts a worker that continues from job `seq` with `rest`; if no thread can be spawned,
+/// reports it and hands both back, to be tried again on the next tick. (The queue waits
+/// meanwhile: no worker runs, so nothing is released twice or out of turn.)
+fn start_replacement(f: &'static Finalizer, rest: Option<Batch>, seq: u64) -> Waiting {
     match spawn_worker(f, rest, seq) {
-        Ok(()) => false,
-        Err(error) => {
+        Ok(()) => None,
+        Err((error, rest)) => {
             event::emit(&Event::FinalizerUnavailable { error: &error });
-            true
+            Some((rest, seq))
         }
     }
 }
