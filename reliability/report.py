@@ -207,6 +207,16 @@ def render(d):
     w("")
     w(table(["test", "file", "what it was"], [[f"`{t}`", f, why] for t, f, why in FIXED]))
     w("")
+    w("### Found by code review, not by the suites, and fixed")
+    w("")
+    w("A later review of the unsafe and concurrent code (reading it, then writing a failing "
+      "test for each suspicion) found these; none of the suites above could have: each needs "
+      "a fault the suites do not inject (a panicking `Drop` in user state, a thread that "
+      "cannot be spawned, a deferred release that panics, an fd number at the edge). Each "
+      "test failed before its fix.")
+    w("")
+    w(table(["test", "file", "what it was"], [[f"`{t}`", f, why] for t, f, why in REVIEW_FIXED]))
+    w("")
     loom_section(d, w)
     valgrind_section(d, w)
 
@@ -249,6 +259,40 @@ FIXED = [
     ("flush_timeout_zero_with_nothing_pending", "tests/reliability_bad_input.rs",
      "`flush_timeout(Duration::ZERO)` reported a timeout with nothing pending: flush now "
      "returns at once when nothing is pending or stuck."),
+]
+
+# Bugs a code review found (with a failing test each) that are fixed now.
+REVIEW_FIXED = [
+    ("a_panicking_deferred_release_ends_each_lease_once_and_the_others_still_run",
+     "guard-core/tests/registry.rs",
+     "A deferred release that panicked inside `for_each` unwound after the batch's leases had "
+     "ended; the batch's `Lease`s then ended them a second time (a lease count underflow, an "
+     "abort in debug builds, an early release of another holder's entry in release builds), "
+     "and the other deferred releases of the batch were lost. Deferred releases now run "
+     "under `catch_unwind`, each reported as `ReleasePanicked`, and the leases are forgotten "
+     "before they are ended."),
+    ("an_error_whose_drop_panics_does_not_take_the_finalizer_down",
+     "guard-core/tests/finalizer_events.rs",
+     "A counted release's error whose `Drop` panicked unwound the finalizer worker, with the "
+     "rest of its batch published to the watchdog (which would later run those jobs again). "
+     "The error is now dropped under `catch_unwind`, and the worker calls its reporting "
+     "under a backstop `catch_unwind` as well."),
+    ("a_hook_whose_state_panics_when_dropped_on_the_worker_loses_and_repeats_nothing",
+     "guard-core/tests/finalizer_faults.rs",
+     "`event::emit` dropped its clone of the hook outside `catch_unwind`: a hook replaced "
+     "while it ran had its captured state dropped on the worker, and a panic there ran two "
+     "jobs twice and left `flush` answering `Stuck` for good."),
+    ("a_watchdog_that_cannot_be_spawned_never_leads_to_a_second_worker",
+     "guard-core/tests/finalizer_faults.rs",
+     "If the watchdog thread could not be spawned, the next `Counted::new` started a second "
+     "worker; two workers shared one shift, one took the other's bookkeeping for a takeover "
+     "and dropped the rest of its batch (releases lost). The worker is now started once."),
+    ("a_replacement_worker_that_cannot_be_spawned_is_retried_without_repeating_a_release",
+     "guard-core/tests/finalizer_faults.rs",
+     "If the replacement for a stuck worker could not be spawned, the stolen batch ran on the "
+     "watchdog thread, uncounted, and the retried worker reused sequence numbers from 0, so "
+     "the stuck worker later ran on with jobs already run and freed. The batch and its "
+     "sequence number now wait in the watchdog until a worker can be spawned."),
 ]
 
 OTHER_FINDINGS = [
