@@ -175,6 +175,19 @@ pub enum Error {
         /// The refused target.
         target: i32,
     },
+    /// A target number not below the soft `RLIMIT_NOFILE`
+    /// ([`getrlimit(2)`](https://man7.org/linux/man-pages/man2/getrlimit.2.html)): no fd can
+    /// have it, so the child's `dup2` could only fail.
+    #[error("cannot pass fd {fd} to a child as fd {target}: not below RLIMIT_NOFILE ({limit})")]
+    InheritTargetTooHigh {
+        /// The fd number (the caller's, also for
+        /// [`Inherit::keep_foreign_at`](crate::Inherit::keep_foreign_at)).
+        fd: i32,
+        /// The refused target.
+        target: i32,
+        /// The soft `RLIMIT_NOFILE` when the plan was checked.
+        limit: i32,
+    },
     /// Reserving a free target number in the parent failed (opening `/dev/null`, or
     /// [`fcntl(F_DUPFD_CLOEXEC)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)): see
     /// [`CommandExt::inherit`](crate::CommandExt::inherit) for why targets are reserved.

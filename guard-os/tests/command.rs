@@ -288,45 +288,68 @@ fn foreign_fd_errors_name_the_callers_fd() {
     );
 }
 
-/// The two lowest free fd numbers right now (other tests' threads may take them next).
+/// The two lowest free fd numbers right now.
 fn next_two_free() -> (i32, i32) {
     let x = std::fs::File::open("/dev/null").unwrap();
     let y = std::fs::File::open("/dev/null").unwrap();
     (x.as_raw_fd(), y.as_raw_fd())
 }
 
+const EXEC_ERRORS: &str = "exec_errors_are_reported_whatever_the_target";
+
+/// Runs in a child process of its own (role "exec-errors"): the test needs the lowest free
+/// numbers to stay free between `inherit` and `spawn`, which other tests' threads opening
+/// and closing fds would break (a number one of them held at `inherit` cannot be reserved,
+/// and, closed before `spawn`, could go to std's error pipe: the documented limitation).
 #[test]
 fn exec_errors_are_reported_whatever_the_target() {
-    if common::role().is_some() {
-        return;
+    match common::role().as_deref() {
+        Some("exec-errors") => return exec_error_rounds(),
+        Some(_) => return,
+        None => {}
     }
     watchdog(60, || {
-        use std::io::Read;
-        let (r, w) = pipe().unwrap();
-        // std's spawn makes its close-on-exec error pipe (the two lowest free numbers) after
-        // the plan is made: a target that was free must not be overwritten in its child.
-        // Several rounds, in case other tests' threads take the numbers meanwhile.
-        for round in 0..20 {
-            let (low, high) = next_two_free();
-            for target in [low, high] {
-                let mut cmd = Command::new("/nonexistent/guard-os-test-binary");
-                cmd.inherit(Inherit::new().keep_at(&w, target)).unwrap();
-                let e = cmd.spawn().map(drop).unwrap_err();
-                assert_eq!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound,
-                    "round {round}, target {target}: {e}"
-                );
-            }
-        }
-        w.close().unwrap();
-        let mut got = Vec::new();
-        (&r).read_to_end(&mut got).unwrap();
-        assert!(
-            got.is_empty(),
-            "std's error bytes in the kept pipe: {got:?}"
+        let child = common::child(EXEC_ERRORS, "exec-errors")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_output(child, 50);
+        assert_eq!(
+            payload(&out),
+            ["ok"],
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
     });
+}
+
+fn exec_error_rounds() {
+    use std::io::Read;
+    let (r, w) = pipe().unwrap();
+    // std's spawn makes its close-on-exec error pipe (the two lowest free numbers) after the
+    // plan is made: a target that was free must not be overwritten in its child.
+    for round in 0..20 {
+        let (low, high) = next_two_free();
+        for target in [low, high] {
+            let mut cmd = Command::new("/nonexistent/guard-os-test-binary");
+            cmd.inherit(Inherit::new().keep_at(&w, target)).unwrap();
+            let e = cmd.spawn().map(drop).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::NotFound,
+                "round {round}, target {target}: {e}"
+            );
+        }
+    }
+    w.close().unwrap();
+    let mut got = Vec::new();
+    (&r).read_to_end(&mut got).unwrap();
+    assert!(
+        got.is_empty(),
+        "std's error bytes in the kept pipe: {got:?}"
+    );
+    println!("BEGIN\nok\nEND");
 }
 
 /// Whether fd number `n` is open in this process, and with `FD_CLOEXEC`.
@@ -492,5 +515,238 @@ fn spawns_under_churn_inherit_nothing_unexpected() {
         );
         assert!(churned > 0, "the churners ran during the spawns");
         pw.close().unwrap();
+    });
+}
+
+/// The soft RLIMIT_NOFILE: every fd number is below it.
+fn nofile() -> i32 {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    limit
+        .current
+        .map_or(i32::MAX, |n| i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+/// Serialises the tests that put fds at the top numbers below RLIMIT_NOFILE (one's
+/// placeholder would take the number the other needs).
+fn top_numbers() -> std::sync::MutexGuard<'static, ()> {
+    static TOP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TOP.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Regression: the child used to copy moving fds above every source and target, which
+/// fails (EINVAL, after fork) once that is not below RLIMIT_NOFILE.
+#[test]
+fn a_target_just_below_rlimit_nofile_is_passed() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let _top = top_numbers();
+        let top = nofile() - 1;
+        let (pr, pw) = pipe().unwrap();
+        let mut cmd = common::child(LIST, "list");
+        cmd.inherit(Inherit::new().keep_at(&pr, top)).unwrap();
+        let (got, _) = run_listing(cmd);
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), [0, 1, 2, top]);
+        assert_eq!(got[&top], target(&pr));
+        pw.close().unwrap();
+    });
+}
+
+/// Regression: as above, with the source (not the target) at the top number; and two fds
+/// swapped at the two top numbers.
+#[test]
+fn a_source_just_below_rlimit_nofile_is_passed() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let _top = top_numbers();
+        let top = nofile() - 1;
+        let (pr, pw) = pipe().unwrap();
+        let high: OwnedFd = rustix::io::fcntl_dupfd_cloexec(&pw, top).unwrap();
+        assert_eq!(high.as_raw_fd(), top);
+        let high = guard_os::Fd::adopt(high);
+        let mut cmd = common::child(LIST, "list");
+        cmd.inherit(Inherit::new().keep_at(&high, 77)).unwrap();
+        let (got, _) = run_listing(cmd);
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), [0, 1, 2, 77]);
+        assert_eq!(got[&77], target(&pw));
+
+        let low: OwnedFd = rustix::io::fcntl_dupfd_cloexec(&pr, top - 1).unwrap();
+        assert_eq!(low.as_raw_fd(), top - 1);
+        let low = guard_os::Fd::adopt(low);
+        let mut cmd = common::child(LIST, "list");
+        cmd.inherit(Inherit::new().keep_at(&high, top - 1).keep_at(&low, top))
+            .unwrap();
+        let (got, _) = run_listing(cmd);
+        assert_eq!(
+            got.keys().copied().collect::<Vec<_>>(),
+            [0, 1, 2, top - 1, top]
+        );
+        assert_eq!(got[&(top - 1)], target(&pw));
+        assert_eq!(got[&top], target(&pr));
+        drop((high, low, pr));
+        pw.close().unwrap();
+    });
+}
+
+/// Regression: a target no fd can have was accepted, and failed only in the child.
+#[test]
+fn targets_not_below_rlimit_nofile_are_typed_errors() {
+    if common::role().is_some() {
+        return;
+    }
+    let limit = nofile();
+    let a = ReadFile::open("/dev/null").unwrap();
+    let foreign = std::fs::File::open("/dev/null").unwrap();
+    let (n, f) = (a.as_raw_fd(), foreign.as_raw_fd());
+    let mut cmd = Command::new("/bin/true");
+    for target in [limit, limit.saturating_add(5), i32::MAX] {
+        let e = cmd.inherit(Inherit::new().keep_at(&a, target)).unwrap_err();
+        assert!(
+            matches!(e, Error::InheritTargetTooHigh { fd, target: t, limit: l }
+                if fd == n && t == target && l == limit),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot pass fd {n} to a child as fd {target}: not below RLIMIT_NOFILE ({limit})"
+            )
+        );
+    }
+    let e = cmd
+        .inherit(Inherit::new().keep_foreign_at(&foreign, limit))
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::InheritTargetTooHigh { fd, .. } if fd == f),
+        "names the caller's fd, not guard's duplicate: {e}"
+    );
+    assert!(cmd.status().unwrap().success(), "the Command is unchanged");
+}
+
+/// Regression: `keep_where` offered IpcMutex fds (which `Registered` excludes) to the
+/// selector, and a child given one could unlock the parent's lock.
+#[test]
+fn keep_where_never_offers_an_ipc_mutex() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let path = common::temp_path("keep-where-mutex");
+        let mutex = guard_os::IpcMutex::open_path(&path).unwrap();
+        let held = mutex.lock().unwrap();
+        let mut n = None;
+        fds().for_each(|fd| {
+            let at = std::fs::read_link(format!("/proc/self/fd/{}", fd.number()));
+            if fd.type_name().ends_with("IpcMutex") && at.ok().as_ref() == Some(&path) {
+                n = Some(fd.number());
+            }
+        });
+        let n = n.expect("the mutex's fd is registered");
+        let other = guard_os::IpcMutex::open_path(&path).unwrap();
+        assert!(other.try_lock().unwrap().is_none(), "held by `held`");
+
+        let mut offered = Vec::new();
+        let plan = Inherit::new().keep_where(|fd| {
+            offered.push(fd.type_name());
+            fd.number() == n
+        });
+        assert!(
+            !offered.iter().any(|t| t.ends_with("IpcMutex")),
+            "{offered:?}"
+        );
+        // Were the fd passed, the child would drop the parent's flock.
+        let script = format!("flock -u {n} 2>/dev/null; test ! -e /proc/self/fd/{n}");
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", &script]).inherit(plan).unwrap();
+        let status = cmd.status().unwrap();
+        drop(cmd);
+        let stolen = other.try_lock();
+        let excluded = matches!(stolen, Ok(None));
+        drop(stolen);
+        drop(held);
+        let _ = std::fs::remove_file(&path);
+        assert!(status.success(), "the child got the mutex's fd {n}");
+        assert!(excluded, "the child unlocked the parent's IpcMutex");
+    });
+}
+
+const STDIO_SOURCE: &str = "kept_fds_numbered_0_to_2_are_not_clobbered_by_std";
+
+/// What `/bin/sh -c script` prints, run under `plan` with std's default stdio for `output`.
+fn sh_output(script: &str, plan: Inherit) -> String {
+    let out = Command::new("/bin/sh")
+        .args(["-c", script])
+        .inherit(plan)
+        .unwrap()
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Regression: std `dup2`s its own stdio onto 0-2 in the child before the `pre_exec` hook,
+/// so a kept fd numbered 0-2 (a process that closed stdin) was lost. A child process plays
+/// the part, since it closes its fd 0.
+#[test]
+fn kept_fds_numbered_0_to_2_are_not_clobbered_by_std() {
+    match common::role().as_deref() {
+        Some("stdio-source") => {
+            let file = std::env::var("GUARD_OS_TEST_FILE").unwrap();
+            let foreign = std::fs::File::open(&file).unwrap();
+            // SAFETY: this process (a child playing a role) owns its stdin and never uses it.
+            assert_eq!(unsafe { libc::close(0) }, 0);
+            println!("BEGIN");
+            // guard's duplicate of a foreign fd would take the lowest free number: 0.
+            let plan = Inherit::new().keep_foreign_at(&foreign, 9);
+            println!("foreign {}", sh_output("readlink /proc/self/fd/9", plan));
+            let f = ReadFile::open(&file).unwrap();
+            println!("source {}", f.as_raw_fd());
+            let plan = Inherit::new().keep_at(&f, 9);
+            println!("kept {}", sh_output("readlink /proc/self/fd/9", plan));
+            let plan = Inherit::new().keep_as_stdio(&f, 0);
+            println!("stdin {}", sh_output("readlink /proc/self/fd/0", plan));
+            let mut cmd = Command::new("/bin/true");
+            let e = cmd.inherit(Inherit::new().keep_at(&f, 1)).unwrap_err();
+            println!("error {e}");
+            // SAFETY: simulates foreign code closing the registered fd behind the registry's
+            // back; nothing is opened before the registry's own close below.
+            assert_eq!(unsafe { libc::close(0) }, 0);
+            let e = cmd.inherit(Inherit::new().keep_at(&f, 9)).unwrap_err();
+            println!("closed {e}");
+            let _ = f.close(); // EBADF, as expected
+            println!("END");
+            return;
+        }
+        Some(_) => return,
+        None => {}
+    }
+    watchdog(60, || {
+        let file = common::temp_path("stdio-source");
+        std::fs::write(&file, b"x").unwrap();
+        let child = common::child(STDIO_SOURCE, "stdio-source")
+            .env("GUARD_OS_TEST_FILE", &file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_output(child, 50);
+        let _ = std::fs::remove_file(&file);
+        let path = file.display();
+        assert_eq!(
+            payload(&out),
+            [
+                format!("foreign {path}"),
+                "source 0".to_owned(),
+                format!("kept {path}"),
+                format!("stdin {path}"),
+                "error cannot pass fd 0 to a child as fd 1: 0-2 are stdio (use keep_as_stdio)"
+                    .to_owned(),
+                "closed cannot pass fd 0 to a child: it is closed".to_owned(),
+            ],
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     });
 }

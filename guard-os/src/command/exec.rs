@@ -21,11 +21,19 @@ use std::sync::Arc;
 ///   free (see below), and computes the child's steps.
 /// - In the child, between `fork` and `exec` (R4), a `pre_exec` hook makes only raw,
 ///   async-signal-safe syscalls, with no allocation and no lock: copy each fd that moves
-///   above every number in play (`F_DUPFD_CLOEXEC`), mark every fd from 3 up close-on-exec
-///   (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`; where the kernel lacks it, `getdents64`
-///   over `/proc/self/fd`; without `/proc`, a sweep up to `RLIMIT_NOFILE`), then `dup2`
-///   each copy to its target, or clear `FD_CLOEXEC` on an fd that stays where it is. Moving
-///   the sources out of the way first makes swaps and chains of targets safe.
+///   to the lowest free number from 3 up that is no target of the plan
+///   (`F_DUPFD_CLOEXEC`; a copy that lands on a target is left there, close-on-exec, for
+///   that target's `dup2` to overwrite, and the copy is made again above it), mark every
+///   fd from 3 up close-on-exec (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`; where the
+///   kernel lacks it, `getdents64` over `/proc/self/fd`; without `/proc`, a sweep up to
+///   `RLIMIT_NOFILE`), then `dup2` each copy to its target, or clear `FD_CLOEXEC` on an fd
+///   that stays where it is. Copying the sources off every target first makes swaps and
+///   chains of targets safe; copying them low, not above every number in play, keeps a
+///   plan valid whose sources or targets sit just below `RLIMIT_NOFILE`.
+/// - In the child, before the hook, std `dup2`s its own stdin, stdout and stderr onto 0-2.
+///   A kept fd numbered 0-2 in the parent (a daemon closed stdin, and a registered fd got
+///   number 0) would be overwritten before the hook reads it: so [`Inherit`] copies such
+///   an fd to 3 or above (close-on-exec) as soon as it is added, and passes the copy.
 ///
 /// # Target numbers are reserved
 ///
@@ -80,7 +88,8 @@ pub trait CommandExt {
     /// exactly the plan, as a child would. If it fails, `exec` returns and this process
     /// lives on with what the hook did to its fd table: every fd from 3 up is marked
     /// close-on-exec (including fds other code opened without it), a copy of each fd that
-    /// moved is left open above every number in play (never closed by anyone), each
+    /// moved is left open at the lowest number from 3 up that was free and no target
+    /// (close-on-exec, but never closed by anyone), each
     /// target number was overwritten with `dup2` (whatever was open there, whoever owned
     /// it, now refers to the passed file; a target that was free held this `Command`'s
     /// placeholder, and is closed with it), and the kept fds have `FD_CLOEXEC` cleared.
@@ -125,9 +134,11 @@ pub trait CommandExt {
     /// closed behind the registry's back), [`InheritCollision`](crate::Error::InheritCollision)
     /// (two fds at one number), [`InheritStdio`](crate::Error::InheritStdio) (a number below
     /// 3 not asked for with [`Inherit::keep_as_stdio`], or one of 3 or above asked for
-    /// with it), [`Dup`](crate::Error::Dup) (from [`Inherit::keep_foreign_at`]),
-    /// [`InheritReserve`](crate::Error::InheritReserve) (a free target number could not be
-    /// reserved). On error the `Command` is left unchanged.
+    /// with it), [`InheritTargetTooHigh`](crate::Error::InheritTargetTooHigh) (a target not
+    /// below the soft `RLIMIT_NOFILE`, which no fd can have), [`Dup`](crate::Error::Dup)
+    /// (from [`Inherit::keep_foreign_at`], or copying a kept fd numbered 0-2 out of std's
+    /// way), [`InheritReserve`](crate::Error::InheritReserve) (a free target number could
+    /// not be reserved). On error the `Command` is left unchanged.
     ///
     /// # Examples
     ///
@@ -183,8 +194,6 @@ struct ChildPlan {
     moves: Vec<(RawFd, RawFd)>,
     /// Scratch space for the copies, one slot per move, allocated in the parent.
     tmp: Vec<RawFd>,
-    /// Copies go at or above this number (above every source and target).
-    above: RawFd,
     /// Mark every fd from 3 up close-on-exec, and how.
     cloexec: Option<Cloexec>,
 }
@@ -192,17 +201,10 @@ struct ChildPlan {
 impl ChildPlan {
     fn new(plan: &Inherit) -> ChildPlan {
         let moves: Vec<(RawFd, RawFd)> = plan.keep.iter().map(|k| (k.source, k.target)).collect();
-        let above = moves
-            .iter()
-            .map(|&(s, t)| s.max(t))
-            .max()
-            .unwrap_or(2)
-            .saturating_add(1);
         let how = plan.how.unwrap_or(Cloexec::CloseRange);
         ChildPlan {
             tmp: vec![-1; moves.len()],
             moves,
-            above,
             cloexec: (!plan.trust_cloexec).then_some(how),
         }
     }
@@ -218,28 +220,46 @@ impl ChildPlan {
             .collect()
     }
 
-    /// Runs in the child: async-signal-safe only.
+    /// Runs in the child: async-signal-safe only (no allocation, no lock, no panic path).
     fn run(&mut self) -> io::Result<()> {
-        for (i, &(source, target)) in self.moves.iter().enumerate() {
+        let ChildPlan {
+            moves,
+            tmp,
+            cloexec,
+        } = self;
+        for (copy, &(source, target)) in tmp.iter_mut().zip(moves.iter()) {
             if source != target {
-                // SAFETY: in the child before exec; `source` is open (leased in the parent).
-                self.tmp[i] = unsafe { sys::child::dup_above(source, self.above) }?;
+                *copy = copy_off_targets(source, moves)?;
             }
         }
-        if let Some(how) = self.cloexec {
+        if let Some(how) = *cloexec {
             // SAFETY: in the child before exec: no other owner of these fds runs here.
             unsafe { sys::child::cloexec_from(3, how) }?;
         }
-        for (i, &(source, target)) in self.moves.iter().enumerate() {
-            let from = if source == target {
-                source
-            } else {
-                self.tmp[i]
-            };
+        for (&copy, &(source, target)) in tmp.iter().zip(moves.iter()) {
+            let from = if source == target { source } else { copy };
             // SAFETY: in the child before exec; `from` is open (leased source or our copy),
             // and `target` is ours to overwrite (validated unique in the parent).
             unsafe { sys::child::place(from, target) }?;
         }
         Ok(())
+    }
+}
+
+/// In the child: a close-on-exec copy of `source` at the lowest free number from 3 up that
+/// is no target of `moves`, so that no `dup2` of the plan overwrites it. A copy that lands
+/// on a target (one that is free in the child: its reservation failed) is left there: it
+/// is close-on-exec, and that target's `dup2` overwrites it. Each retry starts above the
+/// last copy, so there are at most as many as targets. Async-signal-safe: one `fcntl` per
+/// try, no allocation; a number past `RLIMIT_NOFILE` ends it with the kernel's error.
+fn copy_off_targets(source: RawFd, moves: &[(RawFd, RawFd)]) -> io::Result<RawFd> {
+    let mut min = 3;
+    loop {
+        // SAFETY: in the child before exec; `source` is open (held in the parent).
+        let copy = unsafe { sys::child::dup_above(source, min) }?;
+        if !moves.iter().any(|&(_, target)| target == copy) {
+            return Ok(copy);
+        }
+        min = copy.saturating_add(1);
     }
 }

@@ -3,7 +3,7 @@
 
 use super::registered::{ListenFd, Registered};
 use crate::error::{Error, Result};
-use crate::fd::{LiveFd, retry_on_pressure};
+use crate::fd::{FdType, LiveFd, retry_on_pressure};
 use crate::sys::{self, child::Cloexec, table};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -20,8 +20,9 @@ pub(super) enum Hold {
 #[derive(Debug)]
 pub(super) struct Keep {
     pub(super) hold: Option<Hold>,
-    /// The caller's fd number, for errors. It differs from `source` only for
-    /// [`Inherit::keep_foreign_at`], whose source is guard's duplicate.
+    /// The caller's fd number, for errors. It differs from `source` only where the source
+    /// is guard's duplicate: for [`Inherit::keep_foreign_at`], and for an fd numbered 0-2
+    /// (see `off_stdio`).
     number: RawFd,
     /// The fd the child copies from.
     pub(super) source: RawFd,
@@ -145,6 +146,10 @@ impl Inherit {
     /// Passes every registered fd for which `select` returns true, each at its own number
     /// (e.g. every listener: `|fd| fd.type_name().ends_with("Listener")`).
     ///
+    /// [`IpcMutex`](crate::IpcMutex) fds are never offered to `select`: as for
+    /// [`Registered`], a child holding the mutex's open file description would share the
+    /// parent's `flock`, and could unlock it under the parent's feet.
+    ///
     /// # Examples
     ///
     /// ```
@@ -161,6 +166,10 @@ impl Inherit {
     pub fn keep_where(mut self, mut select: impl FnMut(&LiveFd<'_>) -> bool) -> Inherit {
         let mut picked = Vec::new();
         crate::fds().for_each(|fd| {
+            // The name the registry keeps for the type (it stores no more of it).
+            if fd.type_name() == FdType::IpcMutex.type_name() {
+                return;
+            }
             if select(fd) {
                 // Leased inside the pass (no lock is held here): it cannot close meanwhile.
                 picked.push((table::lease(fd.key()), fd.number()));
@@ -176,8 +185,9 @@ impl Inherit {
     /// (the duplicate lives as long as the `Command`), so closing `fd` afterwards is safe;
     /// but if `fd`'s own number is a target of the plan (`target`, say), keep `fd` open
     /// until the child is spawned (a target number open as another fd cannot be reserved:
-    /// see [`CommandExt`](crate::CommandExt)). Errors name `fd`'s number, not the
-    /// duplicate's.
+    /// see [`CommandExt`](crate::CommandExt)). The duplicate is numbered 3 or above, out
+    /// of the way of the stdio std sets up in the child. Errors name `fd`'s number, not
+    /// the duplicate's.
     ///
     /// # Examples
     ///
@@ -192,7 +202,7 @@ impl Inherit {
     #[must_use]
     pub fn keep_foreign_at(mut self, fd: impl AsFd, target: i32) -> Inherit {
         let fd = fd.as_fd();
-        match retry_on_pressure(|| sys::dup_cloexec(fd)) {
+        match retry_on_pressure(|| sys::dup_cloexec_from(fd, 3)) {
             Ok(dup) => {
                 let source = dup.as_raw_fd();
                 self.push(Some(Hold::Dup(dup)), fd.as_raw_fd(), source, target, false);
@@ -264,6 +274,7 @@ impl Inherit {
         self
     }
 
+    /// Adds one fd. A leased source numbered 0-2 is copied first (see [`off_stdio`]).
     fn push(
         &mut self,
         hold: Option<Hold>,
@@ -272,6 +283,10 @@ impl Inherit {
         target: RawFd,
         stdio: bool,
     ) {
+        let (hold, source) = match off_stdio(hold, source) {
+            Ok(moved) => moved,
+            Err(source) => return self.fail(Error::Dup { fd: number, source }),
+        };
         self.keep.push(Keep {
             hold,
             number,
@@ -285,12 +300,13 @@ impl Inherit {
         self.error.get_or_insert(e);
     }
 
-    /// Checks the plan: every fd open, every target free and above stdio unless asked.
-    /// Errors name the caller's fd numbers.
+    /// Checks the plan: every fd open, every target free, above stdio unless asked, and
+    /// below the soft `RLIMIT_NOFILE`. Errors name the caller's fd numbers.
     pub(super) fn validate(&mut self) -> Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        let limit = sys::child::nofile_limit();
         for (i, k) in self.keep.iter().enumerate() {
             let open = match &k.hold {
                 Some(Hold::Lease(l)) => sys::check_open(l.leased().as_fd()).is_ok(),
@@ -306,6 +322,13 @@ impl Inherit {
                     target: k.target,
                 });
             }
+            if k.target >= limit {
+                return Err(Error::InheritTargetTooHigh {
+                    fd: k.number,
+                    target: k.target,
+                    limit,
+                });
+            }
             if let Some(first) = self.keep[..i].iter().find(|o| o.target == k.target) {
                 return Err(Error::InheritCollision {
                     target: k.target,
@@ -315,6 +338,23 @@ impl Inherit {
             }
         }
         Ok(())
+    }
+}
+
+/// The hold and source to pass for a kept fd: a leased `source` numbered 0-2 is replaced by
+/// a close-on-exec copy numbered 3 or above (`fcntl(F_DUPFD_CLOEXEC, 3)`), since std `dup2`s
+/// its own stdio onto 0-2 in the child before the `pre_exec` hook can copy the fd. An fd
+/// closed behind the registry's back keeps its lease, for `validate` to report.
+fn off_stdio(hold: Option<Hold>, source: RawFd) -> std::io::Result<(Option<Hold>, RawFd)> {
+    match hold {
+        Some(Hold::Lease(lease))
+            if source < 3 && sys::check_open(lease.leased().as_fd()).is_ok() =>
+        {
+            let dup = retry_on_pressure(|| sys::dup_cloexec_from(lease.leased().as_fd(), 3))?;
+            let copy = dup.as_raw_fd();
+            Ok((Some(Hold::Dup(dup)), copy))
+        }
+        other => Ok((other, source)),
     }
 }
 

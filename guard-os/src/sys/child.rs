@@ -122,15 +122,22 @@ unsafe fn cloexec_via_proc(first: RawFd) -> io::Result<()> {
 ///
 /// As [`cloexec_from`].
 unsafe fn cloexec_sweep(first: RawFd) -> io::Result<()> {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    let end = limit
-        .current
-        .map_or(i32::MAX, |n| i32::try_from(n).unwrap_or(i32::MAX));
-    for n in first.max(0)..end {
+    for n in first.max(0)..nofile_limit() {
         // SAFETY: forwarded contract.
         unsafe { set_cloexec(n) }?;
     }
     Ok(())
+}
+
+/// The soft `RLIMIT_NOFILE`
+/// ([`getrlimit(2)`](https://man7.org/linux/man-pages/man2/getrlimit.2.html)): every fd
+/// number is below it (`i32::MAX` if unlimited). One syscall, async-signal-safe; the parent
+/// reads it too, to refuse a target the child could never take.
+pub(crate) fn nofile_limit() -> RawFd {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    limit
+        .current
+        .map_or(i32::MAX, |n| i32::try_from(n).unwrap_or(i32::MAX))
 }
 
 /// A decimal fd number, without allocating; `None` for `.`/`..` and anything else.
