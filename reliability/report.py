@@ -293,6 +293,34 @@ REVIEW_FIXED = [
      "watchdog thread, uncounted, and the retried worker reused sequence numbers from 0, so "
      "the stuck worker later ran on with jobs already run and freed. The batch and its "
      "sequence number now wait in the watchdog until a worker can be spawned."),
+    ("a_source_just_below_rlimit_nofile_is_passed", "guard-os/tests/command.rs",
+     "The child copied each moving fd above every number in play; with a source or target "
+     "near `RLIMIT_NOFILE` that copy failed with `EINVAL` in the child, so a valid plan "
+     "failed at spawn. Copies now go to the lowest free numbers that are no target "
+     "(`a_target_just_below_rlimit_nofile_is_passed` too)."),
+    ("targets_not_below_rlimit_nofile_are_typed_errors", "guard-os/tests/command.rs",
+     "A target no fd can have (not below the soft `RLIMIT_NOFILE`) passed `inherit` and "
+     "failed only at spawn, as a bare `EINVAL`: it is now `Error::InheritTargetTooHigh`, "
+     "before anything is spawned."),
+    ("keep_where_never_offers_an_ipc_mutex", "guard-os/tests/command.rs",
+     "`keep_where` offered `IpcMutex` fds to its selector (which `Registered` excludes on "
+     "purpose): a child given one shared the parent's `flock` and could unlock it while the "
+     "parent's lock guard lived."),
+    ("kept_fds_numbered_0_to_2_are_not_clobbered_by_std", "guard-os/tests/command.rs",
+     "A kept fd numbered 0-2 in the parent (a daemon that closed stdin) was overwritten by "
+     "std's own stdio setup in the child before guard's hook copied it: the child got "
+     "`/dev/null` instead. Such fds are now copied to 3 or above in the parent."),
+    ("a_file_that_is_not_a_lock_file_is_refused_and_left_unchanged",
+     "guard-os/tests/ipc_mutex.rs",
+     "`IpcMutex::open_path` took any file without the owner record's magic for a fresh lock "
+     "file, and the first `lock()` wrote its 32-byte record over the file's first bytes; "
+     "opening also followed symlinks (in world-writable `/dev/shm`). A non-empty file "
+     "without a record is now refused, unchanged, and a symlink is not followed "
+     "(`a_symlink_is_refused_not_followed`)."),
+    ("a_panic_while_holding_the_lock_poisons_it_until_recovered", "guard-os/tests/ipc_mutex.rs",
+     "A thread that panicked holding an `IpcLock` released it clean: the next owner was not "
+     "told, unlike std's `Mutex`. The release during unwinding now poisons the record; the "
+     "next owner gets `OwnerDied` until it recovers."),
 ]
 
 OTHER_FINDINGS = [

@@ -7,6 +7,8 @@ use crate::sys;
 use parking_lot::{Mutex, MutexGuard};
 use rustix::fs::{FlockOperation, Mode, OFlags};
 use std::fmt;
+use std::io;
+use std::os::fd::AsFd;
 use std::panic::Location;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +17,8 @@ const RECORD: usize = 32;
 pub(super) const FREE: u32 = 0;
 const HELD: u32 = 1;
 
-/// The owner record at the start of the lock file.
+/// The owner record at the start of the lock file. `poisoned` is set by a holder's death
+/// (seen by the next acquirer) or by a holder's panic (recorded by its release).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Record {
     pub(super) state: u32,
@@ -26,20 +29,28 @@ pub(super) struct Record {
 }
 
 impl Record {
-    fn decode(b: &[u8; RECORD]) -> Record {
-        if b[..8] != MAGIC {
-            return Record::default(); // a new (empty) file
+    /// The record in the first `len` bytes of the file (`b` holds them); `None` if the file
+    /// is not a lock file: not empty, and not starting with a whole record. Only guard
+    /// writes records, each whole with one 32-byte `pwrite` at offset 0, which a process's
+    /// death does not split (and a file's size grows only once its bytes are in), so a
+    /// short record is not ours either: both are refused, never overwritten.
+    fn decode(b: &[u8; RECORD], len: usize) -> Option<Record> {
+        if len == 0 {
+            return Some(Record::default()); // a new (empty) file
+        }
+        if len < RECORD || b[..8] != MAGIC {
+            return None;
         }
         let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let mut g = [0; 8];
         g.copy_from_slice(&b[24..32]);
-        Record {
+        Some(Record {
             state: u32_at(8),
             poisoned: u32_at(12) != 0,
             holder: u32_at(16),
             dead: u32_at(20),
             generation: u64::from_le_bytes(g),
-        }
+        })
     }
 
     fn encode(&self) -> [u8; RECORD] {
@@ -85,6 +96,16 @@ impl Record {
 /// between taking the lock and writing its record had not touched the protected state yet,
 /// so nothing is lost by not reporting it.
 ///
+/// **Panics poison too**, as with std's `Mutex`: an [`IpcLock`] released while its thread
+/// panics (dropped during unwinding, also as a [`Guard`](guard_core::Guard) in a scope
+/// whose body panicked) records the state as poisoned, and the next owner gets
+/// [`LockError::OwnerDied`] with this process's pid. A lock taken while already panicking
+/// (in a `Drop` during unwinding) does not poison.
+///
+/// **The lock file is guard's alone**: `open` never follows a symlink at the path (`/dev/shm`
+/// is writable by everyone), and refuses a file that is not empty and does not start with an
+/// owner record, leaving it unchanged (only its last component is checked for a symlink).
+///
 /// A process that forks while holding the lock (without exec) shares the lock's open file
 /// description with its child: the lock then lasts until both have released or exited.
 /// guard's fds are close-on-exec, and exec hygiene ([`CommandExt`](crate::CommandExt))
@@ -115,7 +136,7 @@ impl IpcMutex {
     /// # Errors
     ///
     /// [`Error::InvalidName`] for an empty name, one over 200 bytes or one with `/` or NUL;
-    /// [`Error::Open`] if the file cannot be opened.
+    /// otherwise as [`open_path`](Self::open_path).
     ///
     /// # Examples
     ///
@@ -149,11 +170,16 @@ impl IpcMutex {
     }
 
     /// Opens (creating if needed, mode `0o600`) the mutex whose lock file is `path`. Every
-    /// process using the same path shares the mutex.
+    /// process using the same path shares the mutex. The path is opened with
+    /// [`O_NOFOLLOW`](https://man7.org/linux/man-pages/man2/open.2.html): a symlink there is
+    /// refused, not followed.
     ///
     /// # Errors
     ///
-    /// [`Error::Open`] if the file cannot be opened.
+    /// [`Error::Open`] if the file cannot be opened: `ELOOP` if `path` is a symlink. And
+    /// [`Error::Lock`] (with an [`InvalidData`](std::io::ErrorKind::InvalidData) source
+    /// saying "not a guard lock file") if the file is not empty and does not start with an
+    /// owner record: it is left unchanged. Also if reading it fails.
     ///
     /// # Examples
     ///
@@ -164,7 +190,14 @@ impl IpcMutex {
     /// let held = a.lock().map_err(guard_os::Error::from)?;
     /// assert!(b.try_lock().map_err(guard_os::Error::from)?.is_none());
     /// held.unlock()?;
-    /// # Ok::<(), guard_os::Error>(())
+    ///
+    /// let not_a_lock = std::env::temp_dir().join("guard-os-doc-open-path.txt");
+    /// std::fs::write(&not_a_lock, "precious")?;
+    /// let err = guard_os::IpcMutex::open_path(&not_a_lock).unwrap_err();
+    /// assert!(matches!(err, guard_os::Error::Lock { .. }), "{err}");
+    /// assert_eq!(std::fs::read(&not_a_lock)?, b"precious"); // untouched
+    /// # std::fs::remove_file(&not_a_lock)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[track_caller]
     pub fn open_path(path: impl AsRef<Path>) -> Result<IpcMutex> {
@@ -172,12 +205,15 @@ impl IpcMutex {
     }
 
     fn open_at(path: PathBuf, site: &'static Location<'static>) -> Result<IpcMutex> {
-        let flags = OFlags::RDWR | OFlags::CREATE;
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW;
         let owned = retry_on_pressure(|| sys::open(&path, flags, Mode::from_bits_truncate(0o600)))
             .map_err(|source| Error::Open {
                 path: path.clone(),
                 source,
             })?;
+        // Unlocked: the magic never changes once written, and a racing first write shows
+        // the file empty or whole. `acquire` checks again, under the lock.
+        read_record(&owned, &path)?;
         Ok(IpcMutex {
             fd: Fd::register(owned, FdType::IpcMutex, site),
             path,
@@ -194,9 +230,10 @@ impl IpcMutex {
     ///
     /// # Errors
     ///
-    /// [`LockError::OwnerDied`] (holding the lock) if a previous holder died while holding
-    /// it and nobody marked the state consistent since; [`LockError::Os`] if `flock` or the
-    /// owner record failed (the lock is not held then).
+    /// [`LockError::OwnerDied`] (holding the lock) if a previous holder died or panicked
+    /// while holding it and nobody marked the state consistent since; [`LockError::Os`] if
+    /// `flock` or the owner record failed, or the file is no longer a lock file (the lock
+    /// is not held then).
     ///
     /// # Examples
     ///
@@ -267,9 +304,10 @@ impl IpcMutex {
             mutex: self,
             local: Some(local),
             record: Record::default(),
+            panicking: std::thread::panicking(),
             site,
         };
-        let old = self.read_record().map_err(|e| lock.abandon(e))?;
+        let old = read_record(&self.fd, &self.path).map_err(|e| lock.abandon(e))?;
         let died = old.state == HELD;
         lock.record = Record {
             state: HELD,
@@ -283,31 +321,42 @@ impl IpcMutex {
         Ok(Some(lock))
     }
 
-    fn read_record(&self) -> Result<Record> {
-        let mut b = [0; RECORD];
-        let mut got = 0;
-        while got < RECORD {
-            match sys::pread(&self.fd, &mut b[got..], got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.error("reading the owner record", e)),
-            }
-        }
-        Ok(Record::decode(&b))
-    }
-
     pub(super) fn write_record(&self, r: &Record) -> Result<()> {
         sys::pwrite_all(&self.fd, &r.encode(), 0)
             .map_err(|e| self.error("writing the owner record", e))
     }
 
-    pub(super) fn error(&self, op: &'static str, source: std::io::Error) -> Error {
-        Error::Lock {
-            op,
-            path: self.path.clone(),
-            source,
+    pub(super) fn error(&self, op: &'static str, source: io::Error) -> Error {
+        lock_error(op, &self.path, source)
+    }
+}
+
+/// Reads the owner record of the lock file `path` open at `fd`, refusing a file that is
+/// not a lock file (see [`Record::decode`]).
+fn read_record(fd: impl AsFd, path: &Path) -> Result<Record> {
+    let mut b = [0; RECORD];
+    let mut got = 0;
+    while got < RECORD {
+        match sys::pread(&fd, &mut b[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(lock_error("reading the owner record", path, e)),
         }
+    }
+    Record::decode(&b, got).ok_or_else(|| {
+        let why = "not a guard lock file: it is not empty and does not start with an owner \
+                   record (left unchanged)";
+        let source = io::Error::new(io::ErrorKind::InvalidData, why);
+        lock_error("checking the owner record", path, source)
+    })
+}
+
+fn lock_error(op: &'static str, path: &Path, source: io::Error) -> Error {
+    Error::Lock {
+        op,
+        path: path.to_owned(),
+        source,
     }
 }
 
@@ -350,8 +399,20 @@ mod tests {
             dead: 7,
             generation: 9,
         };
-        assert_eq!(Record::decode(&r.encode()), r);
-        assert_eq!(Record::decode(&[0; RECORD]), Record::default());
+        assert_eq!(Record::decode(&r.encode(), RECORD), Some(r));
+        assert_eq!(Record::decode(&[0; RECORD], 0), Some(Record::default()));
         assert_eq!(Record::default().state, FREE);
+    }
+
+    #[test]
+    fn anything_but_an_empty_file_or_a_whole_record_is_refused() {
+        let whole = Record::default().encode();
+        assert_eq!(Record::decode(&whole, RECORD), Some(Record::default()));
+        assert_eq!(Record::decode(&whole, RECORD - 1), None, "a short record");
+        assert_eq!(Record::decode(&whole, 8), None, "only the magic");
+        assert_eq!(Record::decode(&[0; RECORD], RECORD), None, "zeros");
+        let mut text = [b'x'; RECORD];
+        text[..8].copy_from_slice(b"guardmtX");
+        assert_eq!(Record::decode(&text, RECORD), None, "almost the magic");
     }
 }

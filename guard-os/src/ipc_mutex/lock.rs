@@ -15,6 +15,12 @@ use std::panic::Location;
 /// without release, it unlocks at once anyway and the drop is reported
 /// ([`guard_core::report::unreleased`]).
 ///
+/// Released while its thread panics (dropped during unwinding, or by its scope's guard),
+/// it poisons the mutex, as std's `Mutex` does: the next owner gets
+/// [`LockError::OwnerDied`] (with this process's pid) until one recovers with
+/// [`OwnerDied::recover`] or [`mark_consistent`](Self::mark_consistent). See
+/// [`IpcMutex`]'s "How it works".
+///
 /// # Examples
 ///
 /// ```
@@ -37,12 +43,15 @@ pub struct IpcLock<'a> {
     pub(super) mutex: &'a IpcMutex,
     pub(super) local: Option<MutexGuard<'a, ()>>,
     pub(super) record: Record,
+    /// The thread was panicking when it took the lock: its release then does not poison
+    /// (as std's `Mutex`).
+    pub(super) panicking: bool,
     pub(super) site: &'static Location<'static>,
 }
 
 impl<'a> IpcLock<'a> {
-    /// True while the state is poisoned: a holder died holding the lock and nobody has
-    /// marked the state consistent since. Only a lock from
+    /// True while the state is poisoned: a holder died or panicked holding the lock and
+    /// nobody has marked the state consistent since. Only a lock from
     /// [`OwnerDied::into_lock`] is poisoned ([`IpcMutex::lock`] reports the death first).
     ///
     /// # Examples
@@ -65,7 +74,7 @@ impl<'a> IpcLock<'a> {
     }
 
     /// Declares the protected state repaired: later owners are no longer told that a
-    /// holder died (unless another one dies).
+    /// holder died or panicked (unless another one does).
     ///
     /// # Errors
     ///
@@ -132,14 +141,24 @@ impl<'a> IpcLock<'a> {
         error
     }
 
+    /// Records "free" (and poisoned if the thread panics while holding the lock), then
+    /// unlocks. If the record cannot be written, it still says "held": the next owner
+    /// reads that as a death, so a panic is never lost.
     fn finish(&mut self) -> Result<()> {
         let Some(local) = self.local.take() else {
             return Ok(());
         };
         let mut errors = Vec::new();
+        let panicked = !self.panicking && std::thread::panicking();
         let free = Record {
             state: FREE,
             holder: 0,
+            poisoned: self.record.poisoned || panicked,
+            dead: if panicked {
+                self.record.holder
+            } else {
+                self.record.dead
+            },
             ..self.record
         };
         if let Err(e) = self.mutex.write_record(&free) {
@@ -206,15 +225,16 @@ impl fmt::Debug for IpcLock<'_> {
 /// ```
 #[derive(Debug)]
 pub enum LockError<'a> {
-    /// The lock is held, but a previous holder died holding it.
+    /// The lock is held, but a previous holder died (or panicked) holding it.
     OwnerDied(OwnerDied<'a>),
     /// The OS refused (the lock is not held).
     Os(Error),
 }
 
-/// The lock, acquired after a holder died holding it (like `EOWNERDEAD`). Repair the
-/// shared state, then [`recover`](Self::recover); or take the lock as it is
-/// ([`into_lock`](Self::into_lock)), and the next owner is told too.
+/// The lock, acquired after a holder died holding it (like `EOWNERDEAD`), or a thread
+/// panicked holding it (like std's poisoning). Repair the shared state, then
+/// [`recover`](Self::recover); or take the lock as it is ([`into_lock`](Self::into_lock)),
+/// and the next owner is told too.
 ///
 /// # Examples
 ///
@@ -238,7 +258,8 @@ pub struct OwnerDied<'a> {
 }
 
 impl<'a> OwnerDied<'a> {
-    /// The pid of the holder that died (see the type-level example).
+    /// The pid of the holder that died, or of the process whose thread panicked holding
+    /// the lock (see the type-level example).
     pub fn pid(&self) -> u32 {
         self.pid
     }
