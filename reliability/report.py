@@ -321,6 +321,10 @@ REVIEW_FIXED = [
      "A thread that panicked holding an `IpcLock` released it clean: the next owner was not "
      "told, unlike std's `Mutex`. The release during unwinding now poisons the record; the "
      "next owner gets `OwnerDied` until it recovers."),
+    ("field_empty_parens (UI case)", "guard-macros/tests/ui/field_empty_parens.rs",
+     "`#[resource()]` (empty parentheses) on a field compiled as a plain field: the field "
+     "was dropped, never released, and no error said so. It is now a compile error at the "
+     "`()`."),
 ]
 
 OTHER_FINDINGS = [

@@ -80,6 +80,9 @@ pub(crate) struct Container {
     pub(crate) release: Option<Hook>,
     /// `crate = path`: where the facade is, for users who renamed the dependency.
     pub(crate) krate: Option<Path>,
+    /// `crate = ...` was given but its value is not a path (already reported). Where the
+    /// facade is is then unknown, so no stub impl can name it without a cascading error.
+    pub(crate) krate_malformed: bool,
     /// Some `#[resource]` attribute on the type was malformed (already reported): a missing
     /// classification is then not reported on top of it.
     pub(crate) malformed: bool,
@@ -92,6 +95,7 @@ impl Container {
         let mut release = Once::new(cx, "release");
         let mut krate = Once::new(cx, "crate");
         let mut malformed = false;
+        let mut krate_malformed = false;
         for attr in attrs.iter().filter(|a| a.path().is_ident(RESOURCE)) {
             if let Meta::Path(_) = attr.meta {
                 cx.error_spanned_by(
@@ -119,11 +123,12 @@ impl Container {
                         span,
                         Hook {
                             key: span,
-                            path: hook_path(&meta)?,
+                            path: hook_path(cx, &meta)?,
                         },
                     );
                 } else if meta.path.is_ident("crate") {
-                    krate.set(span, crate_path(&meta)?);
+                    let path = crate_path(&meta).inspect_err(|_| krate_malformed = true)?;
+                    krate.set(span, path);
                 } else {
                     malformed = true;
                     cx.error_spanned_by(&meta.path, unknown_key(&meta.path, CONTAINER_KEYS));
@@ -147,6 +152,7 @@ impl Container {
             conflicting,
             release: release.value,
             krate: krate.value,
+            krate_malformed,
             malformed,
         }
     }
@@ -204,6 +210,10 @@ impl Field {
                     &nv.value,
                     "a field takes a bare `#[resource]`, without a value",
                 ),
+                Meta::List(list) if list.tokens.is_empty() => cx.error_at(
+                    list.delimiter.span().join(),
+                    "a field takes a bare `#[resource]`, without parentheses",
+                ),
                 Meta::List(_) => {
                     let parsed = attr.parse_nested_meta(|meta| {
                         let message = if meta.path.is_ident("unique")
@@ -248,8 +258,10 @@ fn no_value(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<()> {
     Ok(())
 }
 
-/// `release = path`: a path to a function `fn(&mut Self) -> Result<(), E>`.
-fn hook_path(meta: &ParseNestedMeta<'_>) -> syn::Result<ExprPath> {
+/// `release = path`: a path to a function `fn(&mut Self) -> Result<(), E>`. A call
+/// (`Self::flush()`) is reported at its parentheses, which are skipped so that the keys after
+/// it are still read.
+fn hook_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<ExprPath> {
     let value = meta.value()?;
     if value.peek(LitStr) {
         let lit: LitStr = value.parse()?;
@@ -258,13 +270,24 @@ fn hook_path(meta: &ParseNestedMeta<'_>) -> syn::Result<ExprPath> {
             "`release` takes a path to a function, without quotes: `release = Self::flush`",
         ));
     }
-    value.parse::<ExprPath>().map_err(|e| {
+    let path = value.parse::<ExprPath>().map_err(|e| {
         syn::Error::new(
             e.span(),
             "`release` takes a path to a function `fn(&mut Self) -> Result<(), E>`, \
              like `release = Self::flush`",
         )
-    })
+    })?;
+    if value.peek(syn::token::Paren) {
+        let call: proc_macro2::Group = value.parse()?;
+        cx.error_at(
+            call.span(),
+            format!(
+                "`release` takes the function's path, not a call: `release = {}`",
+                path_text(&path.path)
+            ),
+        );
+    }
+    Ok(path)
 }
 
 /// `crate = path` (or `crate = "path"`): where the guard facade is.
@@ -371,6 +394,18 @@ mod tests {
         assert!(errors[1].starts_with("duplicate `release`"), "{errors:?}");
         assert!(errors[2].contains("unknown key `color`"), "{errors:?}");
         assert!(errors[3].contains("`crate` takes the path"), "{errors:?}");
+        assert!(c.krate.is_none() && c.krate_malformed);
+    }
+
+    #[test]
+    fn a_called_hook_is_reported_and_the_next_keys_are_read() {
+        let (c, errors) = container(&[parse_quote!(#[resource(release = Self::flush(), unique)])]);
+        assert_eq!(
+            errors,
+            ["`release` takes the function's path, not a call: `release = Self::flush`"]
+        );
+        assert_eq!(c.kind.map(|(k, _)| k), Some(Kind::Unique));
+        assert!(!c.krate_malformed);
     }
 
     #[test]
@@ -406,6 +441,23 @@ mod tests {
             .collect();
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("goes on the type"), "{errors:?}");
+    }
+
+    #[test]
+    fn empty_parens_on_a_field_are_an_error() {
+        let cx = Ctxt::new();
+        let field = Field::from_attrs(&cx, &[parse_quote!(#[resource()])]);
+        assert!(field.resource.is_none());
+        let errors: Vec<String> = cx
+            .check()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errors,
+            ["a field takes a bare `#[resource]`, without parentheses"]
+        );
     }
 
     #[test]

@@ -4,13 +4,20 @@
 
 use crate::ast::Input;
 use crate::attr::Kind;
-use crate::expand::wrap;
+use crate::expand::{send_bound, wrap};
 use proc_macro2::TokenStream;
 use quote::quote;
 
 /// Stub impls of `Resource` and of the marker traits. With no valid classification, both
-/// markers are emitted (the counted one only applies where the type is `Send + 'static`).
+/// markers are emitted (the counted one only applies where the type is `Send + 'static`,
+/// except in a type that holds itself: see [`send_bound`]).
+///
+/// Nothing is emitted after a malformed `crate = ...`: where the facade is is unknown, and
+/// guessing `::guard` would add an unresolved import wherever the dependency is renamed.
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
+    if input.attrs.krate_malformed {
+        return TokenStream::new();
+    }
     let ident = input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let kind = input.attrs.kind.map(|(kind, _)| kind);
@@ -24,9 +31,7 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
         let mut clause = where_clause
             .cloned()
             .unwrap_or_else(|| syn::parse_quote!(where));
-        clause
-            .predicates
-            .push(syn::parse_quote!(for<'__guard> Self: ::core::marker::Send + 'static));
+        clause.predicates.extend(send_bound(input));
         quote! {
             #[automatically_derived]
             impl #impl_generics __guard::CountedResource for #ident #ty_generics #clause {}

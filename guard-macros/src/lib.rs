@@ -23,7 +23,9 @@ use proc_macro::TokenStream;
 ///   (a lock acquisition, a writable file, a connection). May hold both kinds of parts.
 /// - `#[resource(counted)]`: released later, on the finalizer thread, when its last
 ///   `guard::Counted` handle goes (a read-only fd, a listener). Every `#[resource]` field must
-///   be counted too, every other field `Send + 'static`, and the type may not borrow.
+///   be counted too, every other field `Send + 'static`, and the type may not borrow. It may
+///   hold handles to its own type (a directory keeping its parent open:
+///   `parent: Option<Counted<Dir>>`); name the type (or `Self`) in the field, not an alias.
 ///
 /// # Attributes
 ///
@@ -32,7 +34,7 @@ use proc_macro::TokenStream;
 /// | type | `#[resource(unique)]` or `#[resource(counted)]` | the classification, exactly one |
 /// | type | `#[resource(release = path)]` | a hook `fn(&mut Self) -> Result<(), E>` (with `E: Into<guard::BoxError>`), run first, e.g. to flush a buffer |
 /// | type | `#[resource(crate = path)]` | the facade's path, if the dependency is renamed (`crate = my_guard`) |
-/// | field | `#[resource]` | the field holds a resource: it is released, not merely dropped |
+/// | field | `#[resource]` (bare: no parentheses, no value) | the field holds a resource: it is released, not merely dropped |
 ///
 /// # The generated release
 ///
@@ -50,10 +52,13 @@ use proc_macro::TokenStream;
 ///
 /// Each mistake is an error at the offending tokens, all the mistakes of one item are
 /// reported together, and the type still gets stub impls so that nothing else cascades:
-/// a missing, repeated or conflicting classification; unknown or duplicate keys; a union; a
-/// counted type with a lifetime, a `#[resource]` field that is not counted or a field that
-/// is not `Send` (the error points at the field); a `#[resource]` field that is not a
-/// resource; a hook with the wrong signature; a bad `crate` path; and a user `impl Drop`.
+/// a missing, repeated or conflicting classification; unknown or duplicate keys; a field's
+/// `#[resource]` with parentheses or a value; a union; a counted type with a lifetime, a
+/// `#[resource]` field that is not counted or a field that is not `Send` (the error points
+/// at the field; in a type that holds its own type, the derive is reported too); a
+/// `#[resource]` field that is not a resource; a hook that is called (`Self::flush()`) or has
+/// the wrong signature; a bad `crate` path (then without stubs, as the facade's path is
+/// unknown); and a user `impl Drop`.
 ///
 /// # Examples
 ///

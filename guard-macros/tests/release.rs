@@ -5,6 +5,7 @@ mod support;
 
 use guard::{Counted, Kind, ReleaseErrors, Resource};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
 use support::{Fd, LeafError, Log, Outcome, Unique};
 
 #[derive(Resource)]
@@ -246,6 +247,47 @@ fn a_derived_counted_type_is_released_on_the_finalizer_thread() {
     assert_eq!(
         log.entries(),
         ["index on guard-finalizer", "fd on guard-finalizer"]
+    );
+}
+
+/// A counted type that holds a handle to its own type: a directory keeps its parent open.
+#[derive(Resource)]
+#[resource(counted)]
+struct Dir {
+    #[resource]
+    fd: Fd,
+    parent: Option<Counted<Dir>>,
+}
+
+#[test]
+fn a_counted_type_holding_its_own_type_releases_the_chain_child_first() {
+    let log = Log::new();
+    let root = Counted::new(Dir {
+        fd: Fd::new("root", &log),
+        parent: None,
+    });
+    let mid = Counted::new(Dir {
+        fd: Fd::new("mid", &log),
+        parent: Some(root),
+    });
+    let leaf = Counted::new(Dir {
+        fd: Fd::new("leaf", &log),
+        parent: Some(mid),
+    });
+    assert!(leaf.parent.as_ref().is_some_and(|mid| mid.parent.is_some()));
+    drop(leaf);
+    // A parent's last handle goes while its child is released, on the finalizer, so it is
+    // queued after this flush's marker: one flush per level.
+    for _ in 0..3 {
+        guard::finalizer::flush_timeout(Duration::from_secs(30)).unwrap();
+    }
+    assert_eq!(
+        log.entries(),
+        [
+            "leaf on guard-finalizer",
+            "mid on guard-finalizer",
+            "root on guard-finalizer"
+        ]
     );
 }
 

@@ -4,7 +4,7 @@
 
 use crate::ast::{Field, Input};
 use crate::attr::Kind;
-use proc_macro2::{Ident, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::{GenericParam, WhereClause};
 
@@ -23,6 +23,7 @@ pub(crate) fn where_clause(input: &Input<'_>, kind: Kind) -> Option<WhereClause>
     let predicates: Vec<TokenStream> = input
         .all_fields()
         .filter(|field| mentions(field.ty.to_token_stream(), &params))
+        .filter(|field| !names_itself(input, field))
         .filter_map(|field| bound(field, kind))
         .collect();
     let mut clause = input.generics.where_clause.clone();
@@ -45,6 +46,16 @@ fn bound(field: &Field<'_>, kind: Kind) -> Option<TokenStream> {
         (Kind::Counted, false) => Some(quote!(#ty: ::core::marker::Send + 'static)),
         (Kind::Unique, false) => None,
     }
+}
+
+/// True if the field's type names the type being derived (`Self` or its ident), as in
+/// `parent: Option<Counted<Dir<T>>>`. Such a field gets no inferred bound: proving it would
+/// need the very impl it bounds, a cycle the compiler reports as E0275 (overflow). The
+/// field's assertion in `release` still checks it, at the field. Being on tokens, this also
+/// matches another type of the same name, which then merely goes unbounded too.
+pub(crate) fn names_itself(input: &Input<'_>, field: &Field<'_>) -> bool {
+    let self_ty = Ident::new("Self", Span::call_site());
+    mentions(field.ty.to_token_stream(), &[input.ident, &self_ty])
 }
 
 /// True if `tokens` name one of `params` (anywhere, including inside groups).

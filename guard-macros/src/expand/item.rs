@@ -115,6 +115,74 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_crate_path_gets_the_error_and_no_stubs() {
+        let out = expand(&parse_quote!(
+            #[resource(unique, crate = "my guard")]
+            struct S;
+        ));
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(!out.contains("impl"), "{out}");
+        assert!(!out.contains(":: guard"), "{out}");
+    }
+
+    #[test]
+    fn a_counted_type_holding_itself_gets_no_send_bound() {
+        let send_bound = "for < '__guard > Self";
+        let plain = expand(&parse_quote!(
+            #[resource(counted)]
+            struct Dir {
+                #[resource]
+                fd: Fd,
+                parent: Option<Counted<File>>,
+            }
+        ));
+        assert!(plain.contains(send_bound), "{plain}");
+        for input in [
+            parse_quote!(
+                #[resource(counted)]
+                struct Dir {
+                    #[resource]
+                    fd: Fd,
+                    parent: Option<Counted<Dir>>,
+                }
+            ),
+            parse_quote!(
+                #[resource(counted)]
+                enum Node {
+                    Leaf(#[resource] Fd),
+                    Branch(Vec<Counted<Self>>),
+                }
+            ),
+            // the fallback too: it has the same impl
+            parse_quote!(
+                #[resource(counted, release = x())]
+                struct Dir {
+                    parent: Option<Counted<Dir>>,
+                }
+            ),
+        ] {
+            let out = expand(&input);
+            assert!(out.contains("CountedResource"), "{out}");
+            assert!(!out.contains(send_bound), "{out}");
+        }
+    }
+
+    #[test]
+    fn a_generic_field_holding_its_own_type_gets_no_inferred_bound() {
+        let out = expand(&parse_quote!(
+            #[resource(counted)]
+            struct Dir<T> {
+                #[resource]
+                fd: Fd,
+                meta: T,
+                parent: Option<Counted<Dir<T>>>,
+            }
+        ));
+        assert!(out.contains("T : :: core :: marker :: Send"), "{out}");
+        assert!(!out.contains("Option < Counted < Dir < T > > > :"), "{out}");
+    }
+
+    #[test]
     fn crate_path_is_imported_once() {
         let out = expand(&parse_quote!(
             #[resource(counted, crate = my_guard)]

@@ -7,4 +7,5 @@ mod item;
 mod release;
 mod unique;
 
+pub(crate) use counted::send_bound;
 pub(crate) use item::{derive, wrap};
