@@ -192,7 +192,7 @@ def render(d):
                                                        + sum(r.get("r1_violations", 0) for r in d.all("deadlock")))],
         ["scenarios under a watchdog that hung (deadlocks)", fmt(len(hangs))],
         ["faults injected / survived", f"{fmt(injected)} / {fmt(survived)}"],
-        ["bugs found: open (pinned by ignored tests) / fixed", f"{fmt(len(d.all('bugs')))} / {len(FIXED)}"],
+        ["bugs found: open (pinned by ignored tests) / fixed", f"{fmt(len(d.all('bugs')))} / {len(FIXED) + len(REVIEW_FIXED)} ({len(FIXED)} found by the suites, {len(REVIEW_FIXED)} by code review)"],
         ["loom models / preemption bound", f"{len(d.all('loom'))} / "
                                            f"{fmt(max((r.get('preemptions', 0) for r in d.all('loom')), default=None))}"],
     ]))
