@@ -166,8 +166,7 @@ impl Inherit {
     pub fn keep_where(mut self, mut select: impl FnMut(&LiveFd<'_>) -> bool) -> Inherit {
         let mut picked = Vec::new();
         crate::fds().for_each(|fd| {
-            // The name the registry keeps for the type (it stores no more of it).
-            if fd.type_name() == FdType::IpcMutex.type_name() {
+            if fd.ty() == FdType::IpcMutex {
                 return;
             }
             if select(fd) {

@@ -228,6 +228,11 @@ impl LiveFd<'_> {
     pub(crate) fn key(&self) -> guard_core::registry::Key {
         self.leased.key()
     }
+
+    /// The type that owns it, as the registry stores it.
+    pub(crate) fn ty(&self) -> super::FdType {
+        self.leased.ty()
+    }
 }
 
 impl AsFd for LiveFd<'_> {

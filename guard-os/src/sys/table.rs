@@ -262,6 +262,11 @@ impl<'a> Leased<'a> {
         *self.lease.origin()
     }
 
+    /// The type that owns the fd.
+    pub(crate) fn ty(&self) -> FdType {
+        self.lease.value().ty
+    }
+
     /// The entry's key.
     pub(crate) fn key(&self) -> Key {
         self.lease.key()
