@@ -228,6 +228,11 @@ impl IpcMutex {
 
     /// Waits for the mutex and acquires it.
     ///
+    /// Not re-entrant, like std's `Mutex::lock`: a thread that already holds this mutex
+    /// (through this handle, or another `IpcMutex` for the same file: `flock` excludes
+    /// open files, not processes) waits for itself forever. Use
+    /// [`try_lock`](Self::try_lock) where that can happen.
+    ///
     /// # Errors
     ///
     /// [`LockError::OwnerDied`] (holding the lock) if a previous holder died or panicked
