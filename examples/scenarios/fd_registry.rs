@@ -276,7 +276,9 @@ fn concurrent_closes(dir: &TempDir, out: &mut Outcome) -> Result {
             "    {} closed by their owner during their own visit: close() returned at once, the",
             out.deferred_closes
         );
-        println!("      fd was closed right after the visit");
+        println!(
+            "      fd was closed when the pass ended the leases of its batch (up to 32 visits)"
+        );
         println!(
             "    {} closed by their owner just before their visit: {ahead_visited} visited anyway",
             closed_ahead.len()
@@ -356,7 +358,7 @@ fn finalised_during_pass(dir: &TempDir, out: &mut Outcome) -> Result {
         out.flush_in_callback.unwrap_or_default()
     );
     println!(
-        "    {} were leased by the pass: visited (still open), closed right after their visit;",
+        "    {} were leased by the pass: visited (still open), closed when the pass ended their batch;",
         out.visited_after_last_handle
     );
     println!(

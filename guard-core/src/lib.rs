@@ -9,9 +9,10 @@
 //!   handle; when the last handle goes, it is released on the [`finalizer`] thread, where it
 //!   can never deadlock against a lock the dropping thread holds.
 //!
-//! The [`registry`] tracks live resources with generational keys and leases, so a program
-//! can iterate them safely while other threads release them; [`report()`] prints what is
-//! live, grouped by type and creation site. [`runtime()`] is the guard for `main` that drains
+//! Every live scoped or counted resource is counted by type and creation site (a census,
+//! not a list); [`report()`] prints it. The generic [`registry`] (generational keys and
+//! leases) is what lists individual entries and iterates them safely while other threads
+//! release them: guard-os keeps every registered fd in one (`guard_os::fds()`). [`runtime()`] is the guard for `main` that drains
 //! pending releases at exit.
 //!
 //! # Examples

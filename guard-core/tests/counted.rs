@@ -1,5 +1,6 @@
 //! Counted handles and the finalizer's everyday path: F1 (never released on the dropping
-//! thread), F4 (flush covers everything dropped before it), F5 (stats balance), explicit
+//! thread), F4 (flush covers everything dropped before it), F5 (stats balance: see
+//! finalizer_depth.rs for depth and high-water), explicit
 //! release, and the design's finalizer deadlock, which must complete.
 
 mod common;

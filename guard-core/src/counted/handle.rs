@@ -19,10 +19,14 @@ use std::ptr::NonNull;
 /// A shared handle to a counted resource. Cloning is cheap (one atomic increment); when the
 /// last handle is dropped, the value is moved to the finalizer thread and released there,
 /// never on the dropping thread (invariant F1), so a release can never deadlock against a
-/// lock the dropping thread holds, nor stall it in a slow `close(2)`.
+/// lock the dropping thread holds, nor stall it in a slow `close(2)`. (After the last
+/// [`Runtime`](crate::Runtime) guard is gone the finalizer is shut down: a release then runs
+/// inline on the dropping thread, and is reported.)
 ///
 /// The allocation that holds the value is also its queue node: dropping the last handle
-/// allocates nothing and takes no lock (one CAS on the finalizer's queue).
+/// allocates nothing and does one CAS on the finalizer's queue. Only the push that finds the
+/// queue empty while the finalizer sleeps also takes a short mutex, to wake it (at most one
+/// wake per batch); that mutex is never held while a release runs.
 ///
 /// Need the release now (to rebind a port, say)? [`try_release`](Self::try_release) releases
 /// synchronously if this is the last handle and returns the error; or drop the handle and

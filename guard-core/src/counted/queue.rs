@@ -188,14 +188,17 @@ impl Queue {
         // Reverse the LIFO chain into push order.
         let mut reversed: *mut Node = ptr::null_mut();
         let mut len = 0;
-        while let Some(n) = NonNull::new(node) {
+        while let Some(this) = NonNull::new(node) {
             // SAFETY: every node in the chain was published by `push` (Release via SeqCst
             // CAS, acquired by the swap) and now belongs to this consumer alone.
-            let n = unsafe { n.as_ref() };
+            let n = unsafe { this.as_ref() };
             len += u64::from(!n.vtable.is_marker);
             node = n.next.load(Ordering::Relaxed);
             n.next.store(reversed, Ordering::Relaxed);
-            reversed = ptr::from_ref(n).cast_mut();
+            // The raw pointer, not one made from `n`: a pointer derived from a `&Node` may
+            // only reach the node's own bytes, and the job later reads its whole allocation
+            // through it (found by Miri: a Stacked Borrows violation).
+            reversed = this.as_ptr();
         }
         Batch {
             head: reversed,

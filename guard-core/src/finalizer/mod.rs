@@ -13,7 +13,9 @@
 //! - **F4** [`flush`] returns once everything dropped before the call has been released; it
 //!   refuses with an error, never hangs, when called from the finalizer.
 //! - **F5** Dropping the last handle is a lock-free push that allocates nothing and never
-//!   blocks; depth and high-water mark are observable through [`stats`].
+//!   waits for a release (only the push that finds the queue empty while the worker sleeps
+//!   takes a short mutex, to wake it: at most one wake per batch); depth and high-water mark
+//!   are observable through [`stats`].
 //!
 //! Release errors go to the [event hook](crate::event::set_hook) (default: stderr).
 //!

@@ -2,8 +2,8 @@
 //! owns a counter that only it writes (a plain load and store), and readers sum them.
 //!
 //! Dropping the last handle is the hot path the finalizer exists to keep cheap; a shared
-//! `fetch_add` there cost about a quarter of it. Readers (`stats`, the worker's high-water
-//! Readers (`stats`) take a lock and sum, which is fine for them. Each counter sits on
+//! `fetch_add` there cost about a quarter of it. Readers (`stats`) take a lock and sum,
+//! which is fine for them. Each counter sits on
 //! lines of its own: sharing one with a heap neighbour that another thread writes would
 //! cost more than the `fetch_add` it replaces.
 //!
