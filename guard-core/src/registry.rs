@@ -8,7 +8,8 @@
 //!   [`Key`] never reaches a newer entry (each insertion gets a fresh generation).
 //! - **R2** Callbacks run without the registry lock: they may insert, remove, lease, iterate
 //!   or panic, on any thread, without deadlock. A removal that meets a lease is deferred
-//!   and completed by whoever ends the last lease, right after the callback.
+//!   and completed by whoever ends the last lease: for a `for_each` pass, which leases
+//!   entries a batch of up to 32 at a time, when the pass ends that entry's batch.
 //! - **R3** Each value is handed to its release exactly once: by [`remove`](Registry::remove)
 //!   (returned to the caller) or, if leased then, by the registry's deferred release.
 
@@ -267,6 +268,27 @@ impl<T: Copy + Send + 'static> Registry<T> {
             }));
             self.end_leases(keys.drain(..));
         }
+    }
+
+    /// A snapshot of every value not yet released: live entries', and removed entries' whose
+    /// release waits for a lease (gone from every lookup, yet still held). It tells a caller
+    /// about to take a thing by its value (an fd number) whether the registry holds it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use guard_core::{Kind, registry::{Origin, Registry}};
+    /// let registry = Registry::new(|_: i32| {});
+    /// let key = registry.insert(3, Origin::here::<i32>(Kind::Unique));
+    /// let lease = registry.lease(key).unwrap();
+    /// assert!(registry.remove(key).is_deferred()); // gone from every lookup ...
+    /// assert_eq!(registry.unreleased_values(), [3]); // ... but not released yet
+    /// drop(lease); // the deferred release runs
+    /// assert!(registry.unreleased_values().is_empty());
+    /// ```
+    pub fn unreleased_values(&self) -> Vec<T> {
+        let table = self.table.lock();
+        table.slots.iter().map(|(_, slot)| slot.value).collect()
     }
 
     /// Number of live (not removed) entries.

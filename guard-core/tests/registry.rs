@@ -273,3 +273,23 @@ fn a_panicking_deferred_release_in_a_lease_drop_while_unwinding_does_not_abort()
     assert_eq!(*released.lock().unwrap(), [2]);
     assert!(r.is_empty());
 }
+
+#[test]
+fn unreleased_values_include_removed_entries_a_lease_still_holds() {
+    let (r, released) = recording();
+    let kept = r.insert(1, origin());
+    let closing = r.insert(2, origin());
+    let gone = r.insert(3, origin());
+    let lease = r.lease(closing).unwrap();
+    assert!(r.remove(closing).is_deferred());
+    assert_eq!(r.remove(gone), Removal::Removed(3));
+    let mut values = r.unreleased_values();
+    values.sort_unstable();
+    assert_eq!(values, [1, 2], "2 is removed but not released: still held");
+    assert_eq!(r.len(), 1, "only 1 is live");
+    drop(lease);
+    assert_eq!(*released.lock().unwrap(), [2]);
+    assert_eq!(r.unreleased_values(), [1]);
+    assert_eq!(r.remove(kept), Removal::Removed(1));
+    assert!(r.unreleased_values().is_empty());
+}

@@ -750,3 +750,24 @@ fn kept_fds_numbered_0_to_2_are_not_clobbered_by_std() {
         );
     });
 }
+
+#[test]
+fn inherit_listen_fds_removes_listen_pidfdid_from_the_command() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(30, || {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "echo ${LISTEN_PIDFDID-unset} ${LISTEN_FDNAMES-unset}"])
+            .env("LISTEN_PIDFDID", "123456") // a stale value of this process's own
+            .env("LISTEN_FDNAMES", "web")
+            .stdout(Stdio::piped());
+        cmd.inherit(Inherit::new().listen_fds(&[&l])).unwrap();
+        let out = wait_output(cmd.spawn().unwrap(), 20);
+        drop(cmd);
+        l.close().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "unset unset");
+    });
+}

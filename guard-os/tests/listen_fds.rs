@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let cases: [(&str, fn()); 7] = [
+    let cases: [(&str, fn()); 9] = [
         (
             "a_child_takes_working_listeners",
             a_child_takes_working_listeners,
@@ -47,6 +47,14 @@ fn main() -> ExitCode {
         (
             "a_registered_number_is_refused",
             a_registered_number_is_refused,
+        ),
+        (
+            "a_number_whose_close_a_lease_defers_is_refused",
+            a_number_whose_close_a_lease_defers_is_refused,
+        ),
+        (
+            "listen_pidfdid_is_removed_too",
+            listen_pidfdid_is_removed_too,
         ),
         (
             "threads_make_it_refuse_and_unchecked_takes",
@@ -100,6 +108,7 @@ fn child(role: &str, own_pid: bool) -> Command {
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_FDNAMES")
+        .env_remove("LISTEN_PIDFDID")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -248,6 +257,31 @@ fn a_registered_number_is_refused() {
     assert_eq!(got["file"], "still readable");
 }
 
+fn a_number_whose_close_a_lease_defers_is_refused() {
+    // As above, but the file at fd 3 is closed while a `Command` leases it: its entry is
+    // removed and its close deferred to the lease's end, so fd 3 must still be refused.
+    let mut cmd = child("closing", true);
+    cmd.inherit(Inherit::new()).unwrap().env("LISTEN_FDS", "1");
+    let got = report(&mut cmd);
+    assert_eq!(
+        got["result"],
+        format!("registered 3 {}", std::any::type_name::<ReadFile>())
+    );
+    assert_eq!(got["fd3"], "closed with the lease, owned by nobody");
+}
+
+fn listen_pidfdid_is_removed_too() {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut cmd = child("other_pid", false);
+    cmd.inherit(Inherit::new().listen_fds(&[&tcp])).unwrap();
+    // As newer systemd sets them: LISTEN_PIDFDID beside LISTEN_PID (another pid here).
+    cmd.env("LISTEN_PID", std::process::id().to_string())
+        .env("LISTEN_PIDFDID", "123456");
+    let got = report(&mut cmd);
+    assert_eq!(got["count"], "0");
+    assert_eq!(got["env"], "none", "LISTEN_PIDFDID removed with the others");
+}
+
 fn threads_make_it_refuse_and_unchecked_takes() {
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut cmd = child("threads", true);
@@ -283,6 +317,7 @@ fn play(role: &str) {
         "malformed" => malformed(),
         "twice" => twice(),
         "registered" => registered(),
+        "closing" => closing(),
         "threads" => threads(),
         "exec0" => exec0(),
         "exec1" => exec1(),
@@ -296,10 +331,15 @@ fn say(key: &str, value: impl std::fmt::Display) {
 
 /// Which `LISTEN_*` variables are set, or `none`.
 fn env() -> String {
-    let set: Vec<&str> = ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"]
-        .into_iter()
-        .filter(|v| std::env::var_os(v).is_some())
-        .collect();
+    let set: Vec<&str> = [
+        "LISTEN_PID",
+        "LISTEN_FDS",
+        "LISTEN_FDNAMES",
+        "LISTEN_PIDFDID",
+    ]
+    .into_iter()
+    .filter(|v| std::env::var_os(v).is_some())
+    .collect();
     if set.is_empty() {
         "none".into()
     } else {
@@ -463,6 +503,30 @@ fn registered() {
             "still readable"
         } else {
             "broken"
+        },
+    );
+    println!("END");
+}
+
+fn closing() {
+    let file = ReadFile::open("/dev/null").unwrap();
+    assert_eq!(file.as_raw_fd(), 3, "fd 3 was free at exec");
+    let mut cmd = Command::new("/bin/true");
+    cmd.inherit(Inherit::new().keep(&file)).unwrap(); // leases fd 3 until `cmd` drops
+    file.close().unwrap(); // deferred: the lease keeps fd 3 open
+    let r = listen_fds();
+    println!("BEGIN");
+    say("result", describe(&r));
+    // Never released: if fd 3 was claimed, the deferred close closes it behind its back.
+    let claimed = r.map_or(0, |passed| std::mem::ManuallyDrop::new(passed).len());
+    drop(cmd); // the lease ends: the deferred close closes fd 3
+    let open = std::path::Path::new("/proc/self/fd/3").exists();
+    say(
+        "fd3",
+        match (open, claimed > 0) {
+            (false, false) => "closed with the lease, owned by nobody",
+            (_, true) => "claimed, then closed under its new owner",
+            (true, false) => "still open",
         },
     );
     println!("END");

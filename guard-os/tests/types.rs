@@ -235,3 +235,96 @@ fn open_errors_name_the_operation() {
     assert!(e.to_string().starts_with("connect 127.0.0.1:1"), "{e}");
     assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
 }
+
+// ----- accept through a signal: a handler without SA_RESTART must not end accept -----
+
+extern "C" fn on_usr1(_: libc::c_int) {}
+
+/// Blocks `accept` (returning whether it succeeded) on a thread, interrupts it with
+/// SIGUSR1, whose handler has no `SA_RESTART`, checks it still blocks, then ends it with
+/// `connect`.
+fn accept_through_a_signal(accept: impl FnOnce() -> bool + Send + 'static, connect: impl FnOnce()) {
+    // SAFETY: a plain sigaction with an empty (async-signal-safe) handler, in a child
+    // process of its own: nothing else in it relies on SIGUSR1.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_usr1 as *const () as usize;
+        sa.sa_flags = 0; // no SA_RESTART: a blocking call fails with EINTR
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tx.send(unsafe { libc::gettid() }).unwrap();
+        accept()
+    });
+    let tid = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(200)); // let it block in accept
+    // SAFETY: sends SIGUSR1, which has a handler, to one thread of this process.
+    let sent = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGUSR1) };
+    assert_eq!(sent, 0);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!t.is_finished(), "accept ended on the signal");
+    connect();
+    assert!(t.join().unwrap(), "accept failed after the signal");
+}
+
+#[test]
+fn accept_is_retried_after_a_signal_without_sa_restart() {
+    let name = "accept_is_retried_after_a_signal_without_sa_restart";
+    match common::role().as_deref() {
+        None => {}
+        Some("accept-eintr") => {
+            let l = std::sync::Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+            let addr = l.local_addr().unwrap();
+            let l2 = l.clone();
+            let mut client = None;
+            accept_through_a_signal(
+                move || l2.accept().map(|(s, _)| s.close()).is_ok(),
+                || client = Some(TcpStream::connect(addr).unwrap()),
+            );
+            client.unwrap().close().unwrap();
+            let path = temp_path("accept-eintr.sock");
+            let l = std::sync::Arc::new(UnixListener::bind(&path).unwrap());
+            let l2 = l.clone();
+            let mut client = None;
+            accept_through_a_signal(
+                move || l2.accept().map(UnixStream::close).is_ok(),
+                || client = Some(UnixStream::connect(&path).unwrap()),
+            );
+            client.unwrap().close().unwrap();
+            let _ = std::fs::remove_file(&path);
+            return;
+        }
+        Some(_) => return,
+    }
+    let mut cmd = common::child(name, "accept-eintr");
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = common::wait_output(cmd.spawn().unwrap(), 30);
+    assert!(
+        out.status.success(),
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn stream_close_after_a_peer_reset_returns_the_shutdown_error() {
+    watchdog(20, || {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (b, _) = l.accept().unwrap();
+        // An RST from b: SO_LINGER 0, then close.
+        socket2::SockRef::from(&b)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        let _ = b.close();
+        std::thread::sleep(Duration::from_millis(100));
+        let err = a.close().unwrap_err();
+        assert!(matches!(err, Error::Shutdown { .. }), "{err}");
+        assert_eq!(err.raw_os_error(), Some(libc::ENOTCONN));
+    });
+}

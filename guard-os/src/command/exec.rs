@@ -78,8 +78,9 @@ pub trait CommandExt {
     /// `Command` (a second plan replaces the first, since its hook runs last).
     ///
     /// With [`Inherit::listen_fds`], it sets `LISTEN_FDS` on the `Command` and removes
-    /// `LISTEN_PID` and `LISTEN_FDNAMES` from it (stale values of this process's own must
-    /// not reach the child); `LISTEN_PID` is left to the caller, see below.
+    /// `LISTEN_PID`, `LISTEN_PIDFDID` and `LISTEN_FDNAMES` from it (stale values of this
+    /// process's own must not reach the child); `LISTEN_PID` is left to the caller, see
+    /// below.
     ///
     /// # Re-executing in place: `Command::exec()`
     ///
@@ -164,7 +165,8 @@ impl CommandExt for Command {
         if let Some(n) = plan.listen_fds {
             self.env("LISTEN_FDS", n.to_string())
                 .env_remove("LISTEN_PID")
-                .env_remove("LISTEN_FDNAMES");
+                .env_remove("LISTEN_FDNAMES")
+                .env_remove("LISTEN_PIDFDID");
         }
         if plan.keep.is_empty() && plan.trust_cloexec {
             return Ok(self); // no hook: std keeps its posix_spawn fast path

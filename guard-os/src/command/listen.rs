@@ -147,12 +147,11 @@ impl IntoIterator for ListenFds {
 /// ([`fcntl(F_GETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)), marked
 /// `FD_CLOEXEC` and registered as an [`Fd`] created at the caller (as [`Fd::adopt`] does).
 ///
-/// **It changes the environment**: whenever `LISTEN_PID`, `LISTEN_FDS` or
-/// `LISTEN_FDNAMES` is set, all three are removed, whatever the outcome (as
-/// `sd_listen_fds(1)` does), so that no child or re-executed image inherits them; and it
-/// does so only while this is the process's only thread, else it refuses
-/// ([`Error::ListenFdsThreads`]; see below for why). So call it **first
-/// thing in `main`**, before anything starts a thread (`guard_core::runtime()` starts the
+/// **It changes the environment**: whenever `LISTEN_PID`, `LISTEN_FDS`, `LISTEN_FDNAMES`
+/// or `LISTEN_PIDFDID` (set by newer systemd) is set, all four are removed, whatever the
+/// outcome (as `sd_listen_fds(1)` does), so that no child or re-executed image inherits
+/// them; and it does so only while this is the process's only thread, else it refuses
+/// ([`Error::ListenFdsThreads`]; see below for why). So call it **first thing in `main`**, before anything starts a thread (`guard_core::runtime()` starts the
 /// finalizer). When none of the variables is set, nothing is changed or counted and the
 /// list is empty on any thread: a program that calls it too late works when started by
 /// hand and fails only when passed sockets, so call it early even then.
@@ -176,7 +175,8 @@ impl IntoIterator for ListenFds {
 /// `LISTEN_FDS` not a decimal count that fits above fd 3, `LISTEN_FDNAMES` not one name
 /// per fd), [`Error::ListenFdsClosed`] (a number in the range is not open: the sender
 /// passed fewer fds than it said), [`Error::ListenFdsRegistered`] (a number in the range
-/// is registered already). Passed fds that were open stay open, unregistered
+/// is registered already, or still held by a registered fd whose close a lease defers).
+/// Passed fds that were open stay open, unregistered
 /// ([`untracked()`](crate::untracked) lists them).
 ///
 /// # Examples
@@ -282,8 +282,9 @@ struct Vars {
 impl Vars {
     /// The variables; `None` if none is set.
     fn read() -> Option<Vars> {
-        let [pid, fds, names] = sys::listen::LISTEN_VARS.map(std::env::var_os);
-        (pid.is_some() || fds.is_some() || names.is_some()).then_some(Vars { pid, fds, names })
+        let [pid, fds, names, pidfdid] = sys::listen::LISTEN_VARS.map(std::env::var_os);
+        let any = pid.is_some() || fds.is_some() || names.is_some() || pidfdid.is_some();
+        any.then_some(Vars { pid, fds, names })
     }
 }
 
@@ -374,15 +375,11 @@ fn invalid(var: &'static str, value: &OsString, reason: &'static str) -> Error {
     }
 }
 
-/// Checks that every number in `numbers` is open and that the registry knows none.
+/// Checks that every number in `numbers` is open and that the registry holds none, not
+/// even one whose close a lease defers (the registry would close it under its new owner).
 fn check_free(numbers: &Range<i32>) -> Result<()> {
-    let mut registered = None;
-    table::for_each(|leased| {
-        if registered.is_none() && numbers.contains(&leased.raw()) {
-            registered = Some((leased.raw(), leased.origin().type_name()));
-        }
-    });
-    if let Some((fd, type_name)) = registered {
+    if let Some((fd, ty)) = table::held_in(numbers) {
+        let type_name = ty.type_name();
         return Err(Error::ListenFdsRegistered { fd, type_name });
     }
     for fd in numbers.clone() {

@@ -89,10 +89,19 @@ pub(super) fn reserve(targets: &[RawFd]) -> Result<Vec<Reservation>> {
 /// `/dev/null` fd to copy from, opened at the first free target.
 ///
 /// Opening `/dev/null` takes the lowest free number, which can be `target` itself: then
-/// that fd is the placeholder. It cannot be a target still to come, since they are handled
-/// in ascending order and every number below `target` was open a moment ago (or is
-/// reserved now); so the spare is never left sitting on one.
+/// that fd is the placeholder. It can also be a target still to come: targets are handled
+/// in ascending order, but another thread may take `target` between its check and the
+/// open, and the spare then lands on the next free number, which may be a later target.
+/// Seen as open there, that target would be skipped as another owner's, and left free
+/// once the spare is closed. So the spare is looked for first: if it sits on `target`, it
+/// becomes the placeholder (a fresh spare is opened for the targets after it, if needed).
 fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Option<OwnedFd>> {
+    if null
+        .as_ref()
+        .is_some_and(|spare| spare.as_raw_fd() == target)
+    {
+        return Ok(null.take()); // our own spare holds the number: keep it there
+    }
     // Checked first, so that an fd is opened only for a number that needs one (at EMFILE,
     // a target that is open is left to `spawn`, which reports std's own error).
     if sys::check_open_number(target).is_ok() {
@@ -162,5 +171,28 @@ mod tests {
         drop(second);
         assert!(!is_open(free), "closed with the last reservation");
         assert!(is_open(busy), "the other owner's fd was never touched");
+    }
+
+    #[test]
+    fn a_spare_that_landed_on_a_later_target_becomes_its_placeholder() {
+        // As if another thread took the first target between its check and the open of
+        // the spare: the spare sits on the next target. High numbers, as above.
+        let null = sys::open(Path::new("/dev/null"), OFlags::RDONLY, Mode::empty()).unwrap();
+        let first = 940;
+        let later = first + 3;
+        assert!(!is_open(first) && !is_open(later));
+        let mut spare = Some(sys::dup_cloexec_from(&null, later).unwrap());
+        assert_eq!(spare.as_ref().unwrap().as_raw_fd(), later);
+        let at_first = placeholder_at(first, &mut spare)
+            .unwrap()
+            .expect("first is free");
+        assert_eq!(at_first.as_raw_fd(), first);
+        let at_later = placeholder_at(later, &mut spare).unwrap();
+        let at_later = at_later.expect("the spare on `later` is ours: not another owner's fd");
+        assert_eq!(at_later.as_raw_fd(), later);
+        assert!(spare.is_none(), "the spare became the placeholder");
+        assert!(sys::is_cloexec(&at_later).unwrap());
+        drop((at_first, at_later));
+        assert!(!is_open(first) && !is_open(later));
     }
 }

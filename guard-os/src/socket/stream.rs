@@ -42,11 +42,33 @@ pub(super) fn each_addr(
     Err(last)
 }
 
-/// `accept4(SOCK_CLOEXEC)` on `listener`, retried once on fd pressure.
+/// `accept4(SOCK_CLOEXEC)` on `listener`, retried once on fd pressure, and retried on
+/// `EINTR` as std does (socket2 does not): a signal handler installed without
+/// `SA_RESTART` must not end a blocking accept with an error.
 pub(super) fn accept(listener: &Fd) -> Result<(OwnedFd, SockAddr)> {
-    retry_on_pressure(|| SockRef::from(listener).accept())
+    retry_on_pressure(|| retry_on_eintr(|| SockRef::from(listener).accept()))
         .map(|(s, a)| (OwnedFd::from(s), a))
         .map_err(|e| Error::socket("accept", e))
+}
+
+/// `connect(2)` of `s` to `addr`, as std's `connect` on Linux: retried on `EINTR`, with
+/// `EISCONN` taken as success. A blocking connect interrupted by a signal goes on in the
+/// kernel; calling it again waits for that same attempt, or finds it done (`EISCONN`).
+pub(super) fn connect(s: &Socket, addr: &SockAddr) -> io::Result<()> {
+    match retry_on_eintr(|| s.connect(addr)) {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::ISCONN.raw_os_error()) => Ok(()),
+        other => other,
+    }
+}
+
+/// `op` until it fails with anything but `EINTR` (`ErrorKind::Interrupted`).
+fn retry_on_eintr<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
 }
 
 /// The common part of both stream types: a unique socket fd.
@@ -101,8 +123,10 @@ macro_rules! stream_common {
             ///
             /// # Errors
             ///
-            /// [`Error::Shutdown`] (e.g. `ENOTCONN` after a reset) and/or [`Error::Close`],
-            /// all of them; the fd is closed and deregistered anyway.
+            /// [`Error::Shutdown`] and/or [`Error::Close`], all of them; the fd is closed
+            /// and deregistered anyway. After the peer reset the connection (an `RST`),
+            /// `shutdown` fails with `ENOTCONN`, so `close()` returns that
+            /// [`Error::Shutdown`] although the fd was closed fine.
             ///
             /// # Examples
             ///

@@ -1,6 +1,6 @@
 //! TCP: [`TcpListener`] (counted) and [`TcpStream`] (unique: see [`super::stream`]).
 
-use super::stream::{Stream, accept, each_addr, inet, stream_common};
+use super::stream::{Stream, accept, connect, each_addr, inet, stream_common};
 use crate::error::{Error, Result};
 use crate::fd::{Fd, FdType, counted_fd};
 use socket2::{SockRef, Type};
@@ -198,8 +198,7 @@ impl TcpStream {
     pub fn connect(addr: impl ToSocketAddrs) -> Result<TcpStream> {
         let site = Location::caller();
         let s = each_addr(addr, Type::STREAM, "connect", |s, addr| {
-            s.connect(&addr.into())
-                .map_err(|e| Error::socket(format!("connect {addr}"), e))
+            connect(s, &addr.into()).map_err(|e| Error::socket(format!("connect {addr}"), e))
         })?;
         Ok(TcpStream::accepted(s.into(), site))
     }

@@ -1,7 +1,7 @@
 //! Unix stream sockets: [`UnixListener`] (counted) and [`UnixStream`] (unique: see
 //! [`super::stream`]).
 
-use super::stream::{Stream, accept, socket, stream_common};
+use super::stream::{Stream, accept, connect, socket, stream_common};
 use crate::error::{Error, Result};
 use crate::fd::{Fd, FdType, counted_fd, retry_on_pressure};
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -166,7 +166,7 @@ impl UnixStream {
         let op = || format!("connect {}", path.display());
         let addr = SockAddr::unix(path).map_err(|e| Error::socket(op(), e))?;
         let s = socket(Domain::UNIX, Type::STREAM)?;
-        s.connect(&addr).map_err(|e| Error::socket(op(), e))?;
+        connect(&s, &addr).map_err(|e| Error::socket(op(), e))?;
         Ok(UnixStream::accepted(s.into(), site))
     }
 

@@ -6,8 +6,16 @@
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
-/// The variables of the convention, removed together.
-pub(crate) const LISTEN_VARS: [&str; 3] = ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
+/// The variables of the convention, removed together. `LISTEN_PIDFDID` (the pidfd inode id
+/// of the `LISTEN_PID` process, set beside it by newer systemd) is never read, but must go
+/// with the others: left behind, it would sit stale next to the values a later
+/// `Inherit::listen_fds` sets.
+pub(crate) const LISTEN_VARS: [&str; 4] = [
+    "LISTEN_PID",
+    "LISTEN_FDS",
+    "LISTEN_FDNAMES",
+    "LISTEN_PIDFDID",
+];
 
 /// The number of threads in this process, this one included (`Threads:` in
 /// [`proc_pid_status(5)`](https://man7.org/linux/man-pages/man5/proc_pid_status.5.html)).
@@ -20,7 +28,8 @@ pub(crate) fn thread_count() -> io::Result<usize> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no `Threads:` line"))
 }
 
-/// Removes `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES` from this process's environment
+/// Removes [`LISTEN_VARS`] (`LISTEN_PID`, `LISTEN_FDS`, `LISTEN_FDNAMES`,
+/// `LISTEN_PIDFDID`) from this process's environment
 /// (`std::env::remove_var`, which is `unsetenv(3)` under std's environment lock).
 ///
 /// # Safety

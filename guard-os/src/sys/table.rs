@@ -273,6 +273,19 @@ impl<'a> Leased<'a> {
     }
 }
 
+/// The lowest number in `numbers` that the table still holds, with its owning type: a
+/// live entry's, or a removed entry's whose close waits for a lease to end (invisible to
+/// [`for_each`], yet closed later by the registry: taking its number now would get it
+/// closed under its new owner).
+pub(crate) fn held_in(numbers: &std::ops::Range<RawFd>) -> Option<(RawFd, FdType)> {
+    table()
+        .unreleased_values()
+        .into_iter()
+        .filter(|v| numbers.contains(&v.raw))
+        .min_by_key(|v| v.raw)
+        .map(|v| (v.raw, v.ty))
+}
+
 /// Calls `f` on every registered fd, each under a lease, never under the registry lock.
 pub(crate) fn for_each(mut f: impl FnMut(Leased<'_>)) {
     table().for_each(|lease| f(Leased { lease }));
