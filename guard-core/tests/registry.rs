@@ -172,7 +172,7 @@ fn concurrent_churn_never_shows_a_released_value() {
     let r = Arc::new(Registry::new(move |v: u32| {
         assert!(sink.lock().unwrap().insert(v), "{v} released twice");
     }));
-    let rounds = 3_000u32;
+    let rounds = common::rounds(3_000) as u32;
     let r2 = r.clone();
     let rel = released.clone();
     watchdog(Duration::from_secs(60), move || {
@@ -192,7 +192,7 @@ fn concurrent_churn_never_shows_a_released_value() {
             for _ in 0..2 {
                 let (r, rel) = (&r2, &rel);
                 t.spawn(move || {
-                    for _ in 0..200 {
+                    for _ in 0..common::rounds(200) {
                         r.for_each(|lease| {
                             assert!(
                                 !rel.lock().unwrap().contains(lease.value()),

@@ -1,8 +1,7 @@
 //! Compile-fail tests: each `tests/ui/<case>.rs` must fail with exactly the diagnostics in
 //! `<case>.stderr`.
 //!
-//! The snapshots were made with **rustc 1.95.0**, the only toolchain of this project's
-//! machines. Diagnostics drift between compiler versions, so on any other toolchain the test
+//! The snapshots were made with **rustc 1.95.0**, the project's stable toolchain. Diagnostics drift between compiler versions, so on any other toolchain the test
 //! is skipped (ignored), not failed. After a toolchain bump, regenerate them with
 //! `TRYBUILD=overwrite cargo test -p guard-macros --test compiletest` and review every diff.
 

@@ -7,6 +7,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A stress size: `n`, or a few rounds under Miri (which checks each access, not volume).
+pub fn rounds(n: usize) -> usize {
+    if cfg!(miri) { (n / 500).max(4) } else { n }
+}
+
 /// Runs `f` on its own thread and fails the test if it does not finish within `limit`
 /// (a deadlock fails, never hangs). A panic in `f` is resumed here.
 pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -18,6 +23,8 @@ pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send
             let _ = tx.send(out);
         })
         .expect("spawn the watched thread");
+    // Miri runs the same code a thousand times slower: the limit still catches a hang.
+    let limit = if cfg!(miri) { limit * 60 } else { limit };
     match rx.recv_timeout(limit) {
         Ok(Ok(v)) => {
             worker.join().expect("watched thread joins");
