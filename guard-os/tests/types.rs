@@ -9,6 +9,7 @@ use guard_os::{
     WriteFile, pipe,
 };
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -217,13 +218,51 @@ fn unix_pair_and_udp_roundtrip() {
     });
 }
 
+/// Runs `role`'s half of test `name` in a child process of its own (so no other test's
+/// `fds().for_each` pass can lease its fds), and asserts the child succeeded.
+fn in_a_child(name: &str, role: &str) {
+    let mut cmd = common::child(name, role);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = common::wait_output(cmd.spawn().unwrap(), 30);
+    assert!(
+        out.status.success(),
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_listener_closed_synchronously_frees_its_port() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let counted = Counted::new(l);
-    counted.try_release().unwrap();
-    TcpListener::bind(addr).unwrap().close().unwrap();
+    let name = "a_listener_closed_synchronously_frees_its_port";
+    match common::role().as_deref() {
+        None => in_a_child(name, "listener-port"),
+        Some("listener-port") => {
+            // No pass is visiting the listener: the port is free when try_release returns.
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = l.local_addr().unwrap();
+            Counted::new(l).try_release().unwrap();
+            TcpListener::bind(addr).unwrap().close().unwrap();
+
+            // A pass visiting it defers the close, and the port, to the end of its batch.
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let (addr, number) = (l.local_addr().unwrap(), l.as_raw_fd());
+            let mut listener = Some(Counted::new(l));
+            let mut visited = false;
+            guard_os::fds().for_each(|fd| {
+                if fd.number() == number {
+                    visited = true;
+                    listener.take().unwrap().try_release().unwrap();
+                    let busy = TcpListener::bind(addr).unwrap_err();
+                    assert_eq!(busy.raw_os_error(), Some(libc::EADDRINUSE), "{busy}");
+                }
+            });
+            assert!(visited);
+            TcpListener::bind(addr).unwrap().close().unwrap();
+        }
+        Some(_) => {}
+    }
 }
 
 #[test]
@@ -299,16 +338,7 @@ fn accept_is_retried_after_a_signal_without_sa_restart() {
         }
         Some(_) => return,
     }
-    let mut cmd = common::child(name, "accept-eintr");
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let out = common::wait_output(cmd.spawn().unwrap(), 30);
-    assert!(
-        out.status.success(),
-        "child failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    in_a_child(name, "accept-eintr");
 }
 
 #[test]

@@ -133,8 +133,9 @@ impl Fd {
     }
 
     /// Closes the fd now and returns the error of `close(2)`. If a
-    /// [`for_each`](crate::Fds::for_each) callback is looking at it at this moment, the close
-    /// happens when that callback is done, and its error goes to the event hook.
+    /// [`for_each`](crate::Fds::for_each) pass is visiting it at this moment, the close
+    /// happens when that pass ends the leases of the fd's batch (up to 32 visits later), and
+    /// its error goes to the event hook.
     ///
     /// # Errors
     ///

@@ -15,7 +15,9 @@ use std::panic::Location;
 /// dropping the last handle can fail with `EADDRINUSE` while the close is still pending.
 /// Release it synchronously instead, with [`close`](Self::close) or
 /// [`Counted::try_release`](guard_core::Counted::try_release), or call
-/// [`guard_core::finalizer::flush`] before rebinding.
+/// [`guard_core::finalizer::flush`] before rebinding. One case is left: while another
+/// thread's [`fds().for_each`](crate::Fds::for_each) is visiting the listener, its close is
+/// deferred to the end of that visit's batch (up to 32 visits later), and the port with it.
 ///
 /// # Examples
 ///
@@ -140,8 +142,9 @@ impl TcpListener {
 }
 
 counted_fd! {
-    /// Closes the listener now (the port is free when this returns); the type-level
-    /// example rebinds its port right after.
+    /// Closes the listener now (the port is free when this returns, unless a
+    /// [`for_each`](crate::Fds::for_each) pass on another thread is visiting it: then at the
+    /// end of that visit's batch); the type-level example rebinds its port right after.
     ///
     /// # Errors
     ///
