@@ -14,6 +14,15 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(20);
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// One test at a time (the hook is process-wide), and a stuck deadline far above any
+/// release here: these tests are about panics and errors, not stuck releases, and under
+/// valgrind a panic that prints its backtrace can take longer than the default 1 s.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    let serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    finalizer::set_stuck_deadline(LIMIT);
+    serial
+}
+
 /// Captures every event as a line.
 fn capture() -> Arc<Mutex<Vec<String>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -41,7 +50,7 @@ impl CountedResource for PanicsNastily {}
 
 #[test]
 fn a_panicking_release_is_reported_and_the_finalizer_survives() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = serial();
     let seen = capture();
     let log = Log::default();
     let before = finalizer::stats();
@@ -77,7 +86,7 @@ fn a_panicking_release_is_reported_and_the_finalizer_survives() {
 
 #[test]
 fn a_failed_counted_release_goes_to_the_hook_with_its_type_and_error() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = serial();
     let seen = capture();
     let log = Log::default();
     let before = finalizer::stats();
@@ -97,7 +106,7 @@ fn a_failed_counted_release_goes_to_the_hook_with_its_type_and_error() {
 
 #[test]
 fn a_panicking_hook_does_not_take_the_finalizer_down() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = serial();
     event::set_hook(|_| panic!("the hook itself panics"));
     let log = Log::default();
     drop(Counted::new(Probe::failing("first", &log)));
@@ -133,7 +142,7 @@ impl CountedResource for FailsNastily {}
 
 #[test]
 fn an_error_whose_drop_panics_does_not_take_the_finalizer_down() {
-    let _serial = SERIAL.lock().unwrap();
+    let _serial = serial();
     let seen = capture();
     let log = Log::default();
     let before = finalizer::stats();
