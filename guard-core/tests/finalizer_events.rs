@@ -18,7 +18,9 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// release here: these tests are about panics and errors, not stuck releases, and under
 /// valgrind a panic that prints its backtrace can take longer than the default 1 s.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    let serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     finalizer::set_stuck_deadline(LIMIT);
     serial
 }
