@@ -76,10 +76,42 @@ fn raw_open_without_cloexec() -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(n) }
 }
 
+/// Runs the test `name` in a child process of its own (playing `role`, where it prints
+/// `ok` when it passed), for tests that choose fd numbers: in this process other tests'
+/// threads open and close fds all the time (the churn test's without pause, some 50 fds
+/// open at once), so an fd a test opens can land on a number it meant as another fd's
+/// target (refused as a collision), or on one its checks expect to be free.
+fn alone_in_a_child(name: &'static str, role: &'static str) {
+    watchdog(90, move || {
+        let child = common::child(name, role)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_output(child, 80);
+        assert_eq!(
+            payload(&out),
+            ["ok"],
+            "{name} in a child ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+const INHERITS_EXACTLY: &str = "child_inherits_exactly_what_it_is_given_at_the_numbers_asked";
+
+/// Alone in a child: `kept_here` is kept at its own number, which must not be 3 or 50 (the
+/// other targets), and `raw` must not be at 50; with other tests running, either can be
+/// (3 freed by another thread just before `kept_here` is opened; 50 with ~50 fds open at
+/// once; seen: `InheritCollision { target: 50, .. }`, and `raw` at 50).
 #[test]
 fn child_inherits_exactly_what_it_is_given_at_the_numbers_asked() {
-    if common::role().is_some() {
-        return;
+    match common::role().as_deref() {
+        Some("inherits-exactly") => {}
+        Some(_) => return,
+        None => return alone_in_a_child(INHERITS_EXACTLY, "inherits-exactly"),
     }
     watchdog(60, || {
         let raw = raw_open_without_cloexec(); // must not reach the child
@@ -110,6 +142,7 @@ fn child_inherits_exactly_what_it_is_given_at_the_numbers_asked() {
         drop((raw, stray, unkept, pr, listener));
         pw.close().unwrap();
     });
+    println!("BEGIN\nok\nEND");
 }
 
 #[test]
@@ -402,10 +435,17 @@ fn free_targets_hold_a_placeholder_while_a_command_lives() {
     });
 }
 
+const STDIO_WHERE_FOREIGN: &str = "keep_as_stdio_keep_where_and_foreign_fds";
+
+/// Alone in a child: `l1` is kept at its own number, which must not be 40 (the foreign
+/// fd's target); with other tests' fds open it can be (seen: `InheritCollision { target:
+/// 40, .. }`).
 #[test]
 fn keep_as_stdio_keep_where_and_foreign_fds() {
-    if common::role().is_some() {
-        return;
+    match common::role().as_deref() {
+        Some("stdio-where-foreign") => {}
+        Some(_) => return,
+        None => return alone_in_a_child(STDIO_WHERE_FOREIGN, "stdio-where-foreign"),
     }
     watchdog(60, || {
         use std::io::Read;
@@ -438,6 +478,7 @@ fn keep_as_stdio_keep_where_and_foreign_fds() {
         want.sort_unstable();
         assert_eq!(fds, want, "{text}");
     });
+    println!("BEGIN\nok\nEND");
 }
 
 #[test]
@@ -447,7 +488,11 @@ fn systemd_listen_fds() {
     }
     watchdog(60, || {
         let a = TcpListener::bind("127.0.0.1:0").unwrap();
-        let b = guard_os::UnixListener::bind(common::temp_path("listen.sock")).unwrap();
+        // The path names this process's pid: a socket file left by an earlier run whose
+        // process had the same pid would make the bind fail (EADDRINUSE).
+        let path = common::temp_path("listen.sock");
+        let _ = std::fs::remove_file(&path);
+        let b = guard_os::UnixListener::bind(&path).unwrap();
         let mut cmd = guard_os::listen_fds_command(std::env::current_exe().unwrap());
         cmd.args(["--exact", LIST, "--nocapture", "--test-threads=1", "-q"])
             .env("GUARD_OS_TEST_ROLE", "list");
@@ -459,6 +504,8 @@ fn systemd_listen_fds() {
         let pid = rest.iter().find_map(|l| l.strip_prefix("pid=")).unwrap();
         assert!(rest.contains(&"LISTEN_FDS=2".to_owned()), "{rest:?}");
         assert!(rest.contains(&format!("LISTEN_PID={pid}")), "{rest:?}");
+        drop(b);
+        std::fs::remove_file(&path).unwrap();
     });
 }
 

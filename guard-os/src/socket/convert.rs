@@ -286,6 +286,16 @@ mod tests {
     use crate::{TcpStream, UnixStream};
     use std::os::fd::OwnedFd;
 
+    /// One test at a time: two of them walk the registry, and a walk that leases the fd
+    /// another is converting moves it to a new number (the rule the last test checks),
+    /// which the number-keeping test would see as a failure.
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        SERIAL
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn adopt(fd: impl Into<OwnedFd>) -> Fd {
         Fd::adopt(fd.into())
     }
@@ -309,6 +319,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_listener_and_gives_the_fd_back() {
+        let _serial = serial();
         let udp = adopt(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
         let n = udp.as_raw_fd();
         let e = TcpListener::try_from(udp).unwrap_err();
@@ -358,6 +369,7 @@ mod tests {
 
     #[test]
     fn keeps_the_number_and_creation_site_and_retags_the_registry() {
+        let _serial = serial();
         let std_listener = std::net::TcpListener::bind("[::1]:0")
             .or_else(|_| std::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
@@ -393,6 +405,7 @@ mod tests {
 
     #[test]
     fn a_leased_fd_moves_to_a_duplicate_and_the_lease_closes_the_old_number() {
+        let _serial = serial();
         let fd = adopt(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
         let n = fd.as_raw_fd();
         let addr = SockRef::from(&fd).local_addr().unwrap();
