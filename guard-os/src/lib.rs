@@ -15,7 +15,7 @@
 //!
 //! Every fd is created with `FD_CLOEXEC` set atomically and registered with its kind, type
 //! and creation site. [`fds()`] lists them under leases (invariants R1-R3, see [`Fds`]);
-//! [`untracked()`] lists the fds open in the process that the registry does not know; the
+//! [`untracked()`] lists the fds open in the process that guard does not own; the
 //! registry is a section of [`guard_core::report()`]. When creating an fd fails with
 //! `EMFILE`/`ENFILE`, pending counted releases are drained and the creation retried once
 //! (F5, [`pressure_retries`]).

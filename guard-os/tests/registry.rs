@@ -262,6 +262,44 @@ fn untracked_lists_foreign_fds_only() {
 }
 
 #[test]
+fn untracked_leaves_out_pending_closes_and_reserved_placeholders() {
+    use guard_os::{CommandExt, Inherit};
+    let _s = serial();
+    let listed = |n: i32| guard_os::untracked().unwrap().iter().any(|u| u.number == n);
+
+    // A close a pass defers: still open until the batch ends, but guard's, not foreign.
+    let file = ReadFile::open("/dev/null").unwrap();
+    let n = file.as_raw_fd();
+    let mut file = Some(file);
+    let mut checked = false;
+    fds().for_each(|live| {
+        if live.number() == n
+            && let Some(file) = file.take()
+        {
+            file.close().unwrap();
+            assert!(raw_is_open(n), "the close waits for the batch");
+            assert!(!listed(n), "a pending close listed as untracked");
+            checked = true;
+        }
+    });
+    assert!(checked);
+    assert!(!raw_is_open(n));
+
+    // A placeholder holding a live Command's free target number.
+    const TARGET: i32 = 700; // high: other tests' threads take the lowest free numbers
+    let (reader, writer) = guard_os::pipe().unwrap();
+    let mut cmd = std::process::Command::new("/bin/true");
+    cmd.inherit(Inherit::new().keep_at(&reader, TARGET))
+        .unwrap();
+    assert!(raw_is_open(TARGET), "reserved by a placeholder");
+    assert!(!listed(TARGET), "a placeholder listed as untracked");
+    drop(cmd);
+    assert!(!raw_is_open(TARGET));
+    writer.close().unwrap();
+    drop(reader);
+}
+
+#[test]
 fn adopt_and_into_owned_move_fds_in_and_out_of_the_registry() {
     let _s = serial();
     let before = fds().len();

@@ -15,3 +15,4 @@ pub use exec::CommandExt;
 pub use listen::{ListenFds, listen_fds, listen_fds_unchecked};
 pub use plan::{Inherit, listen_fds_command};
 pub use registered::{ListenFd, Registered};
+pub(crate) use reserve::reserved_numbers;

@@ -42,6 +42,12 @@ pub(super) struct Reservation {
     number: RawFd,
 }
 
+/// The numbers reserved now by live `Command`s (held by placeholders, or by what a failed
+/// in-place `exec` put there), ascending.
+pub(crate) fn reserved_numbers() -> Vec<RawFd> {
+    RESERVED.lock().keys().copied().collect()
+}
+
 /// Reserves every number of `targets` that is free now or already reserved; a number
 /// open otherwise (some other owner's fd) cannot be, and is left alone. On error, nothing
 /// stays reserved.

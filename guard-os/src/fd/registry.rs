@@ -284,9 +284,11 @@ pub struct Untracked {
     pub target: Option<PathBuf>,
 }
 
-/// The fds open in this process (per `/proc/self/fd`) that the registry does not know,
-/// ascending. A diagnostic for leaks from other code: a snapshot, so an fd being created
-/// or closed meanwhile may show up or not. The fd used to read the directory is not listed.
+/// The fds open in this process (per `/proc/self/fd`) that guard does not own, ascending.
+/// A diagnostic for leaks from other code: a snapshot, so an fd being created or closed
+/// meanwhile may show up or not. Not listed: registered fds, including those whose close
+/// waits for a [`for_each`](Fds::for_each) lease to end; the placeholders that hold a
+/// live `Command`'s reserved target numbers; the fd used to read the directory.
 ///
 /// # Errors
 ///
@@ -303,8 +305,8 @@ pub struct Untracked {
 /// ```
 pub fn untracked() -> Result<Vec<Untracked>> {
     let open = retry_on_pressure(sys::open_fds).map_err(|source| Error::ListFds { source })?;
-    let mut known = Vec::with_capacity(table::len());
-    table::for_each(|leased| known.push(leased.raw()));
+    let mut known = table::held_numbers();
+    known.extend(crate::command::reserved_numbers());
     known.sort_unstable();
     Ok(open
         .into_iter()

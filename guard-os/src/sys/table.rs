@@ -286,6 +286,16 @@ pub(crate) fn held_in(numbers: &std::ops::Range<RawFd>) -> Option<(RawFd, FdType
         .map(|v| (v.raw, v.ty))
 }
 
+/// Every number the table still holds, unsorted: live entries', and removed entries' whose
+/// close waits for a lease to end (see [`held_in`]).
+pub(crate) fn held_numbers() -> Vec<RawFd> {
+    table()
+        .unreleased_values()
+        .into_iter()
+        .map(|v| v.raw)
+        .collect()
+}
+
 /// Calls `f` on every registered fd, each under a lease, never under the registry lock.
 pub(crate) fn for_each(mut f: impl FnMut(Leased<'_>)) {
     table().for_each(|lease| f(Leased { lease }));
