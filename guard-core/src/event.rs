@@ -60,6 +60,8 @@ pub enum Event<'a> {
         resource: &'static str,
     },
     /// The finalizer thread could not be started; releases stay queued until it can.
+    /// Reported once per outage: the retries that follow (on every enqueue, on every
+    /// watchdog tick) are not reported again until a finalizer thread has been started.
     FinalizerUnavailable {
         /// Why the thread could not be spawned.
         error: &'a std::io::Error,

@@ -22,7 +22,8 @@
 //! Nothing the user supplies can unwind a worker: releases, their errors' `Drop`, the hook
 //! and its captured state all run under `catch_unwind`. A thread that cannot be spawned
 //! (the worker, the watchdog, a replacement) is reported as
-//! [`FinalizerUnavailable`](crate::event::Event::FinalizerUnavailable) and tried again;
+//! [`FinalizerUnavailable`](crate::event::Event::FinalizerUnavailable) (once per outage, not
+//! per retry) and tried again;
 //! meanwhile its jobs wait, unrun, and only one worker ever serves the queue.
 
 mod flush;

@@ -25,6 +25,8 @@ pub(crate) struct Finalizer {
     started: StdAtomicBool,
     /// True once the first worker runs (it is never started twice: workers share `shift`).
     start_lock: StdMutex<bool>,
+    /// True while threads cannot be spawned and that has been reported (once per outage).
+    outage: StdAtomicBool,
 }
 
 static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {
@@ -34,6 +36,7 @@ static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {
     counters: CachePadded::default(),
     started: StdAtomicBool::new(false),
     start_lock: StdMutex::new(false),
+    outage: StdAtomicBool::new(false),
 });
 
 thread_local! {
@@ -96,15 +99,32 @@ impl Finalizer {
         }
         if !*worker_started {
             if let Err((error, _)) = spawn_worker(self, None, 0) {
-                event::emit(&Event::FinalizerUnavailable { error: &error });
+                self.report_unavailable(&error);
                 return;
             }
             *worker_started = true;
         }
         match watchdog::spawn(self) {
-            Ok(()) => self.started.store(true, StdOrdering::Release),
-            Err(error) => event::emit(&Event::FinalizerUnavailable { error: &error }),
+            Ok(()) => {
+                self.spawned();
+                self.started.store(true, StdOrdering::Release);
+            }
+            Err(error) => self.report_unavailable(&error),
         }
+    }
+
+    /// Reports a finalizer thread that could not be spawned, once per outage: retries
+    /// follow on every enqueue and every watchdog tick, and would repeat the same event.
+    pub(crate) fn report_unavailable(&self, error: &std::io::Error) {
+        if !self.outage.swap(true, StdOrdering::Relaxed) {
+            event::emit(&Event::FinalizerUnavailable { error });
+        }
+    }
+
+    /// A finalizer thread was spawned: the outage, if any, is over, and the next failure
+    /// is reported again.
+    pub(crate) fn spawned(&self) {
+        self.outage.store(false, StdOrdering::Relaxed);
     }
 }
 
