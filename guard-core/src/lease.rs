@@ -68,7 +68,6 @@ impl LeaseCount {
     }
 
     /// Number of leases held now.
-    #[cfg(test)]
     pub(crate) fn held(&self) -> u32 {
         self.leases
     }

@@ -266,6 +266,50 @@ fn a_listener_closed_synchronously_frees_its_port() {
 }
 
 #[test]
+fn an_unleased_fd_converts_in_place_with_no_fd_to_spare() {
+    let name = "an_unleased_fd_converts_in_place_with_no_fd_to_spare";
+    match common::role().as_deref() {
+        None => in_a_child(name, "convert-at-emfile"),
+        Some("convert-at-emfile") => {
+            let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let fd = guard_os::Fd::adopt(std_listener.into());
+            let number = fd.as_raw_fd();
+            // Every number taken, by fds the registry cannot free: a dup would fail.
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit and setrlimit read and write a plain struct we own.
+            unsafe {
+                assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+                limit.rlim_cur = number as u64 + 64;
+                assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+            }
+            let mut fillers = Vec::new();
+            let full = loop {
+                match std::fs::File::open("/dev/null") {
+                    Ok(f) => fillers.push(f),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(full.raw_os_error(), Some(libc::EMFILE), "{full}");
+            let listener = TcpListener::try_from(fd).unwrap();
+            assert_eq!(listener.as_raw_fd(), number, "converted in place");
+            let mut ty = None;
+            guard_os::fds().for_each(|f| {
+                if f.number() == number {
+                    ty = Some(f.type_name());
+                }
+            });
+            assert_eq!(ty, Some(std::any::type_name::<TcpListener>()));
+            drop(fillers);
+            listener.close().unwrap();
+        }
+        Some(_) => {}
+    }
+}
+
+#[test]
 fn open_errors_name_the_operation() {
     let e = ReadFile::open("/definitely/not/here").unwrap_err();
     assert!(matches!(e, Error::Open { .. }));

@@ -163,8 +163,8 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Dup`] (out of fds even after draining the finalizer), with the fd given
-    /// back unchanged.
+    /// [`Error::Dup`] (only when leased, which needs a duplicate: out of fds even after
+    /// draining the finalizer), with the fd given back unchanged.
     #[track_caller]
     pub(crate) fn retag(self, ty: FdType) -> std::result::Result<Fd, (Fd, Error)> {
         let fd = self.entry.raw();

@@ -108,7 +108,8 @@ fn convert(fd: Fd, want: &Want) -> std::result::Result<Fd, TryFromFdError> {
 ///
 /// [`TryFromFdError`], with the fd given back: [`Error::Convert`] if it is not a
 /// listening TCP socket, [`Error::Socket`] if `getsockopt` fails otherwise,
-/// [`Error::Dup`] if the process is out of fds (see [`Fd::try_clone`]).
+/// [`Error::Dup`] if a lease holds it, so that it must move to a duplicate, and the
+/// process is out of fds (unleased, it needs no new number).
 ///
 /// # Examples
 ///
@@ -142,7 +143,7 @@ impl TryFrom<Fd> for TcpListener {
 ///
 /// [`TryFromFdError`], with the fd given back: [`Error::Convert`] if it is not a
 /// listening Unix stream socket, [`Error::Socket`] if `getsockopt` fails otherwise,
-/// [`Error::Dup`] if the process is out of fds.
+/// [`Error::Dup`] if a lease holds it and the process is out of fds.
 ///
 /// # Examples
 ///

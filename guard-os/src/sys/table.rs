@@ -160,31 +160,40 @@ impl Entry {
 
 impl Entry {
     /// Re-registers the fd as owned by `ty`, with the creation site it had (`fallback` only
-    /// if its origin could not be read, which never happens for the owner). The old entry
-    /// is removed and a new one inserted, since the registry keeps an entry's origin fixed.
+    /// if its origin could not be read, which never happens for the owner).
     ///
-    /// The number stays the same unless the entry is leased at that moment (a `for_each`
-    /// callback, a `Command` holding it for a spawn): the lease holder then closes the old
-    /// number when its lease ends, and the new entry owns a duplicate made beforehand by
-    /// `dup` (made first because after the removal, nothing keeps the old number open).
+    /// The number and the key stay the same unless the entry is leased at that moment (a
+    /// `for_each` callback, a `Command` holding it for a spawn): then the old entry is
+    /// removed, the lease holder closes the old number when its lease ends, and a new entry
+    /// owns a duplicate made by `dup` (first, since after the removal nothing keeps the old
+    /// number open). So only that case needs a free fd number.
     ///
     /// # Errors
     ///
     /// `dup` failed: nothing changed, and the entry is given back.
     pub(crate) fn retag(
-        self,
+        mut self,
         ty: FdType,
         fallback: &'static Location<'static>,
         dup: impl FnOnce(BorrowedFd<'_>) -> io::Result<OwnedFd>,
     ) -> Result<Entry, (Entry, io::Error)> {
         let site = self.origin().map_or(fallback, |o| o.site());
+        let value = Value { raw: self.raw, ty };
+        match table().replace_unleased(self.key, value, ty.origin(site)) {
+            Ok(_) => {
+                self.ty = ty;
+                return Ok(self);
+            }
+            Err(Removal::Deferred) => {}
+            Err(_) => debug_assert!(false, "only the entry removes its key"),
+        }
         let copy = match dup(self.as_fd()) {
             Ok(copy) => copy,
             Err(e) => return Err((self, e)),
         };
         let this = ManuallyDrop::new(self);
         let raw = match table().remove(this.key) {
-            // Ours again (no lease held it): keep the number; the copy is not needed.
+            // No lease any more (it ended after the check above): keep the number.
             Removal::Removed(Value { raw, .. }) => {
                 drop(copy);
                 raw

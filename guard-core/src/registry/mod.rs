@@ -22,7 +22,10 @@ use crate::resource::Kind;
 use slab::Slab;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+mod origin;
+pub use origin::Origin;
 
 /// How many entries one [`Registry::for_each`] step leases under one lock acquisition.
 const BATCH: usize = 32;
@@ -38,58 +41,6 @@ pub struct Key {
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Key({}v{})", self.index, self.generation)
-    }
-}
-
-/// Where a resource comes from: its kind, type name and creation site.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Origin {
-    kind: Kind,
-    type_name: &'static str,
-    site: &'static Location<'static>,
-}
-
-impl Origin {
-    /// An origin for a resource of type `T`, created at the caller's location.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let o = guard_core::registry::Origin::here::<std::fs::File>(guard_core::Kind::Unique);
-    /// assert_eq!(o.type_name(), "std::fs::File");
-    /// assert!(o.site().file().ends_with(".rs"));
-    /// ```
-    #[track_caller]
-    pub fn here<T: ?Sized>(kind: Kind) -> Self {
-        Origin::new(kind, std::any::type_name::<T>(), Location::caller())
-    }
-
-    /// An origin from its parts.
-    pub const fn new(
-        kind: Kind,
-        type_name: &'static str,
-        site: &'static Location<'static>,
-    ) -> Self {
-        Origin {
-            kind,
-            type_name,
-            site,
-        }
-    }
-
-    /// The discipline the resource follows.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    /// The resource's type name.
-    pub fn type_name(&self) -> &'static str {
-        self.type_name
-    }
-
-    /// Where the resource was created (registered).
-    pub fn site(&self) -> &'static Location<'static> {
-        self.site
     }
 }
 
@@ -225,6 +176,37 @@ impl<T: Copy + Send + 'static> Registry<T> {
         }
     }
 
+    /// Replaces the value and origin of the live entry `key`, keeping its key, if no lease
+    /// holds it now; returns the old value, which the caller owns again. A leased entry
+    /// cannot change in place (its lease holders copied both): then `Err(Removal::Deferred)`
+    /// and nothing changed, or `Err(Removal::Stale)` if the key matches no live entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use guard_core::{Kind, registry::{Origin, Registry, Removal}};
+    /// let registry = Registry::new(|_: i32| {});
+    /// let key = registry.insert(3, Origin::here::<i32>(Kind::Counted));
+    /// let unique = Origin::here::<u8>(Kind::Unique);
+    /// assert_eq!(registry.replace_unleased(key, 4, unique), Ok(3));
+    /// assert_eq!(registry.get(key), Some((4, unique)));
+    /// let lease = registry.lease(key).unwrap();
+    /// assert_eq!(registry.replace_unleased(key, 5, unique), Err(Removal::Deferred));
+    /// # drop(lease);
+    /// ```
+    pub fn replace_unleased(&self, key: Key, value: T, origin: Origin) -> Result<T, Removal<T>> {
+        let origin = census::intern(origin);
+        let mut table = self.table.lock();
+        let Some(slot) = table.live_slot_mut(key) else {
+            return Err(Removal::Stale);
+        };
+        if slot.lease.held() > 0 {
+            return Err(Removal::Deferred);
+        }
+        slot.origin = origin;
+        Ok(std::mem::replace(&mut slot.value, value))
+    }
+
     /// A copy of the value and origin of the live entry `key`, if any.
     pub fn get(&self, key: Key) -> Option<(T, Origin)> {
         let mut table = self.table.lock();
@@ -309,11 +291,11 @@ impl<T: Copy + Send + 'static> Registry<T> {
         for (_, slot) in table.slots.iter().filter(|(_, s)| !s.lease.is_closing()) {
             let o = *slot.origin;
             let k = (
-                o.kind,
-                o.type_name,
-                o.site.file(),
-                o.site.line(),
-                o.site.column(),
+                o.kind(),
+                o.type_name(),
+                o.site().file(),
+                o.site().line(),
+                o.site().column(),
             );
             groups
                 .entry(k)
@@ -374,7 +356,7 @@ impl<T: Copy + Send + 'static> Registry<T> {
                 let panicked = Panicked::from_payload(&*payload);
                 crate::scope::drop_payload(payload);
                 event::emit(&Event::ReleasePanicked {
-                    resource: origin.type_name,
+                    resource: origin.type_name(),
                     message: panicked.message(),
                 });
             }
