@@ -210,7 +210,7 @@ def render(d):
     w("### Found by code review, not by the suites, and fixed")
     w("")
     w("A later review of the unsafe and concurrent code (reading it, then writing a failing "
-      "test for each suspicion) found these, and Miri the last one; the suites above had "
+      "test for each suspicion) found these, and Miri one of them; the suites above had "
       "not: each needs a fault they do not inject (a panicking `Drop` in user state, a "
       "thread that cannot be spawned, a deferred release that panics, an fd number at the "
       "edge, a signal) or a checker of aliasing rules. Each test failed before its fix.")
@@ -341,6 +341,19 @@ REVIEW_FIXED = [
      "Miri (Stacked Borrows): the queue rebuilt each job pointer from a `&Node` reference, "
      "whose provenance covers only the node, then read the whole job allocation through "
      "it. The chain's raw pointers are kept now."),
+    ("untracked_leaves_out_pending_closes_and_reserved_placeholders", "guard-os/tests/registry.rs",
+     "`untracked()` listed guard's own fds as foreign: a close a `for_each` lease defers "
+     "(still open, no longer in the live registry) and the placeholders that hold a live "
+     "`Command`'s reserved target numbers."),
+    ("a_replacement_worker_that_cannot_be_spawned_is_retried_without_repeating_a_release",
+     "guard-core/tests/finalizer_faults.rs",
+     "`FinalizerUnavailable` was emitted on every retry: 62 events (each a stderr line with "
+     "the default hook) for one outage of 5 s. Now once per outage."),
+    ("an_unleased_fd_converts_in_place_with_no_fd_to_spare", "guard-os/tests/types.rs",
+     "`TcpListener::try_from(fd)` (and `UnixListener`) always made a duplicate first, so it "
+     "failed at EMFILE although an unleased fd keeps its number. The registry now replaces "
+     "an unleased entry's type in place (`Registry::replace_unleased`); only a leased fd "
+     "needs the duplicate."),
 ]
 
 OTHER_FINDINGS = [
@@ -358,6 +371,13 @@ OTHER_FINDINGS = [
     "the `removal_ignores_leases` mutant (its `Removed` branch does not check that no "
     "callback is looking); the new models do. It is left as it was (existing models are "
     "not changed here).",
+    "Three tests were flaky under CI's parallel runs: a test in one binary closed a listener "
+    "while another test's `fds().for_each` pass leased it (the close, and the port, wait "
+    "for the end of the pass's batch, as designed: documented now, checked in a child); "
+    "two `command.rs` tests chose fd targets that other tests' fds could land on "
+    "(`InheritCollision`, 4 in 300 runs); a `finalizer_events` test under valgrind took "
+    "over the 1 s stuck deadline printing a panic's backtrace. Each runs isolated or with "
+    "a deadline of its own now.",
 ]
 
 LEFT_OUT = [
