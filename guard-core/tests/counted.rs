@@ -11,8 +11,19 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
+/// Called first by every test here: a stuck deadline far above any release in this file.
+/// None of these tests is about stuck releases (finalizer_stuck.rs is), and under valgrind
+/// on a loaded machine a trivial release can sit descheduled mid-run for hundreds of
+/// milliseconds (the churn test's producers compete with the worker), so the default 1 s
+/// could declare one stuck and make a `flush` here return `Stuck`. Process-wide and
+/// idempotent: whichever test runs first sets it before dropping anything.
+fn no_stuck_deadline() {
+    finalizer::set_stuck_deadline(LIMIT);
+}
+
 #[test]
 fn the_last_drop_releases_on_the_finalizer_thread_never_the_dropping_one() {
+    no_stuck_deadline();
     let log = Log::default();
     let a = Counted::new(Probe::new("fd", &log));
     let b = a.clone();
@@ -26,6 +37,7 @@ fn the_last_drop_releases_on_the_finalizer_thread_never_the_dropping_one() {
 
 #[test]
 fn handles_on_many_threads_release_exactly_once() {
+    no_stuck_deadline();
     let log = Log::default();
     let handle = Counted::new(Probe::new("shared", &log));
     std::thread::scope(|t| {
@@ -45,6 +57,7 @@ fn handles_on_many_threads_release_exactly_once() {
 
 #[test]
 fn flush_returns_after_everything_dropped_before_it() {
+    no_stuck_deadline();
     let log = Log::default();
     for i in 0..common::rounds(2000) {
         drop(Counted::new(Probe::new(
@@ -59,6 +72,7 @@ fn flush_returns_after_everything_dropped_before_it() {
 
 #[test]
 fn try_release_on_the_last_handle_releases_now_and_returns_the_error() {
+    no_stuck_deadline();
     let log = Log::default();
     let a = Counted::new(Probe::failing("now", &log));
     let b = a.clone();
@@ -87,6 +101,7 @@ fn try_release_on_the_last_handle_releases_now_and_returns_the_error() {
 
 #[test]
 fn into_inner_takes_the_value_back_and_disarms_the_release() {
+    no_stuck_deadline();
     let log = Log::default();
     let a = Counted::new(Probe::new("taken", &log));
     let probe = Counted::into_inner(a).ok().expect("last handle");
@@ -114,6 +129,7 @@ impl CountedResource for NeedsTheLock {}
 
 #[test]
 fn a_release_that_locks_what_the_dropping_thread_holds_completes() {
+    no_stuck_deadline();
     let log = Log::default();
     let l = log.clone();
     watchdog(LIMIT, move || {
@@ -145,6 +161,7 @@ impl CountedResource for Chain {}
 
 #[test]
 fn dropping_a_handle_inside_a_release_enqueues_it_instead_of_recursing() {
+    no_stuck_deadline();
     let log = Log::default();
     let inner = Counted::new(Probe::new("inner", &log));
     drop(Counted::new(Chain {
@@ -170,6 +187,7 @@ impl CountedResource for Flusher {}
 
 #[test]
 fn flush_from_a_release_refuses_instead_of_hanging() {
+    no_stuck_deadline();
     let (tx, rx) = std::sync::mpsc::channel();
     drop(Counted::new(Flusher(tx)));
     let got = rx
@@ -184,6 +202,7 @@ thread_local! {
 
 #[test]
 fn a_handle_dropped_by_a_thread_local_destructor_is_released() {
+    no_stuck_deadline();
     let log = Log::default();
     let handle = Counted::new(Probe::new("tls", &log));
     std::thread::spawn(move || KEPT.with(|k| *k.borrow_mut() = Some(handle)))
@@ -196,6 +215,7 @@ fn a_handle_dropped_by_a_thread_local_destructor_is_released() {
 
 #[test]
 fn two_threads_of_churn_release_every_value_once() {
+    no_stuck_deadline();
     let log = Log::default();
     let per_thread = common::rounds(20_000);
     std::thread::scope(|t| {

@@ -13,7 +13,9 @@ struct Gate(mpsc::Receiver<()>);
 impl Resource for Gate {
     type Error = std::convert::Infallible;
     fn release(self) -> Result<(), Self::Error> {
-        let _ = self.0.recv_timeout(Duration::from_secs(10));
+        // Only a backstop against a hang: if the test fails, `open` is dropped and this
+        // returns at once. Opening on its own before the test opens it would fail the test.
+        let _ = self.0.recv_timeout(Duration::from_secs(60));
         Ok(())
     }
 }
@@ -21,6 +23,12 @@ impl CountedResource for Gate {}
 
 #[test]
 fn depth_and_high_water_follow_the_queue_and_outcomes_balance() {
+    // The gate holds one release on purpose while 300 more queue up behind it; under
+    // valgrind on a loaded machine that takes from 0.2 s to over 2 s. Past the stuck
+    // deadline (default 1 s) the watchdog would hand the queue to a fresh worker, which
+    // drains it, and the depth checks below fail. This test is not about stuck releases
+    // (finalizer_stuck.rs is): a deadline far above the gate's own timeout.
+    finalizer::set_stuck_deadline(Duration::from_secs(120));
     let log = Log::default();
     let before = finalizer::stats();
     let (open, gate) = mpsc::channel();
