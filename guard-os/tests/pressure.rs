@@ -50,7 +50,9 @@ fn child_role() {
         },
     )
     .unwrap();
-    guard_core::finalizer::flush().unwrap(); // the finalizer thread is up
+    // Start the finalizer before the fds run out (a flush alone starts nothing).
+    drop(Counted::new(Blocker(Duration::ZERO)));
+    guard_core::finalizer::flush().unwrap();
 
     // Without anything pending, the retry cannot help: EMFILE comes back.
     let mut held = fill();
@@ -72,12 +74,15 @@ fn child_role() {
     );
     assert_eq!(pressure_retries(), before + 2);
 
-    // pipe() (two fds at once) gets the same treatment.
+    // pipe() (two fds at once) gets the same treatment, from a full table again.
+    held.extend(fill());
+    let before_pipe = pressure_retries();
     drop(Counted::new(Blocker(Duration::from_millis(100))));
     for _ in 0..3 {
         drop(held.pop());
     }
     let (r, w) = pipe().expect("drain + retry succeeds for pipes");
+    assert_eq!(pressure_retries(), before_pipe + 1, "the pipe needed the retry");
     w.close().unwrap();
     drop((r, f, held));
     println!("BEGIN\nok\nEND");
