@@ -82,7 +82,11 @@ fn child_role() {
         drop(held.pop());
     }
     let (r, w) = pipe().expect("drain + retry succeeds for pipes");
-    assert_eq!(pressure_retries(), before_pipe + 1, "the pipe needed the retry");
+    assert_eq!(
+        pressure_retries(),
+        before_pipe + 1,
+        "the pipe needed the retry"
+    );
     w.close().unwrap();
     drop((r, f, held));
     println!("BEGIN\nok\nEND");
