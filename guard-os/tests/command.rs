@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{payload, wait_output, watchdog};
+use common::{output_of, payload, wait_output, watchdog};
 use guard_os::{CommandExt, Error, Inherit, ReadFile, TcpListener, fds, pipe};
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -39,8 +39,7 @@ fn child_lists_its_fds() {
 
 /// The child's fds (number -> target) and its other payload lines.
 fn run_listing(mut cmd: Command) -> (BTreeMap<i32, String>, Vec<String>) {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let out = wait_output(cmd.spawn().expect("spawn"), 60);
+    let out = output_of(&mut cmd, 60);
     assert!(
         out.status.success(),
         "child failed: {}",
@@ -83,12 +82,7 @@ fn raw_open_without_cloexec() -> OwnedFd {
 /// target (refused as a collision), or on one its checks expect to be free.
 fn alone_in_a_child(name: &'static str, role: &'static str) {
     watchdog(90, move || {
-        let child = common::child(name, role)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = wait_output(child, 80);
+        let out = output_of(&mut common::child(name, role), 80);
         assert_eq!(
             payload(&out),
             ["ok"],
@@ -342,12 +336,7 @@ fn exec_errors_are_reported_whatever_the_target() {
         None => {}
     }
     watchdog(60, || {
-        let child = common::child(EXEC_ERRORS, "exec-errors")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = wait_output(child, 50);
+        let out = output_of(&mut common::child(EXEC_ERRORS, "exec-errors"), 50);
         assert_eq!(
             payload(&out),
             ["ok"],
@@ -772,13 +761,10 @@ fn kept_fds_numbered_0_to_2_are_not_clobbered_by_std() {
     watchdog(60, || {
         let file = common::temp_path("stdio-source");
         std::fs::write(&file, b"x").unwrap();
-        let child = common::child(STDIO_SOURCE, "stdio-source")
-            .env("GUARD_OS_TEST_FILE", &file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = wait_output(child, 50);
+        let out = output_of(
+            common::child(STDIO_SOURCE, "stdio-source").env("GUARD_OS_TEST_FILE", &file),
+            50,
+        );
         let _ = std::fs::remove_file(&file);
         let path = file.display();
         assert_eq!(

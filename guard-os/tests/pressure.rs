@@ -100,15 +100,13 @@ fn emfile_drains_pending_counted_releases_and_retries_once() {
     if common::role().is_some() {
         return;
     }
-    let child = common::child(
-        "emfile_drains_pending_counted_releases_and_retries_once",
-        "emfile",
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let out = common::wait_output(child, 60);
+    let out = common::output_of(
+        &mut common::child(
+            "emfile_drains_pending_counted_releases_and_retries_once",
+            "emfile",
+        ),
+        60,
+    );
     assert!(
         out.status.success() && common::payload(&out) == ["ok"],
         "child failed: {}\n{}",

@@ -221,10 +221,7 @@ fn unix_pair_and_udp_roundtrip() {
 /// Runs `role`'s half of test `name` in a child process of its own (so no other test's
 /// `fds().for_each` pass can lease its fds), and asserts the child succeeded.
 fn in_a_child(name: &str, role: &str) {
-    let mut cmd = common::child(name, role);
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let out = common::wait_output(cmd.spawn().unwrap(), 30);
+    let out = common::output_of(&mut common::child(name, role), 30);
     assert!(
         out.status.success(),
         "child failed:\n{}\n{}",

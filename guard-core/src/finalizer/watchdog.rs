@@ -86,8 +86,9 @@ fn report_stuck(resource: &'static str, elapsed: Duration) {
 }
 
 /// Starts a worker that continues from job `seq` with `rest`; if no thread can be spawned,
-/// reports it (once per outage) and hands both back, to be tried again on the next tick. (The queue waits
-/// meanwhile: no worker runs, so nothing is released twice or out of turn.)
+/// reports it (once per outage) and hands both back, to be tried again on the next tick.
+/// (The queue waits meanwhile: no worker runs, so nothing is released twice or out of
+/// turn.)
 fn start_replacement(f: &'static Finalizer, rest: Option<Batch>, seq: u64) -> Waiting {
     match spawn_worker(f, rest, seq) {
         Ok(()) => {

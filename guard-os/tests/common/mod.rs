@@ -69,6 +69,17 @@ pub fn role() -> Option<String> {
     std::env::var("GUARD_OS_TEST_ROLE").ok()
 }
 
+/// Runs `cmd` with its stdout and stderr captured, at most `secs` seconds (see
+/// [`wait_output`]).
+pub fn output_of(cmd: &mut Command, secs: u64) -> Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the child");
+    wait_output(child, secs)
+}
+
 /// Waits for `child` at most `secs` seconds; kills it and panics on timeout.
 pub fn wait_output(mut child: Child, secs: u64) -> Output {
     let deadline = Instant::now() + Duration::from_secs(secs);
