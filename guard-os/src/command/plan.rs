@@ -3,8 +3,9 @@
 
 use super::registered::{ListenFd, Registered};
 use crate::error::{Error, Result};
-use crate::fd::{FdType, LiveFd, retry_on_pressure};
-use crate::sys::{self, child::Cloexec, table};
+use crate::fd::table;
+use crate::fd::{FdOwner, LiveFd, retry_on_pressure};
+use crate::sys::{self, child::Cloexec};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::process::Command;
@@ -166,7 +167,7 @@ impl Inherit {
     pub fn keep_where(mut self, mut select: impl FnMut(&LiveFd<'_>) -> bool) -> Inherit {
         let mut picked = Vec::new();
         crate::fds().for_each(|fd| {
-            if fd.ty() == FdType::IpcMutex {
+            if fd.ty() == FdOwner::IpcMutex {
                 return;
             }
             if select(fd) {

@@ -16,7 +16,6 @@
 use crate::error::{Error, Result};
 use crate::sys;
 use parking_lot::Mutex;
-use rustix::fs::{Mode, OFlags};
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::io;
@@ -115,7 +114,7 @@ fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Optio
     }
     let spare = match null.take() {
         Some(spare) => spare,
-        None => match sys::open(Path::new("/dev/null"), OFlags::RDONLY, Mode::empty()) {
+        None => match sys::open_read(Path::new("/dev/null")) {
             Ok(opened) if opened.as_raw_fd() == target => return Ok(Some(opened)),
             Ok(opened) => opened,
             // No number below RLIMIT_NOFILE is free, so neither is `target` now.
@@ -161,7 +160,7 @@ mod tests {
     #[test]
     fn reserves_free_numbers_shares_them_and_leaves_others_alone() {
         // High numbers: other tests' fds (opened at the lowest free numbers) stay below.
-        let null = sys::open(Path::new("/dev/null"), OFlags::RDONLY, Mode::empty()).unwrap();
+        let null = sys::open_read(Path::new("/dev/null")).unwrap();
         let open = sys::dup_cloexec_from(&null, 900).unwrap();
         let busy = open.as_raw_fd();
         let free = busy + 7;
@@ -183,7 +182,7 @@ mod tests {
     fn a_spare_that_landed_on_a_later_target_becomes_its_placeholder() {
         // As if another thread took the first target between its check and the open of
         // the spare: the spare sits on the next target. High numbers, as above.
-        let null = sys::open(Path::new("/dev/null"), OFlags::RDONLY, Mode::empty()).unwrap();
+        let null = sys::open_read(Path::new("/dev/null")).unwrap();
         let first = 940;
         let later = first + 3;
         assert!(!is_open(first) && !is_open(later));

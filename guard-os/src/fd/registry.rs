@@ -1,8 +1,9 @@
 //! The registry view: [`fds()`] with leased iteration, and [`untracked()`].
 
 use super::retry_on_pressure;
+use super::table;
 use crate::error::{Error, Result};
-use crate::sys::{self, table};
+use crate::sys;
 use guard_core::Kind;
 use guard_core::registry::{Census, Origin};
 use std::fmt;
@@ -231,7 +232,7 @@ impl LiveFd<'_> {
     }
 
     /// The type that owns it, as the registry stores it.
-    pub(crate) fn ty(&self) -> super::FdType {
+    pub(crate) fn ty(&self) -> super::FdOwner {
         self.leased.ty()
     }
 }

@@ -5,6 +5,7 @@
 
 mod handle;
 mod lock;
+mod lock_file;
 
 pub use handle::IpcMutex;
 pub use lock::{IpcLock, LockError, OwnerDied};
