@@ -77,6 +77,8 @@ mod socket;
 #[allow(unsafe_code)]
 mod sys;
 
+#[doc(hidden)]
+pub use command::CloexecStrategy;
 pub use command::{CommandExt, Inherit, ListenFd, Registered, listen_fds_command};
 pub use error::{Error, Result};
 pub use fd::{

@@ -11,6 +11,6 @@ mod registered;
 mod reserve;
 
 pub use exec::CommandExt;
-pub use plan::{Inherit, listen_fds_command};
+pub use plan::{CloexecStrategy, Inherit, listen_fds_command};
 pub use registered::{ListenFd, Registered};
 pub(crate) use reserve::reserved_numbers;

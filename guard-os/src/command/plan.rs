@@ -31,6 +31,20 @@ pub(super) struct Keep {
     stdio: bool,
 }
 
+/// How a child marks every fd it does not keep close-on-exec, each falling back to the next
+/// where the system lacks it. Only for tests of the fallbacks
+/// (`Inherit::__cloexec_strategy`); by default the child starts with `CloseRange`.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloexecStrategy {
+    /// `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11+).
+    CloseRange,
+    /// `F_SETFD` on each number listed in `/proc/self/fd`.
+    ProcFd,
+    /// `F_SETFD` on every number below `RLIMIT_NOFILE`.
+    Sweep,
+}
+
 /// Which fds a child inherits, at which numbers: a plan for [`CommandExt::inherit`](crate::CommandExt::inherit).
 ///
 /// Each `keep*` call adds one fd; mistakes (a closed fd, two fds at one number, a stdio
@@ -261,15 +275,15 @@ impl Inherit {
         self
     }
 
-    /// Forces a close-on-exec strategy (0: `close_range`, 1: `/proc/self/fd`, 2: sweep),
-    /// to test the fallbacks.
+    /// Forces how the child marks the fds it does not keep close-on-exec, to test the
+    /// fallbacks.
     #[doc(hidden)]
     #[must_use]
-    pub fn __strategy(mut self, n: u8) -> Inherit {
-        self.how = Some(match n {
-            0 => Cloexec::CloseRange,
-            1 => Cloexec::ProcFd,
-            _ => Cloexec::Sweep,
+    pub fn __cloexec_strategy(mut self, how: CloexecStrategy) -> Inherit {
+        self.how = Some(match how {
+            CloexecStrategy::CloseRange => Cloexec::CloseRange,
+            CloexecStrategy::ProcFd => Cloexec::ProcFd,
+            CloexecStrategy::Sweep => Cloexec::Sweep,
         });
         self
     }

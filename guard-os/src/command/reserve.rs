@@ -24,14 +24,14 @@ use std::path::Path;
 
 /// One reserved number, and how many live reservations share it.
 #[derive(Debug)]
-struct Slot {
+struct ReservedNumber {
     holders: usize,
     /// Closed when the last reservation of the number is dropped.
     placeholder: OwnedFd,
 }
 
 /// The reserved numbers of every live `Command`.
-static RESERVED: Mutex<BTreeMap<RawFd, Slot>> = Mutex::new(BTreeMap::new());
+static RESERVED: Mutex<BTreeMap<RawFd, ReservedNumber>> = Mutex::new(BTreeMap::new());
 
 /// One reservation of one fd number, held by a `Command`: the number stays taken (by its
 /// placeholder, or by what a failed in-place `exec` put there with `dup2`) until every
@@ -70,10 +70,10 @@ pub(super) fn reserve(targets: &[RawFd]) -> Result<Vec<Reservation>> {
     let mut table = RESERVED.lock();
     for target in targets {
         match table.entry(target) {
-            Entry::Occupied(mut slot) => slot.get_mut().holders += 1,
-            Entry::Vacant(slot) => match placeholder_at(target, &mut null) {
+            Entry::Occupied(mut held) => held.get_mut().holders += 1,
+            Entry::Vacant(free) => match placeholder_at(target, &mut null) {
                 Ok(Some(placeholder)) => {
-                    slot.insert(Slot {
+                    free.insert(ReservedNumber {
                         holders: 1,
                         placeholder,
                     });
@@ -138,12 +138,12 @@ fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Optio
 impl Drop for Reservation {
     fn drop(&mut self) {
         let mut table = RESERVED.lock();
-        if let Entry::Occupied(mut slot) = table.entry(self.number) {
-            slot.get_mut().holders -= 1;
-            if slot.get().holders == 0 {
+        if let Entry::Occupied(mut held) = table.entry(self.number) {
+            held.get_mut().holders -= 1;
+            if held.get().holders == 0 {
                 // Closed under the lock: a reservation of the same number made meanwhile
                 // would otherwise find the number neither reserved nor free.
-                drop(slot.remove().placeholder);
+                drop(held.remove().placeholder);
             }
         }
     }

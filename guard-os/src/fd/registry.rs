@@ -197,7 +197,7 @@ impl LiveFd<'_> {
     ///
     /// Trying to keep it:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0521
     /// let f = guard_os::ReadFile::open("/dev/null").unwrap();
     /// let mut escaped = None;
     /// guard_os::fds().for_each(|fd| escaped = Some(fd.as_fd())); // error: borrowed data escapes

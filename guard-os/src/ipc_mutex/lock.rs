@@ -32,7 +32,7 @@ use std::panic::Location;
 ///
 /// An acquisition borrows its handle, so the handle cannot be released while locked:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0597
 /// let lock = {
 ///     let m = guard_os::IpcMutex::open("doc-outlive").unwrap();
 ///     m.lock().unwrap() // error: `m` does not live long enough
