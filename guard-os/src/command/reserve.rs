@@ -118,7 +118,7 @@ fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Optio
             Ok(opened) if opened.as_raw_fd() == target => return Ok(Some(opened)),
             Ok(opened) => opened,
             // No number below RLIMIT_NOFILE is free, so neither is `target` now.
-            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(sys::EMFILE) => return Ok(None),
             Err(e) => return Err(e),
         },
     };
@@ -130,7 +130,7 @@ fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Optio
         Ok(_elsewhere) => Ok(None),
         // EMFILE: nothing free from `target` up; EINVAL: not below RLIMIT_NOFILE. Nobody
         // can be given the number now.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::EINVAL)) => Ok(None),
+        Err(e) if matches!(e.raw_os_error(), Some(sys::EMFILE | sys::EINVAL)) => Ok(None),
         Err(e) => Err(e),
     }
 }

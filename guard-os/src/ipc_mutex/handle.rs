@@ -14,46 +14,15 @@ use std::path::{Path, PathBuf};
 /// [`Counted`](guard_core::Counted). Acquisitions borrow it, so it cannot be released while
 /// locked.
 ///
-/// # How it works
+/// # Guarantees
 ///
-/// The lock is a [`flock(2)`](https://man7.org/linux/man-pages/man2/flock.2.html)
-/// exclusive lock on the handle's lock file, plus an in-process mutex, because threads of
-/// one process share the handle's open file description and `flock` does not exclude them
-/// from each other.
-///
-/// **Why `flock` and never classic `fcntl(F_SETLK)` locks**: POSIX record locks belong to
-/// the (process, file) pair, and closing *any* fd of that file in the process drops them.
-/// A counted [`ReadFile`](crate::ReadFile) of the same file, released later on the
-/// finalizer, would silently release a unique lock held elsewhere; and they do not exclude
-/// the threads of one process. A `flock` lock belongs to one open file description (as OFD
-/// locks do), which only this handle owns: nothing but its own release or the holder's
-/// death drops it. (On NFS, Linux emulates `flock` with POSIX locks: keep lock files on a
-/// local filesystem; the default directory is `/dev/shm`.)
-///
-/// **Owner death**: the kernel drops a `flock` lock when its holder dies, so death must be
-/// recorded to be seen. The first 32 bytes of the lock file are an owner record: the holder
-/// writes "held, by pid P" right after acquiring and "free" right before unlocking. An
-/// acquirer that finds "held" knows its predecessor died holding the lock (SIGKILL, a
-/// crash): it gets [`LockError::OwnerDied`], with the lock, like `EOWNERDEAD` or std's
-/// poisoning. The state stays *poisoned* (every later owner is told too) until an owner
-/// calls [`IpcLock::mark_consistent`] (or [`OwnerDied::recover`](crate::OwnerDied::recover)). A holder that dies
-/// between taking the lock and writing its record had not touched the protected state yet,
-/// so nothing is lost by not reporting it.
-///
-/// **Panics poison too**, as with std's `Mutex`: an [`IpcLock`] released while its thread
-/// panics (dropped during unwinding, also as a [`Guard`](guard_core::Guard) in a scope
-/// whose body panicked) records the state as poisoned, and the next owner gets
-/// [`LockError::OwnerDied`] with this process's pid. A lock taken while already panicking
-/// (in a `Drop` during unwinding) does not poison.
-///
-/// **The lock file is guard's alone**: `open` never follows a symlink at the path (`/dev/shm`
-/// is writable by everyone), and refuses a file that is not empty and does not start with an
-/// owner record, leaving it unchanged (only its last component is checked for a symlink).
-///
-/// A process that forks while holding the lock (without exec) shares the lock's open file
-/// description with its child: the lock then lasts until both have released or exited.
-/// guard's fds are close-on-exec, and exec hygiene ([`CommandExt`](crate::CommandExt))
-/// closes them in children anyway.
+/// The lock is an exclusive `flock(2)` on the lock file plus an in-process mutex, so it
+/// excludes threads and processes alike, and only this handle's release or its holder's
+/// death drops it. A holder's death, or a panic while holding it, poisons the state: the
+/// next owner gets [`LockError::OwnerDied`] until one calls
+/// [`IpcLock::mark_consistent`] (or [`OwnerDied::recover`](crate::OwnerDied::recover)).
+/// `open` refuses a symlink at the path and a file that is not a lock file. Keep lock
+/// files on a local filesystem (the default directory is `/dev/shm`).
 ///
 /// # Examples
 ///

@@ -195,32 +195,11 @@ impl IntoIterator for ListenFds {
 /// # Ok::<(), guard_os::Error>(())
 /// ```
 ///
-/// # Who owns a passed fd
+/// # Safety of a safe function
 ///
-/// By the convention, `LISTEN_PID` (this process) and `LISTEN_FDS` (n) say that fds
-/// `3..3 + n` were passed at exec for this process to take; whoever consumes the variables
-/// takes the fds, and must remove the variables (as `sd_listen_fds(1)` and this function
-/// do) so that nothing else can take them again. A process-wide flag makes this function
-/// take them at most once even if the variables come back, and a number the registry
-/// already knows is refused. What no check can see is code that took the numbers by hand
-/// (`OwnedFd::from_raw_fd`, an `unsafe` claim) without removing the variables, or that
-/// forged them (`std::env::set_var`, `unsafe` too): both break the convention this relies
-/// on.
-///
-/// # Why a thread check, not a `# Safety` contract
-///
-/// Removing an environment variable while another thread reads the environment through C
-/// (`getenv(3)`: the resolver, locales, time zones, any C library) is undefined behaviour,
-/// which is why `std::env::remove_var` is `unsafe`. guard cannot see what other threads
-/// do, but it can count them (`Threads:` in `/proc/self/status`): with one thread, nothing
-/// else can run, nor start, while the variables are removed. The documented way to call
-/// this function (first thing in `main`) meets that condition, so it is checked rather
-/// than handed to every caller as a contract; [`listen_fds_unchecked`] is the contract,
-/// for the programs that cannot call it that early.
-///
-/// `tests/listen_fds.rs` passes fds to real processes: a child takes working listeners,
-/// a wrong pid yields nothing, malformed values and closed fds are typed errors, a second
-/// take yields nothing, and a second thread makes it refuse.
+/// Removing environment variables is unsound while another thread reads the environment
+/// through C; this function counts the process's threads and refuses unless it is the
+/// only one ([`listen_fds_unchecked`] is the `unsafe` variant without the check).
 #[track_caller]
 pub fn listen_fds() -> Result<ListenFds> {
     let site = Location::caller();

@@ -48,7 +48,7 @@ fn check(fd: &Fd, want: &Want) -> Result<()> {
     };
     let ty = match sys::socket_type(fd) {
         Ok(ty) => ty,
-        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => {
+        Err(e) if e.raw_os_error() == Some(sys::ENOTSOCK) => {
             return Err(mismatch("not a socket".into()));
         }
         Err(e) => return Err(Error::socket("getsockopt SO_TYPE", e)),

@@ -15,6 +15,7 @@
 
 pub(crate) mod child;
 mod conv;
+pub(crate) use conv::{EINVAL, EMFILE, ENFILE, ENOTSOCK};
 mod fd;
 mod fs;
 mod io;
