@@ -70,20 +70,22 @@ mod error;
 mod fd;
 mod file;
 mod ipc_mutex;
+#[allow(unsafe_code)]
+mod passing;
 mod pipe;
 mod socket;
 #[allow(unsafe_code)]
 mod sys;
 
-pub use command::{
-    CommandExt, Inherit, ListenFd, ListenFds, Registered, listen_fds, listen_fds_command,
-    listen_fds_unchecked,
-};
+#[doc(hidden)]
+pub use command::CloexecStrategy;
+pub use command::{CommandExt, Inherit, ListenFd, Registered, listen_fds_command};
 pub use error::{Error, Result};
 pub use fd::{
     Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, untracked,
 };
 pub use file::{ReadFile, WriteFile};
 pub use ipc_mutex::{IpcLock, IpcMutex, LockError, OwnerDied};
+pub use passing::{ListenFds, listen_fds, listen_fds_unchecked};
 pub use pipe::{PipeReader, PipeWriter, pipe};
 pub use socket::{TcpListener, TcpStream, TryFromFdError, UdpSocket, UnixListener, UnixStream};

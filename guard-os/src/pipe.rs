@@ -2,7 +2,7 @@
 //! last write end is closed, so that close must happen at a precise point).
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, FdType, UniqueFd, counted_fd, fd_access, retry_on_pressure};
+use crate::fd::{self, Fd, FdOwner, UniqueFd, counted_fd, fd_access, retry_on_pressure};
 use crate::sys;
 use guard_core::{Resource, UniqueResource};
 use std::io::{self, Read, Write};
@@ -33,9 +33,9 @@ pub fn pipe() -> Result<(PipeReader, PipeWriter)> {
     let site = Location::caller();
     let (r, w) = retry_on_pressure(sys::pipe).map_err(|source| Error::Pipe { source })?;
     let reader = PipeReader {
-        fd: Fd::register(r, FdType::PipeReader, site),
+        fd: Fd::register(r, FdOwner::PipeReader, site),
     };
-    let writer = Fd::register(w, FdType::PipeWriter, site);
+    let writer = Fd::register(w, FdOwner::PipeWriter, site);
     Ok((
         reader,
         PipeWriter {

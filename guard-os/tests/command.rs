@@ -8,7 +8,7 @@
 mod common;
 
 use common::{output_of, payload, wait_output, watchdog};
-use guard_os::{CommandExt, Error, Inherit, ReadFile, TcpListener, fds, pipe};
+use guard_os::{CloexecStrategy, CommandExt, Error, Inherit, ReadFile, TcpListener, fds, pipe};
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
@@ -149,14 +149,19 @@ fn swapped_targets_and_every_cloexec_strategy() {
         let a = ReadFile::open("/dev/null").unwrap();
         let b = TcpListener::bind("127.0.0.1:0").unwrap();
         let (an, bn) = (a.as_raw_fd(), b.as_raw_fd());
-        for strategy in 0..3 {
+        let strategies = [
+            CloexecStrategy::CloseRange,
+            CloexecStrategy::ProcFd,
+            CloexecStrategy::Sweep,
+        ];
+        for strategy in strategies {
             let mut cmd = common::child(LIST, "list");
             // a goes where b is and b where a is: the sources are moved out of the way first.
             cmd.inherit(
                 Inherit::new()
                     .keep_at(&a, bn)
                     .keep_at(&b, an)
-                    .__strategy(strategy),
+                    .__cloexec_strategy(strategy),
             )
             .unwrap();
             let (got, _) = run_listing(cmd);
@@ -165,7 +170,7 @@ fn swapped_targets_and_every_cloexec_strategy() {
             assert_eq!(
                 got.keys().copied().collect::<Vec<_>>(),
                 want,
-                "strategy {strategy}"
+                "strategy {strategy:?}"
             );
             assert_eq!(got[&bn], "/dev/null");
             assert_eq!(got[&an], target(&b));

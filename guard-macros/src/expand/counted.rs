@@ -4,7 +4,7 @@
 
 use crate::ast::Input;
 use crate::expand::bounds::names_itself;
-use crate::expand::release::located_at;
+use crate::expand::hygiene::located_at;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{WhereClause, WherePredicate};

@@ -4,11 +4,12 @@
 use crate::ast::Input;
 use crate::attr::Kind;
 use crate::ctxt::Ctxt;
+use crate::expand::hygiene::wrap;
 use crate::expand::{bounds, counted, release, unique};
 use crate::{check, fallback};
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::{DeriveInput, Path};
+use syn::DeriveInput;
 
 /// Expands `#[derive(Resource)]`. On invalid input, returns every error found together with
 /// stub impls ([`fallback`]), so that the user sees the real mistakes and no cascade.
@@ -57,18 +58,6 @@ fn expand(input: &Input<'_>) -> TokenStream {
         #marker
     };
     wrap(input.attrs.krate.as_ref(), items)
-}
-
-/// Puts `items` in an anonymous `const` that imports the facade's hidden module as
-/// `__guard`. A wrong `crate = path` is then one unresolved import, at the user's path.
-pub(crate) fn wrap(krate: Option<&Path>, items: TokenStream) -> TokenStream {
-    let krate = krate.map_or_else(|| quote!(::guard), |path| quote!(#path));
-    quote! {
-        const _: () = {
-            use #krate::__private as __guard;
-            #items
-        };
-    }
 }
 
 #[cfg(test)]

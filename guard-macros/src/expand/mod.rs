@@ -3,9 +3,11 @@
 
 mod bounds;
 mod counted;
+mod hygiene;
 mod item;
 mod release;
 mod unique;
 
 pub(crate) use counted::send_bound;
-pub(crate) use item::{derive, wrap};
+pub(crate) use hygiene::wrap;
+pub(crate) use item::derive;

@@ -5,6 +5,7 @@
 use crate::ast::{Data, Field, Input};
 use crate::attr::{Hook, Kind, path_text};
 use crate::expand::counted;
+use crate::expand::hygiene::located_at;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
@@ -124,11 +125,6 @@ fn hook(hook: &Hook) -> TokenStream {
         let #local: #expected = #path;
         #call(&mut #release, #name, #local, &mut self);
     }
-}
-
-/// A span that resolves names like the macro's own code but points at `span` in errors.
-pub(crate) fn located_at(span: Span) -> Span {
-    Span::mixed_site().located_at(span)
 }
 
 /// A type whose release is generated must not implement `Drop` (its release is its

@@ -13,52 +13,11 @@ use std::sync::Arc;
 /// Exec hygiene for `std::process::Command`: which fds a child inherits, at which numbers;
 /// everything else closed (invariants R4, R5).
 ///
-/// # What runs where
-///
-/// - In the parent, [`CommandExt::inherit`] validates the plan (typed errors before
-///   anything is spawned), leases every registered fd to pass (so none can be closed or its
-///   number reused until the `Command` is dropped), reserves every target number that is
-///   free (see below), and computes the child's steps.
-/// - In the child, between `fork` and `exec` (R4), a `pre_exec` hook makes only raw,
-///   async-signal-safe syscalls, with no allocation and no lock: copy each fd that moves
-///   to the lowest free number from 3 up that is no target of the plan
-///   (`F_DUPFD_CLOEXEC`; a copy that lands on a target is left there, close-on-exec, for
-///   that target's `dup2` to overwrite, and the copy is made again above it), mark every
-///   fd from 3 up close-on-exec (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`; where the
-///   kernel lacks it, `getdents64` over `/proc/self/fd`; without `/proc`, a sweep up to
-///   `RLIMIT_NOFILE`), then `dup2` each copy to its target, or clear `FD_CLOEXEC` on an fd
-///   that stays where it is. Copying the sources off every target first makes swaps and
-///   chains of targets safe; copying them low, not above every number in play, keeps a
-///   plan valid whose sources or targets sit just below `RLIMIT_NOFILE`.
-/// - In the child, before the hook, std `dup2`s its own stdin, stdout and stderr onto 0-2.
-///   A kept fd numbered 0-2 in the parent (a daemon closed stdin, and a registered fd got
-///   number 0) would be overwritten before the hook reads it: so [`Inherit`] copies such
-///   an fd to 3 or above (close-on-exec) as soon as it is added, and passes the copy.
-///
-/// # Target numbers are reserved
-///
-/// `spawn` opens fds of its own after the plan was made, among them std's close-on-exec
-/// pipe, on which a child whose `exec` fails sends the error back. Had that pipe taken a
-/// target number, the child's `dup2` would overwrite it: a failed exec would then return
-/// `Ok` from `spawn`, and std's error bytes would land in the passed fd.
-/// So every target that is free when [`CommandExt::inherit`] runs (not a kept fd, not open)
-/// is taken at once by a close-on-exec placeholder (`/dev/null`, placed with
-/// `fcntl(F_DUPFD_CLOEXEC)`, which never closes anything), held like the leases until the
-/// `Command` is dropped; the child's `dup2` overwrites it as intended. `Command`s that
-/// share a target share its placeholder. A target that is open at that moment as some
-/// other fd (one not in the plan) stays that fd's: keep it open until the child is spawned,
-/// or its number, once free, could go to std's pipe again.
-///
-/// # Nothing to keep: R5 or the fast path
-///
-/// R5 promises a child exactly {0, 1, 2} and what it was given, including when other code
-/// opened fds without `FD_CLOEXEC` (a C library, `libc::open`). Only the child can close
-/// those (closing them in the parent would break the I/O safety of their owners), so even
-/// an empty plan installs the `pre_exec` hook by default. The price: std can no longer use
-/// `posix_spawn` and forks instead. [`Inherit::trust_cloexec`] opts out: the kernel then
-/// closes only the fds marked close-on-exec (every fd guard, std and socket2 create is),
-/// and with nothing to keep no hook is installed at all, so std's `posix_spawn` fast path
-/// stays. [`untracked()`](crate::untracked) shows which fds that could let through.
+/// Every fd guard-os creates is close-on-exec; a plan ([`Inherit`]) names the fds a child
+/// gets and the numbers it gets them at. Without [`Inherit::trust_cloexec`], the child
+/// also closes fds other code opened without `FD_CLOEXEC`, so std forks instead of using
+/// `posix_spawn`. Target numbers that are free are held by placeholders until the
+/// `Command` is dropped, so `spawn`'s own fds cannot land on them.
 ///
 /// # Examples
 ///
@@ -84,22 +43,9 @@ pub trait CommandExt {
     ///
     /// # Re-executing in place: `Command::exec()`
     ///
-    /// std's [`exec`](std::os::unix::process::CommandExt::exec) runs the `pre_exec` hook in
-    /// **the calling process**, with no `fork`. If the exec succeeds, the new image has
-    /// exactly the plan, as a child would. If it fails, `exec` returns and this process
-    /// lives on with what the hook did to its fd table: every fd from 3 up is marked
-    /// close-on-exec (including fds other code opened without it), a copy of each fd that
-    /// moved is left open at the lowest number from 3 up that was free and no target
-    /// (close-on-exec, but never closed by anyone), each
-    /// target number was overwritten with `dup2` (whatever was open there, whoever owned
-    /// it, now refers to the passed file; a target that was free held this `Command`'s
-    /// placeholder, and is closed with it), and the kept fds have `FD_CLOEXEC` cleared.
-    /// (std says as much: after a failed `exec` the process may be in a broken state.) So
-    /// after a failed in-place exec, do not go on using fds: report the error and exit
-    /// (`std::process::exit`, which runs no destructors), or, to survive a failed
-    /// upgrade, `spawn` a child instead. Before the exec, a plan whose kept fds already
-    /// sit at their targets (`keep`, or `listen_fds` with the listener at fd 3, as after
-    /// a previous re-exec) moves nothing and overwrites nothing.
+    /// std's `exec` runs the hook in the calling process. If the exec fails, this process
+    /// lives on with its fd table changed (fds from 3 up close-on-exec, copies left open,
+    /// targets overwritten): report the error and exit, or `spawn` a child instead.
     ///
     /// `LISTEN_PID` must be the pid of the process that takes the fds. A spawned child's
     /// pid is known only after `fork`, and std offers no way to set a variable there

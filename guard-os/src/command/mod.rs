@@ -2,17 +2,15 @@
 //! numbers; everything else closed (invariants R4, R5). No new process API: an extension
 //! trait, [`CommandExt`], and a plan, [`Inherit`].
 //!
-//! How it works, and why: see [`CommandExt`]. The receiving side of
-//! [`Inherit::listen_fds`], in the child: [`listen_fds()`].
+//! The receiving side of [`Inherit::listen_fds`], in the child, is
+//! [`listen_fds()`](crate::listen_fds).
 
 mod exec;
-mod listen;
 mod plan;
 mod registered;
 mod reserve;
 
 pub use exec::CommandExt;
-pub use listen::{ListenFds, listen_fds, listen_fds_unchecked};
-pub use plan::{Inherit, listen_fds_command};
+pub use plan::{CloexecStrategy, Inherit, listen_fds_command};
 pub use registered::{ListenFd, Registered};
 pub(crate) use reserve::reserved_numbers;

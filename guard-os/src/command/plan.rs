@@ -3,8 +3,9 @@
 
 use super::registered::{ListenFd, Registered};
 use crate::error::{Error, Result};
-use crate::fd::{FdType, LiveFd, retry_on_pressure};
-use crate::sys::{self, child::Cloexec, table};
+use crate::fd::table;
+use crate::fd::{FdOwner, LiveFd, retry_on_pressure};
+use crate::sys::{self, child::Cloexec};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::process::Command;
@@ -28,6 +29,20 @@ pub(super) struct Keep {
     pub(super) source: RawFd,
     pub(super) target: RawFd,
     stdio: bool,
+}
+
+/// How a child marks every fd it does not keep close-on-exec, each falling back to the next
+/// where the system lacks it. Only for tests of the fallbacks
+/// (`Inherit::__cloexec_strategy`); by default the child starts with `CloseRange`.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloexecStrategy {
+    /// `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11+).
+    CloseRange,
+    /// `F_SETFD` on each number listed in `/proc/self/fd`.
+    ProcFd,
+    /// `F_SETFD` on every number below `RLIMIT_NOFILE`.
+    Sweep,
 }
 
 /// Which fds a child inherits, at which numbers: a plan for [`CommandExt::inherit`](crate::CommandExt::inherit).
@@ -166,7 +181,7 @@ impl Inherit {
     pub fn keep_where(mut self, mut select: impl FnMut(&LiveFd<'_>) -> bool) -> Inherit {
         let mut picked = Vec::new();
         crate::fds().for_each(|fd| {
-            if fd.ty() == FdType::IpcMutex {
+            if fd.ty() == FdOwner::IpcMutex {
                 return;
             }
             if select(fd) {
@@ -260,15 +275,15 @@ impl Inherit {
         self
     }
 
-    /// Forces a close-on-exec strategy (0: `close_range`, 1: `/proc/self/fd`, 2: sweep),
-    /// to test the fallbacks.
+    /// Forces how the child marks the fds it does not keep close-on-exec, to test the
+    /// fallbacks.
     #[doc(hidden)]
     #[must_use]
-    pub fn __strategy(mut self, n: u8) -> Inherit {
-        self.how = Some(match n {
-            0 => Cloexec::CloseRange,
-            1 => Cloexec::ProcFd,
-            _ => Cloexec::Sweep,
+    pub fn __cloexec_strategy(mut self, how: CloexecStrategy) -> Inherit {
+        self.how = Some(match how {
+            CloexecStrategy::CloseRange => Cloexec::CloseRange,
+            CloexecStrategy::ProcFd => Cloexec::ProcFd,
+            CloexecStrategy::Sweep => Cloexec::Sweep,
         });
         self
     }

@@ -16,7 +16,6 @@
 use crate::error::{Error, Result};
 use crate::sys;
 use parking_lot::Mutex;
-use rustix::fs::{Mode, OFlags};
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::io;
@@ -25,14 +24,14 @@ use std::path::Path;
 
 /// One reserved number, and how many live reservations share it.
 #[derive(Debug)]
-struct Slot {
+struct ReservedNumber {
     holders: usize,
     /// Closed when the last reservation of the number is dropped.
     placeholder: OwnedFd,
 }
 
 /// The reserved numbers of every live `Command`.
-static RESERVED: Mutex<BTreeMap<RawFd, Slot>> = Mutex::new(BTreeMap::new());
+static RESERVED: Mutex<BTreeMap<RawFd, ReservedNumber>> = Mutex::new(BTreeMap::new());
 
 /// One reservation of one fd number, held by a `Command`: the number stays taken (by its
 /// placeholder, or by what a failed in-place `exec` put there with `dup2`) until every
@@ -71,10 +70,10 @@ pub(super) fn reserve(targets: &[RawFd]) -> Result<Vec<Reservation>> {
     let mut table = RESERVED.lock();
     for target in targets {
         match table.entry(target) {
-            Entry::Occupied(mut slot) => slot.get_mut().holders += 1,
-            Entry::Vacant(slot) => match placeholder_at(target, &mut null) {
+            Entry::Occupied(mut held) => held.get_mut().holders += 1,
+            Entry::Vacant(free) => match placeholder_at(target, &mut null) {
                 Ok(Some(placeholder)) => {
-                    slot.insert(Slot {
+                    free.insert(ReservedNumber {
                         holders: 1,
                         placeholder,
                     });
@@ -115,11 +114,11 @@ fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Optio
     }
     let spare = match null.take() {
         Some(spare) => spare,
-        None => match sys::open(Path::new("/dev/null"), OFlags::RDONLY, Mode::empty()) {
+        None => match sys::open_read(Path::new("/dev/null")) {
             Ok(opened) if opened.as_raw_fd() == target => return Ok(Some(opened)),
             Ok(opened) => opened,
             // No number below RLIMIT_NOFILE is free, so neither is `target` now.
-            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(sys::EMFILE) => return Ok(None),
             Err(e) => return Err(e),
         },
     };
@@ -131,7 +130,7 @@ fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Optio
         Ok(_elsewhere) => Ok(None),
         // EMFILE: nothing free from `target` up; EINVAL: not below RLIMIT_NOFILE. Nobody
         // can be given the number now.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::EINVAL)) => Ok(None),
+        Err(e) if matches!(e.raw_os_error(), Some(sys::EMFILE | sys::EINVAL)) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -139,12 +138,12 @@ fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Optio
 impl Drop for Reservation {
     fn drop(&mut self) {
         let mut table = RESERVED.lock();
-        if let Entry::Occupied(mut slot) = table.entry(self.number) {
-            slot.get_mut().holders -= 1;
-            if slot.get().holders == 0 {
+        if let Entry::Occupied(mut held) = table.entry(self.number) {
+            held.get_mut().holders -= 1;
+            if held.get().holders == 0 {
                 // Closed under the lock: a reservation of the same number made meanwhile
                 // would otherwise find the number neither reserved nor free.
-                drop(slot.remove().placeholder);
+                drop(held.remove().placeholder);
             }
         }
     }
@@ -161,7 +160,7 @@ mod tests {
     #[test]
     fn reserves_free_numbers_shares_them_and_leaves_others_alone() {
         // High numbers: other tests' fds (opened at the lowest free numbers) stay below.
-        let null = sys::open(Path::new("/dev/null"), OFlags::RDONLY, Mode::empty()).unwrap();
+        let null = sys::open_read(Path::new("/dev/null")).unwrap();
         let open = sys::dup_cloexec_from(&null, 900).unwrap();
         let busy = open.as_raw_fd();
         let free = busy + 7;
@@ -183,7 +182,7 @@ mod tests {
     fn a_spare_that_landed_on_a_later_target_becomes_its_placeholder() {
         // As if another thread took the first target between its check and the open of
         // the spare: the spare sits on the next target. High numbers, as above.
-        let null = sys::open(Path::new("/dev/null"), OFlags::RDONLY, Mode::empty()).unwrap();
+        let null = sys::open_read(Path::new("/dev/null")).unwrap();
         let first = 940;
         let later = first + 3;
         assert!(!is_open(first) && !is_open(later));

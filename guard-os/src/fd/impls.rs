@@ -57,8 +57,7 @@ macro_rules! fd_access {
 ///
 /// - `counted_fd!(release $ty)`: [`Resource`](guard_core::Resource) with `release` = the
 ///   type's own `close` (documented "Same as `Ty::close`", linked), and
-///   [`CountedResource`](guard_core::CountedResource). For [`Fd`](crate::Fd), whose `close`
-///   is the real one.
+///   [`CountedResource`](guard_core::CountedResource).
 /// - `counted_fd! { /// docs ... close $ty }`: also `pub fn close(self)`, which closes the
 ///   field `fd: Fd` and carries the docs given (each type's own, with its example). For a
 ///   wrapper that does not hand out its fd ([`IpcMutex`](crate::IpcMutex)).

@@ -12,16 +12,19 @@
 //! - **R3** each fd is closed exactly once. A failed close (`EBADF` for an fd closed behind
 //!   the registry's back, `EIO`, `EINTR`) still removes the entry, and is never retried.
 
-mod fd_type;
 mod impls;
 mod owned;
+mod owner;
 mod pressure;
 mod registry;
+// The one place where registered fd numbers become `BorrowedFd`s again or get closed.
+#[allow(unsafe_code)]
+pub(crate) mod table;
 
-pub(crate) use fd_type::FdType;
 pub(crate) use impls::{counted_fd, fd_access};
 pub use owned::Fd;
 pub(crate) use owned::{UniqueFd, dropped_unreleased};
+pub(crate) use owner::FdOwner;
 pub(crate) use pressure::retry_on_pressure;
 pub use pressure::{PRESSURE_FLUSH_TIMEOUT, pressure_retries};
 pub use registry::{Fds, LiveFd, Untracked, fds, untracked};

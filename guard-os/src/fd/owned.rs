@@ -1,8 +1,9 @@
 //! The generic registered [`Fd`], and the pieces unique leaf types share.
 
-use super::{FdType, counted_fd, retry_on_pressure};
+use super::table;
+use super::{FdOwner, retry_on_pressure};
 use crate::error::{self, Error, Result};
-use crate::sys::{self, table};
+use crate::sys;
 use guard_core::registry::Origin;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -30,7 +31,7 @@ use std::panic::Location;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Fd {
-    entry: table::Entry,
+    entry: table::Registration,
 }
 
 impl Fd {
@@ -55,13 +56,13 @@ impl Fd {
     pub fn adopt(fd: OwnedFd) -> Fd {
         // Only EBADF can fail F_SETFD, and an `OwnedFd` is open (I/O safety).
         let _ = sys::set_cloexec(&fd);
-        Fd::register(fd, FdType::Fd, Location::caller())
+        Fd::register(fd, FdOwner::Fd, Location::caller())
     }
 
     /// Registers `fd`, owned by a `ty` created at `site`.
-    pub(crate) fn register(fd: OwnedFd, ty: FdType, site: &'static Location<'static>) -> Fd {
+    pub(crate) fn register(fd: OwnedFd, ty: FdOwner, site: &'static Location<'static>) -> Fd {
         Fd {
-            entry: table::Entry::register(fd, ty, site),
+            entry: table::Registration::register(fd, ty, site),
         }
     }
 
@@ -159,14 +160,14 @@ impl Fd {
     }
 
     /// The same fd, re-registered as owned by `ty` with its creation site (see
-    /// `table::Entry::retag`: same number unless it is leased right now).
+    /// `table::Registration::retag`: same number unless it is leased right now).
     ///
     /// # Errors
     ///
     /// [`Error::Dup`] (only when leased, which needs a duplicate: out of fds even after
     /// draining the finalizer), with the fd given back unchanged.
     #[track_caller]
-    pub(crate) fn retag(self, ty: FdType) -> std::result::Result<Fd, (Fd, Error)> {
+    pub(crate) fn retag(self, ty: FdOwner) -> std::result::Result<Fd, (Fd, Error)> {
         let fd = self.entry.raw();
         let dup = |b: BorrowedFd<'_>| retry_on_pressure(|| sys::dup_cloexec(b));
         match self.entry.retag(ty, Location::caller(), dup) {
@@ -180,12 +181,20 @@ impl Fd {
     }
 
     /// The type that owns the fd.
-    pub(crate) fn ty(&self) -> FdType {
+    pub(crate) fn ty(&self) -> FdOwner {
         self.entry.ty()
     }
 }
 
-counted_fd!(release Fd);
+impl guard_core::Resource for Fd {
+    type Error = Error;
+    /// Same as [`Fd::close`].
+    fn release(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl guard_core::CountedResource for Fd {}
 
 impl AsFd for Fd {
     fn as_fd(&self) -> BorrowedFd<'_> {
@@ -266,7 +275,7 @@ impl UniqueFd {
 /// the drop itself with the fd's `origin` (the drop-bomb of
 /// [`guard_core::report::unreleased`]). `origin` is the registry's, read before the
 /// release; it is there as long as the fd is registered.
-pub(crate) fn dropped_unreleased(ty: FdType, origin: Option<Origin>, result: Result<()>) {
+pub(crate) fn dropped_unreleased(ty: FdOwner, origin: Option<Origin>, result: Result<()>) {
     if let Err(e) = result {
         error::report(ty.type_name(), ty.kind(), &e);
     }

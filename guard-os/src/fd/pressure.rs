@@ -1,6 +1,7 @@
 //! fd pressure (invariant F5): on `EMFILE`/`ENFILE`, drain pending counted releases and
 //! retry once.
 
+use crate::sys;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -36,7 +37,7 @@ pub fn pressure_retries() -> u64 {
 /// process runs short.
 pub(crate) fn retry_on_pressure<T>(mut create: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     match create() {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+        Err(e) if matches!(e.raw_os_error(), Some(sys::EMFILE | sys::ENFILE)) => {
             PRESSURE_RETRIES.fetch_add(1, Ordering::Relaxed);
             // On the finalizer thread this refuses at once; the retry is then merely cheap.
             let _ = guard_core::finalizer::flush_timeout(PRESSURE_FLUSH_TIMEOUT);

@@ -1,8 +1,9 @@
 //! The registry view: [`fds()`] with leased iteration, and [`untracked()`].
 
 use super::retry_on_pressure;
+use super::table;
 use crate::error::{Error, Result};
-use crate::sys::{self, table};
+use crate::sys;
 use guard_core::Kind;
 use guard_core::registry::{Census, Origin};
 use std::fmt;
@@ -196,7 +197,7 @@ impl LiveFd<'_> {
     ///
     /// Trying to keep it:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0521
     /// let f = guard_os::ReadFile::open("/dev/null").unwrap();
     /// let mut escaped = None;
     /// guard_os::fds().for_each(|fd| escaped = Some(fd.as_fd())); // error: borrowed data escapes
@@ -231,7 +232,7 @@ impl LiveFd<'_> {
     }
 
     /// The type that owns it, as the registry stores it.
-    pub(crate) fn ty(&self) -> super::FdType {
+    pub(crate) fn ty(&self) -> super::FdOwner {
         self.leased.ty()
     }
 }

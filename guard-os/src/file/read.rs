@@ -1,9 +1,8 @@
 //! [`ReadFile`]: counted.
 
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType, counted_fd, retry_on_pressure};
+use crate::fd::{Fd, FdOwner, counted_fd, retry_on_pressure};
 use crate::sys;
-use rustix::fs::{Mode, OFlags};
 use std::fmt;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
@@ -58,14 +57,12 @@ impl ReadFile {
     pub fn open(path: impl AsRef<Path>) -> Result<ReadFile> {
         let site = Location::caller();
         let path = path.as_ref();
-        let owned = retry_on_pressure(|| sys::open(path, OFlags::RDONLY, Mode::empty())).map_err(
-            |source| Error::Open {
-                path: path.to_owned(),
-                source,
-            },
-        )?;
+        let owned = retry_on_pressure(|| sys::open_read(path)).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
         Ok(ReadFile {
-            fd: Fd::register(owned, FdType::ReadFile, site),
+            fd: Fd::register(owned, FdOwner::ReadFile, site),
         })
     }
 

@@ -2,10 +2,9 @@
 //! close.
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, FdType, UniqueFd, fd_access, retry_on_pressure};
+use crate::fd::{self, Fd, FdOwner, UniqueFd, fd_access, retry_on_pressure};
 use crate::sys;
 use guard_core::{Resource, UniqueResource};
-use rustix::fs::{Mode, OFlags};
 use std::fmt;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
@@ -66,7 +65,7 @@ impl WriteFile {
     #[track_caller]
     pub fn create(path: impl AsRef<Path>) -> Result<WriteFile> {
         let site = Location::caller();
-        WriteFile::open_with(path.as_ref(), OFlags::TRUNC, site)
+        WriteFile::open_with(path.as_ref(), false, site)
     }
 
     /// Opens `path` for appending, creating it if needed (`O_WRONLY | O_APPEND | O_CREAT |
@@ -90,18 +89,17 @@ impl WriteFile {
     #[track_caller]
     pub fn append(path: impl AsRef<Path>) -> Result<WriteFile> {
         let site = Location::caller();
-        WriteFile::open_with(path.as_ref(), OFlags::APPEND, site)
+        WriteFile::open_with(path.as_ref(), true, site)
     }
 
-    fn open_with(path: &Path, extra: OFlags, site: &'static Location<'static>) -> Result<Self> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | extra;
-        let owned = retry_on_pressure(|| sys::open(path, flags, Mode::from_bits_truncate(0o666)))
-            .map_err(|source| Error::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+    fn open_with(path: &Path, append: bool, site: &'static Location<'static>) -> Result<Self> {
+        let owned =
+            retry_on_pressure(|| sys::open_write(path, append)).map_err(|source| Error::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         Ok(WriteFile {
-            fd: UniqueFd::new(Fd::register(owned, FdType::WriteFile, site)),
+            fd: UniqueFd::new(Fd::register(owned, FdOwner::WriteFile, site)),
             buf: Vec::new(),
             sync_on_release: false,
         })

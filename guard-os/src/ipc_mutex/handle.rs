@@ -1,115 +1,28 @@
 //! [`IpcMutex`], the counted handle, and the owner record in its lock file.
 
 use super::lock::{IpcLock, LockError};
+use super::lock_file::LockFile;
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType, counted_fd, retry_on_pressure};
-use crate::sys;
-use parking_lot::{Mutex, MutexGuard};
-use rustix::fs::{FlockOperation, Mode, OFlags};
+use crate::fd::counted_fd;
+use parking_lot::Mutex;
 use std::fmt;
-use std::io;
-use std::os::fd::AsFd;
 use std::panic::Location;
 use std::path::{Path, PathBuf};
-
-const MAGIC: [u8; 8] = *b"guardmtx";
-const RECORD: usize = 32;
-pub(super) const FREE: u32 = 0;
-const HELD: u32 = 1;
-
-/// The owner record at the start of the lock file. `poisoned` is set by a holder's death
-/// (seen by the next acquirer) or by a holder's panic (recorded by its release).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Record {
-    pub(super) state: u32,
-    pub(super) poisoned: bool,
-    pub(super) holder: u32,
-    pub(super) dead: u32,
-    pub(super) generation: u64,
-}
-
-impl Record {
-    /// The record in the first `len` bytes of the file (`b` holds them); `None` if the file
-    /// is not a lock file: not empty, and not starting with a whole record. Only guard
-    /// writes records, each whole with one 32-byte `pwrite` at offset 0, which a process's
-    /// death does not split (and a file's size grows only once its bytes are in), so a
-    /// short record is not ours either: both are refused, never overwritten.
-    fn decode(b: &[u8; RECORD], len: usize) -> Option<Record> {
-        if len == 0 {
-            return Some(Record::default()); // a new (empty) file
-        }
-        if len < RECORD || b[..8] != MAGIC {
-            return None;
-        }
-        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let mut g = [0; 8];
-        g.copy_from_slice(&b[24..32]);
-        Some(Record {
-            state: u32_at(8),
-            poisoned: u32_at(12) != 0,
-            holder: u32_at(16),
-            dead: u32_at(20),
-            generation: u64::from_le_bytes(g),
-        })
-    }
-
-    fn encode(&self) -> [u8; RECORD] {
-        let mut b = [0; RECORD];
-        b[..8].copy_from_slice(&MAGIC);
-        b[8..12].copy_from_slice(&self.state.to_le_bytes());
-        b[12..16].copy_from_slice(&u32::from(self.poisoned).to_le_bytes());
-        b[16..20].copy_from_slice(&self.holder.to_le_bytes());
-        b[20..24].copy_from_slice(&self.dead.to_le_bytes());
-        b[24..32].copy_from_slice(&self.generation.to_le_bytes());
-        b
-    }
-}
 
 /// The handle to a named mutex shared between processes: an open lock file. Counted (it
 /// only holds a number; the OS reclaims it at exit): share it with
 /// [`Counted`](guard_core::Counted). Acquisitions borrow it, so it cannot be released while
 /// locked.
 ///
-/// # How it works
+/// # Guarantees
 ///
-/// The lock is a [`flock(2)`](https://man7.org/linux/man-pages/man2/flock.2.html)
-/// exclusive lock on the handle's lock file, plus an in-process mutex, because threads of
-/// one process share the handle's open file description and `flock` does not exclude them
-/// from each other.
-///
-/// **Why `flock` and never classic `fcntl(F_SETLK)` locks**: POSIX record locks belong to
-/// the (process, file) pair, and closing *any* fd of that file in the process drops them.
-/// A counted [`ReadFile`](crate::ReadFile) of the same file, released later on the
-/// finalizer, would silently release a unique lock held elsewhere; and they do not exclude
-/// the threads of one process. A `flock` lock belongs to one open file description (as OFD
-/// locks do), which only this handle owns: nothing but its own release or the holder's
-/// death drops it. (On NFS, Linux emulates `flock` with POSIX locks: keep lock files on a
-/// local filesystem; the default directory is `/dev/shm`.)
-///
-/// **Owner death**: the kernel drops a `flock` lock when its holder dies, so death must be
-/// recorded to be seen. The first 32 bytes of the lock file are an owner record: the holder
-/// writes "held, by pid P" right after acquiring and "free" right before unlocking. An
-/// acquirer that finds "held" knows its predecessor died holding the lock (SIGKILL, a
-/// crash): it gets [`LockError::OwnerDied`], with the lock, like `EOWNERDEAD` or std's
-/// poisoning. The state stays *poisoned* (every later owner is told too) until an owner
-/// calls [`IpcLock::mark_consistent`] (or [`OwnerDied::recover`](crate::OwnerDied::recover)). A holder that dies
-/// between taking the lock and writing its record had not touched the protected state yet,
-/// so nothing is lost by not reporting it.
-///
-/// **Panics poison too**, as with std's `Mutex`: an [`IpcLock`] released while its thread
-/// panics (dropped during unwinding, also as a [`Guard`](guard_core::Guard) in a scope
-/// whose body panicked) records the state as poisoned, and the next owner gets
-/// [`LockError::OwnerDied`] with this process's pid. A lock taken while already panicking
-/// (in a `Drop` during unwinding) does not poison.
-///
-/// **The lock file is guard's alone**: `open` never follows a symlink at the path (`/dev/shm`
-/// is writable by everyone), and refuses a file that is not empty and does not start with an
-/// owner record, leaving it unchanged (only its last component is checked for a symlink).
-///
-/// A process that forks while holding the lock (without exec) shares the lock's open file
-/// description with its child: the lock then lasts until both have released or exited.
-/// guard's fds are close-on-exec, and exec hygiene ([`CommandExt`](crate::CommandExt))
-/// closes them in children anyway.
+/// The lock is an exclusive `flock(2)` on the lock file plus an in-process mutex, so it
+/// excludes threads and processes alike, and only this handle's release or its holder's
+/// death drops it. A holder's death, or a panic while holding it, poisons the state: the
+/// next owner gets [`LockError::OwnerDied`] until one calls
+/// [`IpcLock::mark_consistent`] (or [`OwnerDied::recover`](crate::OwnerDied::recover)).
+/// `open` refuses a symlink at the path and a file that is not a lock file. Keep lock
+/// files on a local filesystem (the default directory is `/dev/shm`).
 ///
 /// # Examples
 ///
@@ -124,8 +37,7 @@ impl Record {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct IpcMutex {
-    pub(super) fd: Fd,
-    pub(super) path: PathBuf,
+    file: LockFile,
     local: Mutex<()>,
 }
 
@@ -205,25 +117,33 @@ impl IpcMutex {
     }
 
     fn open_at(path: PathBuf, site: &'static Location<'static>) -> Result<IpcMutex> {
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW;
-        let owned = retry_on_pressure(|| sys::open(&path, flags, Mode::from_bits_truncate(0o600)))
-            .map_err(|source| Error::Open {
-                path: path.clone(),
-                source,
-            })?;
-        // Unlocked: the magic never changes once written, and a racing first write shows
-        // the file empty or whole. `acquire` checks again, under the lock.
-        read_record(&owned, &path)?;
         Ok(IpcMutex {
-            fd: Fd::register(owned, FdType::IpcMutex, site),
-            path,
+            file: LockFile::open(path, site)?,
             local: Mutex::new(()),
         })
     }
 
     /// The lock file (see [`open`](Self::open)'s example).
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
+    }
+
+    /// Closes the handle now, instead of on the finalizer (or at the drop). It cannot be
+    /// locked then: an acquisition borrows the handle. The lock file stays.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Close`]; the fd is closed and deregistered anyway.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = guard_os::IpcMutex::open("doc-close")?;
+    /// m.close()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn close(self) -> Result<()> {
+        self.file.fd.close()
     }
 
     /// Waits for the mutex and acquires it.
@@ -256,7 +176,7 @@ impl IpcMutex {
     pub fn lock(&self) -> std::result::Result<IpcLock<'_>, LockError<'_>> {
         let site = Location::caller();
         let local = self.local.lock();
-        match self.acquire(local, true, site)? {
+        match IpcLock::acquire(&self.file, local, true, site)? {
             Some(lock) => lock.checked(),
             None => unreachable!("a blocking flock does not report contention"),
         }
@@ -285,139 +205,19 @@ impl IpcMutex {
         let Some(local) = self.local.try_lock() else {
             return Ok(None);
         };
-        match self.acquire(local, false, site)? {
+        match IpcLock::acquire(&self.file, local, false, site)? {
             Some(lock) => lock.checked().map(Some),
             None => Ok(None),
         }
     }
-
-    fn acquire<'a>(
-        &'a self,
-        local: MutexGuard<'a, ()>,
-        block: bool,
-        site: &'static Location<'static>,
-    ) -> Result<Option<IpcLock<'a>>> {
-        let op = if block {
-            FlockOperation::LockExclusive
-        } else {
-            FlockOperation::NonBlockingLockExclusive
-        };
-        if !sys::flock(&self.fd, op).map_err(|e| self.error("flock", e))? {
-            return Ok(None);
-        }
-        let mut lock = IpcLock {
-            mutex: self,
-            local: Some(local),
-            record: Record::default(),
-            panicking: std::thread::panicking(),
-            site,
-        };
-        let old = read_record(&self.fd, &self.path).map_err(|e| lock.abandon(e))?;
-        let died = old.state == HELD;
-        lock.record = Record {
-            state: HELD,
-            poisoned: old.poisoned || died,
-            holder: rustix::process::getpid().as_raw_pid().unsigned_abs(),
-            dead: if died { old.holder } else { old.dead },
-            generation: old.generation.wrapping_add(1),
-        };
-        self.write_record(&lock.record)
-            .map_err(|e| lock.abandon(e))?;
-        Ok(Some(lock))
-    }
-
-    pub(super) fn write_record(&self, r: &Record) -> Result<()> {
-        sys::pwrite_all(&self.fd, &r.encode(), 0)
-            .map_err(|e| self.error("writing the owner record", e))
-    }
-
-    pub(super) fn error(&self, op: &'static str, source: io::Error) -> Error {
-        lock_error(op, &self.path, source)
-    }
 }
 
-/// Reads the owner record of the lock file `path` open at `fd`, refusing a file that is
-/// not a lock file (see [`Record::decode`]).
-fn read_record(fd: impl AsFd, path: &Path) -> Result<Record> {
-    let mut b = [0; RECORD];
-    let mut got = 0;
-    while got < RECORD {
-        match sys::pread(&fd, &mut b[got..], got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(lock_error("reading the owner record", path, e)),
-        }
-    }
-    Record::decode(&b, got).ok_or_else(|| {
-        let why = "not a guard lock file: it is not empty and does not start with an owner \
-                   record (left unchanged)";
-        let source = io::Error::new(io::ErrorKind::InvalidData, why);
-        lock_error("checking the owner record", path, source)
-    })
-}
-
-fn lock_error(op: &'static str, path: &Path, source: io::Error) -> Error {
-    Error::Lock {
-        op,
-        path: path.to_owned(),
-        source,
-    }
-}
-
-counted_fd! {
-    /// Closes the handle now, instead of on the finalizer (or at the drop). It cannot be
-    /// locked then: an acquisition borrows the handle. The lock file stays.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Close`]; the fd is closed and deregistered anyway.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let m = guard_os::IpcMutex::open("doc-close")?;
-    /// m.close()?;
-    /// # Ok::<(), guard_os::Error>(())
-    /// ```
-    close IpcMutex
-}
+counted_fd!(release IpcMutex);
 
 impl fmt::Debug for IpcMutex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IpcMutex")
-            .field("path", &self.path)
+            .field("path", &self.file.path)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owner_record_round_trips_and_a_new_file_reads_as_free() {
-        let r = Record {
-            state: HELD,
-            poisoned: true,
-            holder: 42,
-            dead: 7,
-            generation: 9,
-        };
-        assert_eq!(Record::decode(&r.encode(), RECORD), Some(r));
-        assert_eq!(Record::decode(&[0; RECORD], 0), Some(Record::default()));
-        assert_eq!(Record::default().state, FREE);
-    }
-
-    #[test]
-    fn anything_but_an_empty_file_or_a_whole_record_is_refused() {
-        let whole = Record::default().encode();
-        assert_eq!(Record::decode(&whole, RECORD), Some(Record::default()));
-        assert_eq!(Record::decode(&whole, RECORD - 1), None, "a short record");
-        assert_eq!(Record::decode(&whole, 8), None, "only the magic");
-        assert_eq!(Record::decode(&[0; RECORD], RECORD), None, "zeros");
-        let mut text = [b'x'; RECORD];
-        text[..8].copy_from_slice(b"guardmtX");
-        assert_eq!(Record::decode(&text, RECORD), None, "almost the magic");
     }
 }

@@ -1,16 +1,15 @@
 //! [`IpcLock`], the unique acquisition, and what `lock` returns when a holder died.
 
-use super::handle::{FREE, IpcMutex, Record};
+use super::lock_file::{FREE, HELD, LockFile, Record};
 use crate::error::{Error, Result};
 use crate::sys;
 use guard_core::registry::Origin;
 use guard_core::{Kind, Resource, UniqueResource};
 use parking_lot::MutexGuard;
-use rustix::fs::FlockOperation;
 use std::fmt;
 use std::panic::Location;
 
-/// An acquisition of an [`IpcMutex`]. Unique: enter it in a [`scope`](guard_core::scope)
+/// An acquisition of an [`IpcMutex`](crate::IpcMutex). Unique: enter it in a [`scope`](guard_core::scope)
 /// (or call [`unlock`](Self::unlock)); its release records "free" and unlocks. Dropped
 /// without release, it unlocks at once anyway and the drop is reported
 /// ([`guard_core::report::unreleased`]).
@@ -19,7 +18,7 @@ use std::panic::Location;
 /// it poisons the mutex, as std's `Mutex` does: the next owner gets
 /// [`LockError::OwnerDied`] (with this process's pid) until one recovers with
 /// [`OwnerDied::recover`] or [`mark_consistent`](Self::mark_consistent). See
-/// [`IpcMutex`]'s "How it works".
+/// [`IpcMutex`](crate::IpcMutex)'s "How it works".
 ///
 /// # Examples
 ///
@@ -33,26 +32,26 @@ use std::panic::Location;
 ///
 /// An acquisition borrows its handle, so the handle cannot be released while locked:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0597
 /// let lock = {
 ///     let m = guard_os::IpcMutex::open("doc-outlive").unwrap();
 ///     m.lock().unwrap() // error: `m` does not live long enough
 /// };
 /// ```
 pub struct IpcLock<'a> {
-    pub(super) mutex: &'a IpcMutex,
-    pub(super) local: Option<MutexGuard<'a, ()>>,
-    pub(super) record: Record,
+    file: &'a LockFile,
+    local: Option<MutexGuard<'a, ()>>,
+    record: Record,
     /// The thread was panicking when it took the lock: its release then does not poison
     /// (as std's `Mutex`).
-    pub(super) panicking: bool,
-    pub(super) site: &'static Location<'static>,
+    panicking: bool,
+    site: &'static Location<'static>,
 }
 
 impl<'a> IpcLock<'a> {
     /// True while the state is poisoned: a holder died or panicked holding the lock and
     /// nobody has marked the state consistent since. Only a lock from
-    /// [`OwnerDied::into_lock`] is poisoned ([`IpcMutex::lock`] reports the death first).
+    /// [`OwnerDied::into_lock`] is poisoned ([`IpcMutex::lock`](crate::IpcMutex::lock) reports the death first).
     ///
     /// # Examples
     ///
@@ -100,7 +99,7 @@ impl<'a> IpcLock<'a> {
             dead: 0,
             ..self.record
         };
-        self.mutex.write_record(&record)?;
+        self.file.write_record(&record)?;
         self.record = record;
         Ok(())
     }
@@ -126,6 +125,40 @@ impl<'a> IpcLock<'a> {
         self.finish()
     }
 
+    /// Takes the `flock` on `file` (waiting for it if `block`, else `Ok(None)` if it is
+    /// held), with the in-process mutex `local` already held, and writes "held, by this
+    /// process" in the owner record, marking the state poisoned if the record says a holder
+    /// died.
+    pub(super) fn acquire(
+        file: &'a LockFile,
+        local: MutexGuard<'a, ()>,
+        block: bool,
+        site: &'static Location<'static>,
+    ) -> Result<Option<IpcLock<'a>>> {
+        if !sys::flock_exclusive(&file.fd, block).map_err(|e| file.error("flock", e))? {
+            return Ok(None);
+        }
+        let mut lock = IpcLock {
+            file,
+            local: Some(local),
+            record: Record::default(),
+            panicking: std::thread::panicking(),
+            site,
+        };
+        let old = file.read_record().map_err(|e| lock.abandon(e))?;
+        let died = old.state == HELD;
+        lock.record = Record {
+            state: HELD,
+            poisoned: old.poisoned || died,
+            holder: sys::pid(),
+            dead: if died { old.holder } else { old.dead },
+            generation: old.generation.wrapping_add(1),
+        };
+        file.write_record(&lock.record)
+            .map_err(|e| lock.abandon(e))?;
+        Ok(Some(lock))
+    }
+
     pub(super) fn checked(self) -> std::result::Result<IpcLock<'a>, LockError<'a>> {
         if self.record.poisoned {
             let pid = self.record.dead;
@@ -135,8 +168,8 @@ impl<'a> IpcLock<'a> {
     }
 
     /// Gives the lock up after a failed acquisition step and returns the error.
-    pub(super) fn abandon(&mut self, error: Error) -> Error {
-        let _ = sys::flock(&self.mutex.fd, FlockOperation::Unlock);
+    fn abandon(&mut self, error: Error) -> Error {
+        let _ = sys::flock_unlock(&self.file.fd);
         self.local = None;
         error
     }
@@ -161,11 +194,11 @@ impl<'a> IpcLock<'a> {
             },
             ..self.record
         };
-        if let Err(e) = self.mutex.write_record(&free) {
+        if let Err(e) = self.file.write_record(&free) {
             errors.push(e);
         }
-        if let Err(e) = sys::flock(&self.mutex.fd, FlockOperation::Unlock) {
-            errors.push(self.mutex.error("flock(LOCK_UN)", e));
+        if let Err(e) = sys::flock_unlock(&self.file.fd) {
+            errors.push(self.file.error("flock(LOCK_UN)", e));
         }
         drop(local);
         Error::collect(errors)
@@ -197,13 +230,13 @@ impl Drop for IpcLock<'_> {
 impl fmt::Debug for IpcLock<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IpcLock")
-            .field("path", &self.mutex.path)
+            .field("path", &self.file.path)
             .field("poisoned", &self.record.poisoned)
             .finish()
     }
 }
 
-/// Why [`IpcMutex::lock`] did not return a plain lock. Hand-written because
+/// Why [`IpcMutex::lock`](crate::IpcMutex::lock) did not return a plain lock. Hand-written because
 /// [`OwnerDied`] gives the lock back. `?` converts it into [`Error`] (releasing the lock,
 /// which stays poisoned).
 ///
@@ -298,7 +331,7 @@ impl fmt::Display for LockError<'_> {
                 f,
                 "the holder (pid {}) of the OS mutex `{}` died while holding it",
                 d.pid,
-                d.lock.mutex.path.display()
+                d.lock.file.path.display()
             ),
             LockError::Os(e) => fmt::Display::fmt(e, f),
         }
@@ -326,7 +359,7 @@ impl From<LockError<'_>> for Error {
         match e {
             LockError::Os(e) => e,
             LockError::OwnerDied(d) => {
-                let path = d.lock.mutex.path.clone();
+                let path = d.lock.file.path.clone();
                 let pid = d.pid;
                 let died = Error::OwnerDied { path, pid };
                 match d.lock.unlock() {

@@ -1,10 +1,11 @@
 //! A named mutex between processes: the seed's "a mutex is two resources". The handle
 //! ([`IpcMutex`], an open lock file) is counted; an acquisition ([`IpcLock`]) is unique.
 //!
-//! How it works, and why: see [`IpcMutex`].
+//! Its guarantees: see [`IpcMutex`]; the mechanism is in `docs/notes-os.md`.
 
 mod handle;
 mod lock;
+mod lock_file;
 
 pub use handle::IpcMutex;
 pub use lock::{IpcLock, LockError, OwnerDied};

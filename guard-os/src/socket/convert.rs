@@ -6,8 +6,8 @@
 
 use super::{TcpListener, UnixListener};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType};
-use socket2::{Domain, Protocol, SockRef, Type};
+use crate::fd::{Fd, FdOwner};
+use crate::sys::{self, Domain, Protocol, Type};
 use std::fmt;
 use std::os::fd::AsRawFd;
 
@@ -16,7 +16,7 @@ struct Want {
     /// The type's name, for the error.
     into: &'static str,
     /// Its registry tag.
-    ty: FdType,
+    ty: FdOwner,
     /// The address families it accepts (`SO_DOMAIN`).
     families: &'static [Domain],
     /// The protocol it requires (`SO_PROTOCOL`), if any.
@@ -25,14 +25,14 @@ struct Want {
 
 const TCP: Want = Want {
     into: "TcpListener",
-    ty: FdType::TcpListener,
+    ty: FdOwner::TcpListener,
     families: &[Domain::IPV4, Domain::IPV6],
     protocol: Some(Protocol::TCP),
 };
 
 const UNIX: Want = Want {
     into: "UnixListener",
-    ty: FdType::UnixListener,
+    ty: FdOwner::UnixListener,
     families: &[Domain::UNIX],
     protocol: None,
 };
@@ -46,10 +46,9 @@ fn check(fd: &Fd, want: &Want) -> Result<()> {
         into: want.into,
         found,
     };
-    let s = SockRef::from(fd);
-    let ty = match s.r#type() {
+    let ty = match sys::socket_type(fd) {
         Ok(ty) => ty,
-        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => {
+        Err(e) if e.raw_os_error() == Some(sys::ENOTSOCK) => {
             return Err(mismatch("not a socket".into()));
         }
         Err(e) => return Err(Error::socket("getsockopt SO_TYPE", e)),
@@ -57,23 +56,19 @@ fn check(fd: &Fd, want: &Want) -> Result<()> {
     if ty != Type::STREAM {
         return Err(mismatch(format!("a {ty:?} socket")));
     }
-    let family = s
-        .domain()
-        .map_err(|e| Error::socket("getsockopt SO_DOMAIN", e))?;
+    let family = sys::socket_domain(fd).map_err(|e| Error::socket("getsockopt SO_DOMAIN", e))?;
     if !want.families.contains(&family) {
         return Err(mismatch(format!("an {family:?} stream socket")));
     }
     if let Some(protocol) = want.protocol {
-        let got = s
-            .protocol()
-            .map_err(|e| Error::socket("getsockopt SO_PROTOCOL", e))?;
+        let got =
+            sys::socket_protocol(fd).map_err(|e| Error::socket("getsockopt SO_PROTOCOL", e))?;
         if got != Some(protocol) {
             return Err(mismatch(format!("an {family:?} stream socket of {got:?}")));
         }
     }
-    let listening = s
-        .is_listener()
-        .map_err(|e| Error::socket("getsockopt SO_ACCEPTCONN", e))?;
+    let listening =
+        sys::is_listener(fd).map_err(|e| Error::socket("getsockopt SO_ACCEPTCONN", e))?;
     if !listening {
         return Err(mismatch(format!(
             "an {family:?} stream socket that is not listening"
@@ -409,7 +404,7 @@ mod tests {
         let _serial = serial();
         let fd = adopt(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
         let n = fd.as_raw_fd();
-        let addr = SockRef::from(&fd).local_addr().unwrap();
+        let addr = crate::sys::local_addr(&fd).unwrap();
         let mut fd = Some(fd);
         let mut converted = None;
         crate::fds().for_each(|live| {
@@ -428,7 +423,7 @@ mod tests {
         });
         let l = converted.expect("visited");
         assert_eq!(
-            SockRef::from(&l).local_addr().unwrap().as_socket(),
+            crate::sys::local_addr(&l).unwrap().as_socket(),
             addr.as_socket()
         );
         assert_eq!(

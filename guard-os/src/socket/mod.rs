@@ -1,4 +1,4 @@
-//! Sockets, through socket2 (every socket is created with `SOCK_CLOEXEC`, accepted ones
+//! Sockets (every socket is created with `SOCK_CLOEXEC`, accepted ones
 //! with `accept4(SOCK_CLOEXEC)`):
 //!
 //! - counted: [`TcpListener`], [`UdpSocket`], [`UnixListener`] (closing only gives a

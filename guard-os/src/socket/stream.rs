@@ -4,17 +4,17 @@
 //! scope, not later.
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, FdType, UniqueFd, retry_on_pressure};
-use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+use crate::fd::{self, Fd, FdOwner, UniqueFd, retry_on_pressure};
+use crate::sys::{self, Domain, SockAddr, Type};
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::Location;
 
-/// A new socket (`SOCK_CLOEXEC`, set atomically by socket2), retried once after draining
-/// the finalizer on `EMFILE`/`ENFILE`.
-pub(super) fn socket(domain: Domain, ty: Type) -> Result<Socket> {
-    retry_on_pressure(|| Socket::new(domain, ty, None)).map_err(|e| Error::socket("socket", e))
+/// A new socket (`SOCK_CLOEXEC`, set atomically), retried once after draining the
+/// finalizer on `EMFILE`/`ENFILE`.
+pub(super) fn socket(domain: Domain, ty: Type) -> Result<OwnedFd> {
+    retry_on_pressure(|| sys::socket(domain, ty)).map_err(|e| Error::socket("socket", e))
 }
 
 /// Tries each address `addr` resolves to, in order, as std's `each_addr` does: a new
@@ -26,8 +26,8 @@ pub(super) fn each_addr(
     addr: impl ToSocketAddrs,
     ty: Type,
     op: &'static str,
-    mut attempt: impl FnMut(&Socket, SocketAddr) -> Result<()>,
-) -> Result<Socket> {
+    mut attempt: impl FnMut(&OwnedFd, SocketAddr) -> Result<()>,
+) -> Result<OwnedFd> {
     let addrs = addr
         .to_socket_addrs()
         .map_err(|e| Error::socket("resolve", e))?;
@@ -42,33 +42,10 @@ pub(super) fn each_addr(
     Err(last)
 }
 
-/// `accept4(SOCK_CLOEXEC)` on `listener`, retried once on fd pressure, and retried on
-/// `EINTR` as std does (socket2 does not): a signal handler installed without
-/// `SA_RESTART` must not end a blocking accept with an error.
+/// `accept4(SOCK_CLOEXEC)` on `listener` (retried on `EINTR`), retried once on fd
+/// pressure.
 pub(super) fn accept(listener: &Fd) -> Result<(OwnedFd, SockAddr)> {
-    retry_on_pressure(|| retry_on_eintr(|| SockRef::from(listener).accept()))
-        .map(|(s, a)| (OwnedFd::from(s), a))
-        .map_err(|e| Error::socket("accept", e))
-}
-
-/// `connect(2)` of `s` to `addr`, as std's `connect` on Linux: retried on `EINTR`, with
-/// `EISCONN` taken as success. A blocking connect interrupted by a signal goes on in the
-/// kernel; calling it again waits for that same attempt, or finds it done (`EISCONN`).
-pub(super) fn connect(s: &Socket, addr: &SockAddr) -> io::Result<()> {
-    match retry_on_eintr(|| s.connect(addr)) {
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::ISCONN.raw_os_error()) => Ok(()),
-        other => other,
-    }
-}
-
-/// `op` until it fails with anything but `EINTR` (`ErrorKind::Interrupted`).
-fn retry_on_eintr<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    loop {
-        match op() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
+    retry_on_pressure(|| sys::accept(listener)).map_err(|e| Error::socket("accept", e))
 }
 
 /// The common part of both stream types: a unique socket fd.
@@ -77,14 +54,14 @@ pub(super) struct Stream {
 }
 
 impl Stream {
-    pub(super) fn new(fd: OwnedFd, ty: FdType, site: &'static Location<'static>) -> Stream {
+    pub(super) fn new(fd: OwnedFd, ty: FdOwner, site: &'static Location<'static>) -> Stream {
         Stream {
             fd: UniqueFd::new(Fd::register(fd, ty, site)),
         }
     }
 
-    pub(super) fn sock(&self) -> SockRef<'_> {
-        SockRef::from(self.fd.get())
+    pub(super) fn fd(&self) -> &Fd {
+        self.fd.get()
     }
 
     /// shutdown(Write), then close; both errors returned. Takes the fd: runs once.
@@ -94,7 +71,7 @@ impl Stream {
         };
         let n = fd.as_raw_fd();
         let mut errors = Vec::new();
-        if let Err(source) = SockRef::from(&fd).shutdown(Shutdown::Write) {
+        if let Err(source) = sys::shutdown_write(&fd) {
             errors.push(Error::Shutdown { fd: n, source });
         }
         if let Err(e) = fd.close() {
@@ -166,9 +143,7 @@ macro_rules! stream_common {
                 &self,
                 timeout: ::std::option::Option<::std::time::Duration>,
             ) -> $crate::Result<()> {
-                self.0
-                    .sock()
-                    .set_read_timeout(timeout)
+                $crate::sys::set_read_timeout(self.0.fd(), timeout)
                     .map_err(|e| $crate::Error::socket("setsockopt SO_RCVTIMEO", e))
             }
         }
@@ -195,16 +170,14 @@ macro_rules! stream_common {
                 &self,
                 timeout: ::std::option::Option<::std::time::Duration>,
             ) -> $crate::Result<()> {
-                self.0
-                    .sock()
-                    .set_write_timeout(timeout)
+                $crate::sys::set_write_timeout(self.0.fd(), timeout)
                     .map_err(|e| $crate::Error::socket("setsockopt SO_SNDTIMEO", e))
             }
         }
 
         impl ::std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
-                ::std::io::Read::read(&mut &*self.0.sock(), buf)
+                $crate::sys::recv(self.0.fd(), buf)
             }
         }
 
@@ -216,7 +189,7 @@ macro_rules! stream_common {
 
         impl ::std::io::Write for &$ty {
             fn write(&mut self, data: &[u8]) -> ::std::io::Result<usize> {
-                ::std::io::Write::write(&mut &*self.0.sock(), data)
+                $crate::sys::send(self.0.fd(), data)
             }
 
             fn flush(&mut self) -> ::std::io::Result<()> {

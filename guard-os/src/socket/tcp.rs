@@ -1,9 +1,9 @@
 //! TCP: [`TcpListener`] (counted) and [`TcpStream`] (unique: see [`super::stream`]).
 
-use super::stream::{Stream, accept, connect, each_addr, inet, stream_common};
+use super::stream::{Stream, accept, each_addr, inet, stream_common};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType, counted_fd};
-use socket2::{SockRef, Type};
+use crate::fd::{Fd, FdOwner, counted_fd};
+use crate::sys::{self, Type};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::panic::Location;
@@ -63,15 +63,12 @@ impl TcpListener {
     pub fn bind(addr: impl ToSocketAddrs) -> Result<TcpListener> {
         let site = Location::caller();
         let s = each_addr(addr, Type::STREAM, "bind", |s, addr| {
-            s.set_reuse_address(true)
-                .map_err(|e| Error::socket("setsockopt SO_REUSEADDR", e))?;
-            s.bind(&addr.into())
-                .map_err(|e| Error::socket(format!("bind {addr}"), e))?;
-            s.listen(1024)
-                .map_err(|e| Error::socket(format!("listen {addr}"), e))
+            sys::set_reuse_address(s).map_err(|e| Error::socket("setsockopt SO_REUSEADDR", e))?;
+            sys::bind(s, &addr.into()).map_err(|e| Error::socket(format!("bind {addr}"), e))?;
+            sys::listen(s, 1024).map_err(|e| Error::socket(format!("listen {addr}"), e))
         })?;
         Ok(TcpListener {
-            fd: Fd::register(s.into(), FdType::TcpListener, site),
+            fd: Fd::register(s, FdOwner::TcpListener, site),
         })
     }
 
@@ -115,7 +112,7 @@ impl TcpListener {
     /// # Ok::<(), guard_os::Error>(())
     /// ```
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        inet(SockRef::from(&self.fd).local_addr(), "getsockname")
+        inet(sys::local_addr(&self.fd), "getsockname")
     }
 
     /// Makes `accept` non-blocking (`EAGAIN` when nothing is pending) or blocking
@@ -135,9 +132,7 @@ impl TcpListener {
     /// # Ok::<(), guard_os::Error>(())
     /// ```
     pub fn set_nonblocking(&self, on: bool) -> Result<()> {
-        SockRef::from(&self.fd)
-            .set_nonblocking(on)
-            .map_err(|e| Error::socket("fcntl O_NONBLOCK", e))
+        sys::set_nonblocking(&self.fd, on).map_err(|e| Error::socket("fcntl O_NONBLOCK", e))
     }
 }
 
@@ -201,13 +196,13 @@ impl TcpStream {
     pub fn connect(addr: impl ToSocketAddrs) -> Result<TcpStream> {
         let site = Location::caller();
         let s = each_addr(addr, Type::STREAM, "connect", |s, addr| {
-            connect(s, &addr.into()).map_err(|e| Error::socket(format!("connect {addr}"), e))
+            sys::connect(s, &addr.into()).map_err(|e| Error::socket(format!("connect {addr}"), e))
         })?;
-        Ok(TcpStream::accepted(s.into(), site))
+        Ok(TcpStream::accepted(s, site))
     }
 
     pub(super) fn accepted(fd: OwnedFd, site: &'static Location<'static>) -> TcpStream {
-        TcpStream(Stream::new(fd, FdType::TcpStream, site))
+        TcpStream(Stream::new(fd, FdOwner::TcpStream, site))
     }
 
     /// The remote address
@@ -229,7 +224,7 @@ impl TcpStream {
     /// # Ok::<(), guard_os::Error>(())
     /// ```
     pub fn peer_addr(&self) -> Result<SocketAddr> {
-        inet(self.0.sock().peer_addr(), "getpeername")
+        inet(sys::peer_addr(self.0.fd()), "getpeername")
     }
 
     /// The local address
@@ -251,7 +246,7 @@ impl TcpStream {
     /// # Ok::<(), guard_os::Error>(())
     /// ```
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        inet(self.0.sock().local_addr(), "getsockname")
+        inet(sys::local_addr(self.0.fd()), "getsockname")
     }
 }
 

@@ -2,9 +2,8 @@
 
 use super::stream::{each_addr, inet};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType, counted_fd};
-use crate::sys;
-use socket2::{SockRef, Type};
+use crate::fd::{Fd, FdOwner, counted_fd};
+use crate::sys::{self, Type};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::Location;
@@ -49,11 +48,10 @@ impl UdpSocket {
     pub fn bind(addr: impl ToSocketAddrs) -> Result<UdpSocket> {
         let site = Location::caller();
         let s = each_addr(addr, Type::DGRAM, "bind", |s, addr| {
-            s.bind(&addr.into())
-                .map_err(|e| Error::socket(format!("bind {addr}"), e))
+            sys::bind(s, &addr.into()).map_err(|e| Error::socket(format!("bind {addr}"), e))
         })?;
         Ok(UdpSocket {
-            fd: Fd::register(s.into(), FdType::UdpSocket, site),
+            fd: Fd::register(s, FdOwner::UdpSocket, site),
         })
     }
 
@@ -74,9 +72,7 @@ impl UdpSocket {
     /// # Ok::<(), guard_os::Error>(())
     /// ```
     pub fn send_to(&self, data: &[u8], addr: SocketAddr) -> Result<usize> {
-        SockRef::from(&self.fd)
-            .send_to(data, &addr.into())
-            .map_err(|e| Error::socket("sendto", e))
+        sys::send_to(&self.fd, data, &addr.into()).map_err(|e| Error::socket("sendto", e))
     }
 
     /// Waits for one datagram and receives it: its length and sender
@@ -120,7 +116,7 @@ impl UdpSocket {
     /// # Ok::<(), guard_os::Error>(())
     /// ```
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        inet(SockRef::from(&self.fd).local_addr(), "getsockname")
+        inet(sys::local_addr(&self.fd), "getsockname")
     }
 }
 

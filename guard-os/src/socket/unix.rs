@@ -1,10 +1,10 @@
 //! Unix stream sockets: [`UnixListener`] (counted) and [`UnixStream`] (unique: see
 //! [`super::stream`]).
 
-use super::stream::{Stream, accept, connect, socket, stream_common};
+use super::stream::{Stream, accept, socket, stream_common};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType, counted_fd, retry_on_pressure};
-use socket2::{Domain, SockAddr, Socket, Type};
+use crate::fd::{Fd, FdOwner, counted_fd, retry_on_pressure};
+use crate::sys::{self, Domain, SockAddr, Type};
 use std::os::fd::OwnedFd;
 use std::panic::Location;
 use std::path::Path;
@@ -61,10 +61,10 @@ impl UnixListener {
         let op = || format!("bind {}", path.display());
         let addr = SockAddr::unix(path).map_err(|e| Error::socket(op(), e))?;
         let s = socket(Domain::UNIX, Type::STREAM)?;
-        s.bind(&addr).map_err(|e| Error::socket(op(), e))?;
-        s.listen(1024).map_err(|e| Error::socket("listen", e))?;
+        sys::bind(&s, &addr).map_err(|e| Error::socket(op(), e))?;
+        sys::listen(&s, 1024).map_err(|e| Error::socket("listen", e))?;
         Ok(UnixListener {
-            fd: Fd::register(s.into(), FdType::UnixListener, site),
+            fd: Fd::register(s, FdOwner::UnixListener, site),
         })
     }
 
@@ -166,8 +166,8 @@ impl UnixStream {
         let op = || format!("connect {}", path.display());
         let addr = SockAddr::unix(path).map_err(|e| Error::socket(op(), e))?;
         let s = socket(Domain::UNIX, Type::STREAM)?;
-        connect(&s, &addr).map_err(|e| Error::socket(op(), e))?;
-        Ok(UnixStream::accepted(s.into(), site))
+        sys::connect(&s, &addr).map_err(|e| Error::socket(op(), e))?;
+        Ok(UnixStream::accepted(s, site))
     }
 
     /// A connected pair of Unix stream sockets
@@ -194,16 +194,13 @@ impl UnixStream {
     #[track_caller]
     pub fn pair() -> Result<(UnixStream, UnixStream)> {
         let site = Location::caller();
-        let (a, b) = retry_on_pressure(|| Socket::pair(Domain::UNIX, Type::STREAM, None))
-            .map_err(|e| Error::socket("socketpair", e))?;
-        Ok((
-            UnixStream::accepted(a.into(), site),
-            UnixStream::accepted(b.into(), site),
-        ))
+        let (a, b) =
+            retry_on_pressure(sys::unix_stream_pair).map_err(|e| Error::socket("socketpair", e))?;
+        Ok((UnixStream::accepted(a, site), UnixStream::accepted(b, site)))
     }
 
     pub(super) fn accepted(fd: OwnedFd, site: &'static Location<'static>) -> UnixStream {
-        UnixStream(Stream::new(fd, FdType::UnixStream, site))
+        UnixStream(Stream::new(fd, FdOwner::UnixStream, site))
     }
 }
 

@@ -2,16 +2,17 @@
 //! allocation, no lock, nothing that is not async-signal-safe. Errors are plain `io::Error`
 //! built from an errno (no allocation).
 //!
-//! These functions take fd numbers, not `BorrowedFd`s: in the child the numbers were
-//! computed by the parent and are valid copies of the parent's fds. They change every fd of
-//! the calling process, which is sound only in a child that is about to `exec`: hence
+//! These functions take fd numbers, and call libc with them directly: they never make a
+//! `BorrowedFd` or `OwnedFd` for a number, since some of the numbers (the sweep's, a
+//! target's) may not be open, which those types' invariants forbid. They change every fd
+//! of the calling process, which is sound only in a child that is about to `exec`: hence
 //! `unsafe`.
 
-use rustix::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use rustix::fd::RawFd;
 use rustix::fs::{Mode, OFlags};
-use rustix::io::{Errno, FdFlags};
+use rustix::io::Errno;
 use std::io;
-use std::mem::{ManuallyDrop, MaybeUninit};
+use std::mem::MaybeUninit;
 
 fn err(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
@@ -79,13 +80,17 @@ pub(crate) unsafe fn cloexec_from(first: RawFd, how: Cloexec) -> io::Result<()> 
 ///
 /// As [`cloexec_from`].
 unsafe fn set_cloexec(raw: RawFd) -> io::Result<()> {
-    // SAFETY: `fcntl(F_SETFD)` on a number that may not be open is harmless (EBADF); the
-    // borrow does not outlive this call.
-    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
-    match rustix::io::fcntl_setfd(fd, FdFlags::CLOEXEC) {
-        Ok(()) | Err(Errno::BADF) => Ok(()),
-        Err(e) => Err(err(e)),
+    // SAFETY: `fcntl(F_SETFD)` takes a plain integer: on a number that is not open it fails
+    // with EBADF and changes nothing; on an open one it sets the only fd flag, which the
+    // caller (a child about to exec, per the contract) may do to any of its fds.
+    let r = unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) };
+    if r == -1 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EBADF) {
+            return Err(e);
+        }
     }
+    Ok(())
 }
 
 /// # Safety
@@ -161,11 +166,14 @@ fn parse_fd(name: &[u8]) -> Option<RawFd> {
 ///
 /// As [`cloexec_from`]; `raw` must be open.
 pub(crate) unsafe fn dup_above(raw: RawFd, min: RawFd) -> io::Result<RawFd> {
-    // SAFETY: `raw` is open (contract); the borrow does not outlive this call.
-    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
-    rustix::io::fcntl_dupfd_cloexec(fd, min)
-        .map(IntoRawFd::into_raw_fd)
-        .map_err(err)
+    // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` takes plain integers and only creates a new fd at a
+    // free number (it closes nothing); `raw` is open (contract).
+    let r = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, min) };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
 }
 
 /// Makes `src` appear at `dst` without `FD_CLOEXEC`: `dup2(src, dst)`, or, when they are
@@ -175,16 +183,21 @@ pub(crate) unsafe fn dup_above(raw: RawFd, min: RawFd) -> io::Result<RawFd> {
 ///
 /// As [`cloexec_from`]; `src` must be open. Whatever was open at `dst` is closed.
 pub(crate) unsafe fn place(src: RawFd, dst: RawFd) -> io::Result<()> {
-    // SAFETY: `src` is open (contract); the borrow does not outlive this call.
-    let fd = unsafe { BorrowedFd::borrow_raw(src) };
-    if src == dst {
-        return rustix::io::fcntl_setfd(fd, FdFlags::empty()).map_err(err);
+    let r = if src == dst {
+        // SAFETY: `fcntl(F_SETFD, 0)` takes a plain integer and clears the only fd flag of
+        // `src`, which is open (contract).
+        unsafe { libc::fcntl(src, libc::F_SETFD, 0) }
+    } else {
+        // SAFETY: `dup2` takes plain integers; `src` is open (contract), and whatever was
+        // open at `dst` is closed, which the contract allows (the caller is a child about
+        // to exec).
+        unsafe { libc::dup2(src, dst) }
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
     }
-    // SAFETY: an `OwnedFd` naming `dst` only so that rustix's `dup2` can name the target;
-    // it is never dropped (ManuallyDrop), so nothing is closed on its behalf. dup2 itself
-    // closes whatever was at `dst`, which the contract allows.
-    let mut target = ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(dst) });
-    rustix::io::dup2(fd, &mut target).map_err(err)
 }
 
 #[cfg(test)]

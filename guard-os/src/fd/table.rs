@@ -4,9 +4,9 @@
 //! This is the one place where registered fd numbers become `BorrowedFd`s again or get
 //! closed, so the invariants that make it sound are all stated here:
 //!
-//! - An [`Entry`] is the unique owner of one registered, open fd. It is created from an
+//! - A [`Registration`] is the unique owner of one registered, open fd. It is created from an
 //!   `OwnedFd` (so the number was open and owned) and gives the number up only by removing
-//!   its entry, exactly once ([`Entry::close`], [`Entry::into_owned`], [`Entry::retag`] or
+//!   its entry, exactly once ([`Registration::close`], [`Registration::into_owned`], [`Registration::retag`] or
 //!   its `Drop`). `retag` hands the number straight to the new entry it creates only when
 //!   the removal gave it back (`Removal::Removed`); otherwise the new entry owns a copy.
 //! - After removal, the number is closed by whoever holds it last: the remover if no lease
@@ -18,8 +18,9 @@
 //! `close(2)` is called once and never retried: Linux frees the number even when it
 //! returns `EINTR`; the error is returned (or reported, for a deferred close).
 
+use super::FdOwner;
 use crate::error::{self, Error};
-use crate::fd::FdType;
+use crate::sys;
 use guard_core::Lease;
 use guard_core::registry::{Census, Key, Origin, Registry, Removal};
 use std::io;
@@ -35,7 +36,7 @@ use std::sync::LazyLock;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Value {
     raw: RawFd,
-    ty: FdType,
+    ty: FdOwner,
 }
 
 static TABLE: LazyLock<Registry<Value>> = LazyLock::new(|| {
@@ -62,13 +63,10 @@ pub(crate) fn len() -> usize {
 /// failed release of the fd's owning type.
 fn close_deferred(Value { raw, ty }: Value) {
     // SAFETY: the registry hands each removed value to this function exactly once, after
-    // its last lease ended; the `Entry` that owned it gave it up when it removed the entry.
+    // its last lease ended; the `Registration` that owned it gave it up when it removed the entry.
     // Nothing else holds the number, so closing it cannot close anybody else's fd.
-    if let Err(e) = unsafe { rustix::io::try_close(raw) } {
-        let error = Error::Close {
-            fd: raw,
-            source: super::errno(e),
-        };
+    if let Err(source) = unsafe { sys::close_raw(raw) } {
+        let error = Error::Close { fd: raw, source };
         error::report(ty.type_name(), ty.kind(), &error);
     }
 }
@@ -80,22 +78,26 @@ fn close_deferred(Value { raw, ty }: Value) {
 /// `raw` must have come back from `Registry::remove` as `Removed` (the caller owns it).
 unsafe fn close_removed(raw: RawFd) -> io::Result<()> {
     // SAFETY: per the contract, the caller owns `raw` and passes ownership here.
-    unsafe { rustix::io::try_close(raw) }.map_err(super::errno)
+    unsafe { sys::close_raw(raw) }
 }
 
 /// The owner of one registered fd. See the module docs for the protocol.
-pub(crate) struct Entry {
+pub(crate) struct Registration {
     key: Key,
     raw: RawFd,
-    ty: FdType,
+    ty: FdOwner,
 }
 
-impl Entry {
+impl Registration {
     /// Registers `fd`, owned by a `ty` created at `site`; the entry owns it from now on.
-    pub(crate) fn register(fd: OwnedFd, ty: FdType, site: &'static Location<'static>) -> Entry {
+    pub(crate) fn register(
+        fd: OwnedFd,
+        ty: FdOwner,
+        site: &'static Location<'static>,
+    ) -> Registration {
         let raw = fd.into_raw_fd();
         let key = table().insert(Value { raw, ty }, ty.origin(site));
-        Entry { key, raw, ty }
+        Registration { key, raw, ty }
     }
 
     /// The fd, borrowed.
@@ -116,7 +118,7 @@ impl Entry {
     }
 
     /// The type that owns the fd.
-    pub(crate) fn ty(&self) -> FdType {
+    pub(crate) fn ty(&self) -> FdOwner {
         self.ty
     }
 
@@ -158,7 +160,7 @@ impl Entry {
     }
 }
 
-impl Entry {
+impl Registration {
     /// Re-registers the fd as owned by `ty`, with the creation site it had (`fallback` only
     /// if its origin could not be read, which never happens for the owner).
     ///
@@ -173,10 +175,10 @@ impl Entry {
     /// `dup` failed: nothing changed, and the entry is given back.
     pub(crate) fn retag(
         mut self,
-        ty: FdType,
+        ty: FdOwner,
         fallback: &'static Location<'static>,
         dup: impl FnOnce(BorrowedFd<'_>) -> io::Result<OwnedFd>,
-    ) -> Result<Entry, (Entry, io::Error)> {
+    ) -> Result<Registration, (Registration, io::Error)> {
         let site = self.origin().map_or(fallback, |o| o.site());
         let value = Value { raw: self.raw, ty };
         match table().replace_unleased(self.key, value, ty.origin(site)) {
@@ -206,11 +208,11 @@ impl Entry {
             }
         };
         let key = table().insert(Value { raw, ty }, ty.origin(site));
-        Ok(Entry { key, raw, ty })
+        Ok(Registration { key, raw, ty })
     }
 }
 
-impl Drop for Entry {
+impl Drop for Registration {
     fn drop(&mut self) {
         if let Err(source) = close_key(self.key) {
             let error = Error::Close {
@@ -222,7 +224,7 @@ impl Drop for Entry {
     }
 }
 
-impl std::fmt::Debug for Entry {
+impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "fd {}", self.raw)
     }
@@ -272,7 +274,7 @@ impl<'a> Leased<'a> {
     }
 
     /// The type that owns the fd.
-    pub(crate) fn ty(&self) -> FdType {
+    pub(crate) fn ty(&self) -> FdOwner {
         self.lease.value().ty
     }
 
@@ -286,7 +288,7 @@ impl<'a> Leased<'a> {
 /// live entry's, or a removed entry's whose close waits for a lease to end (invisible to
 /// [`for_each`], yet closed later by the registry: taking its number now would get it
 /// closed under its new owner).
-pub(crate) fn held_in(numbers: &std::ops::Range<RawFd>) -> Option<(RawFd, FdType)> {
+pub(crate) fn held_in(numbers: &std::ops::Range<RawFd>) -> Option<(RawFd, FdOwner)> {
     table()
         .unreleased_values()
         .into_iter()

@@ -5,10 +5,11 @@
 //! Why it is a safe function that counts threads, and who owns a passed fd: see
 //! [`listen_fds()`].
 
+use super::env::{self, Vars};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdType, retry_on_pressure};
-use crate::sys::{self, table};
-use std::ffi::OsString;
+use crate::fd::table;
+use crate::fd::{Fd, FdOwner, retry_on_pressure};
+use crate::sys;
 use std::ops::Range;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -194,39 +195,18 @@ impl IntoIterator for ListenFds {
 /// # Ok::<(), guard_os::Error>(())
 /// ```
 ///
-/// # Who owns a passed fd
+/// # Safety of a safe function
 ///
-/// By the convention, `LISTEN_PID` (this process) and `LISTEN_FDS` (n) say that fds
-/// `3..3 + n` were passed at exec for this process to take; whoever consumes the variables
-/// takes the fds, and must remove the variables (as `sd_listen_fds(1)` and this function
-/// do) so that nothing else can take them again. A process-wide flag makes this function
-/// take them at most once even if the variables come back, and a number the registry
-/// already knows is refused. What no check can see is code that took the numbers by hand
-/// (`OwnedFd::from_raw_fd`, an `unsafe` claim) without removing the variables, or that
-/// forged them (`std::env::set_var`, `unsafe` too): both break the convention this relies
-/// on.
-///
-/// # Why a thread check, not a `# Safety` contract
-///
-/// Removing an environment variable while another thread reads the environment through C
-/// (`getenv(3)`: the resolver, locales, time zones, any C library) is undefined behaviour,
-/// which is why `std::env::remove_var` is `unsafe`. guard cannot see what other threads
-/// do, but it can count them (`Threads:` in `/proc/self/status`): with one thread, nothing
-/// else can run, nor start, while the variables are removed. The documented way to call
-/// this function (first thing in `main`) meets that condition, so it is checked rather
-/// than handed to every caller as a contract; [`listen_fds_unchecked`] is the contract,
-/// for the programs that cannot call it that early.
-///
-/// `tests/listen_fds.rs` passes fds to real processes: a child takes working listeners,
-/// a wrong pid yields nothing, malformed values and closed fds are typed errors, a second
-/// take yields nothing, and a second thread makes it refuse.
+/// Removing environment variables is unsound while another thread reads the environment
+/// through C; this function counts the process's threads and refuses unless it is the
+/// only one ([`listen_fds_unchecked`] is the `unsafe` variant without the check).
 #[track_caller]
 pub fn listen_fds() -> Result<ListenFds> {
     let site = Location::caller();
     let Some(vars) = Vars::read() else {
         return Ok(ListenFds::default());
     };
-    let threads = retry_on_pressure(sys::listen::thread_count)
+    let threads = retry_on_pressure(sys::thread_count)
         .map_err(|source| Error::ListenFdsThreadCount { source })?;
     if threads != 1 {
         return Err(Error::ListenFdsThreads { threads });
@@ -272,22 +252,6 @@ pub unsafe fn listen_fds_unchecked() -> Result<ListenFds> {
     unsafe { take(vars, site) }
 }
 
-/// The convention's variables, as found.
-struct Vars {
-    pid: Option<OsString>,
-    fds: Option<OsString>,
-    names: Option<OsString>,
-}
-
-impl Vars {
-    /// The variables; `None` if none is set.
-    fn read() -> Option<Vars> {
-        let [pid, fds, names, pidfdid] = sys::listen::LISTEN_VARS.map(std::env::var_os);
-        let any = pid.is_some() || fds.is_some() || names.is_some() || pidfdid.is_some();
-        any.then_some(Vars { pid, fds, names })
-    }
-}
-
 /// Removes the variables, then takes what they pass to this process.
 ///
 /// # Safety
@@ -295,14 +259,14 @@ impl Vars {
 /// As [`listen_fds_unchecked`].
 unsafe fn take(vars: Vars, site: &'static Location<'static>) -> Result<ListenFds> {
     // SAFETY: forwarded contract. First: whatever follows, the variables are consumed.
-    unsafe { sys::listen::remove_listen_vars() };
+    unsafe { env::remove_listen_vars() };
     if TAKEN.load(Ordering::Acquire) {
         return Ok(ListenFds::default());
     }
     let Some(pid) = vars.pid else {
         return Ok(ListenFds::default());
     };
-    let pid: u32 = parse("LISTEN_PID", &pid, "not a positive decimal pid", |&p| p > 0)?;
+    let pid: u32 = env::parse("LISTEN_PID", &pid, "not a positive decimal pid", |&p| p > 0)?;
     if pid != std::process::id() {
         return Ok(ListenFds::default()); // meant for another process
     }
@@ -310,7 +274,7 @@ unsafe fn take(vars: Vars, site: &'static Location<'static>) -> Result<ListenFds
         return Ok(ListenFds::default());
     };
     let max = usize::try_from(i32::MAX - FIRST).unwrap_or(usize::MAX);
-    let n: usize = parse(
+    let n: usize = env::parse(
         "LISTEN_FDS",
         &count,
         "not a decimal count of fds above fd 3",
@@ -319,7 +283,7 @@ unsafe fn take(vars: Vars, site: &'static Location<'static>) -> Result<ListenFds
     if n == 0 {
         return Ok(ListenFds::default());
     }
-    let names = vars.names.map(|v| split_names(&v, n)).transpose()?;
+    let names = vars.names.map(|v| env::split_names(&v, n)).transpose()?;
     let numbers = FIRST..FIRST + i32::try_from(n).unwrap_or(i32::MAX - FIRST);
     check_free(&numbers)?;
     if TAKEN.swap(true, Ordering::AcqRel) {
@@ -331,48 +295,11 @@ unsafe fn take(vars: Vars, site: &'static Location<'static>) -> Result<ListenFds
             // were passed for this process to take when LISTEN_PID (this pid) and
             // LISTEN_FDS (n) are set, and we consumed that claim (removed the variables;
             // TAKEN makes it once per process); none is registered (checked).
-            let owned = unsafe { sys::listen::claim_inherited(raw) };
-            Fd::register(owned, FdType::Fd, site)
+            let owned = unsafe { sys::claim_inherited(raw) };
+            Fd::register(owned, FdOwner::Fd, site)
         })
         .collect();
     Ok(ListenFds { fds, names })
-}
-
-/// Parses a decimal `var`, which `ok` must accept.
-fn parse<T: std::str::FromStr>(
-    var: &'static str,
-    value: &OsString,
-    reason: &'static str,
-    ok: impl Fn(&T) -> bool,
-) -> Result<T> {
-    let text = value
-        .to_str()
-        .filter(|t| t.bytes().all(|b| b.is_ascii_digit()));
-    match text.and_then(|t| t.parse().ok()).filter(ok) {
-        Some(v) => Ok(v),
-        None => Err(invalid(var, value, reason)),
-    }
-}
-
-/// `LISTEN_FDNAMES`: `n` names separated by `:`.
-fn split_names(value: &OsString, n: usize) -> Result<Vec<String>> {
-    let reason = "not one name per passed fd, separated by `:`";
-    let names: Vec<String> = match value.to_str() {
-        Some(text) => text.split(':').map(str::to_owned).collect(),
-        None => return Err(invalid("LISTEN_FDNAMES", value, reason)),
-    };
-    if names.len() != n {
-        return Err(invalid("LISTEN_FDNAMES", value, reason));
-    }
-    Ok(names)
-}
-
-fn invalid(var: &'static str, value: &OsString, reason: &'static str) -> Error {
-    Error::ListenFdsInvalid {
-        var,
-        value: value.to_string_lossy().into_owned(),
-        reason,
-    }
 }
 
 /// Checks that every number in `numbers` is open and that the registry holds none, not
@@ -391,27 +318,6 @@ fn check_free(numbers: &Range<i32>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(s: &str) -> OsString {
-        s.into()
-    }
-
-    #[test]
-    fn parses_the_convention_strictly() {
-        let pid = |s: &str| parse::<u32>("LISTEN_PID", &os(s), "r", |&p| p > 0);
-        assert_eq!(pid("42").unwrap(), 42);
-        for bad in ["", "0", "-1", "+1", " 1", "1 ", "x", "4294967296"] {
-            let e = pid(bad).unwrap_err();
-            assert!(
-                matches!(&e, Error::ListenFdsInvalid { var: "LISTEN_PID", value, .. } if value == bad),
-                "{bad:?}: {e}"
-            );
-        }
-        assert_eq!(split_names(&os("a:b"), 2).unwrap(), ["a", "b"]);
-        assert_eq!(split_names(&os("a::"), 3).unwrap(), ["a", "", ""]);
-        assert!(split_names(&os("a:b"), 3).is_err());
-        assert!(split_names(&os(""), 2).is_err());
-    }
 
     #[test]
     fn take_named_keeps_names_and_fds_aligned() {

@@ -1,0 +1,13 @@
+//! Converting what rustix returns into what the rest of guard-os takes.
+
+use rustix::io::Errno;
+use std::io;
+
+/// Converts a rustix errno to an `io::Error` without allocating.
+pub(crate) fn errno(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// The errno values guard-os tells apart: out of fds (`EMFILE`, `ENFILE`), a number not
+/// below `RLIMIT_NOFILE` (`EINVAL`), not a socket (`ENOTSOCK`).
+pub(crate) use libc::{EINVAL, EMFILE, ENFILE, ENOTSOCK};
