@@ -28,6 +28,10 @@ pub use guard_macros::Resource;
 #[path = "private.rs"]
 pub mod __private;
 
+/// `compile_fail` doctests for the soundness claims made about the facade's types.
+#[cfg(doctest)]
+mod soundness;
+
 /// The README's code blocks, compiled and run as doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

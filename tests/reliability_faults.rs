@@ -29,6 +29,7 @@ use guard::os::{
     UdpSocket, UnixListener, UnixStream, WriteFile, fds, pipe, pressure_retries,
 };
 use guard::{Counted, CountedResource, Resource, ScopeError, UniqueResource, scope};
+use guard_testkit::Blocker;
 use reliability::{
     EXPECTED, Events, FdSnapshot, Record, is_open, payload, run_output, size, temp_path, watchdog,
 };
@@ -180,18 +181,6 @@ fn check_only_gone(before: &FdSnapshot, n: i32) {
 }
 
 // --- EMFILE at every creation path ------------------------------------------------------
-
-/// Holds the finalizer up, so that counted releases dropped behind it are pending.
-struct Blocker(Duration);
-
-impl Resource for Blocker {
-    type Error = std::convert::Infallible;
-    fn release(self) -> Result<(), Self::Error> {
-        std::thread::sleep(self.0);
-        Ok(())
-    }
-}
-impl CountedResource for Blocker {}
 
 /// A counted resource whose release opens a file, on the finalizer, at EMFILE: the drain
 /// before the retry must refuse at once there (it would wait for itself).

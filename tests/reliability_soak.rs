@@ -310,11 +310,7 @@ fn check_visit(fd: &LiveFd<'_>, temp: &str) -> Result<(), String> {
 fn spawn_children(n: usize, stop_early: &AtomicBool) -> Result<u64, String> {
     let (pr, pw) = pipe().map_err(|e| e.to_string())?;
     let udp = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let link = |fd: &dyn AsRawFd| {
-        std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    };
+    let link = |fd: &dyn AsRawFd| guard_testkit::fd_target(fd.as_raw_fd()).unwrap_or_default();
     let (want_pipe, want_udp) = (link(&pr), link(&udp));
     let mut spawned = 0;
     for i in 0..n {

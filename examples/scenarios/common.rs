@@ -151,37 +151,17 @@ impl Drop for Watchdog {
 /// Every fd open in this process (per `/proc/self/fd`), ascending, with what it refers to;
 /// without the fd used to read the directory.
 pub fn open_fds() -> Result<Vec<(i32, String)>> {
-    let own = PathBuf::from(format!("/proc/{}/fd", std::process::id()));
-    let mut fds = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/fd")? {
-        let entry = entry?;
-        let Some(n) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        match std::fs::read_link(entry.path()) {
-            Ok(target) if target == own => {}
-            Ok(target) => fds.push((n, target.display().to_string())),
-            Err(_) => {} // closed meanwhile: the directory's own fd
-        }
-    }
-    fds.sort();
-    Ok(fds)
+    Ok(guard_testkit::open_fds()?.into_iter().collect())
 }
 
 /// How many fds are open in this process.
 pub fn fd_count() -> Result<usize> {
-    Ok(open_fds()?.len())
+    Ok(guard_testkit::open_fds()?.len())
 }
 
 /// What fd `n` refers to now (`/proc/self/fd/n`), if it is open.
 pub fn fd_target(n: i32) -> Option<String> {
-    std::fs::read_link(format!("/proc/self/fd/{n}"))
-        .ok()
-        .map(|p| p.display().to_string())
+    guard_testkit::fd_target(n)
 }
 
 /// The last segment of a type name: `guard_os::file::ReadFile` -> `ReadFile`.

@@ -24,9 +24,8 @@ fn child_lists_its_fds() {
         return;
     }
     println!("BEGIN");
-    for fd in common::open_fds() {
-        let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
-        println!("{fd} {}", target.display());
+    for (fd, target) in guard_testkit::open_fds().expect("read /proc/self/fd") {
+        println!("{fd} {target}");
     }
     for var in ["LISTEN_FDS", "LISTEN_PID"] {
         if let Ok(v) = std::env::var(var) {
@@ -59,10 +58,7 @@ fn run_listing(mut cmd: Command) -> (BTreeMap<i32, String>, Vec<String>) {
 }
 
 fn target(fd: &impl AsRawFd) -> String {
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .unwrap()
-        .display()
-        .to_string()
+    guard_testkit::fd_target(fd.as_raw_fd()).expect("an open fd")
 }
 
 /// An fd opened the way C code would: no O_CLOEXEC, not registered.

@@ -4,22 +4,10 @@
 
 mod common;
 
-use guard_core::{Counted, CountedResource, Resource};
+use guard_core::Counted;
 use guard_os::{ReadFile, pipe, pressure_retries};
+use guard_testkit::Blocker;
 use std::time::{Duration, Instant};
-
-/// A counted resource whose release holds the finalizer up for a while, so that the
-/// releases queued behind it are pending when the process runs out of fds.
-struct Blocker(Duration);
-
-impl Resource for Blocker {
-    type Error = std::convert::Infallible;
-    fn release(self) -> Result<(), Self::Error> {
-        std::thread::sleep(self.0);
-        Ok(())
-    }
-}
-impl CountedResource for Blocker {}
 
 /// Opens ReadFiles until the process is out of fds.
 fn fill() -> Vec<Counted<ReadFile>> {

@@ -15,19 +15,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// `GUARD_FULL=1`: run at the sizes (the variable guard-os's tests use too).
-pub fn full() -> bool {
-    std::env::var_os("GUARD_FULL").is_some_and(|v| v == "1")
-}
-
-/// `ci` normally, `full` under `GUARD_FULL=1`.
-pub fn size(ci: usize, full: usize) -> usize {
-    if self::full() { full } else { ci }
-}
+/// `GUARD_FULL=1`: run at the sizes (the variable guard-os's tests use too); `ci`
+/// or `full` by it.
+#[allow(unused_imports)] // each suite uses a different subset
+pub use guard_testkit::{full, size};
 
 /// "ci" or "full", for the result lines.
 pub fn size_name() -> &'static str {
@@ -63,26 +57,15 @@ pub fn watchdog<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> T {
     WATCHED.fetch_add(1, Ordering::Relaxed);
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::Builder::new()
-        .name(format!("watched: {what}"))
-        .spawn(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-            let _ = tx.send(());
-            r
-        })
-        .expect("spawn the watched thread");
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => match handle.join().expect("the watched thread") {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(_) => {
+    let limit = Duration::from_secs(secs);
+    match guard_testkit::try_watchdog(&format!("watched: {what}"), limit, f) {
+        Ok(v) => v,
+        Err(hung) => {
             HUNG.fetch_add(1, Ordering::Relaxed);
             Record::new("watchdog", what)
                 .count("hung_after_s", secs)
                 .emit();
-            panic!("{what}: did not finish within {secs}s (hang)")
+            panic!("{what}: {hung} (hang)")
         }
     }
 }
@@ -97,27 +80,7 @@ pub struct FdSnapshot(pub BTreeMap<i32, String>);
 impl FdSnapshot {
     /// Reads `/proc/self/fd` now.
     pub fn take() -> FdSnapshot {
-        let dir = std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd");
-        let mut map = BTreeMap::new();
-        for entry in dir.filter_map(Result::ok) {
-            let Some(n) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            match std::fs::read_link(entry.path()) {
-                Ok(target) => {
-                    map.insert(n, target.display().to_string());
-                }
-                Err(_) => continue, // the directory's own fd, closed by now
-            }
-        }
-        // The directory's fd shows up as a link to /proc/<pid>/fd while it is open.
-        let own = format!("/proc/{}/fd", std::process::id());
-        map.retain(|_, t| *t != own);
-        FdSnapshot(map)
+        FdSnapshot(guard_testkit::open_fds().expect("read /proc/self/fd"))
     }
 
     /// The numbers open now and not in `base`, and those in `base` and not open now (or
@@ -297,45 +260,12 @@ pub fn wait_timeout(child: &mut Child, secs: f64) -> Option<ExitStatus> {
 
 /// Runs `cmd` with captured output, at most `secs`; panics if it hangs.
 pub fn run_output(mut cmd: Command, secs: f64) -> Output {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    // Read both pipes on threads, so a chatty child cannot block on a full pipe.
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut out, &mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut err, &mut v);
-        v
-    });
-    let status = wait_timeout(&mut child, secs)
-        .unwrap_or_else(|| panic!("child did not finish within {secs}s (killed)"));
-    Output {
-        status,
-        stdout: out_t.join().expect("stdout reader"),
-        stderr: err_t.join().expect("stderr reader"),
-    }
+    guard_testkit::output_of(&mut cmd, Duration::from_secs_f64(secs))
 }
 
 /// The lines between `BEGIN` and `END` in a child's stdout (libtest prints around them).
-pub fn payload(out: &Output) -> Vec<String> {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = Vec::new();
-    let mut inside = false;
-    for line in text.lines() {
-        match line.trim() {
-            "BEGIN" => inside = true,
-            "END" => inside = false,
-            l if inside => lines.push(l.to_owned()),
-            _ => {}
-        }
-    }
-    lines
-}
+#[allow(unused_imports)]
+pub use guard_testkit::payload;
 
 /// A path in the temp dir unique to this process and call.
 pub fn temp_path(tag: &str) -> std::path::PathBuf {

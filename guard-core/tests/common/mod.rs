@@ -3,9 +3,7 @@
 #![allow(dead_code)]
 
 use guard_core::{CountedResource, Resource, UniqueResource};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// A stress size: `n`, or a few rounds under Miri (which checks each access, not volume).
 pub fn rounds(n: usize) -> usize {
@@ -13,27 +11,9 @@ pub fn rounds(n: usize) -> usize {
 }
 
 /// Runs `f` on its own thread and fails the test if it does not finish within `limit`
-/// (a deadlock fails, never hangs). A panic in `f` is resumed here.
-pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::Builder::new()
-        .name("watched".into())
-        .spawn(move || {
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-            let _ = tx.send(out);
-        })
-        .expect("spawn the watched thread");
-    // Miri runs the same code a thousand times slower: the limit still catches a hang.
-    let limit = if cfg!(miri) { limit * 60 } else { limit };
-    match rx.recv_timeout(limit) {
-        Ok(Ok(v)) => {
-            worker.join().expect("watched thread joins");
-            v
-        }
-        Ok(Err(payload)) => std::panic::resume_unwind(payload),
-        Err(_) => panic!("did not finish within {limit:?}: deadlock or hang"),
-    }
-}
+/// (a deadlock fails, never hangs; the limit is scaled under Miri).
+#[allow(unused_imports)] // not every test binary watches a step
+pub use guard_testkit::watchdog;
 
 /// A shared log of what was released, in order, with the releasing thread's name.
 #[derive(Clone, Default)]
