@@ -145,6 +145,57 @@ impl<T: ?Sized + Send + 'static> SendPart for T {}
 /// Asserts that a plain field of a counted type is [`SendPart`].
 pub const fn assert_send_part<T: ?Sized + SendPart>() {}
 
+/// Probes whether the type `T` of (or held by) a plain field of a counted resource is a
+/// unique resource: if it is, the inherent `assert_not_unique` applies (and fails,
+/// demanding [`UniqueInPlainField`]); if not, [`NotUnique`]'s does nothing.
+pub struct UniqueProbe<T: ?Sized>(PhantomData<T>);
+
+impl<T: ?Sized> UniqueProbe<T> {
+    /// A probe for `T`.
+    pub const fn new() -> Self {
+        UniqueProbe(PhantomData)
+    }
+}
+
+impl<T: ?Sized> Default for UniqueProbe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for UniqueProbe<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UniqueProbe")
+    }
+}
+
+impl<T: UniqueResource> UniqueProbe<T> {
+    /// Fails to compile: `T` is a unique resource.
+    pub const fn assert_not_unique(&self)
+    where
+        T: UniqueInPlainField,
+    {
+    }
+}
+
+/// The fallback of [`UniqueProbe::assert_not_unique`] for types that are not unique
+/// resources.
+pub trait NotUnique {
+    /// Does nothing: the type is not a unique resource.
+    fn assert_not_unique(&self) {}
+}
+impl<T: ?Sized> NotUnique for UniqueProbe<T> {}
+
+/// Implemented by nothing: demanded when a plain field of a counted resource holds a unique
+/// resource, which would be dropped unreleased with it on the finalizer thread.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is a unique resource: in a plain field of a counted resource, it would be dropped unreleased on the finalizer thread",
+    label = "this unique resource is never released: a counted resource releases only its `#[resource]` fields, which must be counted",
+    note = "a unique resource (a writable file, a connection, a lock) is released at a precise point, at the end of a `guard::scope`; a counted resource is released later, on another thread, and only drops its plain fields",
+    note = "mark the type `#[resource(unique)]` and this field `#[resource]`, and enter the value in a `guard::scope`; or hold a counted resource here"
+)]
+pub trait UniqueInPlainField {}
+
 /// Probes whether `T` implements `Drop`: if it does, the inherent `assert_no_drop` applies
 /// (and fails, demanding [`MustNotImplementDrop`]); if not, [`NotDrop`]'s does nothing.
 pub struct DropProbe<T>(PhantomData<T>);

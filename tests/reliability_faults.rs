@@ -838,14 +838,11 @@ fn check_scope_error(e: &ScopeError<std::io::Error>, errors: &[&str], modes: [Mo
         match field {
             "Self::hook" => assert_eq!(text, "hook failed"),
             _ => {
-                // `ReleaseErrors::parts` hands out `&dyn Error` without `'static`, so a
-                // part's error cannot be downcast; its source (the OS error) can.
+                // The part's error is guard-os's, its OS error at the end of the message.
                 assert!(text.starts_with("flushing fd "), "{text}");
-                let os = error
-                    .source()
-                    .and_then(|s| s.downcast_ref::<std::io::Error>());
+                let os = error.downcast_ref::<guard::os::Error>();
                 assert_eq!(
-                    os.and_then(std::io::Error::raw_os_error),
+                    os.and_then(guard::os::Error::raw_os_error),
                     Some(libc::ENOSPC)
                 );
             }

@@ -23,7 +23,9 @@ use proc_macro::TokenStream;
 ///   (a lock acquisition, a writable file, a connection). May hold both kinds of parts.
 /// - `#[resource(counted)]`: released later, on the finalizer thread, when its last
 ///   `guard::Counted` handle goes (a read-only fd, a listener). Every `#[resource]` field must
-///   be counted too, every other field `Send + 'static`, and the type may not borrow. It may
+///   be counted too, every other field `Send + 'static` and no unique resource (a plain
+///   field is only dropped, so a unique one in it would never be released), and the type
+///   may not borrow. It may
 ///   hold handles to its own type (a directory keeping its parent open:
 ///   `parent: Option<Counted<Dir>>`); name the type (or `Self`) in the field, not an alias.
 ///
@@ -54,8 +56,11 @@ use proc_macro::TokenStream;
 /// reported together, and the type still gets stub impls so that nothing else cascades:
 /// a missing, repeated or conflicting classification; unknown or duplicate keys; a field's
 /// `#[resource]` with parentheses or a value; a union; a counted type with a lifetime, a
-/// `#[resource]` field that is not counted or a field that is not `Send` (the error points
-/// at the field; in a type that holds its own type, the derive is reported too); a
+/// `#[resource]` field that is not counted, a field that is not `Send` (the error points
+/// at the field; in a type that holds its own type, the derive is reported too) or a plain
+/// field that holds a unique resource, directly or through `Option`, `Box`, `Vec`,
+/// `VecDeque`, arrays and tuples (the error points at the unique type; one held through
+/// another type, or a generic parameter, is not seen); a
 /// `#[resource]` field that is not a resource; a hook that is called (`Self::flush()`) or has
 /// the wrong signature; a bad `crate` path (then without stubs, as the facade's path is
 /// unknown); and a user `impl Drop`.
@@ -148,6 +153,25 @@ use proc_macro::TokenStream;
 /// #[resource(counted)]
 /// struct Cached {
 ///     data: std::rc::Rc<Vec<u8>>,
+/// }
+/// ```
+///
+/// Nor a unique resource in a plain field, which it would drop unreleased (the error says to
+/// mark the type unique and the field `#[resource]`):
+///
+/// ```compile_fail,E0277
+/// struct WriteFile;
+/// impl guard::Resource for WriteFile {
+///     type Error = std::io::Error;
+///     fn release(self) -> std::io::Result<()> { Ok(()) }
+/// }
+/// impl guard::UniqueResource for WriteFile {}
+///
+/// #[derive(guard::Resource)]
+/// #[resource(counted)]
+/// struct Session {
+///     log: Option<WriteFile>,
+///     id: u64,
 /// }
 /// ```
 ///

@@ -1,5 +1,7 @@
-//! guard-os's one error type: every variant names the operation that failed and keeps the
-//! OS error as its [`source`](std::error::Error::source).
+//! guard-os's one error type: every variant names the operation that failed, and its
+//! message ends with the OS error, on the same line.
+
+mod display;
 
 use guard_core::Kind;
 use guard_core::event::{self, Event};
@@ -18,8 +20,13 @@ use std::path::PathBuf;
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Every error guard-os produces. Each variant says which operation failed; OS errors are
-/// kept as the [`source`](std::error::Error::source) (see [`Error::raw_os_error`]).
+/// Every error guard-os produces. Each variant says which operation failed, and the
+/// message ends with the OS error (`opening `/x` failed: No such file or directory (os
+/// error 2)`). That OS error is [`Error::io_error`] (and [`Error::raw_os_error`]), not
+/// the [`source`](std::error::Error::source): a report that prints the source chain
+/// (anyhow's `{:#}`) shows it once. `?` converts it into `guard::Error` (this crate's
+/// `guard_core::Error`), `Box<dyn Error + Send + Sync>`, `anyhow::Error` and `io::Error`
+/// (which keeps the OS error's kind).
 ///
 /// # Examples
 ///
@@ -27,113 +34,94 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// let err = guard_os::ReadFile::open("/no/such/file").unwrap_err();
 /// assert!(matches!(err, guard_os::Error::Open { .. }));
 /// assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
-/// assert!(err.to_string().starts_with("opening `/no/such/file`"));
+/// assert_eq!(
+///     err.to_string(),
+///     "opening `/no/such/file` failed: No such file or directory (os error 2)"
+/// );
+/// assert!(std::error::Error::source(&err).is_none()); // the cause is in the message
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// `open(2)` failed.
-    #[error("opening `{}` failed", path.display())]
     Open {
         /// The path given.
         path: PathBuf,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// `pipe2(2)` failed.
-    #[error("creating a pipe failed")]
     Pipe {
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// A socket operation failed (`socket`, `bind`, `listen`, `connect`, `accept`, ...).
-    #[error("{op} failed")]
     Socket {
         /// The operation, with its address where there is one (`"bind 127.0.0.1:80"`).
         op: String,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// Writing buffered data out before a release failed.
-    #[error("flushing fd {fd} failed")]
     Flush {
         /// The fd number.
         fd: i32,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// `fsync(2)` failed.
-    #[error("syncing fd {fd} to disk failed")]
     Sync {
         /// The fd number.
         fd: i32,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// `fstat(2)` failed.
-    #[error("reading the status of fd {fd} failed")]
     Stat {
         /// The fd number.
         fd: i32,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// `shutdown(2)` failed.
-    #[error("shutting down the write side of fd {fd} failed")]
     Shutdown {
         /// The fd number.
         fd: i32,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// `close(2)` failed. The fd is closed anyway (Linux frees the number even on `EINTR`),
     /// its registry entry is gone, and the close is never retried.
-    #[error("closing fd {fd} failed")]
     Close {
         /// The fd number (free now).
         fd: i32,
         /// The OS error (`EBADF`: it had been closed behind the registry's back).
-        #[source]
         source: io::Error,
     },
     /// Duplicating an fd (`fcntl(F_DUPFD_CLOEXEC)`) failed.
-    #[error("duplicating fd {fd} failed")]
     Dup {
         /// The fd number.
         fd: i32,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// Reading the list of open fds (`/proc/self/fd`) failed.
-    #[error("listing /proc/self/fd failed")]
     ListFds {
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// Taking, releasing or recording an OS mutex failed.
-    #[error("{op} on the OS mutex `{}` failed", path.display())]
     Lock {
         /// What was being done (`"flock"`, `"writing the owner record"`, ...).
         op: &'static str,
         /// The lock file.
         path: PathBuf,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// The previous holder of an OS mutex died while holding it (and nobody has marked the
     /// protected state consistent since). Produced when a
     /// [`LockError::OwnerDied`](crate::LockError) is converted with `?`.
-    #[error("the holder (pid {pid}) of the OS mutex `{}` died while holding it", path.display())]
     OwnerDied {
         /// The lock file.
         path: PathBuf,
@@ -141,7 +129,6 @@ pub enum Error {
         pid: u32,
     },
     /// An OS mutex name that cannot name a file.
-    #[error("invalid OS mutex name {name:?}: {reason}")]
     InvalidName {
         /// The name given.
         name: String,
@@ -149,13 +136,11 @@ pub enum Error {
         reason: &'static str,
     },
     /// An fd to pass to a child is closed (it was closed behind the registry's back).
-    #[error("cannot pass fd {fd} to a child: it is closed")]
     InheritClosed {
         /// The fd number.
         fd: i32,
     },
     /// Two fds were asked to land on one number in a child.
-    #[error("cannot pass fds {first} and {second} to a child both as fd {target}")]
     InheritCollision {
         /// The contested number in the child.
         target: i32,
@@ -167,7 +152,6 @@ pub enum Error {
     /// A target number on the wrong side of stdio: 0, 1 or 2 not asked for with
     /// [`Inherit::keep_as_stdio`](crate::Inherit::keep_as_stdio), 3 or above asked for with
     /// it (it takes only 0-2), or a negative number. The message names the call to use.
-    #[error("cannot pass fd {fd} to a child as fd {target}: {}", stdio_advice(*.target))]
     InheritStdio {
         /// The fd number (the caller's, also for
         /// [`Inherit::keep_foreign_at`](crate::Inherit::keep_foreign_at)).
@@ -178,7 +162,6 @@ pub enum Error {
     /// A target number not below the soft `RLIMIT_NOFILE`
     /// ([`getrlimit(2)`](https://man7.org/linux/man-pages/man2/getrlimit.2.html)): no fd can
     /// have it, so the child's `dup2` could only fail.
-    #[error("cannot pass fd {fd} to a child as fd {target}: not below RLIMIT_NOFILE ({limit})")]
     InheritTargetTooHigh {
         /// The fd number (the caller's, also for
         /// [`Inherit::keep_foreign_at`](crate::Inherit::keep_foreign_at)).
@@ -191,18 +174,15 @@ pub enum Error {
     /// Reserving a free target number in the parent failed (opening `/dev/null`, or
     /// [`fcntl(F_DUPFD_CLOEXEC)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)): see
     /// [`CommandExt::inherit`](crate::CommandExt::inherit) for why targets are reserved.
-    #[error("reserving fd number {target} for a child failed")]
     InheritReserve {
         /// The target number.
         target: i32,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// A `LISTEN_PID`, `LISTEN_FDS` or `LISTEN_FDNAMES` value that does not follow the
     /// socket-passing convention ([`listen_fds()`](crate::listen_fds)). The variables are
     /// removed anyway and nothing is taken.
-    #[error("taking passed fds failed: {var}={value:?} is invalid: {reason}")]
     ListenFdsInvalid {
         /// The variable.
         var: &'static str,
@@ -214,18 +194,15 @@ pub enum Error {
     /// A number in the passed range (`3..3 + LISTEN_FDS`) is not open
     /// ([`fcntl(F_GETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html) failed): the
     /// sender passed fewer fds than it said. Nothing is taken.
-    #[error("taking passed fd {fd} failed: it is not open")]
     ListenFdsClosed {
         /// The fd number.
         fd: i32,
         /// The OS error (`EBADF`).
-        #[source]
         source: io::Error,
     },
     /// A number in the passed range is registered already: something took it before
     /// [`listen_fds()`](crate::listen_fds) was called (or it was closed and the number
     /// reused). Nothing is taken.
-    #[error("taking passed fd {fd} failed: it is registered already, as `{type_name}`")]
     ListenFdsRegistered {
         /// The fd number.
         fd: i32,
@@ -235,24 +212,18 @@ pub enum Error {
     /// [`listen_fds()`](crate::listen_fds) was called while other threads run: it would
     /// have to change the environment under them. Nothing is changed or taken; call it
     /// before starting threads, or see [`listen_fds_unchecked`](crate::listen_fds_unchecked).
-    #[error(
-        "taking passed fds failed: {threads} threads run, and only a process's only thread can safely remove the LISTEN_* variables"
-    )]
     ListenFdsThreads {
         /// How many threads the process had (this one included).
         threads: usize,
     },
     /// Counting this process's threads (`/proc/self/status`) failed.
-    #[error("taking passed fds failed: counting this process's threads failed")]
     ListenFdsThreadCount {
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// Converting an [`Fd`](crate::Fd) into a socket type it is not
     /// (`TcpListener::try_from(fd)`, ...). [`TryFromFdError`](crate::TryFromFdError)
     /// carries it, with the fd given back.
-    #[error("converting fd {fd} into a {into} failed: it is {found}")]
     Convert {
         /// The fd number.
         fd: i32,
@@ -262,34 +233,12 @@ pub enum Error {
         found: String,
     },
     /// Several steps of one release failed: every error is here, none dropped.
-    #[error("{} errors while releasing: {}", 1 + rest.len(), list(first, rest))]
     Release {
-        /// The first error (also the [`source`](std::error::Error::source)).
-        #[source]
+        /// The first error (its OS error is [`Error::io_error`]'s).
         first: Box<Error>,
         /// The others, in the order they happened.
         rest: Vec<Error>,
     },
-}
-
-/// Which call takes `target`: [`Error::InheritStdio`] is reached both from a `keep*` call
-/// with a stdio number and from `keep_as_stdio` with any other, and the number alone tells
-/// which (each call accepts exactly the numbers the other refuses, but negative ones).
-fn stdio_advice(target: i32) -> &'static str {
-    match target {
-        ..0 => "fd numbers are never negative",
-        0..=2 => "0-2 are stdio (use keep_as_stdio)",
-        3.. => "keep_as_stdio takes only 0-2 (use keep_at)",
-    }
-}
-
-fn list(first: &Error, rest: &[Error]) -> String {
-    let mut s = first.to_string();
-    for e in rest {
-        s.push_str("; ");
-        s.push_str(&e.to_string());
-    }
-    s
 }
 
 impl Error {
@@ -306,7 +255,9 @@ impl Error {
         self.io_error().and_then(io::Error::raw_os_error)
     }
 
-    /// The [`io::Error`] behind this error, if there is one.
+    /// The [`io::Error`] behind this error, if there is one (for [`Error::Release`], the
+    /// first error's): the OS error its message ends with, with its
+    /// [`kind`](io::Error::kind).
     ///
     /// # Examples
     ///
@@ -315,6 +266,15 @@ impl Error {
     /// assert_eq!(err.io_error().unwrap().kind(), std::io::ErrorKind::NotFound);
     /// ```
     pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Release { first, .. } => first.io_error(),
+            _ => self.cause(),
+        }
+    }
+
+    /// The OS error of this very error (not of a [`Error::Release`]'s parts): the end of
+    /// its message.
+    fn cause(&self) -> Option<&io::Error> {
         match self {
             Error::Open { source, .. }
             | Error::Pipe { source }
@@ -330,7 +290,6 @@ impl Error {
             | Error::ListenFdsClosed { source, .. }
             | Error::ListenFdsThreadCount { source }
             | Error::Lock { source, .. } => Some(source),
-            Error::Release { first, .. } => first.io_error(),
             _ => None,
         }
     }
@@ -420,10 +379,44 @@ mod tests {
         let e = Error::collect(vec![closed(3), closed(4)]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "2 errors while releasing: closing fd 3 failed; closing fd 4 failed"
+            "2 errors while releasing: closing fd 3 failed: Bad file descriptor (os error 9); \
+             closing fd 4 failed: Bad file descriptor (os error 9)"
         );
         assert_eq!(e.raw_os_error(), Some(libc::EBADF));
-        assert!(std::error::Error::source(&e).is_some());
+        assert!(std::error::Error::source(&e).is_none()); // every cause is in the message
+    }
+
+    #[test]
+    fn the_os_error_is_on_the_same_line_and_not_repeated_by_the_chain() {
+        let e = closed(5);
+        assert_eq!(
+            e.to_string(),
+            "closing fd 5 failed: Bad file descriptor (os error 9)"
+        );
+        assert!(std::error::Error::source(&e).is_none());
+        assert_eq!(e.raw_os_error(), Some(libc::EBADF));
+        let e = Error::Open {
+            path: "/x".into(),
+            source: io::ErrorKind::NotFound.into(),
+        };
+        assert_eq!(e.to_string(), "opening `/x` failed: entity not found");
+        assert_eq!(
+            e.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::NotFound)
+        );
+        // An OS error with a source of its own: the chain goes on from there.
+        let inner = io::Error::new(io::ErrorKind::InvalidData, closed(6));
+        let e = Error::socket("recv", inner);
+        assert_eq!(
+            e.to_string(),
+            "recv failed: closing fd 6 failed: Bad file descriptor (os error 9)"
+        );
+        assert!(std::error::Error::source(&e).is_none());
+        // Without an OS error, the message is the operation's alone.
+        assert_eq!(
+            Error::InheritClosed { fd: 9 }.to_string(),
+            "cannot pass fd 9 to a child: it is closed"
+        );
     }
 
     #[test]

@@ -100,6 +100,12 @@ impl Read for PipeReader {
 /// Dropped without release, it is closed at once anyway, and the drop is reported
 /// ([`guard_core::report::unreleased`]).
 ///
+/// A write with no reader left fails with `EPIPE` and raises `SIGPIPE`
+/// ([`write(2)`](https://man7.org/linux/man-pages/man2/write.2.html)), as std's
+/// `PipeWriter` and `ChildStdin` do: Rust's `main` ignores `SIGPIPE`, so that is `EPIPE`;
+/// a process that set it back to its default ends, as `producer | head` expects. (The
+/// socket streams differ, as std's do: they send with `MSG_NOSIGNAL`.)
+///
 /// # Examples
 ///
 /// ```

@@ -276,6 +276,25 @@ impl From<TryFromFdError> for Error {
     }
 }
 
+/// So that `?` on a conversion works in code returning guard's umbrella error; the error
+/// keeps the fd (closed when it is dropped).
+///
+/// # Examples
+///
+/// ```
+/// fn listener(fd: guard_os::Fd) -> Result<guard_os::TcpListener, guard_core::Error> {
+///     Ok(guard_os::TcpListener::try_from(fd)?)
+/// }
+/// let fd = guard_os::Fd::adopt(std::fs::File::open("/dev/null")?.into());
+/// assert!(listener(fd).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl From<TryFromFdError> for guard_core::Error {
+    fn from(error: TryFromFdError) -> Self {
+        guard_core::Error::Other(Box::new(error))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

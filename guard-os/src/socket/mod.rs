@@ -6,6 +6,10 @@
 //! - unique: [`TcpStream`], [`UnixStream`] (release = `shutdown(Write)`, then close: the
 //!   peer sees EOF at that precise point).
 //!
+//! Every send uses `MSG_NOSIGNAL`, as std's sockets do: writing to a peer that left fails
+//! with `EPIPE` and never raises `SIGPIPE`, even where `SIGPIPE` kills (a C host, a
+//! program that restored its default action).
+//!
 //! A registered [`Fd`](crate::Fd) (a passed one, from [`listen_fds()`](crate::listen_fds))
 //! becomes a listener with `TryFrom`, checked with `getsockopt` ([`TryFromFdError`] gives
 //! it back on a mismatch).

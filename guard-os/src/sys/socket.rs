@@ -1,5 +1,6 @@
 //! Sockets, through socket2: creation (always `SOCK_CLOEXEC`), `bind`, `listen`, `accept`,
-//! `connect`, the socket options guard-os sets or reads, and stream I/O with `send`/`recv`.
+//! `connect`, the socket options guard-os sets or reads, and stream I/O with `send`/`recv`
+//! (every send with `MSG_NOSIGNAL`).
 //! Each function takes the socket as `impl AsFd` and returns what it made as an `OwnedFd`.
 
 use super::conv::errno;
@@ -108,15 +109,20 @@ pub(crate) fn recv(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     io::Read::read(&mut &*SockRef::from(&fd), buf)
 }
 
-/// [`send(2)`](https://man7.org/linux/man-pages/man2/send.2.html) of `data`, as socket2's
-/// `Write` does (with `MSG_NOSIGNAL`: a closed peer is `EPIPE`, not `SIGPIPE`).
+/// The flags of every send on a guard socket: `MSG_NOSIGNAL`, as std's sockets use, so that
+/// writing to a peer that left fails with `EPIPE` instead of raising `SIGPIPE` (whose
+/// default action kills the process). socket2's `send` and `Write` pass no flags.
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+
+/// [`send(2)`](https://man7.org/linux/man-pages/man2/send.2.html) of `data` with
+/// `MSG_NOSIGNAL`: a peer that left is `EPIPE`, never `SIGPIPE`.
 pub(crate) fn send(fd: impl AsFd, data: &[u8]) -> io::Result<usize> {
-    io::Write::write(&mut &*SockRef::from(&fd), data)
+    SockRef::from(&fd).send_with_flags(data, SEND_FLAGS)
 }
 
-/// [`sendto(2)`](https://man7.org/linux/man-pages/man2/sendto.2.html).
+/// [`sendto(2)`](https://man7.org/linux/man-pages/man2/sendto.2.html) with `MSG_NOSIGNAL`.
 pub(crate) fn send_to(fd: impl AsFd, data: &[u8], addr: &SockAddr) -> io::Result<usize> {
-    SockRef::from(&fd).send_to(data, addr)
+    SockRef::from(&fd).send_to_with_flags(data, addr, SEND_FLAGS)
 }
 
 /// [`recvfrom(2)`](https://man7.org/linux/man-pages/man2/recvfrom.2.html): the length
