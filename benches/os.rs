@@ -1,6 +1,10 @@
 //! The OS layer against what a program would do without it, side by side in one run:
 //!
-//! - spawning `/bin/true` with N ∈ {0, 1000, 10000} live registered fds: guard's exec plan
+//! - `os/spawn_true`: spawn + wait of `/bin/true` keeping one fd at fd 3, at parent RSS ~0
+//!   and 1 GiB (a heap allocated and touched first): guard's `Spawn` (no fork) vs std's
+//!   `Command` without hook (posix_spawn, keeps nothing) vs std's `Command` with
+//!   `inherit` (a `pre_exec` hook: fork, whose cost grows with the heap);
+//! - `os/spawn_true_fds`: spawning `/bin/true` with N ∈ {0, 1000, 10000} live registered fds: guard's exec plan
 //!   keeping none (by default it still closes every other fd in the child, R5; with
 //!   `trust_cloexec` it adds no hook and std keeps posix_spawn) and keeping one, std's
 //!   `Command` as is (posix_spawn, relies on CLOEXEC),
@@ -12,7 +16,7 @@
 //! `cargo bench --bench os`
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile};
+use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile, Spawn};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -49,9 +53,59 @@ fn run(cmd: &mut Command) {
     assert!(status.success());
 }
 
+/// Touches every page of a fresh `bytes`-long heap allocation, so that it is resident.
+fn resident_heap(bytes: usize) -> Vec<u8> {
+    let mut heap = vec![0u8; bytes];
+    for page in heap.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    heap
+}
+
 fn spawn(c: &mut Criterion) {
-    let max_fd = raise_fd_limit() as i32;
     let mut g = c.benchmark_group("os/spawn_true");
+    g.sample_size(20);
+    let kept = ReadFile::open("/dev/null").expect("open /dev/null");
+    let mut heap = Vec::new();
+    for mib in [0usize, 1024] {
+        heap = if mib == 0 {
+            Vec::new()
+        } else {
+            resident_heap(mib << 20)
+        };
+        g.bench_with_input(BenchmarkId::new("guard_spawn_keep_1", mib), &mib, |b, _| {
+            let mut spawn = Spawn::from_command(&Command::new("/bin/true"))
+                .inherit(Inherit::new().keep_at(&kept, 3))
+                .expect("plan");
+            b.iter(|| {
+                let status = spawn
+                    .spawn()
+                    .expect("spawn /bin/true")
+                    .wait()
+                    .expect("wait");
+                assert!(status.success());
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("std_command", mib), &mib, |b, _| {
+            b.iter(|| run(&mut Command::new("/bin/true")))
+        });
+        g.bench_with_input(BenchmarkId::new("std_inherit_keep_1", mib), &mib, |b, _| {
+            b.iter(|| {
+                run(Command::new("/bin/true")
+                    .inherit(Inherit::new().keep_at(&kept, 3))
+                    .expect("plan"))
+            })
+        });
+    }
+    drop(std::hint::black_box(heap));
+    g.finish();
+}
+
+/// The cost of exec hygiene with many live registered fds: spawning `/bin/true` with
+/// N ∈ {0, 1000, 10000} of them.
+fn spawn_fds(c: &mut Criterion) {
+    let max_fd = raise_fd_limit() as i32;
+    let mut g = c.benchmark_group("os/spawn_true_fds");
     g.sample_size(20);
     let mut live: Vec<ReadFile> = Vec::new();
     for n in [0usize, 1000, 10_000] {
@@ -139,6 +193,6 @@ fn mutex(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = spawn, mutex
+    targets = spawn, spawn_fds, mutex
 }
 criterion_main!(benches);

@@ -232,6 +232,51 @@ pub enum Error {
         /// What the fd is (`"a SOCK_DGRAM socket"`, `"not a socket"`, ...).
         found: String,
     },
+    /// Starting a child with [`Spawn::spawn`](crate::Spawn::spawn) failed: creating it, or
+    /// a step the child makes before `exec` (`op` says which), or `exec` itself (the
+    /// program is missing: `ENOENT`). A child that failed was reaped already.
+    #[error("spawning `{}` failed: {op}", program.display())]
+    Spawn {
+        /// The program as the `Command` named it.
+        program: PathBuf,
+        /// The failing step: `"clone"`, `"placing the kept fds"`, `"chdir"`, `"exec"`.
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A program, argument, environment variable or directory for
+    /// [`Spawn`](crate::Spawn) contains a NUL byte, which `execve(2)` cannot pass.
+    #[error("spawning `{}` failed: the {what} {value:?} contains a NUL byte", program.display())]
+    SpawnNul {
+        /// The program as the `Command` named it.
+        program: PathBuf,
+        /// `"program"`, `"argument"`, `"environment variable"` or `"directory"`.
+        what: &'static str,
+        /// The offending value.
+        value: std::ffi::OsString,
+    },
+    /// Waiting for a [`Child`](crate::Child)
+    /// ([`waitid(P_PIDFD)`](https://man7.org/linux/man-pages/man2/waitid.2.html)) failed.
+    #[error("waiting for child {pid} failed")]
+    Wait {
+        /// The child's pid.
+        pid: u32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Signalling a [`Child`](crate::Child)
+    /// ([`pidfd_send_signal(2)`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html))
+    /// failed.
+    #[error("killing child {pid} failed")]
+    Kill {
+        /// The child's pid.
+        pid: u32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// Several steps of one release failed: every error is here, none dropped.
     Release {
         /// The first error (its OS error is [`Error::io_error`]'s).
@@ -286,6 +331,9 @@ impl Error {
             | Error::Close { source, .. }
             | Error::Dup { source, .. }
             | Error::InheritReserve { source, .. }
+            | Error::Spawn { source, .. }
+            | Error::Wait { source, .. }
+            | Error::Kill { source, .. }
             | Error::ListFds { source }
             | Error::ListenFdsClosed { source, .. }
             | Error::ListenFdsThreadCount { source }

@@ -79,7 +79,7 @@ mod sys;
 
 #[doc(hidden)]
 pub use command::CloexecStrategy;
-pub use command::{CommandExt, Inherit, ListenFd, Registered, listen_fds_command};
+pub use command::{Child, CommandExt, Inherit, ListenFd, Registered, Spawn, listen_fds_command};
 pub use error::{Error, Result};
 pub use fd::{
     Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, untracked,

@@ -137,7 +137,8 @@ impl CommandExt for Command {
 }
 
 /// The child's steps, computed in the parent.
-struct ChildPlan {
+#[derive(Debug)]
+pub(super) struct ChildPlan {
     /// (source, target) per kept fd.
     moves: Vec<(RawFd, RawFd)>,
     /// Scratch space for the copies, one slot per move, allocated in the parent.
@@ -147,7 +148,7 @@ struct ChildPlan {
 }
 
 impl ChildPlan {
-    fn new(plan: &Inherit) -> ChildPlan {
+    pub(super) fn new(plan: &Inherit) -> ChildPlan {
         let moves: Vec<(RawFd, RawFd)> = plan.keep.iter().map(|k| (k.source, k.target)).collect();
         let how = plan.how.unwrap_or(Cloexec::CloseRange);
         ChildPlan {
@@ -169,7 +170,7 @@ impl ChildPlan {
     }
 
     /// Runs in the child: async-signal-safe only (no allocation, no lock, no panic path).
-    fn run(&mut self) -> io::Result<()> {
+    pub(super) fn run(&mut self) -> io::Result<()> {
         let ChildPlan {
             moves,
             tmp,

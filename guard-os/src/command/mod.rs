@@ -1,16 +1,22 @@
-//! Exec hygiene: which fds a child started with `std::process::Command` inherits, at which
-//! numbers; everything else closed (invariants R4, R5). No new process API: an extension
-//! trait, [`CommandExt`], and a plan, [`Inherit`].
+//! Exec hygiene: which fds a child inherits, at which numbers; everything else closed
+//! (invariants R4, R5). A plan, [`Inherit`], applied either by guard's own spawn,
+//! [`Spawn`] (no `fork`: the cost does not grow with the heap; a guard [`Child`]), or on a
+//! `std::process::Command` by [`CommandExt`] (std's `Child`, through `fork`).
 //!
 //! The receiving side of [`Inherit::listen_fds`], in the child, is
 //! [`listen_fds()`](crate::listen_fds).
 
+mod child;
 mod exec;
 mod plan;
+mod reaper;
 mod registered;
 mod reserve;
+mod spawn;
 
+pub use child::Child;
 pub use exec::CommandExt;
 pub use plan::{CloexecStrategy, Inherit, listen_fds_command};
 pub use registered::{ListenFd, Registered};
 pub(crate) use reserve::reserved_numbers;
+pub use spawn::Spawn;

@@ -8,7 +8,9 @@
 //! - [`io`]: reading, writing, pipes;
 //! - [`socket`]: sockets, through socket2;
 //! - [`process`]: this process's id and the fds open in it;
-//! - [`child`]: the async-signal-safe calls a child makes between `fork` and `exec`.
+//! - [`child`]: the async-signal-safe calls a child makes between `fork` and `exec`;
+//! - [`spawn`]: starting a child with `clone(CLONE_VM | CLONE_VFORK)`, waiting for it and
+//!   signalling it through its pidfd.
 //!
 //! Syscalls go through rustix wherever it has them; libc where rustix lacks the call
 //! (`close_range(2)`) or would need a `BorrowedFd` for a number not known to be open.
@@ -21,6 +23,7 @@ mod fs;
 mod io;
 mod process;
 mod socket;
+pub(crate) mod spawn;
 
 #[cfg(test)]
 pub(crate) use fd::is_cloexec;

@@ -1,0 +1,284 @@
+//! [`Spawn`]: guard's own spawn of a `std::process::Command`, without `fork`.
+
+use super::child::Child;
+use super::exec::ChildPlan;
+use super::plan::Inherit;
+use crate::error::{Error, Result};
+use crate::sys::spawn::{Image, Step, spawn};
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString, c_char};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Starts a child the way `posix_spawn` does, with guard's exec hygiene (R4, R5): the child
+/// gets exactly stdin, stdout, stderr and what an [`Inherit`] plan keeps, at the numbers it
+/// names, even fds other code opened without `FD_CLOEXEC`.
+///
+/// Unlike [`CommandExt::inherit`](crate::CommandExt::inherit), which makes std `fork` (any
+/// `pre_exec` hook does), the child shares this process's memory until it execs
+/// (`clone(CLONE_VM | CLONE_VFORK)`): no page table is copied, so the cost does not grow
+/// with the heap. An `exec` failure comes back as [`Error::Spawn`] through memory, never
+/// through an fd. The result is a guard [`Child`], signalled through a pidfd.
+///
+/// # What is taken from the `Command`
+///
+/// [`from_command`](Self::from_command) reads what std's getters show: the program, the
+/// arguments, the environment changes and the working directory. std hides the rest, so
+/// it is **not** applied:
+///
+/// - stdio settings (`stdin`, `stdout`, `stderr`): the child gets this process's 0-2;
+///   give it others with [`Inherit::keep_as_stdio`] (guard pipes as `Child` handles are a
+///   later step);
+/// - `env_clear`: call [`Spawn::env_clear`] instead;
+/// - `arg0`, `uid`, `gid`, `groups`, `process_group`, `pre_exec` hooks: not offered.
+///
+/// A program without `/` is looked up in the child's `PATH` (this process's unless the
+/// `Command` sets it; `/bin:/usr/bin` if unset), in the parent, as `execvp` does.
+///
+/// # Examples
+///
+/// ```
+/// use guard_os::{Inherit, Spawn};
+/// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
+/// let mut cmd = std::process::Command::new("/bin/sh");
+/// cmd.args(["-c", "test -e /proc/self/fd/3 && ! test -e /proc/self/fd/4"]);
+/// let mut child = Spawn::from_command(&cmd)
+///     .inherit(Inherit::new().keep_at(&listener, 3))? // the listener as fd 3, nothing else
+///     .spawn()?;
+/// assert!(child.wait()?.success());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Spawn {
+    program: OsString,
+    args: Vec<OsString>,
+    envs: Vec<(OsString, Option<OsString>)>,
+    cwd: Option<PathBuf>,
+    env_clear: bool,
+    /// Holds the kept fds' leases until this `Spawn` is dropped.
+    plan: Inherit,
+    steps: ChildPlan,
+}
+
+impl Spawn {
+    /// Takes the program, arguments, environment changes and working directory of `cmd`
+    /// (see [What is taken](Self#what-is-taken-from-the-command)). The child keeps only
+    /// stdin, stdout and stderr until [`inherit`](Self::inherit) says otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = std::process::Command::new("sh");
+    /// cmd.args(["-c", "test \"$GREETING\" = hi"]).env("GREETING", "hi").current_dir("/");
+    /// assert!(guard_os::Spawn::from_command(&cmd).spawn()?.wait()?.success());
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn from_command(cmd: &Command) -> Spawn {
+        let plan = Inherit::new();
+        Spawn {
+            program: cmd.get_program().to_owned(),
+            args: cmd.get_args().map(OsStr::to_owned).collect(),
+            envs: cmd
+                .get_envs()
+                .map(|(k, v)| (k.to_owned(), v.map(OsStr::to_owned)))
+                .collect(),
+            cwd: cmd.get_current_dir().map(PathBuf::from),
+            env_clear: false,
+            steps: ChildPlan::new(&plan),
+            plan,
+        }
+    }
+
+    /// Which fds the child keeps, at which numbers (it replaces an earlier plan). The
+    /// plan's fds stay leased until this `Spawn` is dropped. With
+    /// [`Inherit::listen_fds`], `LISTEN_FDS` is set and `LISTEN_PID`, `LISTEN_PIDFDID`
+    /// and `LISTEN_FDNAMES` are removed from the child's environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`CommandExt::inherit`](crate::CommandExt::inherit):
+    /// [`InheritClosed`](Error::InheritClosed), [`InheritCollision`](Error::InheritCollision),
+    /// [`InheritStdio`](Error::InheritStdio),
+    /// [`InheritTargetTooHigh`](Error::InheritTargetTooHigh), [`Dup`](Error::Dup). No
+    /// number is reserved: nothing but the plan's steps touches the child's fds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = guard_os::ReadFile::open("/dev/null")?;
+    /// let cmd = std::process::Command::new("/bin/true");
+    /// let err = guard_os::Spawn::from_command(&cmd)
+    ///     .inherit(guard_os::Inherit::new().keep_at(&f, 9).keep_at(&f, 9))
+    ///     .unwrap_err();
+    /// assert!(matches!(err, guard_os::Error::InheritCollision { target: 9, .. }));
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    pub fn inherit(mut self, mut plan: Inherit) -> Result<Spawn> {
+        plan.validate()?;
+        self.steps = ChildPlan::new(&plan);
+        self.plan = plan;
+        Ok(self)
+    }
+
+    /// Starts the child with an empty environment, but for what the `Command` set (std's
+    /// `env_clear` cannot be seen through its getters).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = std::process::Command::new("/bin/sh");
+    /// cmd.args(["-c", "test -z \"$HOME\" && test \"$ONLY\" = 1"]).env("ONLY", "1");
+    /// let mut child = guard_os::Spawn::from_command(&cmd).env_clear().spawn()?;
+    /// assert!(child.wait()?.success());
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    #[must_use]
+    pub fn env_clear(mut self) -> Spawn {
+        self.env_clear = true;
+        self
+    }
+
+    /// Starts the child: it has exec'd when this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SpawnNul`] (a NUL byte in a string to pass), [`Error::Spawn`]: the child
+    /// could not be created, a step before `exec` failed, or `exec` did (a missing
+    /// program: `ENOENT`); a child that failed was reaped already.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cmd = std::process::Command::new("/no/such/program");
+    /// let err = guard_os::Spawn::from_command(&cmd).spawn().unwrap_err();
+    /// assert!(matches!(err, guard_os::Error::Spawn { op: "exec", .. }));
+    /// assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    /// ```
+    pub fn spawn(&mut self) -> Result<Child> {
+        let c = |what, value: &OsStr| {
+            CString::new(value.as_bytes()).map_err(|_| Error::SpawnNul {
+                program: PathBuf::from(&self.program),
+                what,
+                value: value.to_owned(),
+            })
+        };
+        let program = c("program", &self.program)?;
+        let mut argv = vec![program.clone()];
+        for arg in &self.args {
+            argv.push(c("argument", arg)?);
+        }
+        let env = self.environment();
+        let mut envp = Vec::with_capacity(env.len());
+        for (k, v) in &env {
+            let mut kv = k.clone();
+            kv.push("=");
+            kv.push(v);
+            envp.push(c("environment variable", &kv)?);
+        }
+        let cwd = match &self.cwd {
+            Some(dir) => Some(c("directory", dir.as_os_str())?),
+            None => None,
+        };
+        let paths = search_path(&program, env.get(OsStr::new("PATH")));
+        let path_refs: Vec<&std::ffi::CStr> = paths.iter().map(CString::as_c_str).collect();
+        let argv_ptrs = null_terminated(&argv);
+        let envp_ptrs = null_terminated(&envp);
+        let image = Image {
+            paths: &path_refs,
+            argv: &argv_ptrs,
+            envp: &envp_ptrs,
+            cwd: cwd.as_deref(),
+        };
+        let steps = &mut self.steps;
+        // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes only
+        // into its own scratch space (allocated in `ChildPlan::new`, never grown), takes no
+        // lock and cannot panic (R4); it changes only the child's fds. The fds it names
+        // stay open: `self.plan` holds their leases. `image` points into the vectors
+        // above, alive until `spawn` returns, and every array ends with a null pointer.
+        let spawned = unsafe { spawn(&image, &mut || steps.run()) };
+        match spawned {
+            Ok(s) => Ok(Child::new(s.pid, s.pidfd)),
+            Err((step, source)) => Err(Error::Spawn {
+                program: PathBuf::from(&self.program),
+                op: match step {
+                    Step::Clone => "clone",
+                    Step::Setup => "placing the kept fds",
+                    Step::Chdir => "chdir",
+                    Step::Exec => "exec",
+                },
+                source,
+            }),
+        }
+    }
+
+    /// The child's environment: this process's (unless cleared), with the `Command`'s
+    /// changes, then the plan's.
+    fn environment(&self) -> BTreeMap<OsString, OsString> {
+        let mut env: BTreeMap<OsString, OsString> = if self.env_clear {
+            BTreeMap::new()
+        } else {
+            std::env::vars_os().collect()
+        };
+        for (k, v) in &self.envs {
+            match v {
+                Some(v) => env.insert(k.clone(), v.clone()),
+                None => env.remove(k),
+            };
+        }
+        if let Some(n) = self.plan.listen_fds {
+            env.insert("LISTEN_FDS".into(), n.to_string().into());
+            for var in ["LISTEN_PID", "LISTEN_FDNAMES", "LISTEN_PIDFDID"] {
+                env.remove(OsStr::new(var));
+            }
+        }
+        env
+    }
+}
+
+/// The paths `execvp` would try for `program`: itself if it has a `/`, else each directory
+/// of `path` (`/bin:/usr/bin` if unset; an empty entry is the working directory).
+fn search_path(program: &CString, path: Option<&OsString>) -> Vec<CString> {
+    let name = program.as_bytes();
+    if name.is_empty() || name.contains(&b'/') {
+        return vec![program.clone()];
+    }
+    let path = path.map_or(&b"/bin:/usr/bin"[..], |p| p.as_bytes());
+    path.split(|&b| b == b':')
+        .filter_map(|dir| {
+            let dir = if dir.is_empty() { &b"."[..] } else { dir };
+            let mut full = dir.to_vec();
+            full.push(b'/');
+            full.extend_from_slice(name);
+            CString::new(full).ok() // a directory with a NUL cannot hold it
+        })
+        .collect()
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
+    let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    ptrs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::search_path;
+    use std::ffi::{CString, OsString};
+
+    #[test]
+    fn path_search_is_execvps() {
+        let p = |s: &str| CString::new(s).unwrap();
+        assert_eq!(search_path(&p("/bin/true"), None), [p("/bin/true")]);
+        assert_eq!(search_path(&p("./x"), None), [p("./x")]);
+        assert_eq!(
+            search_path(&p("true"), None),
+            [p("/bin/true"), p("/usr/bin/true")]
+        );
+        let path = OsString::from("/a::/b");
+        assert_eq!(
+            search_path(&p("x"), Some(&path)),
+            [p("/a/x"), p("./x"), p("/b/x")]
+        );
+    }
+}
