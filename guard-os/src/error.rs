@@ -235,19 +235,16 @@ pub enum Error {
     /// Starting a child with [`Spawn::spawn`](crate::Spawn::spawn) failed: creating it, or
     /// a step the child makes before `exec` (`op` says which), or `exec` itself (the
     /// program is missing: `ENOENT`). A child that failed was reaped already.
-    #[error("spawning `{}` failed: {op}", program.display())]
     Spawn {
         /// The program as the `Command` named it.
         program: PathBuf,
         /// The failing step: `"clone"`, `"placing the kept fds"`, `"chdir"`, `"exec"`.
         op: &'static str,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// A program, argument, environment variable or directory for
     /// [`Spawn`](crate::Spawn) contains a NUL byte, which `execve(2)` cannot pass.
-    #[error("spawning `{}` failed: the {what} {value:?} contains a NUL byte", program.display())]
     SpawnNul {
         /// The program as the `Command` named it.
         program: PathBuf,
@@ -258,23 +255,19 @@ pub enum Error {
     },
     /// Waiting for a [`Child`](crate::Child)
     /// ([`waitid(P_PIDFD)`](https://man7.org/linux/man-pages/man2/waitid.2.html)) failed.
-    #[error("waiting for child {pid} failed")]
     Wait {
         /// The child's pid.
         pid: u32,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// Signalling a [`Child`](crate::Child)
     /// ([`pidfd_send_signal(2)`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html))
     /// failed.
-    #[error("killing child {pid} failed")]
     Kill {
         /// The child's pid.
         pid: u32,
         /// The OS error.
-        #[source]
         source: io::Error,
     },
     /// Several steps of one release failed: every error is here, none dropped.
@@ -338,7 +331,20 @@ impl Error {
             | Error::ListenFdsClosed { source, .. }
             | Error::ListenFdsThreadCount { source }
             | Error::Lock { source, .. } => Some(source),
-            _ => None,
+            // Listed, not `_`: a new variant with an OS error must say so here, or its
+            // message would silently leave the cause out.
+            Error::OwnerDied { .. }
+            | Error::InvalidName { .. }
+            | Error::InheritClosed { .. }
+            | Error::InheritCollision { .. }
+            | Error::InheritStdio { .. }
+            | Error::InheritTargetTooHigh { .. }
+            | Error::ListenFdsInvalid { .. }
+            | Error::ListenFdsRegistered { .. }
+            | Error::ListenFdsThreads { .. }
+            | Error::Convert { .. }
+            | Error::SpawnNul { .. }
+            | Error::Release { .. } => None,
         }
     }
 

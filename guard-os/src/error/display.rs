@@ -83,6 +83,20 @@ impl fmt::Display for Error {
             Error::Convert { fd, into, found } => {
                 write!(f, "converting fd {fd} into a {into} failed: it is {found}")
             }
+            Error::Spawn { program, op, .. } => {
+                write!(f, "spawning `{}` failed: {op}", program.display())
+            }
+            Error::SpawnNul {
+                program,
+                what,
+                value,
+            } => write!(
+                f,
+                "spawning `{}` failed: the {what} {value:?} contains a NUL byte",
+                program.display()
+            ),
+            Error::Wait { pid, .. } => write!(f, "waiting for child {pid} failed"),
+            Error::Kill { pid, .. } => write!(f, "killing child {pid} failed"),
             Error::Release { first, rest } => {
                 write!(f, "{} errors while releasing: ", 1 + rest.len())?;
                 list(f, first, rest)
