@@ -148,6 +148,23 @@ pub enum Error {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// An OS mutex's lock file that another user could have planted or can change: it does
+    /// not belong to this process's effective uid (or root), or group or others may write
+    /// it. It is not locked, waited on or read.
+    #[error(
+        "refusing the OS mutex lock file `{}`: it belongs to uid {uid} with mode {mode:04o}; a lock file must belong to uid {expected} or root and not be writable by group or others",
+        path.display()
+    )]
+    UntrustedLockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// Its owner's uid.
+        uid: u32,
+        /// Its mode bits (`st_mode & 0o7777`).
+        mode: u32,
+        /// This process's effective uid.
+        expected: u32,
+    },
     /// An fd to pass to a child is closed (it was closed behind the registry's back).
     #[error("cannot pass fd {fd} to a child: it is closed")]
     InheritClosed {
