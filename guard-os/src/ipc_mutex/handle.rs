@@ -238,6 +238,7 @@ impl IpcMutex {
     /// # guard_os::IpcMutex::remove(&name)?;
     /// # Ok::<(), guard_os::Error>(())
     /// ```
+    #[inline]
     #[track_caller]
     pub fn lock(&self) -> std::result::Result<IpcLock<'_>, LockError> {
         let site = Location::caller();
@@ -268,6 +269,7 @@ impl IpcMutex {
     /// # guard_os::IpcMutex::remove(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     /// ```
+    #[inline]
     #[track_caller]
     pub fn try_lock(&self) -> std::result::Result<Option<IpcLock<'_>>, LockError> {
         let site = Location::caller();

@@ -142,6 +142,7 @@ impl<'a> IpcLock<'a> {
     /// # guard_os::IpcMutex::remove(&name)?;
     /// # Ok::<(), guard_os::Error>(())
     /// ```
+    #[inline]
     pub fn unlock(mut self) -> Result<()> {
         self.finish()
     }
@@ -150,6 +151,7 @@ impl<'a> IpcLock<'a> {
     /// by this thread too) and records "held, by this process". A holder that died with
     /// its record written poisons the state; one that died before writing it had not
     /// started on the protected state, and is not reported.
+    #[inline]
     pub(super) fn acquire(
         file: &'a LockFile,
         wait: bool,
@@ -195,6 +197,7 @@ impl<'a> IpcLock<'a> {
     }
 
     /// The lock if the state is clean; else unlocks and reports the death.
+    #[inline]
     pub(super) fn checked(mut self) -> std::result::Result<IpcLock<'a>, LockError> {
         if !self.poisoned {
             return Ok(self);
@@ -210,6 +213,7 @@ impl<'a> IpcLock<'a> {
 
     /// Records "free" (and poisoned if the thread panics while holding the lock), then
     /// unlocks.
+    #[inline]
     fn finish(&mut self) -> Result<()> {
         if !std::mem::replace(&mut self.held, false) {
             return Ok(());
@@ -229,6 +233,7 @@ impl<'a> IpcLock<'a> {
 impl Resource for IpcLock<'_> {
     type Error = Error;
     /// Same as [`IpcLock::unlock`].
+    #[inline]
     fn release(mut self) -> Result<()> {
         self.finish()
     }
@@ -237,6 +242,7 @@ impl Resource for IpcLock<'_> {
 impl UniqueResource for IpcLock<'_> {}
 
 impl Drop for IpcLock<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.held {
             let resource = std::any::type_name::<IpcLock<'_>>();

@@ -63,6 +63,7 @@ impl LockFile {
 
     /// `Ok` if the page still starts with the magic word (the file was not rewritten since
     /// the open).
+    #[inline]
     pub(super) fn check_magic(&self) -> Result<()> {
         if self.page.magic.load(Ordering::Acquire) == MAGIC {
             return Ok(());

@@ -74,6 +74,7 @@ pub(crate) fn map_lock_page(fd: impl AsFd) -> io::Result<LockMap> {
 
 impl std::ops::Deref for LockMap {
     type Target = LockPage;
+    #[inline]
     fn deref(&self) -> &LockPage {
         // SAFETY: `page` is a live, page-aligned, read-write mapping of `LOCK_PAGE_LEN`
         // bytes until `drop`; `LockPage` is valid for any bit pattern and only accessed
@@ -152,6 +153,7 @@ impl RobustMutex {
     /// [`pthread_mutex_lock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
     /// (or `pthread_mutex_trylock` if `!wait`). Errors: `EDEADLK` (this thread holds it),
     /// `ENOTRECOVERABLE`, or what the mutex's memory made of it.
+    #[inline]
     pub(crate) fn lock(&self, wait: bool) -> io::Result<Locked> {
         // SAFETY: the mutex lives in a shared mapping that outlives `&self`; pthread
         // treats it as shared memory, which other processes may change.
@@ -179,6 +181,7 @@ impl RobustMutex {
 
     /// [`pthread_mutex_unlock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_unlock.3p.html):
     /// `EPERM` if this thread does not hold it.
+    #[inline]
     pub(crate) fn unlock(&self) -> io::Result<()> {
         // SAFETY: as in `lock`.
         check(unsafe { libc::pthread_mutex_unlock(self.ptr()) })
@@ -217,6 +220,7 @@ extern "C" fn forget_pid() {
 
 /// This process's id, cached: [`getpid(2)`](https://man7.org/linux/man-pages/man2/getpid.2.html)
 /// once, then again in a child after `fork` (a `pthread_atfork` handler clears the cache).
+#[inline]
 pub(crate) fn cached_pid() -> u32 {
     match PID.load(Ordering::Relaxed) {
         0 => {
