@@ -10,13 +10,15 @@
 //!   `Command` as is (posix_spawn, relies on CLOEXEC),
 //!   a `pre_exec` loop closing every number up to the fd limit, and `pre_exec` with
 //!   `close_range(3, ~0, 0)` alone;
-//! - the OS mutex: lock + unlock of guard's `IpcMutex` vs `parking_lot::Mutex` (in-process
-//!   only) vs `File::lock` (`flock(2)`, what `IpcMutex` builds on).
+//! - the OS mutex: lock + unlock of guard's `IpcMutex` vs std's `File::lock` (`flock(2)`),
+//!   raw `flock`, a raw robust process-shared pthread mutex in shared memory (the floor
+//!   `IpcMutex` builds on) and `parking_lot::Mutex` (in-process only).
 //!
 //! `cargo bench --bench os`
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile, Spawn};
+use std::hint::black_box;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -172,22 +174,79 @@ fn spawn_fds(c: &mut Criterion) {
 
 fn mutex(c: &mut Criterion) {
     let mut g = c.benchmark_group("os/mutex_lock_unlock");
-    let ipc = IpcMutex::open("guard-bench").expect("open the IPC mutex");
+    let pid = std::process::id();
+    let name = format!("bench-{pid}");
+    let ipc = IpcMutex::open(&name).expect("open the IPC mutex");
     g.bench_function("guard_ipc_mutex", |b| {
         b.iter(|| ipc.lock().expect("lock").unlock().expect("unlock"))
     });
-    let local = parking_lot::Mutex::new(0u64);
-    g.bench_function("parking_lot", |b| b.iter(|| *local.lock() += 1));
-    let path = std::env::temp_dir().join(format!("guard-bench-flock.{}", std::process::id()));
+    let path = std::env::temp_dir().join(format!("guard-bench-flock.{pid}"));
     let file = std::fs::File::create(&path).expect("create the flock file");
-    g.bench_function("flock", |b| {
+    g.bench_function("std_file_lock", |b| {
         b.iter(|| {
             file.lock().expect("flock");
             file.unlock().expect("unflock");
         })
     });
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    g.bench_function("raw_flock", |b| {
+        b.iter(|| {
+            // SAFETY: `fd` is `file`'s, open for the whole benchmark.
+            unsafe {
+                assert_eq!(libc::flock(black_box(fd), libc::LOCK_EX), 0);
+                assert_eq!(libc::flock(fd, libc::LOCK_UN), 0);
+            }
+        })
+    });
+    let floor = RawRobustMutex::new();
+    g.bench_function("raw_pthread_robust_shared", |b| {
+        b.iter(|| floor.lock_unlock())
+    });
+    let local = parking_lot::Mutex::new(0u64);
+    g.bench_function("parking_lot", |b| b.iter(|| *local.lock() += 1));
     g.finish();
+    drop(ipc);
+    let _ = IpcMutex::remove(&name);
     let _ = std::fs::remove_file(path);
+}
+
+/// The floor: a robust, process-shared, error-checking pthread mutex in a shared anonymous
+/// mapping, called directly (what C code would do, without guard's checks and record).
+struct RawRobustMutex(*mut libc::pthread_mutex_t);
+
+impl RawRobustMutex {
+    fn new() -> RawRobustMutex {
+        // SAFETY: a fresh shared anonymous mapping, big enough for the mutex and never
+        // unmapped (leaked for the benchmark's life); the attributes are initialised
+        // before use and the mutex is initialised before it is locked.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            let m = p.cast::<libc::pthread_mutex_t>();
+            let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+            libc::pthread_mutexattr_init(attr.as_mut_ptr());
+            libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED);
+            libc::pthread_mutexattr_setrobust(attr.as_mut_ptr(), libc::PTHREAD_MUTEX_ROBUST);
+            libc::pthread_mutexattr_settype(attr.as_mut_ptr(), libc::PTHREAD_MUTEX_ERRORCHECK);
+            assert_eq!(libc::pthread_mutex_init(m, attr.as_ptr()), 0);
+            RawRobustMutex(m)
+        }
+    }
+
+    fn lock_unlock(&self) {
+        // SAFETY: the mutex was initialised in `new` and its mapping is never unmapped.
+        unsafe {
+            assert_eq!(libc::pthread_mutex_lock(black_box(self.0)), 0);
+            assert_eq!(libc::pthread_mutex_unlock(self.0), 0);
+        }
+    }
 }
 
 criterion_group! {

@@ -135,6 +135,19 @@ pub enum Error {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// An OS mutex's lock file that another user could have planted or can change: it does
+    /// not belong to this process's effective uid (or root), or group or others may write
+    /// it. It is not locked, waited on or read.
+    UntrustedLockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// Its owner's uid.
+        uid: u32,
+        /// Its mode bits (`st_mode & 0o7777`).
+        mode: u32,
+        /// This process's effective uid.
+        expected: u32,
+    },
     /// An fd to pass to a child is closed (it was closed behind the registry's back).
     InheritClosed {
         /// The fd number.
@@ -335,6 +348,7 @@ impl Error {
             // message would silently leave the cause out.
             Error::OwnerDied { .. }
             | Error::InvalidName { .. }
+            | Error::UntrustedLockFile { .. }
             | Error::InheritClosed { .. }
             | Error::InheritCollision { .. }
             | Error::InheritStdio { .. }

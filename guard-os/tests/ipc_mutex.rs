@@ -15,6 +15,22 @@ use std::time::Duration;
 
 const ITERATIONS: u32 = 200;
 
+/// A mutex name no other test or process uses: this process's pid and a counter.
+fn unique_name(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("test-{tag}-{}-{n}", std::process::id())
+}
+
+/// Takes the poisoned lock, marks the state consistent and unlocks.
+fn recover(m: &IpcMutex) {
+    let mut lock = m.lock_poisoned().unwrap();
+    assert!(lock.is_poisoned());
+    lock.mark_consistent().unwrap();
+    lock.unlock().unwrap();
+}
+
 fn arg() -> String {
     std::env::var("GUARD_OS_TEST_PATH").expect("GUARD_OS_TEST_PATH")
 }
@@ -76,7 +92,7 @@ fn holder_death_is_reported_to_the_next_owner() {
             other => panic!("owner death hidden: {other:?}"),
         };
         assert_eq!(died.pid(), pid);
-        let lock = died.into_lock();
+        let lock = m.lock_poisoned().unwrap();
         assert!(lock.is_poisoned());
         lock.unlock().unwrap(); // not repaired: the next owner is told too
 
@@ -87,7 +103,7 @@ fn holder_death_is_reported_to_the_next_owner() {
         );
 
         match m.lock() {
-            Err(LockError::OwnerDied(d)) => d.recover().unwrap().unlock().unwrap(),
+            Err(LockError::OwnerDied(_)) => recover(&m),
             other => panic!("poison lost: {other:?}"),
         }
         let clean = m.lock().expect("recovered: clean from now on");
@@ -195,13 +211,32 @@ fn names_are_checked() {
     if common::role().is_some() {
         return;
     }
-    for bad in ["", "a/b", "nul\0"] {
-        assert!(
-            matches!(IpcMutex::open(bad), Err(Error::InvalidName { .. })),
-            "{bad:?}"
-        );
+    let long = "x".repeat(201);
+    for (bad, why) in [
+        ("", "1 to 200 bytes"),
+        (long.as_str(), "1 to 200 bytes"),
+        ("a/b", "`/` or NUL"),
+        ("../escape", "`/` or NUL"),
+        ("nul\0", "`/` or NUL"),
+        (".", "`.` or `..`"),
+        ("..", "`.` or `..`"),
+    ] {
+        for err in [
+            IpcMutex::open(bad).unwrap_err(),
+            IpcMutex::path_of(bad).unwrap_err(),
+            IpcMutex::remove(bad).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, Error::InvalidName { name, reason } if name == bad && reason.contains(why)),
+                "{bad:?}: {err:?}"
+            );
+        }
     }
-    let name = format!("test-{}", std::process::id());
+    assert!(
+        IpcMutex::path_of(&"x".repeat(200)).is_ok(),
+        "200 bytes is fine"
+    );
+    let name = unique_name("names");
     let m = IpcMutex::open(&name).unwrap();
     assert!(
         m.path()
@@ -210,7 +245,8 @@ fn names_are_checked() {
     );
     let p = m.path().to_owned();
     m.close().unwrap();
-    std::fs::remove_file(p).unwrap();
+    IpcMutex::remove(&name).unwrap();
+    assert!(!p.exists(), "removed");
 }
 
 /// Asserts `err` is the typed "not a guard lock file" refusal for `path`.
@@ -259,14 +295,8 @@ fn a_file_that_is_not_a_lock_file_is_refused_and_left_unchanged() {
         }
 
         // `open` (in /dev/shm, writable by everyone) refuses the same way.
-        let name = format!("test-not-a-lock-{}", std::process::id());
-        let shm = Path::new("/dev/shm");
-        let dir = if shm.is_dir() {
-            shm.to_owned()
-        } else {
-            std::env::temp_dir()
-        };
-        let path = dir.join(format!("guard-mutex.{name}"));
+        let name = unique_name("not-a-lock");
+        let path = IpcMutex::path_of(&name).unwrap();
         std::fs::write(&path, b"someone else's file").unwrap();
         let err = IpcMutex::open(&name).expect_err("a non-lock file was opened");
         assert_not_a_lock_file(&err, &path);
@@ -338,7 +368,7 @@ fn a_panic_while_holding_the_lock_poisons_it_until_recovered() {
             match m.try_lock() {
                 Err(LockError::OwnerDied(d)) => {
                     println!("BEGIN\npoisoned by {}\nEND", d.pid());
-                    d.into_lock().unlock().unwrap(); // not repaired
+                    m.lock_poisoned().unwrap().unlock().unwrap(); // not repaired
                 }
                 other => println!("BEGIN\nnot poisoned: {other:?}\nEND"),
             }
@@ -370,7 +400,7 @@ fn a_panic_while_holding_the_lock_poisons_it_until_recovered() {
             other => panic!("panic not reported to the next owner: {other:?}"),
         };
         assert_eq!(died.pid(), me);
-        let lock = died.into_lock();
+        let lock = m.lock_poisoned().unwrap();
         assert!(lock.is_poisoned());
         lock.unlock().unwrap(); // not repaired: the next owner is told too
 
@@ -387,7 +417,7 @@ fn a_panic_while_holding_the_lock_poisons_it_until_recovered() {
         assert_eq!(common::payload(&out), [format!("poisoned by {me}")]);
 
         match m.lock() {
-            Err(LockError::OwnerDied(d)) => d.recover().unwrap().unlock().unwrap(),
+            Err(LockError::OwnerDied(_)) => recover(&m),
             other => panic!("poison lost: {other:?}"),
         }
         let clean = m.lock().expect("recovered: clean from now on");
@@ -405,7 +435,7 @@ fn a_panic_while_holding_the_lock_poisons_it_until_recovered() {
         }));
         assert!(body.is_err());
         match m.try_lock() {
-            Err(LockError::OwnerDied(d)) => d.recover().unwrap().unlock().unwrap(),
+            Err(LockError::OwnerDied(_)) => recover(&m),
             other => panic!("panic in a scope not reported: {other:?}"),
         }
 
@@ -428,5 +458,307 @@ fn a_panic_while_holding_the_lock_poisons_it_until_recovered() {
 
         drop(m);
         std::fs::remove_file(path).unwrap();
+    });
+}
+
+/// Drops this process to `uid` (and its group to the same number, with no supplementary
+/// groups), for the roles that play another user.
+fn become_user(uid: u32) {
+    // SAFETY: plain syscalls on this process's credentials; no memory is passed but a
+    // null list of length 0.
+    unsafe {
+        assert_eq!(libc::setgroups(0, std::ptr::null()), 0, "setgroups");
+        assert_eq!(libc::setgid(uid), 0, "setgid");
+        assert_eq!(libc::setuid(uid), 0, "setuid");
+    }
+}
+
+/// What `open` gave, as one line: `refused UID MODE` for the typed refusal.
+fn outcome(r: guard_os::Result<IpcMutex>) -> String {
+    match r {
+        Err(Error::UntrustedLockFile { uid, mode, .. }) => format!("refused {uid} {mode:04o}"),
+        Err(e) => format!("error: {e}"),
+        Ok(m) => match m.try_lock() {
+            Ok(Some(_)) => "opened, free".to_owned(),
+            Ok(None) => "opened, held".to_owned(),
+            Err(e) => format!("opened: {e}"),
+        },
+    }
+}
+
+const SQUATTER: u32 = 65534;
+const OTHER_VICTIM: u32 = 65533;
+
+/// Another local user creates the lock file first, in a shared sticky directory and in
+/// /dev/shm: holds the mutex, forges the owner record ("poisoned by pid 1") and makes it
+/// writable by everyone, or private. Root and a third user must get the typed refusal,
+/// never wait on it (watchdog) and never report the forged owner.
+#[test]
+fn another_users_lock_file_is_refused_never_waited_on_or_believed() {
+    match common::role().as_deref() {
+        Some("squat") => {
+            let mode: u32 = std::env::var("GUARD_SQUAT_MODE").unwrap().parse().unwrap();
+            become_user(SQUATTER);
+            let by_path = IpcMutex::open_path(arg()).unwrap();
+            let by_name = IpcMutex::open(&std::env::var("GUARD_SQUAT_NAME").unwrap()).unwrap();
+            let held = [by_path.lock().unwrap(), by_name.lock().unwrap()];
+            for m in [&by_path, &by_name] {
+                use std::os::unix::fs::{FileExt, PermissionsExt};
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(m.path())
+                    .unwrap();
+                // The owner record after the magic word: holder, poisoned, dead.
+                for (at, v) in [(8, 1u32), (12, 1), (16, 1)] {
+                    f.write_at(&v.to_le_bytes(), at).unwrap();
+                }
+                let perms = std::fs::Permissions::from_mode(mode);
+                std::fs::set_permissions(m.path(), perms).unwrap();
+            }
+            println!("ready");
+            let mut rest = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest).unwrap();
+            for lock in held {
+                lock.unlock().unwrap();
+            }
+            return;
+        }
+        Some("victim") => {
+            become_user(OTHER_VICTIM);
+            let by_path = outcome(IpcMutex::open_path(arg()));
+            let by_name = outcome(IpcMutex::open(&std::env::var("GUARD_SQUAT_NAME").unwrap()));
+            println!("BEGIN\n{by_path}\n{by_name}\nEND");
+            return;
+        }
+        Some(_) => return,
+        None => {}
+    }
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("skipped: playing several users needs root");
+        return;
+    }
+    watchdog(120, || {
+        let dir = temp_path("two-users");
+        std::fs::create_dir(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let name = unique_name("squatted");
+        let named = IpcMutex::path_of(&name).unwrap();
+        for mode in [0o666, 0o600] {
+            let path = dir.join(format!("guard-mutex.{mode:o}"));
+            let mut squatter = common::child(
+                "another_users_lock_file_is_refused_never_waited_on_or_believed",
+                "squat",
+            )
+            .env("GUARD_OS_TEST_PATH", &path)
+            .env("GUARD_SQUAT_NAME", &name)
+            .env("GUARD_SQUAT_MODE", mode.to_string())
+            .env_remove("XDG_RUNTIME_DIR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+            let (tx, rx) = mpsc::channel();
+            let stdout = squatter.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    if line.is_ok_and(|l| l.trim() == "ready") {
+                        let _ = tx.send(());
+                    }
+                }
+            });
+            rx.recv_timeout(Duration::from_secs(30))
+                .expect("the squatter is in place");
+
+            // Root: refused, naming the squatter and the mode.
+            let expect = format!("refused {SQUATTER} {mode:04o}");
+            for p in [&path, &named] {
+                let err = IpcMutex::open_path(p).expect_err("another user's file was trusted");
+                assert_eq!(outcome(Err(err)), expect, "{}", p.display());
+            }
+            let err = IpcMutex::open(&name).expect_err("another user's file was trusted");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("uid {SQUATTER}")) && text.contains(&format!("{mode:04o}")),
+                "{text}"
+            );
+            assert!(!text.contains("pid 1"), "{text}");
+
+            // A third user: refused the same way (also when it cannot even open the file).
+            let victim = common::child(
+                "another_users_lock_file_is_refused_never_waited_on_or_believed",
+                "victim",
+            )
+            .env("GUARD_OS_TEST_PATH", &path)
+            .env("GUARD_SQUAT_NAME", &name)
+            .env_remove("XDG_RUNTIME_DIR")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+            let out = common::wait_output(victim, 30);
+            assert!(out.status.success(), "{out:?}");
+            assert_eq!(common::payload(&out), [expect.clone(), expect.clone()]);
+
+            drop(squatter.stdin.take()); // the squatter leaves
+            assert!(common::wait_output(squatter, 30).status.success());
+            std::fs::remove_file(&path).unwrap();
+            std::fs::remove_file(&named).unwrap();
+        }
+        std::fs::remove_dir(&dir).unwrap();
+    });
+}
+
+/// `$XDG_RUNTIME_DIR` is used only when it is absolute and a directory of this user with
+/// mode 0700.
+#[test]
+fn named_mutexes_live_in_a_private_runtime_dir_when_there_is_one() {
+    match common::role().as_deref() {
+        Some("xdg") => {
+            let path = IpcMutex::path_of("jobs").unwrap();
+            println!("BEGIN\n{}\nEND", path.parent().unwrap().display());
+            return;
+        }
+        Some(_) => return,
+        None => {}
+    }
+    watchdog(60, || {
+        use std::os::unix::fs::PermissionsExt;
+        let private = temp_path("xdg-private");
+        let open = temp_path("xdg-open");
+        for (dir, mode) in [(&private, 0o700), (&open, 0o755)] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let fallback = if Path::new("/dev/shm").is_dir() {
+            "/dev/shm".to_owned()
+        } else {
+            std::env::temp_dir().display().to_string()
+        };
+        let private_s = private.display().to_string();
+        for (xdg, expect) in [
+            (Some(private_s.as_str()), private_s.as_str()),
+            (Some(&*open.display().to_string()), &*fallback),
+            (Some("relative/dir"), &*fallback),
+            (None, &*fallback),
+        ] {
+            let mut cmd = common::child(
+                "named_mutexes_live_in_a_private_runtime_dir_when_there_is_one",
+                "xdg",
+            );
+            match xdg {
+                Some(x) => cmd.env("XDG_RUNTIME_DIR", x),
+                None => cmd.env_remove("XDG_RUNTIME_DIR"),
+            };
+            let out = common::output_of(&mut cmd, 30);
+            assert!(out.status.success(), "{out:?}");
+            assert_eq!(common::payload(&out), [expect], "XDG_RUNTIME_DIR={xdg:?}");
+        }
+        std::fs::remove_dir(&private).unwrap();
+        std::fs::remove_dir(&open).unwrap();
+    });
+}
+
+/// A thread that holds the mutex and locks it again gets an error, not a deadlock, through
+/// the same handle or another one for the same file; `try_lock` says "held".
+#[test]
+fn relocking_from_the_holding_thread_is_an_error_not_a_hang() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let name = unique_name("relock");
+        let m = IpcMutex::open(&name).unwrap();
+        let other = IpcMutex::open(&name).unwrap();
+        let held = m.lock().unwrap();
+        for again in [&m, &other] {
+            match again.lock() {
+                Err(LockError::Os(e)) => assert_eq!(e.raw_os_error(), Some(libc::EDEADLK), "{e}"),
+                other => panic!("relocked: {other:?}"),
+            }
+            assert!(again.try_lock().unwrap().is_none());
+        }
+        held.unlock().unwrap();
+        other.lock().unwrap().unlock().unwrap();
+        drop((m, other));
+        IpcMutex::remove(&name).unwrap();
+    });
+}
+
+/// Lock errors own what they say: `?` takes them into guard's error, and into a boxed
+/// `Send + Sync` error (what anyhow needs too).
+#[test]
+fn lock_errors_convert_with_question_mark() {
+    if common::role().is_some() {
+        return;
+    }
+    fn boxed(m: &IpcMutex) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
+        m.lock()?.unlock()?;
+        Ok(())
+    }
+    fn core(m: &IpcMutex) -> Result<(), guard_core::Error> {
+        m.lock()?.unlock()?;
+        Ok(())
+    }
+    let name = unique_name("question-mark");
+    let m = IpcMutex::open(&name).unwrap();
+    boxed(&m).unwrap();
+    core(&m).unwrap();
+    let held = m.lock().unwrap();
+    let err = boxed(&m).unwrap_err(); // EDEADLK, as a boxed error
+    assert!(err.to_string().contains(&name), "{err}");
+    held.unlock().unwrap();
+    m.close().unwrap();
+    IpcMutex::remove(&name).unwrap();
+}
+
+/// Threads racing to open a new lock file all get the same working mutex: the first
+/// initialises it under the file's `flock`, the others wait for the magic word.
+#[test]
+fn racing_opens_of_a_new_file_share_one_mutex() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        for _ in 0..20 {
+            let path = temp_path("mutex-race");
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        let m = IpcMutex::open_path(&path).expect("a racing open failed");
+                        m.lock().expect("clean").unlock().unwrap();
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            std::fs::remove_file(&path).unwrap();
+        }
+    });
+}
+
+/// A lock forgotten (`mem::forget`, safe) stays in its thread's robust list: closing its
+/// handle must not unmap the page that list points into, or the next unlock of another
+/// mutex on that thread crashes.
+#[test]
+fn a_forgotten_lock_does_not_crash_the_thread_later() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let (a, b) = (temp_path("mutex-kept"), temp_path("mutex-forgotten"));
+        let kept = IpcMutex::open_path(&a).unwrap();
+        let outer = kept.lock().unwrap();
+        let forgotten = IpcMutex::open_path(&b).unwrap();
+        std::mem::forget(forgotten.lock().unwrap());
+        forgotten.close().unwrap();
+        outer.unlock().unwrap(); // walks the robust list past the forgotten one
+        kept.lock().unwrap().unlock().unwrap();
+        kept.close().unwrap();
+        std::fs::remove_file(&a).unwrap();
+        std::fs::remove_file(&b).unwrap();
     });
 }

@@ -38,6 +38,16 @@ impl fmt::Display for Error {
             Error::InvalidName { name, reason } => {
                 write!(f, "invalid OS mutex name {name:?}: {reason}")
             }
+            Error::UntrustedLockFile {
+                path,
+                uid,
+                mode,
+                expected,
+            } => write!(
+                f,
+                "refusing the OS mutex lock file `{}`: it belongs to uid {uid} with mode {mode:04o}; a lock file must belong to uid {expected} or root and not be writable by group or others",
+                path.display()
+            ),
             Error::InheritClosed { fd } => {
                 write!(f, "cannot pass fd {fd} to a child: it is closed")
             }

@@ -1,32 +1,38 @@
 //! [`IpcLock`], the unique acquisition, and what `lock` returns when a holder died.
 
-use super::lock_file::{FREE, HELD, LockFile, Record};
+use super::lock_file::LockFile;
 use crate::error::{Error, Result};
-use crate::sys;
+use crate::sys::{self, Locked};
 use guard_core::registry::Origin;
 use guard_core::{Kind, Resource, UniqueResource};
-use parking_lot::MutexGuard;
 use std::fmt;
+use std::marker::PhantomData;
 use std::panic::Location;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
-/// An acquisition of an [`IpcMutex`](crate::IpcMutex). Unique: enter it in a [`scope`](guard_core::scope)
-/// (or call [`unlock`](Self::unlock)); its release records "free" and unlocks. Dropped
-/// without release, it unlocks at once anyway and the drop is reported
-/// ([`guard_core::report::unreleased`]).
+/// An acquisition of an [`IpcMutex`](crate::IpcMutex). Unique: enter it in a
+/// [`scope`](guard_core::scope) (or call [`unlock`](Self::unlock)); its release records
+/// "free" and unlocks. Dropped without release, it unlocks at once anyway and the drop is
+/// reported ([`guard_core::report::unreleased`]). Not `Send`: the thread that locked the
+/// mutex unlocks it.
 ///
 /// Released while its thread panics (dropped during unwinding, or by its scope's guard),
 /// it poisons the mutex, as std's `Mutex` does: the next owner gets
-/// [`LockError::OwnerDied`] (with this process's pid) until one recovers with
-/// [`OwnerDied::recover`] or [`mark_consistent`](Self::mark_consistent). See
-/// [`IpcMutex`](crate::IpcMutex)'s "How it works".
+/// [`LockError::OwnerDied`] (with this process's pid) until one takes it with
+/// [`IpcMutex::lock_poisoned`](crate::IpcMutex::lock_poisoned) and calls
+/// [`mark_consistent`](Self::mark_consistent).
 ///
 /// # Examples
 ///
 /// ```
-/// let m = guard_os::IpcMutex::open("doc-lock")?;
+/// let name = format!("doc-lock-{}", std::process::id());
+/// let m = guard_os::IpcMutex::open(&name)?;
 /// let held = m.try_lock().map_err(guard_os::Error::from)?.expect("free");
 /// assert!(m.try_lock().map_err(guard_os::Error::from)?.is_none()); // held
 /// held.unlock()?;
+/// # m.close()?;
+/// # guard_os::IpcMutex::remove(&name)?;
 /// # Ok::<(), guard_os::Error>(())
 /// ```
 ///
@@ -34,42 +40,54 @@ use std::panic::Location;
 ///
 /// ```compile_fail,E0597
 /// let lock = {
-///     let m = guard_os::IpcMutex::open("doc-outlive").unwrap();
+///     let m = guard_os::IpcMutex::open_path("/nonexistent/doc-outlive").unwrap();
 ///     m.lock().unwrap() // error: `m` does not live long enough
 /// };
 /// ```
+///
+/// And it stays on the thread that locked it:
+///
+/// ```compile_fail,E0277
+/// fn send<T: Send>(_: T) {}
+/// let m = guard_os::IpcMutex::open_path("/nonexistent/doc-send").unwrap();
+/// send(m.lock().unwrap()); // error: `*const ()` cannot be sent between threads safely
+/// ```
 pub struct IpcLock<'a> {
     file: &'a LockFile,
-    local: Option<MutexGuard<'a, ()>>,
-    record: Record,
+    poisoned: bool,
+    /// The pid of the holder that died or panicked, while poisoned.
+    dead: u32,
     /// The thread was panicking when it took the lock: its release then does not poison
     /// (as std's `Mutex`).
     panicking: bool,
+    held: bool,
     site: &'static Location<'static>,
+    /// A pthread mutex is unlocked by the thread that locked it.
+    _thread: PhantomData<*const ()>,
 }
 
 impl<'a> IpcLock<'a> {
     /// True while the state is poisoned: a holder died or panicked holding the lock and
     /// nobody has marked the state consistent since. Only a lock from
-    /// [`OwnerDied::into_lock`] is poisoned ([`IpcMutex::lock`](crate::IpcMutex::lock) reports the death first).
+    /// [`IpcMutex::lock_poisoned`](crate::IpcMutex::lock_poisoned) can be poisoned
+    /// ([`IpcMutex::lock`](crate::IpcMutex::lock) reports the death instead).
     ///
     /// # Examples
     ///
     /// ```
-    /// let m = guard_os::IpcMutex::open("doc-is-poisoned")?;
-    /// let lock = match m.lock() {
-    ///     Ok(lock) => lock,
-    ///     Err(guard_os::LockError::OwnerDied(died)) => died.into_lock(),
-    ///     Err(guard_os::LockError::Os(e)) => return Err(e),
-    /// };
+    /// let name = format!("doc-is-poisoned-{}", std::process::id());
+    /// let m = guard_os::IpcMutex::open(&name)?;
+    /// let lock = m.lock_poisoned()?;
     /// if lock.is_poisoned() {
     ///     // repair, then `mark_consistent`; or leave it for the next owner
     /// }
     /// lock.unlock()?;
+    /// # m.close()?;
+    /// # guard_os::IpcMutex::remove(&name)?;
     /// # Ok::<(), guard_os::Error>(())
     /// ```
     pub fn is_poisoned(&self) -> bool {
-        self.record.poisoned
+        self.poisoned
     }
 
     /// Declares the protected state repaired: later owners are no longer told that a
@@ -77,137 +95,145 @@ impl<'a> IpcLock<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::Lock`] if the owner record cannot be written (the state stays poisoned).
+    /// [`Error::Lock`] if the lock file no longer holds a lock page (it was rewritten since
+    /// the open); the state is left as it is.
     ///
     /// # Examples
     ///
     /// ```
-    /// let m = guard_os::IpcMutex::open("doc-mark-consistent")?;
-    /// let mut lock = m.lock().or_else(|e| match e {
-    ///     guard_os::LockError::OwnerDied(died) => Ok(died.into_lock()),
-    ///     guard_os::LockError::Os(e) => Err(e),
-    /// })?;
+    /// let name = format!("doc-mark-consistent-{}", std::process::id());
+    /// let m = guard_os::IpcMutex::open(&name)?;
+    /// let mut lock = m.lock_poisoned()?;
     /// // ... repair the shared state ...
     /// lock.mark_consistent()?;
     /// assert!(!lock.is_poisoned());
     /// lock.unlock()?;
+    /// # m.close()?;
+    /// # guard_os::IpcMutex::remove(&name)?;
     /// # Ok::<(), guard_os::Error>(())
     /// ```
     pub fn mark_consistent(&mut self) -> Result<()> {
-        let record = Record {
-            poisoned: false,
-            dead: 0,
-            ..self.record
-        };
-        self.file.write_record(&record)?;
-        self.record = record;
+        self.file.check_magic()?;
+        let page = &self.file.page;
+        page.poisoned.store(0, Ordering::Relaxed);
+        page.dead.store(0, Ordering::Relaxed);
+        self.poisoned = false;
+        self.dead = 0;
         Ok(())
     }
 
     /// Unlocks now: records "free" in the owner record, then
-    /// [`flock(LOCK_UN)`](https://man7.org/linux/man-pages/man2/flock.2.html).
+    /// [`pthread_mutex_unlock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_unlock.3p.html).
     ///
     /// # Errors
     ///
-    /// [`Error::Lock`] for the owner record and/or `flock`, all of them; the lock is
-    /// released in any case (the in-process part always, the `flock` unless it failed).
+    /// [`Error::Lock`] if `pthread_mutex_unlock` fails (the lock file was rewritten under
+    /// the lock).
     ///
     /// # Examples
     ///
     /// ```
-    /// let m = guard_os::IpcMutex::open("doc-unlock")?;
+    /// let name = format!("doc-unlock-{}", std::process::id());
+    /// let m = guard_os::IpcMutex::open(&name)?;
     /// let held = m.lock().map_err(guard_os::Error::from)?;
     /// held.unlock()?;
     /// assert!(m.try_lock().map_err(guard_os::Error::from)?.is_some()); // free again
+    /// # m.close()?;
+    /// # guard_os::IpcMutex::remove(&name)?;
     /// # Ok::<(), guard_os::Error>(())
     /// ```
+    #[inline]
     pub fn unlock(mut self) -> Result<()> {
         self.finish()
     }
 
-    /// Takes the `flock` on `file` (waiting for it if `block`, else `Ok(None)` if it is
-    /// held), with the in-process mutex `local` already held, and writes "held, by this
-    /// process" in the owner record, marking the state poisoned if the record says a holder
-    /// died.
+    /// Takes the mutex in `file` (waiting for it if `wait`, else `Ok(None)` if it is held,
+    /// by this thread too) and records "held, by this process". A holder that died with
+    /// its record written poisons the state; one that died before writing it had not
+    /// started on the protected state, and is not reported.
+    #[inline]
     pub(super) fn acquire(
         file: &'a LockFile,
-        local: MutexGuard<'a, ()>,
-        block: bool,
+        wait: bool,
         site: &'static Location<'static>,
     ) -> Result<Option<IpcLock<'a>>> {
-        if !sys::flock_exclusive(&file.fd, block).map_err(|e| file.error("flock", e))? {
-            return Ok(None);
+        file.check_magic()?;
+        let page = &file.page;
+        let got = page.mutex.lock(wait).map_err(|e| {
+            let op = if e.raw_os_error() == Some(sys::EDEADLK) {
+                "locking it again from the thread that holds it"
+            } else {
+                "pthread_mutex_lock"
+            };
+            file.error(op, e)
+        })?;
+        match got {
+            Locked::Busy => return Ok(None),
+            Locked::Yes => {}
+            Locked::OwnerDied => {
+                let dead = page.holder.load(Ordering::Relaxed);
+                if dead != 0 {
+                    page.dead.store(dead, Ordering::Relaxed);
+                    page.poisoned.store(1, Ordering::Relaxed);
+                }
+                // At once, so the mutex stays usable whatever this owner does; the poison
+                // lives in the owner record.
+                if let Err(e) = page.mutex.make_consistent() {
+                    let _ = page.mutex.unlock();
+                    return Err(file.error("pthread_mutex_consistent", e));
+                }
+            }
         }
-        let mut lock = IpcLock {
+        page.holder.store(sys::cached_pid(), Ordering::Relaxed);
+        Ok(Some(IpcLock {
             file,
-            local: Some(local),
-            record: Record::default(),
+            poisoned: page.poisoned.load(Ordering::Relaxed) != 0,
+            dead: page.dead.load(Ordering::Relaxed),
             panicking: std::thread::panicking(),
+            held: true,
             site,
-        };
-        let old = file.read_record().map_err(|e| lock.abandon(e))?;
-        let died = old.state == HELD;
-        lock.record = Record {
-            state: HELD,
-            poisoned: old.poisoned || died,
-            holder: sys::pid(),
-            dead: if died { old.holder } else { old.dead },
-            generation: old.generation.wrapping_add(1),
-        };
-        file.write_record(&lock.record)
-            .map_err(|e| lock.abandon(e))?;
-        Ok(Some(lock))
+            _thread: PhantomData,
+        }))
     }
 
-    pub(super) fn checked(self) -> std::result::Result<IpcLock<'a>, LockError<'a>> {
-        if self.record.poisoned {
-            let pid = self.record.dead;
-            return Err(LockError::OwnerDied(OwnerDied { lock: self, pid }));
+    /// The lock if the state is clean; else unlocks and reports the death.
+    #[inline]
+    pub(super) fn checked(mut self) -> std::result::Result<IpcLock<'a>, LockError> {
+        if !self.poisoned {
+            return Ok(self);
         }
-        Ok(self)
-    }
-
-    /// Gives the lock up after a failed acquisition step and returns the error.
-    fn abandon(&mut self, error: Error) -> Error {
-        let _ = sys::flock_unlock(&self.file.fd);
-        self.local = None;
-        error
+        let died = OwnerDied {
+            path: self.file.path.clone(),
+            pid: self.dead,
+        };
+        self.panicking = true; // giving it back is no panic of this holder's
+        self.finish()?;
+        Err(LockError::OwnerDied(died))
     }
 
     /// Records "free" (and poisoned if the thread panics while holding the lock), then
-    /// unlocks. If the record cannot be written, it still says "held": the next owner
-    /// reads that as a death, so a panic is never lost.
+    /// unlocks.
+    #[inline]
     fn finish(&mut self) -> Result<()> {
-        let Some(local) = self.local.take() else {
+        if !std::mem::replace(&mut self.held, false) {
             return Ok(());
-        };
-        let mut errors = Vec::new();
-        let panicked = !self.panicking && std::thread::panicking();
-        let free = Record {
-            state: FREE,
-            holder: 0,
-            poisoned: self.record.poisoned || panicked,
-            dead: if panicked {
-                self.record.holder
-            } else {
-                self.record.dead
-            },
-            ..self.record
-        };
-        if let Err(e) = self.file.write_record(&free) {
-            errors.push(e);
         }
-        if let Err(e) = sys::flock_unlock(&self.file.fd) {
-            errors.push(self.file.error("flock(LOCK_UN)", e));
+        let page = &self.file.page;
+        if !self.panicking && std::thread::panicking() {
+            page.dead.store(sys::cached_pid(), Ordering::Relaxed);
+            page.poisoned.store(1, Ordering::Relaxed);
         }
-        drop(local);
-        Error::collect(errors)
+        page.holder.store(0, Ordering::Relaxed);
+        page.mutex
+            .unlock()
+            .map_err(|e| self.file.error("pthread_mutex_unlock", e))
     }
 }
 
 impl Resource for IpcLock<'_> {
     type Error = Error;
     /// Same as [`IpcLock::unlock`].
+    #[inline]
     fn release(mut self) -> Result<()> {
         self.finish()
     }
@@ -216,8 +242,9 @@ impl Resource for IpcLock<'_> {
 impl UniqueResource for IpcLock<'_> {}
 
 impl Drop for IpcLock<'_> {
+    #[inline]
     fn drop(&mut self) {
-        if self.local.is_some() {
+        if self.held {
             let resource = std::any::type_name::<IpcLock<'_>>();
             if let Err(e) = self.finish() {
                 crate::error::report(resource, Kind::Unique, &e);
@@ -231,43 +258,56 @@ impl fmt::Debug for IpcLock<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IpcLock")
             .field("path", &self.file.path)
-            .field("poisoned", &self.record.poisoned)
+            .field("poisoned", &self.poisoned)
             .finish()
     }
 }
 
-/// Why [`IpcMutex::lock`](crate::IpcMutex::lock) did not return a plain lock. Hand-written because
-/// [`OwnerDied`] gives the lock back. `?` converts it into [`Error`] (releasing the lock,
-/// which stays poisoned).
+/// Why [`IpcMutex::lock`](crate::IpcMutex::lock) did not return a lock. Owns everything it
+/// says (no borrow of the mutex), so `?` takes it into [`Error`], `guard_core::Error`,
+/// `Box<dyn Error + Send + Sync>` or anyhow.
 ///
 /// # Examples
 ///
 /// ```
 /// use guard_os::LockError;
-/// let m = guard_os::IpcMutex::open("doc-lock-error")?;
+/// let name = format!("doc-lock-error-{}", std::process::id());
+/// let m = guard_os::IpcMutex::open(&name)?;
 /// let lock = match m.lock() {
 ///     Ok(lock) => lock,
 ///     Err(LockError::OwnerDied(died)) => {
 ///         eprintln!("pid {} died holding the lock; repairing", died.pid());
-///         died.recover()? // after repairing the shared state
+///         let mut lock = m.lock_poisoned()?;
+///         // ... repair the shared state ...
+///         lock.mark_consistent()?;
+///         lock
 ///     }
-///     Err(LockError::Os(e)) => return Err(e),
+///     Err(LockError::Os(e)) => return Err(e.into()),
 /// };
 /// lock.unlock()?;
-/// # Ok::<(), guard_os::Error>(())
+///
+/// fn boxed(m: &guard_os::IpcMutex) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+///     Ok(m.lock()?.unlock()?)
+/// }
+/// boxed(&m)?;
+/// # m.close()?;
+/// # guard_os::IpcMutex::remove(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 #[derive(Debug)]
-pub enum LockError<'a> {
-    /// The lock is held, but a previous holder died (or panicked) holding it.
-    OwnerDied(OwnerDied<'a>),
-    /// The OS refused (the lock is not held).
+pub enum LockError {
+    /// A previous holder died (or panicked) holding the lock, and nobody has marked the
+    /// state consistent since. The lock is not held: take it with
+    /// [`IpcMutex::lock_poisoned`](crate::IpcMutex::lock_poisoned) to repair the state.
+    OwnerDied(OwnerDied),
+    /// The OS refused, or the lock file is no longer a lock file (the lock is not held).
     Os(Error),
 }
 
-/// The lock, acquired after a holder died holding it (like `EOWNERDEAD`), or a thread
-/// panicked holding it (like std's poisoning). Repair the shared state, then
-/// [`recover`](Self::recover); or take the lock as it is ([`into_lock`](Self::into_lock)),
-/// and the next owner is told too.
+/// A holder died holding the lock (like `EOWNERDEAD`), or a thread panicked holding it
+/// (like std's poisoning): who, and which mutex. Take the lock with
+/// [`IpcMutex::lock_poisoned`](crate::IpcMutex::lock_poisoned), repair the shared state,
+/// then [`IpcLock::mark_consistent`]; until then every owner is told.
 ///
 /// # Examples
 ///
@@ -275,101 +315,100 @@ pub enum LockError<'a> {
 /// fn take(m: &guard_os::IpcMutex) -> guard_os::Result<guard_os::IpcLock<'_>> {
 ///     match m.lock() {
 ///         Err(guard_os::LockError::OwnerDied(died)) => {
+///             eprintln!("{} died holding {}", died.pid(), died.path().display());
+///             let mut lock = m.lock_poisoned()?;
 ///             // ... check and repair what the dead holder left half-done ...
-///             died.recover()
+///             lock.mark_consistent()?;
+///             Ok(lock)
 ///         }
 ///         other => other.map_err(guard_os::Error::from),
 ///     }
 /// }
-/// let m = guard_os::IpcMutex::open("doc-owner-died")?;
+/// let name = format!("doc-owner-died-{}", std::process::id());
+/// let m = guard_os::IpcMutex::open(&name)?;
 /// take(&m)?.unlock()?;
+/// # m.close()?;
+/// # guard_os::IpcMutex::remove(&name)?;
 /// # Ok::<(), guard_os::Error>(())
 /// ```
-pub struct OwnerDied<'a> {
-    lock: IpcLock<'a>,
+#[derive(Clone, Debug)]
+pub struct OwnerDied {
+    path: PathBuf,
     pid: u32,
 }
 
-impl<'a> OwnerDied<'a> {
+impl OwnerDied {
     /// The pid of the holder that died, or of the process whose thread panicked holding
     /// the lock (see the type-level example).
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
-    /// The lock, still poisoned: the next owner is told too, until one calls
-    /// [`IpcLock::mark_consistent`] (see [`IpcLock::is_poisoned`]'s example).
-    pub fn into_lock(self) -> IpcLock<'a> {
-        self.lock
-    }
-
-    /// Marks the state consistent and returns the lock (see the type-level example).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Lock`] if the owner record cannot be written (the lock is released).
-    pub fn recover(self) -> Result<IpcLock<'a>> {
-        let mut lock = self.lock;
-        lock.mark_consistent()?;
-        Ok(lock)
+    /// The lock file of the mutex (see the type-level example).
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
-impl fmt::Debug for OwnerDied<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnerDied")
-            .field("pid", &self.pid)
-            .field("lock", &self.lock)
-            .finish()
-    }
-}
-
-impl fmt::Display for LockError<'_> {
+impl fmt::Display for LockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LockError::OwnerDied(d) => write!(
                 f,
                 "the holder (pid {}) of the OS mutex `{}` died while holding it",
                 d.pid,
-                d.lock.file.path.display()
+                d.path.display()
             ),
             LockError::Os(e) => fmt::Display::fmt(e, f),
         }
     }
 }
 
-impl std::error::Error for LockError<'_> {
+impl std::error::Error for LockError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             LockError::OwnerDied(_) => None,
-            LockError::Os(e) => Some(e),
+            LockError::Os(e) => e.source(),
         }
     }
 }
 
-impl From<Error> for LockError<'_> {
+impl From<Error> for LockError {
     fn from(e: Error) -> Self {
         LockError::Os(e)
     }
 }
 
-impl From<LockError<'_>> for Error {
-    /// `OwnerDied` becomes [`Error::OwnerDied`]; the lock is released (still poisoned).
-    fn from(e: LockError<'_>) -> Error {
+impl From<LockError> for Error {
+    /// `OwnerDied` becomes [`Error::OwnerDied`].
+    fn from(e: LockError) -> Error {
         match e {
             LockError::Os(e) => e,
-            LockError::OwnerDied(d) => {
-                let path = d.lock.file.path.clone();
-                let pid = d.pid;
-                let died = Error::OwnerDied { path, pid };
-                match d.lock.unlock() {
-                    Ok(()) => died,
-                    Err(e) => Error::Release {
-                        first: Box::new(died),
-                        rest: vec![e],
-                    },
-                }
-            }
+            LockError::OwnerDied(d) => Error::OwnerDied {
+                path: d.path,
+                pid: d.pid,
+            },
         }
+    }
+}
+
+/// So that `?` on a lock works in code returning guard's umbrella error.
+///
+/// # Examples
+///
+/// ```
+/// fn locked(m: &guard_os::IpcMutex) -> Result<(), guard_core::Error> {
+///     Ok(m.lock()?.unlock()?)
+/// }
+/// let name = format!("doc-lock-core-{}", std::process::id());
+/// let m = guard_os::IpcMutex::open(&name)?;
+/// locked(&m)?;
+/// # m.close()?;
+/// # guard_os::IpcMutex::remove(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl From<LockError> for guard_core::Error {
+    fn from(e: LockError) -> Self {
+        Error::from(e).into()
     }
 }

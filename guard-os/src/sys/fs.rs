@@ -1,5 +1,5 @@
-//! Files: opening (always with `O_CLOEXEC`), positioned reads and writes, `fsync`, the
-//! size, and `flock`.
+//! Files: opening (always with `O_CLOEXEC`), positioned reads, `fsync`, the
+//! size and owner, `ftruncate`, and `flock`.
 
 use super::conv::errno;
 use rustix::fs::{FlockOperation, Mode, OFlags};
@@ -46,6 +46,69 @@ pub(crate) fn open_lock_file(path: &Path) -> io::Result<OwnedFd> {
     )
 }
 
+/// Opens `path` only to look at it, never through a symlink
+/// ([`open(2)`](https://man7.org/linux/man-pages/man2/open.2.html),
+/// `O_PATH | O_NOFOLLOW | O_CLOEXEC`): no read or write access is needed, and opening it
+/// has no effect on the file.
+pub(crate) fn open_to_inspect(path: &Path) -> io::Result<OwnedFd> {
+    open(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
+}
+
+/// Who owns a file, and what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Owner {
+    /// The owner's uid.
+    pub(crate) uid: u32,
+    /// The permission bits and sticky/setuid/setgid bits (`st_mode & 0o7777`).
+    pub(crate) mode: u32,
+    /// A regular file.
+    pub(crate) regular: bool,
+    /// A directory.
+    pub(crate) dir: bool,
+    /// The size in bytes.
+    pub(crate) size: u64,
+}
+
+impl Owner {
+    fn of(st: &rustix::fs::Stat) -> Owner {
+        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        Owner {
+            uid: st.st_uid,
+            mode: st.st_mode & 0o7777,
+            regular: kind == rustix::fs::FileType::RegularFile,
+            dir: kind == rustix::fs::FileType::Directory,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+        }
+    }
+}
+
+/// The owner, mode, type and size of the file open at `fd`
+/// ([`fstat(2)`](https://man7.org/linux/man-pages/man2/fstat.2.html)).
+pub(crate) fn owner(fd: impl AsFd) -> io::Result<Owner> {
+    rustix::fs::fstat(fd)
+        .map(|st| Owner::of(&st))
+        .map_err(errno)
+}
+
+/// The owner, mode and type of `path` itself, not of a symlink's target
+/// ([`lstat(2)`](https://man7.org/linux/man-pages/man2/lstat.2.html)).
+pub(crate) fn owner_of_path(path: &Path) -> io::Result<Owner> {
+    rustix::fs::lstat(path)
+        .map(|st| Owner::of(&st))
+        .map_err(errno)
+}
+
+/// This process's effective uid
+/// ([`geteuid(2)`](https://man7.org/linux/man-pages/man2/geteuid.2.html)).
+pub(crate) fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// Sets the file's size ([`ftruncate(2)`](https://man7.org/linux/man-pages/man2/ftruncate.2.html)).
+pub(crate) fn set_len(fd: impl AsFd, len: u64) -> io::Result<()> {
+    rustix::fs::ftruncate(fd, len).map_err(errno)
+}
+
 /// Takes the exclusive [`flock(2)`](https://man7.org/linux/man-pages/man2/flock.2.html) on
 /// `fd`'s open file description, waiting for it if `wait`; `Ok(false)` if `!wait` and it is
 /// held elsewhere. Retried on `EINTR`.
@@ -67,24 +130,6 @@ pub(crate) fn flock_unlock(fd: impl AsFd) -> io::Result<()> {
 /// [`pread(2)`](https://man7.org/linux/man-pages/man2/pread.2.html).
 pub(crate) fn pread(fd: impl AsFd, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     rustix::io::pread(fd, buf, offset).map_err(errno)
-}
-
-/// [`pwrite(2)`](https://man7.org/linux/man-pages/man2/pwrite.2.html) of the whole
-/// buffer, retried on `EINTR` and short writes.
-pub(crate) fn pwrite_all(fd: impl AsFd, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
-    let fd = fd.as_fd();
-    while !buf.is_empty() {
-        match rustix::io::pwrite(fd, buf, offset) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                buf = &buf[n..];
-                offset += n as u64;
-            }
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(errno(e)),
-        }
-    }
-    Ok(())
 }
 
 /// [`fsync(2)`](https://man7.org/linux/man-pages/man2/fsync.2.html).

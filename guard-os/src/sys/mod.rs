@@ -4,7 +4,8 @@
 //! `FD_CLOEXEC` set atomically.
 //!
 //! - [`fd`]: duplicating, the `FD_CLOEXEC` flag, checking and closing numbers;
-//! - [`fs`]: files (open, positioned I/O, `fsync`, `flock`);
+//! - [`fs`]: files (open, positioned I/O, `fsync`, owner and mode, `flock`);
+//! - [`shm`]: a lock file's shared mapping and the robust pthread mutex in it;
 //! - [`io`]: reading, writing, pipes;
 //! - [`socket`]: sockets, through socket2;
 //! - [`process`]: this process's id and the fds open in it;
@@ -13,7 +14,7 @@
 //!   signalling it through its pidfd.
 //!
 //! Syscalls go through rustix wherever it has them; libc where rustix lacks the call
-//! (`close_range(2)`) or would need a `BorrowedFd` for a number not known to be open.
+//! (`close_range(2)`, pthread mutexes) or would need a `BorrowedFd` for a number not known to be open.
 
 pub(crate) mod child;
 mod conv;
@@ -22,6 +23,7 @@ mod fd;
 mod fs;
 mod io;
 mod process;
+mod shm;
 mod socket;
 pub(crate) mod spawn;
 
@@ -32,11 +34,12 @@ pub(crate) use fd::{
     set_cloexec,
 };
 pub(crate) use fs::{
-    file_size, flock_exclusive, flock_unlock, fsync, open_lock_file, open_read, open_write, pread,
-    pwrite_all,
+    Owner, euid, file_size, flock_exclusive, flock_unlock, fsync, open_lock_file, open_read,
+    open_to_inspect, open_write, owner, owner_of_path, pread, set_len,
 };
 pub(crate) use io::{pipe, read, write};
-pub(crate) use process::{fd_target, open_fds, pid, thread_count};
+pub(crate) use process::{fd_target, open_fds, thread_count};
+pub(crate) use shm::{EDEADLK, LOCK_PAGE_LEN, LockMap, Locked, cached_pid, map_lock_page};
 pub(crate) use socket::{
     Domain, Protocol, SockAddr, Type, accept, bind, connect, is_listener, listen, local_addr,
     peer_addr, recv, recv_from, send, send_to, set_nonblocking, set_read_timeout,
