@@ -3,7 +3,7 @@
 use super::{FdType, counted_fd, retry_on_pressure};
 use crate::error::{self, Error, Result};
 use crate::sys::{self, table};
-use guard_core::registry::Origin;
+use guard_core::census::Origin;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::Location;

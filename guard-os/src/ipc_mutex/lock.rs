@@ -3,7 +3,7 @@
 use super::handle::{FREE, IpcMutex, Record};
 use crate::error::{Error, Result};
 use crate::sys;
-use guard_core::registry::Origin;
+use guard_core::census::Origin;
 use guard_core::{Kind, Resource, UniqueResource};
 use parking_lot::MutexGuard;
 use rustix::fs::FlockOperation;

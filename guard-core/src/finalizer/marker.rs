@@ -2,7 +2,8 @@
 //! reaches them. Jobs run in push order, so reaching a marker means every job pushed before
 //! it has run (or was declared stuck).
 
-use crate::counted::queue::{Job, Node, Queue, RunOutcome, VTable};
+use super::job::{Job, Node, RunOutcome, VTable};
+use super::queue::Queue;
 use crate::loom::{Arc, Condvar, Mutex};
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
