@@ -36,6 +36,21 @@ use std::ops::{Deref, DerefMut};
 /// })
 /// .unwrap(); // nothing left to release, so the scope succeeds
 /// ```
+///
+/// A guard stays on the scope's thread (it is not `Send`):
+///
+/// ```compile_fail,E0277
+/// # use guard_core::{scope, Resource, UniqueResource};
+/// # struct Conn;
+/// # impl Resource for Conn { type Error = std::convert::Infallible; fn release(self) -> Result<(), Self::Error> { Ok(()) } }
+/// # impl UniqueResource for Conn {}
+/// fn send<T: Send>(_: T) {}
+/// scope(|s| {
+///     send(s.enter(Conn)); // error: `Guard` cannot be sent between threads
+///     Ok::<_, std::convert::Infallible>(())
+/// })
+/// .unwrap();
+/// ```
 #[must_use = "dropping a guard at once releases its resource at once"]
 pub struct Guard<'scope, T: Resource + 'scope> {
     held: HeldRef<'scope, T>,

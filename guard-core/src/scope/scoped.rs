@@ -57,7 +57,7 @@ use std::ptr::NonNull;
 ///
 /// A guard borrows the scope, so it cannot escape the closure:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0521
 /// # use guard_core::{scope, Resource, UniqueResource};
 /// # struct R;
 /// # impl Resource for R { type Error = std::convert::Infallible; fn release(self) -> Result<(), Self::Error> { Ok(()) } }
