@@ -22,10 +22,8 @@ use std::ptr::NonNull;
 /// [`Runtime`](crate::Runtime) guard is gone the finalizer is shut down: a release then runs
 /// inline on the dropping thread, and is reported.)
 ///
-/// The allocation that holds the value is also its queue node: dropping the last handle
-/// allocates nothing and does one CAS on the finalizer's queue. Only the push that finds the
-/// queue empty while the finalizer sleeps also takes a short mutex, to wake it (at most one
-/// wake per batch); that mutex is never held while a release runs.
+/// Dropping the last handle allocates nothing and never waits for a release (invariant
+/// F5).
 ///
 /// Need the release now (to rebind a port, say)? [`try_release`](Self::try_release) releases
 /// synchronously if this is the last handle and returns the error; or drop the handle and

@@ -47,9 +47,9 @@ impl<T: Copy + Send + 'static> Registry<T> {
     /// An empty registry. `deferred_release` releases a value whose removal met a lease;
     /// it runs on the thread that ends the last lease, outside the registry lock. If it
     /// panics, the panic is caught and reported as
-    /// [`Event::ReleasePanicked`] (it may run in a
-    /// `Lease`'s `Drop`, where no caller could receive it), and the other deferred
-    /// releases still run.
+    /// [`Event::ReleasePanicked`](crate::event::Event::ReleasePanicked) (it may run in a
+    /// `Lease`'s `Drop`, where no caller could receive it), and the other deferred releases
+    /// still run.
     pub fn new(deferred_release: impl Fn(T) + Send + Sync + 'static) -> Self {
         Registry {
             store: Store::new(Box::new(deferred_release)),
