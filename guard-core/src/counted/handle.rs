@@ -216,7 +216,9 @@ impl<T: CountedResource> Drop for Counted<T> {
             fence(Ordering::Acquire);
         }
         // SAFETY: this was the last handle: this thread owns the allocation, which heads with
-        // its node and carries the matching vtable; ownership passes to the job.
+        // its node and carries the matching vtable; ownership passes to the job. The value
+        // is a `CountedResource`, hence `Send + 'static`, and the rest of the allocation
+        // (count, census pointer) is `Send` too.
         finalizer::enqueue(unsafe { Job::from_raw(self.inner.cast::<Node>()) });
     }
 }

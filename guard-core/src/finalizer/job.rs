@@ -45,6 +45,14 @@ pub(crate) enum RunOutcome {
 }
 
 /// An owned, unlinked job: a node whose vtable may consume it exactly once.
+///
+/// # Safety
+///
+/// `Job` is `Send`, whatever its allocation holds: it runs on a finalizer worker (or, after
+/// a stuck worker, on its replacement), never on the thread that made it. So whoever makes
+/// one with [`Job::from_raw`] promises that the allocation's contents may move to another
+/// thread and be released there, at any later time (`Send + 'static`); the queue, the
+/// shift and the workers rely on that promise and check nothing.
 pub(crate) struct Job {
     node: NonNull<Node>,
 }
@@ -58,11 +66,11 @@ impl Job {
     ///
     /// - `node` heads a live allocation of the type its vtable was made for, owned by the
     ///   caller, and is in no queue;
-    /// - everything that allocation holds may be sent to another thread and released there
-    ///   (`Send`): the job runs on a finalizer worker, not on the caller's thread. `Job` is
-    ///   `Send` on the strength of this promise. Counted handles keep it because a
-    ///   [`CountedResource`](crate::CountedResource) is `Send + 'static`; flush markers hold
-    ///   only an `Arc` of `Sync` state.
+    /// - everything that allocation holds may be sent to another thread and released there,
+    ///   later (`Send + 'static`): the job runs on a finalizer worker, not on the caller's
+    ///   thread, and `Job` is `Send` on the strength of this promise. Counted handles keep
+    ///   it because a [`CountedResource`](crate::CountedResource) is `Send + 'static`;
+    ///   flush markers hold only an `Arc` of `Sync` state.
     pub(crate) unsafe fn from_raw(node: NonNull<Node>) -> Self {
         Job { node }
     }

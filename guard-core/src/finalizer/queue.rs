@@ -157,7 +157,8 @@ impl Drop for Batch {
         // A batch is run or handed over; should one be dropped with jobs left (a worker
         // unwinding), run them here rather than skip their releases.
         while let Some(node) = self.pop() {
-            // SAFETY: `pop` hands over an owned, unlinked node.
+            // SAFETY: `pop` hands over an owned, unlinked node; it was a `Job` before it was
+            // pushed, so the rest of `from_raw`'s contract (its vtable, `Send`) holds.
             drop(unsafe { Job::from_raw(node) });
         }
     }
@@ -199,7 +200,8 @@ pub(crate) mod model {
             ran: ran.clone(),
         });
         let node = NonNull::from(Box::leak(job)).cast::<Node>();
-        // SAFETY: a fresh, owned, unlinked node whose vtable matches its allocation.
+        // SAFETY: a fresh, owned, unlinked node whose vtable matches its allocation; it
+        // holds an `Arc` of an atomic, which is `Send`.
         queue.push(unsafe { Job::from_raw(node) });
     }
 }
