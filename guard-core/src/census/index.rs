@@ -1,7 +1,7 @@
 //! The index of every [`SiteCount`]: a global map under a lock, with a per-thread cache
 //! in front of it (and the thread's last hit in front of that), so that entering a
-//! resource finds its count without the lock. What the caches buy shows in the
-//! `counted/new_and_last_drop` row of `benches/counted.rs` (each `Counted::new` enters
+//! resource finds its count without taking the lock. What the caches buy shows in the
+//! `counted/new_and_last_drop` rows of `benches/counted.rs` (each `Counted::new` enters
 //! one).
 //!
 //! The counts are leaked on purpose: there is one per distinct (type, creation site)

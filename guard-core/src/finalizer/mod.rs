@@ -33,7 +33,6 @@ mod global;
 mod intake;
 mod job;
 mod marker;
-mod push_count;
 mod queue;
 mod shift;
 mod start;

@@ -1,8 +1,7 @@
 //! [`Stats`]: a snapshot of the finalizer's counters, and [`stats`], which takes it.
 
 use super::global::Finalizer;
-use super::push_count;
-use crate::loom::Ordering;
+use crate::loom::{Ordering, StdOrdering};
 use std::fmt;
 
 /// A snapshot of the finalizer's counters ([`stats`]).
@@ -67,12 +66,14 @@ impl fmt::Display for Stats {
 /// assert!(before.high_water >= before.pending || before.pending > 0);
 /// ```
 pub fn stats() -> Stats {
-    let c = &Finalizer::global().counters;
-    // Read outcomes (Acquire) before the push count, so `pending` never underflows.
+    let f = Finalizer::global();
+    let c = &f.counters;
+    // Read outcomes (Acquire) before the count handed over, so `pending` never underflows:
+    // every job whose outcome is seen was counted before it was pushed.
     let released = c.released.load(Ordering::Acquire);
     let failed = c.failed.load(Ordering::Acquire);
     let panicked = c.panicked.load(Ordering::Acquire);
-    let enqueued = push_count::total();
+    let enqueued = f.intake.enqueued.load(StdOrdering::Relaxed);
     Stats {
         enqueued,
         released,
