@@ -6,7 +6,7 @@ use super::counters::Counters;
 use super::queue::Queue;
 use super::shift::Shift;
 use crate::event::{self, Event};
-use crate::loom::{LazyLock, StdAtomicBool, StdAtomicU64, StdMutex, StdOrdering};
+use crate::loom::{LazyLock, StdAtomicBool, StdMutex, StdOrdering};
 use crate::padded::CachePadded;
 
 /// The finalizer. Lines are split by writer: producers write `queue.head` and `intake`,
@@ -24,15 +24,12 @@ pub(crate) struct Finalizer {
     outage: StdAtomicBool,
 }
 
-/// What every drop of a last handle touches besides the queue head: kept on its own lines,
-/// away from the worker's counters. Statistics and a switch, not part of the queue
-/// protocol: std atomics under both backends.
+/// What every drop of a last handle reads besides the queue head: kept on its own lines,
+/// away from the worker's counters. (The count of handed-over jobs is in `push_count`.)
 #[derive(Default)]
 pub(crate) struct Intake {
     /// Set once the last runtime guard is gone: release inline from then on.
     pub(crate) shutdown: StdAtomicBool,
-    /// Jobs handed to the finalizer so far (run inline after shutdown included).
-    pub(crate) enqueued: StdAtomicU64,
 }
 
 static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {

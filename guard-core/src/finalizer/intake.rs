@@ -3,12 +3,12 @@
 
 use super::global::Finalizer;
 use super::job::Job;
+use super::push_count;
 use crate::event::{self, Event};
 use crate::loom::{Ordering, StdOrdering};
 
-/// Hands a job to the finalizer: a count on the intake's line (which the shutdown check
-/// reads anyway) and one lock-free push. After shutdown, runs it inline instead and
-/// reports that.
+/// Hands a job to the finalizer: a thread-local count and one lock-free push. After
+/// shutdown, runs it inline instead and reports that.
 #[inline]
 pub(crate) fn enqueue(job: Job) {
     let f = Finalizer::global();
@@ -16,7 +16,7 @@ pub(crate) fn enqueue(job: Job) {
         release_inline(f, job);
         return;
     }
-    f.intake.enqueued.fetch_add(1, StdOrdering::Relaxed);
+    push_count::add_one();
     f.queue.push(job);
 }
 
@@ -26,7 +26,7 @@ fn release_inline(f: &Finalizer, job: Job) {
     event::emit(&Event::ReleasedInline {
         resource: (vtable.type_name)(),
     });
-    f.intake.enqueued.fetch_add(1, StdOrdering::Relaxed);
+    push_count::add_one();
     f.counters.inline.fetch_add(1, Ordering::Relaxed);
     f.counters.record(vtable, job.run());
 }

@@ -33,6 +33,7 @@ mod global;
 mod intake;
 mod job;
 mod marker;
+mod push_count;
 mod queue;
 mod shift;
 mod start;

@@ -1,7 +1,8 @@
 //! [`Stats`]: a snapshot of the finalizer's counters, and [`stats`], which takes it.
 
 use super::global::Finalizer;
-use crate::loom::{Ordering, StdOrdering};
+use super::push_count;
+use crate::loom::Ordering;
 use std::fmt;
 
 /// A snapshot of the finalizer's counters ([`stats`]).
@@ -66,14 +67,12 @@ impl fmt::Display for Stats {
 /// assert!(before.high_water >= before.pending || before.pending > 0);
 /// ```
 pub fn stats() -> Stats {
-    let f = Finalizer::global();
-    let c = &f.counters;
-    // Read outcomes (Acquire) before the count handed over, so `pending` never underflows:
-    // every job whose outcome is seen was counted before it was pushed.
+    let c = &Finalizer::global().counters;
+    // Read outcomes (Acquire) before the push count, so `pending` never underflows.
     let released = c.released.load(Ordering::Acquire);
     let failed = c.failed.load(Ordering::Acquire);
     let panicked = c.panicked.load(Ordering::Acquire);
-    let enqueued = f.intake.enqueued.load(StdOrdering::Relaxed);
+    let enqueued = push_count::total();
     Stats {
         enqueued,
         released,

@@ -1,0 +1,76 @@
+//! The count of jobs handed to the finalizer, kept per thread: each thread owns a counter
+//! that only it writes (a plain load and store, no atomic read-modify-write), and readers
+//! (`stats`) sum them under a lock. It keeps an atomic read-modify-write off the dropping
+//! thread: see `counted/last_drop/guard_counted` in `benches/counted.rs`. Each counter sits
+//! on lines of its own, so that a heap neighbour another thread writes does not share them.
+//!
+//! A statistic, not part of the queue protocol: it uses std atomics under both backends.
+
+use crate::loom::{StdArc, StdAtomicU64, StdMutex, StdOrdering};
+use crate::padded::CachePadded;
+
+/// Counters of live threads, plus what exited threads had counted.
+struct Threads {
+    live: Vec<StdArc<CachePadded<StdAtomicU64>>>,
+    retired: u64,
+}
+
+static THREADS: StdMutex<Threads> = StdMutex::new(Threads {
+    live: Vec::new(),
+    retired: 0,
+});
+
+/// Pushes counted where a thread's own counter is unavailable (its thread-locals are being
+/// destroyed, e.g. a handle dropped by another thread-local's destructor).
+static FALLBACK: StdAtomicU64 = StdAtomicU64::new(0);
+
+struct Own(StdArc<CachePadded<StdAtomicU64>>);
+
+impl Own {
+    fn register() -> Own {
+        let counter = StdArc::new(CachePadded(StdAtomicU64::new(0)));
+        lock().live.push(counter.clone());
+        Own(counter)
+    }
+}
+
+impl Drop for Own {
+    fn drop(&mut self) {
+        let mut threads = lock();
+        threads.retired += self.0.load(StdOrdering::Relaxed);
+        threads.live.retain(|c| !StdArc::ptr_eq(c, &self.0));
+    }
+}
+
+thread_local! {
+    static OWN: Own = Own::register();
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Threads> {
+    THREADS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts one push by the calling thread.
+#[inline]
+pub(crate) fn add_one() {
+    let counted = OWN.try_with(|own| {
+        // Only this thread writes its counter: load + store, no locked instruction.
+        let n = own.0.load(StdOrdering::Relaxed);
+        own.0.store(n + 1, StdOrdering::Relaxed);
+    });
+    if counted.is_err() {
+        FALLBACK.fetch_add(1, StdOrdering::Relaxed);
+    }
+}
+
+/// The total so far. Every push that happened before an operation this thread has
+/// synchronised with (e.g. an acquire load of a count of finished jobs) is included.
+pub(crate) fn total() -> u64 {
+    let threads = lock();
+    let live: u64 = threads
+        .live
+        .iter()
+        .map(|c| c.load(StdOrdering::Relaxed))
+        .sum();
+    threads.retired + live + FALLBACK.load(StdOrdering::Relaxed)
+}
