@@ -25,16 +25,19 @@ impl SiteCount {
     }
 
     /// The origin counted.
+    #[inline]
     pub(super) fn origin(&self) -> &Origin {
         &self.origin
     }
 
     /// One more resource of this origin is live.
+    #[inline]
     pub(super) fn enter(&self) {
         self.entered.fetch_add(1, StdOrdering::Relaxed);
     }
 
     /// One resource of this origin left (released, or taken back by its owner).
+    #[inline]
     pub(crate) fn leave(&self) {
         self.left.fetch_add(1, StdOrdering::Relaxed);
     }
