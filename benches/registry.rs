@@ -5,7 +5,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use guard::Kind;
-use guard::registry::{Origin, Registry};
+use guard::census::Origin;
+use guard::registry::Registry;
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! thread, a stuck finalizer, a unique resource dropped without being released. They go to
 //! one process-wide hook (default: one line on stderr).
 
+use crate::census::Origin;
 use crate::loom::{StdArc as Arc, StdMutex};
-use crate::registry::Origin;
 use crate::resource::Kind;
 use std::error::Error as StdError;
 use std::fmt;

@@ -48,31 +48,29 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
-mod census;
+pub mod census;
 mod counted;
 mod error;
 pub mod event;
 pub mod finalizer;
-mod guard;
-mod lease;
 mod loom;
+mod padded;
+mod panic;
 pub mod registry;
 pub mod report;
 mod resource;
 mod runtime;
 mod scope;
 
-pub use counted::Counted;
+pub use counted::{Counted, TryReleaseError};
 pub use error::{
     BoxError, Error, FlushError, Panicked, ReleaseErrors, ReleaseFailure, Result, ScopeError,
-    TryReleaseError,
 };
-pub use guard::Guard;
-pub use lease::Lease;
+pub use registry::Lease;
 pub use report::{Report, report};
 pub use resource::{CountedResource, Kind, Resource, UniqueResource};
 pub use runtime::{DEFAULT_DRAIN, ExitReport, Runtime, runtime};
-pub use scope::{Scope, scope};
+pub use scope::{Guard, Scope, scope};
 
 /// Internals exposed only to the loom models in `tests/loom.rs`.
 #[cfg(guard_loom)]

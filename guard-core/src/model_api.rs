@@ -1,23 +1,23 @@
 //! Thin public wrappers over crate-internal concurrency cores, for the loom models in
 //! `tests/loom.rs`. Built only under `--cfg guard_loom`.
 
-use crate::counted::queue::{self, ShiftEnd};
+use crate::finalizer::{self, ShiftEnd};
 use crate::loom::{Arc, AtomicUsize};
 use std::time::Duration;
 
 /// The finalizer queue.
 #[allow(missing_debug_implementations)]
-pub struct Queue(queue::Queue);
+pub struct Queue(finalizer::Queue);
 
 impl Queue {
     /// An empty queue.
     pub fn new() -> Self {
-        Queue(queue::Queue::new())
+        Queue(finalizer::Queue::new())
     }
 
     /// Pushes a job that adds one to `ran` when it runs.
     pub fn push_job(&self, ran: &Arc<AtomicUsize>) {
-        queue::model::push_test_job(&self.0, ran);
+        finalizer::push_test_job(&self.0, ran);
     }
 
     /// Takes everything queued and runs it; returns true if anything was taken.
@@ -43,20 +43,20 @@ impl Default for Queue {
 /// A worker shift with its queue, for the stuck-worker hand-over model.
 #[allow(missing_debug_implementations)]
 pub struct Shift {
-    queue: queue::Queue,
-    shift: queue::Shift,
+    queue: finalizer::Queue,
+    shift: finalizer::Shift,
 }
 
 impl Shift {
     /// A shift over a queue holding `jobs` jobs counting into `ran`.
     pub fn with_jobs(jobs: usize, ran: &Arc<AtomicUsize>) -> Self {
-        let q = queue::Queue::new();
+        let q = finalizer::Queue::new();
         for _ in 0..jobs {
-            queue::model::push_test_job(&q, ran);
+            finalizer::push_test_job(&q, ran);
         }
         Shift {
             queue: q,
-            shift: queue::Shift::new(),
+            shift: finalizer::Shift::new(),
         }
     }
 

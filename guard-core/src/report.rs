@@ -1,15 +1,15 @@
 //! The live-resource report: what is live, grouped by type and creation site, plus the
 //! finalizer's counters, as a table a person reads at a glance.
 
+use crate::census::{CensusGroup, Origin};
 use crate::event::{self, Event};
 use crate::finalizer::{self, Stats};
 use crate::loom::{StdAtomicBool, StdAtomicU64, StdMutex, StdOrdering};
-use crate::registry::{Census, Origin};
 use crate::resource::Kind;
 use std::fmt;
 
 /// Lists the live entries of one report section, grouped by origin.
-type CensusFn = fn() -> Vec<Census>;
+type CensusFn = fn() -> Vec<CensusGroup>;
 
 #[derive(Clone, Copy)]
 struct Section {
@@ -30,7 +30,7 @@ static SECTIONS: StdMutex<Vec<Section>> = StdMutex::new(Vec::new());
 /// guard_core::report::add_section("widgets", Vec::new);
 /// assert!(guard_core::report().to_string().contains("widgets"));
 /// ```
-pub fn add_section(title: &'static str, census: fn() -> Vec<Census>) {
+pub fn add_section(title: &'static str, census: fn() -> Vec<CensusGroup>) {
     let mut sections = SECTIONS.lock().unwrap_or_else(|e| e.into_inner());
     sections.retain(|s| s.title != title);
     sections.push(Section { title, census });
@@ -51,7 +51,7 @@ static PANIC_ON_UNRELEASED: StdAtomicBool = StdAtomicBool::new(false);
 /// # Examples
 ///
 /// ```
-/// use guard_core::{Kind, registry::Origin};
+/// use guard_core::{Kind, census::Origin};
 /// guard_core::event::set_hook(|_| {});
 /// guard_core::report::unreleased(Origin::here::<std::fs::File>(Kind::Unique));
 /// assert!(guard_core::report().unreleased() >= 1);
@@ -100,7 +100,7 @@ pub fn set_panic_on_unreleased(on: bool) {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Report {
-    sections: Vec<(&'static str, Vec<Census>)>,
+    sections: Vec<(&'static str, Vec<CensusGroup>)>,
     stats: Stats,
     unreleased: u64,
 }
@@ -119,12 +119,12 @@ pub fn report() -> Report {
 
 impl Report {
     /// Every section: its title and its live groups.
-    pub fn sections(&self) -> impl Iterator<Item = (&'static str, &[Census])> {
+    pub fn sections(&self) -> impl Iterator<Item = (&'static str, &[CensusGroup])> {
         self.sections.iter().map(|(t, c)| (*t, c.as_slice()))
     }
 
     /// Live groups of the given kind, across sections.
-    pub fn live(&self, kind: Kind) -> impl Iterator<Item = &Census> {
+    pub fn live(&self, kind: Kind) -> impl Iterator<Item = &CensusGroup> {
         self.sections
             .iter()
             .flat_map(|(_, c)| c)

@@ -88,7 +88,7 @@ pub trait UniqueResource: Resource {}
 ///
 /// # Examples
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// // `Rc` is not `Send`: a value holding one can never be released on another thread.
 /// struct Cached(std::rc::Rc<u8>);
 /// impl guard_core::Resource for Cached {

@@ -134,9 +134,10 @@ fn runs(id: usize) -> usize {
 
 // ---------------------------------------------------------------------------------------
 // A hook replaced while it runs: `emit`'s clone is then the last reference, and the hook's
-// captured state is dropped on the finalizer worker. Its `Drop` panics. (Regression: the
-// clone was dropped outside `catch_unwind`, the worker unwound out of its batch, and the
-// watchdog later handed the already-run jobs to a fresh worker, which ran them again.)
+// captured state is dropped on the finalizer worker. Its `Drop` panics. (Were the clone
+// dropped outside `catch_unwind`, the worker would unwind out of its batch, and the
+// watchdog would later hand the already-run jobs to a fresh worker, which would run them
+// again.)
 
 static BOMB_DROPPED: AtomicUsize = AtomicUsize::new(0);
 
@@ -313,10 +314,11 @@ fn child_two_workers() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The replacement for a stuck worker cannot be spawned, then can. (Regression: the stolen
-// rest of the batch was dropped with the failed closure, running on the watchdog, and the
-// retried worker numbered its jobs from 0 again; when the stuck job returned, its worker's
-// claim-back matched a reused number and it ran on with jobs already run and freed.)
+// The replacement for a stuck worker cannot be spawned, then can. The stolen rest of the
+// batch must survive the failed spawn (not be dropped with its closure, which would run it
+// on the watchdog), and the retried worker must continue the sequence numbers: were they to
+// restart from 0, the stuck worker's claim-back could match a reused number when its job
+// returned, and it would run on with jobs already run and freed.
 
 #[test]
 fn a_replacement_worker_that_cannot_be_spawned_is_retried_without_repeating_a_release() {

@@ -4,8 +4,9 @@
 #![cfg(guard_loom)]
 
 use guard_core::Kind;
+use guard_core::census::Origin;
 use guard_core::model::{Queue, Shift};
-use guard_core::registry::{Origin, Registry, Removal};
+use guard_core::registry::{Registry, Removal};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;

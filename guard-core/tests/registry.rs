@@ -6,7 +6,8 @@ mod common;
 
 use common::watchdog;
 use guard_core::Kind;
-use guard_core::registry::{Origin, Registry, Removal};
+use guard_core::census::Origin;
+use guard_core::registry::{Registry, Removal};
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};

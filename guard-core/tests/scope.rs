@@ -259,7 +259,8 @@ fn count_probes_at(line: u32) -> usize {
 
 /// Holds a guard to a newer resource, and is forgotten: at the end of the scope the newer
 /// resource is released first, then this one, whose drop of the guard must touch nothing
-/// freed (regression: slots were once freed as soon as their resource was released).
+/// freed (a slot freed as soon as its resource is released would be touched here after
+/// it was freed).
 struct Holder<'s> {
     kept: std::cell::RefCell<Option<guard_core::Guard<'s, Probe>>>,
     log: Log,

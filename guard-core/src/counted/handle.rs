@@ -1,12 +1,11 @@
 //! `Counted<T>`: an `Arc`-like handle whose last drop moves the value to the finalizer.
 
-use crate::census::{self, Tally};
-use crate::counted::pool;
-use crate::counted::queue::{Job, Node, RunOutcome, VTable};
-use crate::error::{Panicked, TryReleaseError};
-use crate::finalizer;
+use super::pool;
+use crate::census::{self, Origin, SiteCount};
+use crate::error::Panicked;
+use crate::finalizer::{self, Job, Node, RunOutcome, VTable};
 use crate::loom::{AtomicUsize, Ordering, fence};
-use crate::registry::Origin;
+use crate::panic::drop_payload;
 use crate::resource::{CountedResource, Kind, Resource};
 use std::alloc::Layout;
 use std::fmt;
@@ -23,10 +22,8 @@ use std::ptr::NonNull;
 /// [`Runtime`](crate::Runtime) guard is gone the finalizer is shut down: a release then runs
 /// inline on the dropping thread, and is reported.)
 ///
-/// The allocation that holds the value is also its queue node: dropping the last handle
-/// allocates nothing and does one CAS on the finalizer's queue. Only the push that finds the
-/// queue empty while the finalizer sleeps also takes a short mutex, to wake it (at most one
-/// wake per batch); that mutex is never held while a release runs.
+/// Dropping the last handle allocates nothing and never waits for a release (invariant
+/// F5).
 ///
 /// Need the release now (to rebind a port, say)? [`try_release`](Self::try_release) releases
 /// synchronously if this is the last handle and returns the error; or drop the handle and
@@ -59,16 +56,16 @@ use std::ptr::NonNull;
 /// assert_eq!(RELEASED.load(Ordering::SeqCst), 1);
 /// ```
 pub struct Counted<T: CountedResource> {
-    inner: NonNull<Inner<T>>,
-    _owns: PhantomData<Inner<T>>,
+    inner: NonNull<CountedInner<T>>,
+    _owns: PhantomData<CountedInner<T>>,
 }
 
 #[repr(C)]
-struct Inner<T: CountedResource> {
+struct CountedInner<T: CountedResource> {
     /// Must stay first: the queue sees only this header.
     node: Node,
     strong: AtomicUsize,
-    tally: &'static Tally,
+    count: &'static SiteCount,
     value: ManuallyDrop<T>,
 }
 
@@ -92,15 +89,15 @@ impl<T: CountedResource> Counted<T> {
     /// site). Starts the finalizer thread the first time.
     #[track_caller]
     pub fn new(value: T) -> Self {
-        let tally = census::enter(Origin::here::<T>(Kind::Counted));
+        let count = census::enter(Origin::here::<T>(Kind::Counted));
         finalizer::ensure_started();
-        let inner = pool::alloc(Layout::new::<Inner<T>>()).cast::<Inner<T>>();
-        // SAFETY: `alloc` returned memory for an `Inner<T>` that nothing else uses.
+        let inner = pool::alloc(Layout::new::<CountedInner<T>>()).cast::<CountedInner<T>>();
+        // SAFETY: `alloc` returned memory for an `CountedInner<T>` that nothing else uses.
         unsafe {
-            inner.as_ptr().write(Inner {
+            inner.as_ptr().write(CountedInner {
                 node: Node::new(&Self::VTABLE),
                 strong: AtomicUsize::new(1),
-                tally,
+                count,
                 value: ManuallyDrop::new(value),
             });
         }
@@ -110,7 +107,7 @@ impl<T: CountedResource> Counted<T> {
         }
     }
 
-    fn inner(&self) -> &Inner<T> {
+    fn inner(&self) -> &CountedInner<T> {
         // SAFETY: the allocation lives while any handle does, and `self` is one.
         unsafe { self.inner.as_ref() }
     }
@@ -123,20 +120,6 @@ impl<T: CountedResource> Counted<T> {
     /// True if both handles share one value.
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         a.inner == b.inner
-    }
-
-    /// Releases the value now, on this thread, if this is the last handle; nothing is left
-    /// for the finalizer. Otherwise nothing happens and the handle comes back.
-    ///
-    /// # Errors
-    ///
-    /// [`TryReleaseError::Shared`] with this handle if others exist;
-    /// [`TryReleaseError::Failed`] with the release's error if it ran and failed.
-    pub fn try_release(self) -> Result<(), TryReleaseError<T>> {
-        match Counted::into_inner(self) {
-            Ok(value) => value.release().map_err(TryReleaseError::Failed),
-            Err(this) => Err(TryReleaseError::Shared(this)),
-        }
     }
 
     /// Takes the value back if this is the last handle (it leaves the registry, and the
@@ -158,35 +141,35 @@ impl<T: CountedResource> Counted<T> {
         // SAFETY: the count went 1 -> 0 under our CAS, so this was the last handle and no
         // other can appear: we own the allocation, made by `pool::alloc` in `new`.
         let inner = unsafe { take(this.inner) };
-        inner.tally.leave();
+        inner.count.leave();
         Ok(ManuallyDrop::into_inner(inner.value))
     }
 }
 
-/// The finalizer's job for one `Inner<T>`: release the value, free the allocation.
+/// The finalizer's job for one `CountedInner<T>`: release the value, free the allocation.
 ///
 /// # Safety
 ///
-/// `node` heads an `Inner<T>` from `Counted::new` whose count reached zero in `drop`.
+/// `node` heads an `CountedInner<T>` from `Counted::new` whose count reached zero in `drop`.
 unsafe fn release_job<T: CountedResource>(node: NonNull<Node>) -> RunOutcome {
-    // SAFETY: per the contract, we own the allocation; `Inner` is `#[repr(C)]` with the
+    // SAFETY: per the contract, we own the allocation; `CountedInner` is `#[repr(C)]` with the
     // node first, so the cast recovers the original pointer.
-    let Inner { tally, value, .. } = unsafe { take(node.cast::<Inner<T>>()) };
+    let CountedInner { count, value, .. } = unsafe { take(node.cast::<CountedInner<T>>()) };
     let outcome = run_release(ManuallyDrop::into_inner(value));
-    tally.leave();
+    count.leave();
     outcome
 }
 
-/// Moves the `Inner<T>` out of its allocation and gives the memory back to the pool.
+/// Moves the `CountedInner<T>` out of its allocation and gives the memory back to the pool.
 ///
 /// # Safety
 ///
-/// `inner` is a live `Inner<T>` from `Counted::new` that the caller owns (the count is 0).
-unsafe fn take<T: CountedResource>(inner: NonNull<Inner<T>>) -> Inner<T> {
+/// `inner` is a live `CountedInner<T>` from `Counted::new` that the caller owns (the count is 0).
+unsafe fn take<T: CountedResource>(inner: NonNull<CountedInner<T>>) -> CountedInner<T> {
     // SAFETY: the caller owns the initialised value; it is read exactly once.
     let value = unsafe { inner.as_ptr().read() };
     // SAFETY: made by `pool::alloc` with this layout; nothing refers to it any more.
-    unsafe { pool::free(inner.cast(), Layout::new::<Inner<T>>()) };
+    unsafe { pool::free(inner.cast(), Layout::new::<CountedInner<T>>()) };
     value
 }
 
@@ -198,7 +181,7 @@ fn run_release<T: Resource>(value: T) -> RunOutcome {
         Ok(Err(e)) => RunOutcome::Failed(Box::new(e)),
         Err(payload) => {
             let panicked = Panicked::from_payload(&*payload);
-            crate::scope::drop_payload(payload);
+            drop_payload(payload);
             RunOutcome::Panicked(panicked)
         }
     }
@@ -233,7 +216,9 @@ impl<T: CountedResource> Drop for Counted<T> {
             fence(Ordering::Acquire);
         }
         // SAFETY: this was the last handle: this thread owns the allocation, which heads with
-        // its node and carries the matching vtable; ownership passes to the job.
+        // its node and carries the matching vtable; ownership passes to the job. The value
+        // is a `CountedResource`, hence `Send + 'static`, and the rest of the allocation
+        // (count, census pointer) is `Send` too.
         finalizer::enqueue(unsafe { Job::from_raw(self.inner.cast::<Node>()) });
     }
 }

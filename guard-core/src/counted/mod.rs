@@ -1,9 +1,9 @@
-//! Counted handles and the machinery behind them: the intrusive queue their last drop
-//! pushes onto, and the flush markers that let a caller wait for it.
+//! Counted handles: [`Counted<T>`] and its allocation, which is also the finalizer job its
+//! last drop hands over.
 
 mod handle;
-pub(crate) mod marker;
 mod pool;
-pub(crate) mod queue;
+mod try_release;
 
 pub use handle::Counted;
+pub use try_release::TryReleaseError;

@@ -1,17 +1,14 @@
-//! Recycled allocations for counted handles.
+//! Recycled allocations for counted handles. A counted value is allocated on the thread
+//! that creates it and freed on the finalizer's; the finalizer gives each allocation back
+//! to a pool per size class (multiples of 16 bytes up to 512, alignment up to 16) instead
+//! of to the allocator, and `Counted::new` takes from the pool. That keeps the allocator's
+//! cross-thread free path off both sides: see `counted/new_and_last_drop` in
+//! `benches/counted.rs`.
 //!
-//! A counted value is allocated on the thread that creates it and freed on the finalizer
-//! thread. With glibc's allocator that pattern is slow on both sides: each cross-thread
-//! free goes back to the creator's arena under its lock, and the creator's `malloc` then
-//! misses its thread cache and walks the arena's bins (measured: ~300 ns per `Counted::new`
-//! + last drop, against ~45 ns when both happen on one thread).
-//!
-//! So the finalizer returns each allocation to a pool instead, per size class (multiples of
-//! 16 bytes up to 512, alignment up to 16), and `Counted::new` takes from it. Returning is a
-//! CAS push onto a shared stack; taking empties the whole shared stack into the taking
-//! thread's own list with one swap (ABA-free: nobody pops single nodes from a shared
-//! stack), then pops locally without atomics. A class keeps at most `CAP` nodes pooled;
-//! beyond that, allocations go back to the allocator.
+//! Returning is a CAS push onto a shared stack; taking empties the whole shared stack into
+//! the taking thread's own list with one swap (ABA-free: nobody pops single nodes from a
+//! shared stack), then pops locally without atomics. A class keeps at most `CAP` nodes
+//! pooled; beyond that, allocations go back to the allocator.
 //!
 //! Not part of any loom model (a cache, not a protocol): std atomics under both backends.
 

@@ -1,7 +1,10 @@
 //! Waiting for the finalizer (invariant F4).
 
-use super::state::{Finalizer, ensure_started, on_finalizer_thread};
-use crate::counted::marker::push_marker;
+use super::global::Finalizer;
+use super::marker::push_marker;
+use super::start::ensure_started;
+use super::stats::stats;
+use super::worker::on_finalizer_thread;
 use crate::error::FlushError;
 use crate::loom::Ordering;
 use std::time::{Duration, Instant};
@@ -80,7 +83,7 @@ fn flush_until(deadline: Option<Instant>, wait_stuck: bool) -> Result<(), FlushE
         }
         ensure_started();
         if !f.is_started() {
-            let pending = super::stats().pending;
+            let pending = stats().pending;
             return Err(FlushError::Timeout {
                 waited: start.elapsed(),
                 pending,
@@ -89,12 +92,12 @@ fn flush_until(deadline: Option<Instant>, wait_stuck: bool) -> Result<(), FlushE
     }
     // Nothing pending and nothing stuck: everything dropped before this call is released
     // (stats read the outcomes before the count handed over, so 0 is not a race).
-    if f.counters.stuck_outstanding.load(Ordering::Acquire) == 0 && super::stats().pending == 0 {
+    if f.counters.stuck_outstanding.load(Ordering::Acquire) == 0 && stats().pending == 0 {
         return Ok(());
     }
     let signal = push_marker(&f.queue);
     if !signal.wait_until(deadline) {
-        let pending = super::stats().pending;
+        let pending = stats().pending;
         return Err(FlushError::Timeout {
             waited: start.elapsed(),
             pending,

@@ -23,15 +23,31 @@
 //! and its captured state all run under `catch_unwind`. A thread that cannot be spawned
 //! (the worker, the watchdog, a replacement) is reported as
 //! [`FinalizerUnavailable`](crate::event::Event::FinalizerUnavailable) (once per outage, not
-//! per retry) and tried again;
-//! meanwhile its jobs wait, unrun, and only one worker ever serves the queue.
+//! per retry) and tried again; meanwhile its jobs wait, unrun, and only one worker ever
+//! serves the queue.
 
+mod counters;
+mod deadline;
 mod flush;
-mod state;
+mod global;
+mod intake;
+mod job;
+mod marker;
+mod push_count;
+mod queue;
+mod shift;
+mod start;
 mod stats;
-mod tally;
 mod watchdog;
+mod worker;
 
+pub use deadline::{set_stuck_deadline, stuck_deadline};
 pub use flush::{flush, flush_all_timeout, flush_timeout};
-pub(crate) use state::{enqueue, ensure_started, set_shutdown};
-pub use stats::{Stats, set_stuck_deadline, stats, stuck_deadline};
+pub(crate) use intake::{enqueue, set_shutdown};
+pub(crate) use job::{Job, Node, RunOutcome, VTable};
+#[cfg(guard_loom)]
+pub(crate) use queue::{Queue, model::push_test_job};
+#[cfg(guard_loom)]
+pub(crate) use shift::{Shift, ShiftEnd};
+pub(crate) use start::ensure_started;
+pub use stats::{Stats, stats};

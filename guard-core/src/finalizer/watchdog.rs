@@ -1,9 +1,10 @@
 //! The watchdog: notices a release that has run past the stuck deadline, takes the rest of
 //! its batch away from the stuck worker, and starts a fresh worker on it (invariant F3).
 
-use super::state::{Finalizer, spawn_worker};
-use super::stats::stuck_deadline;
-use crate::counted::queue::Batch;
+use super::deadline::stuck_deadline;
+use super::global::Finalizer;
+use super::queue::Batch;
+use super::worker::spawn_worker;
 use crate::event::{self, Event};
 use crate::loom::Ordering;
 use std::time::{Duration, Instant};
@@ -92,7 +93,7 @@ fn report_stuck(resource: &'static str, elapsed: Duration) {
 fn start_replacement(f: &'static Finalizer, rest: Option<Batch>, seq: u64) -> Waiting {
     match spawn_worker(f, rest, seq) {
         Ok(()) => {
-            f.spawned();
+            f.end_outage();
             None
         }
         Err((error, rest)) => {

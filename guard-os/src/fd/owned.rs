@@ -4,7 +4,7 @@ use super::table;
 use super::{FdOwner, retry_on_pressure};
 use crate::error::{self, Error, Result};
 use crate::sys;
-use guard_core::registry::Origin;
+use guard_core::census::Origin;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::Location;

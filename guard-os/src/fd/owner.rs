@@ -5,7 +5,7 @@
 //! each name and kind against the type itself.
 
 use guard_core::Kind;
-use guard_core::registry::Origin;
+use guard_core::census::Origin;
 use std::panic::Location;
 
 /// Which guard-os type owns a registered fd, and so its kind and type name.

@@ -5,7 +5,7 @@ use super::table;
 use crate::error::{Error, Result};
 use crate::sys;
 use guard_core::Kind;
-use guard_core::registry::{Census, Origin};
+use guard_core::census::{CensusGroup, Origin};
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::Location;
@@ -123,7 +123,7 @@ impl Fds {
     /// # drop(files);
     /// # Ok::<(), guard_os::Error>(())
     /// ```
-    pub fn census(&self) -> Vec<Census> {
+    pub fn census(&self) -> Vec<CensusGroup> {
         table::census()
     }
 

@@ -22,7 +22,8 @@ use super::FdOwner;
 use crate::error::{self, Error};
 use crate::sys;
 use guard_core::Lease;
-use guard_core::registry::{Census, Key, Origin, Registry, Removal};
+use guard_core::census::{CensusGroup, Origin};
+use guard_core::registry::{Key, Registry, Removal};
 use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd, RawFd};
@@ -49,7 +50,7 @@ fn table() -> &'static Registry<Value> {
 }
 
 /// Live registered fds grouped by origin (the report section).
-pub(crate) fn census() -> Vec<Census> {
+pub(crate) fn census() -> Vec<CensusGroup> {
     table().census()
 }
 

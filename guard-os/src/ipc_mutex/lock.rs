@@ -3,7 +3,7 @@
 use super::lock_file::LockFile;
 use crate::error::{Error, Result};
 use crate::sys::{self, Locked};
-use guard_core::registry::Origin;
+use guard_core::census::Origin;
 use guard_core::{Kind, Resource, UniqueResource};
 use std::fmt;
 use std::marker::PhantomData;

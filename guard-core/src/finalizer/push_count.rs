@@ -1,16 +1,13 @@
-//! A count of pushes that costs the pushing thread no atomic read-modify-write: each thread
-//! owns a counter that only it writes (a plain load and store), and readers sum them.
-//!
-//! Dropping the last handle is the hot path the finalizer exists to keep cheap; a shared
-//! `fetch_add` there cost about a quarter of it. Readers (`stats`) take a lock and sum,
-//! which is fine for them. Each counter sits on
-//! lines of its own: sharing one with a heap neighbour that another thread writes would
-//! cost more than the `fetch_add` it replaces.
+//! The count of jobs handed to the finalizer, kept per thread: each thread owns a counter
+//! that only it writes (a plain load and store, no atomic read-modify-write), and readers
+//! (`stats`) sum them under a lock. It keeps an atomic read-modify-write off the dropping
+//! thread: see `counted/last_drop/guard_counted` in `benches/counted.rs`. Each counter sits
+//! on lines of its own, so that a heap neighbour another thread writes does not share them.
 //!
 //! A statistic, not part of the queue protocol: it uses std atomics under both backends.
 
-use crate::counted::queue::CachePadded;
 use crate::loom::{StdArc, StdAtomicU64, StdMutex, StdOrdering};
+use crate::padded::CachePadded;
 
 /// Counters of live threads, plus what exited threads had counted.
 struct Threads {

@@ -2,7 +2,8 @@
 //! reaches them. Jobs run in push order, so reaching a marker means every job pushed before
 //! it has run (or was declared stuck).
 
-use crate::counted::queue::{Job, Node, Queue, RunOutcome, VTable};
+use super::job::{Job, Node, RunOutcome, VTable};
+use super::queue::Queue;
 use crate::loom::{Arc, Condvar, Mutex};
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
@@ -64,7 +65,8 @@ pub(crate) fn push_marker(queue: &Queue) -> Arc<Signal> {
         signal: signal.clone(),
     });
     let node = NonNull::from(Box::leak(marker)).cast::<Node>();
-    // SAFETY: a fresh, owned, unlinked node heading a `Marker`, matching its vtable.
+    // SAFETY: a fresh, owned, unlinked node heading a `Marker`, matching its vtable; a
+    // marker holds only an `Arc<Signal>` (mutex and condvar), which is `Send`.
     queue.push(unsafe { Job::from_raw(node) });
     signal
 }

@@ -1,4 +1,4 @@
-//! [`Origin`]: what a registry entry is (its kind and type) and where it was created.
+//! [`Origin`]: what a resource is (its kind and type) and where it was created.
 
 use crate::resource::Kind;
 use std::panic::Location;
@@ -17,7 +17,7 @@ impl Origin {
     /// # Examples
     ///
     /// ```
-    /// let o = guard_core::registry::Origin::here::<std::fs::File>(guard_core::Kind::Unique);
+    /// let o = guard_core::census::Origin::here::<std::fs::File>(guard_core::Kind::Unique);
     /// assert_eq!(o.type_name(), "std::fs::File");
     /// assert!(o.site().file().ends_with(".rs"));
     /// ```

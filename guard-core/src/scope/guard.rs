@@ -1,7 +1,8 @@
 //! Guards: the borrowed handle to a resource entered in a [`Scope`](crate::Scope).
 
+use super::held::HeldRef;
+use super::outcome::Outcome;
 use crate::resource::Resource;
-use crate::scope::{Outcome, SlotRef};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
@@ -35,18 +36,33 @@ use std::ops::{Deref, DerefMut};
 /// })
 /// .unwrap(); // nothing left to release, so the scope succeeds
 /// ```
+///
+/// A guard stays on the scope's thread (it is not `Send`):
+///
+/// ```compile_fail,E0277
+/// # use guard_core::{scope, Resource, UniqueResource};
+/// # struct Conn;
+/// # impl Resource for Conn { type Error = std::convert::Infallible; fn release(self) -> Result<(), Self::Error> { Ok(()) } }
+/// # impl UniqueResource for Conn {}
+/// fn send<T: Send>(_: T) {}
+/// scope(|s| {
+///     send(s.enter(Conn)); // error: `Guard` cannot be sent between threads
+///     Ok::<_, std::convert::Infallible>(())
+/// })
+/// .unwrap();
+/// ```
 #[must_use = "dropping a guard at once releases its resource at once"]
 pub struct Guard<'scope, T: Resource + 'scope> {
-    slot: SlotRef<'scope, T>,
+    held: HeldRef<'scope, T>,
     /// Invariant in `T`: a guard must not let a shorter-lived value be written into a slot
     /// the scope releases later.
     _invariant: PhantomData<fn(T) -> T>,
 }
 
 impl<'scope, T: Resource + 'scope> Guard<'scope, T> {
-    pub(crate) fn new(slot: SlotRef<'scope, T>) -> Self {
+    pub(crate) fn new(held: HeldRef<'scope, T>) -> Self {
         Guard {
-            slot,
+            held,
             _invariant: PhantomData,
         }
     }
@@ -58,7 +74,7 @@ impl<'scope, T: Resource + 'scope> Guard<'scope, T> {
     ///
     /// The resource's own release error.
     pub fn release(mut self) -> Result<(), T::Error> {
-        match self.slot.take() {
+        match self.held.take() {
             Some(value) => value.release(),
             None => Ok(()),
         }
@@ -82,7 +98,7 @@ impl<'scope, T: Resource + 'scope> Guard<'scope, T> {
     /// assert_eq!(token.0, 5);
     /// ```
     pub fn into_inner(mut self) -> T {
-        match self.slot.take() {
+        match self.held.take() {
             Some(value) => value,
             None => unreachable!("a guard's resource is present until the guard is consumed"),
         }
@@ -92,27 +108,27 @@ impl<'scope, T: Resource + 'scope> Guard<'scope, T> {
 impl<'scope, T: Resource + 'scope> Deref for Guard<'scope, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.slot.get()
+        self.held.get()
     }
 }
 
 impl<'scope, T: Resource + 'scope> DerefMut for Guard<'scope, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.slot.get_mut()
+        self.held.get_mut()
     }
 }
 
 impl<'scope, T: Resource + 'scope> Drop for Guard<'scope, T> {
     /// Releases the resource now; an error or panic is recorded in the scope's result.
     fn drop(&mut self) {
-        if let Some(value) = self.slot.take() {
-            self.slot.scope().record(Outcome::of(value));
+        if let Some(value) = self.held.take() {
+            self.held.scope().record(Outcome::of(value));
         }
     }
 }
 
 impl<'scope, T: Resource + fmt::Debug + 'scope> fmt::Debug for Guard<'scope, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Guard").field(self.slot.get()).finish()
+        f.debug_tuple("Guard").field(self.held.get()).finish()
     }
 }

@@ -1,0 +1,18 @@
+//! The census of live resources held in scopes and counted handles: how many are live,
+//! per [`Origin`] (kind, type and creation site). The [report](crate::report()) shows it;
+//! nothing iterates it, so it needs no leases and no registry: one count per origin,
+//! found through per-thread caches. A [`Registry`](crate::registry::Registry) lists its
+//! own entries, grouped the same way ([`CensusGroup`]), and keeps their origins here.
+//!
+//! Entering a resource costs a cache lookup and one relaxed atomic add; leaving costs one
+//! relaxed atomic add through the count kept with the resource.
+
+mod group;
+mod index;
+mod origin;
+mod site_count;
+
+pub use group::CensusGroup;
+pub(crate) use index::{census, enter, intern};
+pub use origin::Origin;
+pub(crate) use site_count::SiteCount;

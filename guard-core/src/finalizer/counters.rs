@@ -1,0 +1,62 @@
+//! [`Counters`]: the outcomes the finalizer's workers and watchdog count, and
+//! [`Counters::record`], which counts one job's outcome and reports its failure.
+
+use super::job::{RunOutcome, VTable};
+use crate::event::{self, Event};
+use crate::loom::{AtomicU64, Ordering};
+use crate::resource::Kind;
+
+/// The counters written by workers and the watchdog.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) released: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) panicked: AtomicU64,
+    pub(crate) stuck: AtomicU64,
+    /// Stuck releases that have not returned yet.
+    pub(crate) stuck_outstanding: AtomicU64,
+    pub(crate) high_water: AtomicU64,
+    pub(crate) inline: AtomicU64,
+}
+
+impl Counters {
+    /// Notes the queue's depth when a batch of `taken` jobs is taken from it.
+    pub(crate) fn note_depth(&self, taken: u64) {
+        self.high_water.fetch_max(taken, Ordering::Relaxed);
+    }
+
+    /// Records how one job went: counters, and an event for failures.
+    pub(crate) fn record(&self, vtable: &'static VTable, outcome: RunOutcome) {
+        match outcome {
+            RunOutcome::Marker => {}
+            RunOutcome::Released => {
+                self.released.fetch_add(1, Ordering::Release);
+            }
+            RunOutcome::Failed(error) => {
+                event::emit(&Event::ReleaseFailed {
+                    resource: (vtable.type_name)(),
+                    kind: Kind::Counted,
+                    error: &*error,
+                });
+                // The error is the user's type: its `Drop` may panic, and this worker must
+                // not unwind (the watchdog could then take a batch the unwinding ran).
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(error)));
+                self.failed.fetch_add(1, Ordering::Release);
+            }
+            RunOutcome::Panicked(p) => {
+                event::emit(&Event::ReleasePanicked {
+                    resource: (vtable.type_name)(),
+                    message: p.message(),
+                });
+                self.panicked.fetch_add(1, Ordering::Release);
+            }
+        }
+    }
+
+    /// A worker whose stuck job finally returned (its outcome is already counted): one
+    /// stuck release fewer. Counted last, so a flush that sees none left also sees the
+    /// outcome.
+    pub(crate) fn finish_stuck(&self) {
+        self.stuck_outstanding.fetch_sub(1, Ordering::Release);
+    }
+}

@@ -1,0 +1,262 @@
+//! [`Registry`]: insert, remove, lease and iterate entries.
+
+use super::key::Key;
+use super::lease::Lease;
+use super::lease_count::{LeaseCount, Settle};
+use super::removal::Removal;
+use super::store::{Row, Store};
+use crate::census::{self, CensusGroup, Origin};
+use crate::resource::Kind;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How many entries one [`Registry::for_each`] step leases under one lock acquisition.
+const BATCH: usize = 32;
+
+/// A registry of live values (e.g. raw fd numbers) with their [`Origin`], keyed by
+/// generational [`Key`]s and iterated under [`Lease`]s.
+///
+/// `T` is a small `Copy` handle to the real thing (an fd number, an id): the registry hands
+/// copies to callbacks, and leases guarantee the thing it names is not released meanwhile.
+///
+/// # Examples
+///
+/// ```
+/// use guard_core::census::Origin;
+/// use guard_core::registry::{Registry, Removal};
+/// use guard_core::Kind;
+///
+/// let registry = Registry::new(|_: i32| {});
+/// let a = registry.insert(3, Origin::here::<i32>(Kind::Counted));
+/// let b = registry.insert(4, Origin::here::<i32>(Kind::Unique));
+///
+/// let mut seen = Vec::new();
+/// registry.for_each(|entry| seen.push(*entry.value()));
+/// assert_eq!(seen, [3, 4]);
+///
+/// assert_eq!(registry.remove(a), Removal::Removed(3));
+/// assert_eq!(registry.remove(a), Removal::Stale); // a stale key reaches nothing
+/// assert_eq!(registry.len(), 1);
+/// # let _ = registry.remove(b);
+/// ```
+pub struct Registry<T: Copy + Send + 'static> {
+    store: Store<T>,
+}
+
+impl<T: Copy + Send + 'static> Registry<T> {
+    /// An empty registry. `deferred_release` releases a value whose removal met a lease;
+    /// it runs on the thread that ends the last lease, outside the registry lock. If it
+    /// panics, the panic is caught and reported as
+    /// [`Event::ReleasePanicked`](crate::event::Event::ReleasePanicked) (it may run in a
+    /// `Lease`'s `Drop`, where no caller could receive it), and the other deferred releases
+    /// still run.
+    pub fn new(deferred_release: impl Fn(T) + Send + Sync + 'static) -> Self {
+        Registry {
+            store: Store::new(Box::new(deferred_release)),
+        }
+    }
+
+    /// Registers `value` and returns its key.
+    ///
+    /// # Panics
+    ///
+    /// Panics if more than `u32::MAX` entries are live at once.
+    pub fn insert(&self, value: T, origin: Origin) -> Key {
+        let origin = census::intern(origin);
+        let mut table = self.store.table.lock();
+        let generation = table.next_generation;
+        table.next_generation = generation + 1;
+        let index = table.rows.insert(Row {
+            generation,
+            lease: LeaseCount::default(),
+            value,
+            origin,
+        });
+        table.live += 1;
+        let index = u32::try_from(index).expect("more than u32::MAX live registry entries");
+        Key { index, generation }
+    }
+
+    /// Removes the entry `key` names. Its value comes back to the caller to release, unless
+    /// a lease holds it: then the entry disappears from every lookup now and the registry's
+    /// deferred release runs when the last lease ends.
+    pub fn remove(&self, key: Key) -> Removal<T> {
+        let mut table = self.store.table.lock();
+        let Some(row) = table.live_row_mut(key) else {
+            return Removal::Stale;
+        };
+        let value = row.value;
+        let settle = row.lease.close();
+        table.live -= 1;
+        match settle {
+            Settle::Finish => {
+                table.rows.remove(key.index as usize);
+                Removal::Removed(value)
+            }
+            Settle::Keep => Removal::Deferred,
+        }
+    }
+
+    /// Replaces the value and origin of the live entry `key`, keeping its key, if no lease
+    /// holds it now; returns the old value, which the caller owns again. A leased entry
+    /// cannot change in place (its lease holders copied both): then `Err(Removal::Deferred)`
+    /// and nothing changed, or `Err(Removal::Stale)` if the key matches no live entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use guard_core::{Kind, census::Origin, registry::{Registry, Removal}};
+    /// let registry = Registry::new(|_: i32| {});
+    /// let key = registry.insert(3, Origin::here::<i32>(Kind::Counted));
+    /// let unique = Origin::here::<u8>(Kind::Unique);
+    /// assert_eq!(registry.replace_unleased(key, 4, unique), Ok(3));
+    /// assert_eq!(registry.get(key), Some((4, unique)));
+    /// let lease = registry.lease(key).unwrap();
+    /// assert_eq!(registry.replace_unleased(key, 5, unique), Err(Removal::Deferred));
+    /// # drop(lease);
+    /// ```
+    pub fn replace_unleased(&self, key: Key, value: T, origin: Origin) -> Result<T, Removal<T>> {
+        let origin = census::intern(origin);
+        let mut table = self.store.table.lock();
+        let Some(row) = table.live_row_mut(key) else {
+            return Err(Removal::Stale);
+        };
+        if row.lease.held() > 0 {
+            return Err(Removal::Deferred);
+        }
+        row.origin = origin;
+        Ok(std::mem::replace(&mut row.value, value))
+    }
+
+    /// A copy of the value and origin of the live entry `key`, if any.
+    pub fn get(&self, key: Key) -> Option<(T, Origin)> {
+        let mut table = self.store.table.lock();
+        table.live_row_mut(key).map(|s| (s.value, *s.origin))
+    }
+
+    /// Leases the live entry `key`: its value stays unreleased until the lease is dropped.
+    /// `None` if the key is stale or the entry is being removed.
+    pub fn lease(&self, key: Key) -> Option<Lease<'_, T>> {
+        let mut table = self.store.table.lock();
+        let row = table.live_row_mut(key)?;
+        row.lease
+            .acquire()
+            .then(|| Lease::new(&self.store, key, row.value, row.origin))
+    }
+
+    /// Calls `f` on every live entry, each under a lease, never under the registry lock.
+    ///
+    /// Entries are leased a batch at a time (up to 32 per lock acquisition), so an entry
+    /// removed while its batch is out is still handed to `f` unreleased, and released right
+    /// after the batch. Entries inserted during the pass may or may not be visited. A panic
+    /// in `f` ends the batch's leases (running any deferred release) and then propagates.
+    pub fn for_each(&self, mut f: impl FnMut(&Lease<'_, T>)) {
+        let mut cursor = 0usize;
+        let mut batch: Vec<Lease<'_, T>> = Vec::with_capacity(BATCH);
+        let mut keys: Vec<Key> = Vec::with_capacity(BATCH);
+        loop {
+            cursor = self.lease_batch(cursor, &mut batch);
+            if batch.is_empty() {
+                return;
+            }
+            for lease in &batch {
+                f(lease);
+            }
+            // Take each lease's key and forget the lease *before* ending the leases, so
+            // that no lease is ended twice, whatever happens while they end.
+            keys.extend(batch.drain(..).map(|lease| {
+                let key = lease.key();
+                std::mem::forget(lease);
+                key
+            }));
+            self.store.end_leases(keys.drain(..));
+        }
+    }
+
+    /// A snapshot of every value not yet released: live entries', and removed entries' whose
+    /// release waits for a lease (gone from every lookup, yet still held). It tells a caller
+    /// about to take a thing by its value (an fd number) whether the registry holds it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use guard_core::{Kind, census::Origin, registry::Registry};
+    /// let registry = Registry::new(|_: i32| {});
+    /// let key = registry.insert(3, Origin::here::<i32>(Kind::Unique));
+    /// let lease = registry.lease(key).unwrap();
+    /// assert!(registry.remove(key).is_deferred()); // gone from every lookup ...
+    /// assert_eq!(registry.unreleased_values(), [3]); // ... but not released yet
+    /// drop(lease); // the deferred release runs
+    /// assert!(registry.unreleased_values().is_empty());
+    /// ```
+    pub fn unreleased_values(&self) -> Vec<T> {
+        let table = self.store.table.lock();
+        table.rows.iter().map(|(_, row)| row.value).collect()
+    }
+
+    /// Number of live (not removed) entries.
+    pub fn len(&self) -> usize {
+        self.store.table.lock().live
+    }
+
+    /// True if no entry is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Live entries grouped by origin (kind, type, site), largest groups first.
+    pub fn census(&self) -> Vec<CensusGroup> {
+        let mut groups: BTreeMap<(Kind, &'static str, &'static str, u32, u32), CensusGroup> =
+            BTreeMap::new();
+        let table = self.store.table.lock();
+        for (_, row) in table.rows.iter().filter(|(_, s)| !s.lease.is_closing()) {
+            let o = *row.origin;
+            let k = (
+                o.kind(),
+                o.type_name(),
+                o.site().file(),
+                o.site().line(),
+                o.site().column(),
+            );
+            groups
+                .entry(k)
+                .or_insert(CensusGroup {
+                    origin: o,
+                    count: 0,
+                })
+                .count += 1;
+        }
+        drop(table);
+        let mut groups: Vec<CensusGroup> = groups.into_values().collect();
+        groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+        groups
+    }
+
+    /// Leases up to `BATCH` live entries at or after `cursor` into `batch`; returns the
+    /// cursor to continue from.
+    fn lease_batch<'r>(&'r self, mut cursor: usize, batch: &mut Vec<Lease<'r, T>>) -> usize {
+        let mut table = self.store.table.lock();
+        let end = table.rows.capacity();
+        while cursor < end && batch.len() < BATCH {
+            if let Some(row) = table.rows.get_mut(cursor)
+                && row.lease.acquire()
+            {
+                let key = Key {
+                    index: cursor as u32,
+                    generation: row.generation,
+                };
+                batch.push(Lease::new(&self.store, key, row.value, row.origin));
+            }
+            cursor += 1;
+        }
+        cursor
+    }
+}
+
+impl<T: Copy + Send + 'static> fmt::Debug for Registry<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("live", &self.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,23 @@
+//! Scopes: the place unique resources live. Modelled on `std::thread::scope`: soundness
+//! comes from a function, not from `Drop`. [`scope`] owns every resource entered in it,
+//! and releases each one exactly once, in reverse order of entry, before it returns, on
+//! every exit path (normal, `?`, panic).
+//!
+//! Invariants (design S1-S3):
+//!
+//! - **S1** Every entered resource is released exactly once, in reverse order of entry, on
+//!   normal exit, early return and panic (the panic resumes after every release ran).
+//! - **S2** Release errors are returned, never dropped: [`ScopeError`](crate::ScopeError) holds the body's error
+//!   and every release error.
+//! - **S3** A [`Guard`] cannot outlive its scope (lifetimes), and `mem::forget` on a guard
+//!   leaks nothing (the scope still owns the resource).
+
+mod guard;
+mod held;
+mod outcome;
+mod releasable;
+mod scoped;
+mod state;
+
+pub use guard::Guard;
+pub use scoped::{Scope, scope};
