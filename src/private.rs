@@ -12,6 +12,7 @@ pub use guard_core::{BoxError, CountedResource, Kind, ReleaseErrors, Resource, U
 
 use guard_core::Panicked;
 use std::any::Any;
+use std::error::Error;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
@@ -20,8 +21,17 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 pub struct Release {
     errors: ReleaseErrors,
     kind: Kind,
-    /// The first panic, resumed by [`finish`](Self::finish) once every part was attempted.
-    panic: Option<Box<dyn Any + Send>>,
+    /// The first panic and the field it came from, resumed by [`finish`](Self::finish) once
+    /// every part was attempted.
+    panic: Option<PartPanic>,
+}
+
+/// The first panic of a derived release: its payload, and the field whose release (or the
+/// hook, by its path) raised it.
+#[derive(Debug)]
+struct PartPanic {
+    field: &'static str,
+    payload: Box<dyn Any + Send>,
 }
 
 impl Release {
@@ -42,13 +52,12 @@ impl Release {
         value: &mut T,
     ) {
         let outcome = catch_unwind(AssertUnwindSafe(|| hook(value)));
-        self.record(name, outcome);
+        self.record(name, &[], outcome);
     }
 
     /// Releases the part in field `name` of a unique resource.
     pub fn field<R: ResourcePart>(&mut self, name: &'static str, part: R) {
-        let outcome = catch_unwind(AssertUnwindSafe(move || part.release()));
-        self.record(name, outcome);
+        self.element(name, &[], part);
     }
 
     /// Releases the part in field `name` of a counted resource: it must be counted too.
@@ -56,22 +65,55 @@ impl Release {
         self.field(name, part);
     }
 
+    /// Releases one element of field `name` (a `Vec` or an array, `index` giving its
+    /// position at each level) of a unique resource. Its error names the element.
+    pub fn element<R: ResourcePart>(&mut self, name: &'static str, index: &[usize], part: R) {
+        let outcome = catch_unwind(AssertUnwindSafe(move || part.release()));
+        self.record(name, index, outcome);
+    }
+
+    /// Releases one element of field `name` of a counted resource: it must be counted too.
+    pub fn counted_element<R: CountedPart>(
+        &mut self,
+        name: &'static str,
+        index: &[usize],
+        part: R,
+    ) {
+        self.element(name, index, part);
+    }
+
     fn record<E: Into<BoxError>>(
         &mut self,
         name: &'static str,
+        index: &[usize],
         outcome: std::thread::Result<Result<(), E>>,
     ) {
         match outcome {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => self.errors.push(name, error),
-            Err(payload) if self.panic.is_none() => self.panic = Some(payload),
+            Ok(Err(error)) => self
+                .errors
+                .push(name, ElementError::wrap(index, error.into())),
+            Err(payload) if self.panic.is_none() => {
+                self.panic = Some(PartPanic {
+                    field: name,
+                    payload,
+                });
+            }
             Err(payload) => {
                 // Only one panic can resume: the others become errors, and their payloads
                 // (whose own `Drop` may panic) are dropped under a second catch.
-                self.errors.push(name, Panicked::from_payload(&*payload));
+                let error = Panicked::from_payload(&*payload);
+                self.errors
+                    .push(name, ElementError::wrap(index, error.into()));
                 let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
             }
         }
+    }
+
+    /// The field whose release raised the panic [`finish`](Self::finish) will resume (the
+    /// hook's path if it was the hook), or `None` if nothing panicked.
+    pub fn panicked_field(&self) -> Option<&'static str> {
+        self.panic.as_ref().map(|p| p.field)
     }
 
     /// Every error, or `Ok(())`.
@@ -96,8 +138,77 @@ impl Release {
                 error: &self.errors,
             });
         }
-        resume_unwind(panic)
+        resume_unwind(panic.payload)
     }
+}
+
+/// The error of one element of a `Vec` or array field: its position (one index per level,
+/// outermost first) and the element's own error, which is its [`source`](Error::source).
+#[derive(Debug)]
+pub struct ElementError {
+    index: Box<[usize]>,
+    error: BoxError,
+}
+
+impl ElementError {
+    /// `error` as is for a field released whole (`index` empty), else wrapped with `index`.
+    fn wrap(index: &[usize], error: BoxError) -> BoxError {
+        if index.is_empty() {
+            return error;
+        }
+        Box::new(ElementError {
+            index: index.into(),
+            error,
+        })
+    }
+
+    /// The element's position: one index per level, outermost first.
+    pub fn index(&self) -> &[usize] {
+        &self.index
+    }
+}
+
+impl std::fmt::Display for ElementError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("element ")?;
+        for i in &self.index {
+            write!(f, "[{i}]")?;
+        }
+        write!(f, ": {}", self.error)
+    }
+}
+
+impl Error for ElementError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.error)
+    }
+}
+
+/// `Some` of an `Option` field, as the generated release takes it (the conversion puts a
+/// field of another type named `Option` in a type mismatch at the field).
+pub fn option_part<T>(part: Option<T>) -> Option<T> {
+    part
+}
+
+/// The value of a `Box` field.
+#[allow(clippy::boxed_local)] // the point: the field is a `Box`, its value is released
+pub fn box_part<T>(part: Box<T>) -> T {
+    *part
+}
+
+/// The elements of a `Vec` field with their indices, last first.
+pub fn vec_parts<T>(parts: Vec<T>) -> impl Iterator<Item = (usize, T)> {
+    parts.into_iter().enumerate().rev()
+}
+
+/// The elements of a `Box<[T]>` field with their indices, last first.
+pub fn boxed_slice_parts<T>(parts: Box<[T]>) -> impl Iterator<Item = (usize, T)> {
+    vec_parts(parts.into_vec())
+}
+
+/// The elements of an array field with their indices, last first.
+pub fn array_parts<T, const N: usize>(parts: [T; N]) -> impl Iterator<Item = (usize, T)> {
+    parts.into_iter().enumerate().rev()
 }
 
 /// The error type of a release hook: anything that converts into a [`BoxError`].
@@ -114,7 +225,8 @@ impl<E: Into<BoxError>> HookError for E {}
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a resource: guard does not know how to release it",
     label = "`#[resource]` marks a field whose value must be released, but this type has no release",
-    note = "implement `guard::Resource` for it (or derive it: `#[derive(guard::Resource)]` with `#[resource(unique)]` or `#[resource(counted)]`), or remove `#[resource]` to leave the field to ordinary drop"
+    note = "implement `guard::Resource` for it (or derive it: `#[derive(guard::Resource)]` with `#[resource(unique)]` or `#[resource(counted)]`), or remove `#[resource]` to leave the field to ordinary drop",
+    note = "`#[resource]` also takes resources held through `Option`, `Box`, `Vec`, arrays and boxed slices, but not through other types (`Rc`, `Arc`, tuples, other collections)"
 )]
 pub trait ResourcePart: Resource {}
 #[diagnostic::do_not_recommend]

@@ -5,7 +5,7 @@ use crate::attr;
 use crate::ctxt::Ctxt;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{DeriveInput, Generics, Ident, Member, Type};
+use syn::{DeriveInput, GenericArgument, Generics, Ident, Member, PathArguments, Type};
 
 /// A type deriving `Resource`.
 pub(crate) struct Input<'a> {
@@ -82,10 +82,15 @@ impl<'a> Input<'a> {
     }
 }
 
-impl Field<'_> {
+impl<'a> Field<'a> {
     /// True if the field is marked `#[resource]`: it is released, not merely dropped.
     pub(crate) fn is_resource(&self) -> bool {
         self.attrs.resource.is_some()
+    }
+
+    /// How the field holds its resources, if it is marked `#[resource]`.
+    pub(crate) fn shape(&self) -> Shape<'a> {
+        Shape::of(self.ty)
     }
 
     /// Where errors about this field point: its type.
@@ -103,6 +108,84 @@ impl Field<'_> {
         match variant {
             Some(v) => format!("{}.{own}", v.to_string().trim_start_matches("r#")),
             None => own,
+        }
+    }
+}
+
+/// How a `#[resource]` field holds its resources: one directly, or through `Option`, `Box`,
+/// `Vec`, an array or a boxed slice (recognised by name, the last path segment; the generated code then
+/// converts to the std type at the field's span, so another type of that name is a type
+/// mismatch there), nested at any depth. Anything else is a leaf: it must be a resource.
+pub(crate) enum Shape<'a> {
+    /// The resource itself.
+    Leaf(&'a Type),
+    /// `Option<T>`: `None` releases nothing.
+    Option(&'a Type, Box<Shape<'a>>),
+    /// `Box<T>`: the boxed value is released.
+    Box(&'a Type, Box<Shape<'a>>),
+    /// `Vec<T>`: each element, last first.
+    Vec(&'a Type, Box<Shape<'a>>),
+    /// `[T; N]`: each element, last first.
+    Array(&'a Type, Box<Shape<'a>>),
+    /// `Box<[T]>`: each element, last first.
+    BoxedSlice(&'a Type, Box<Shape<'a>>),
+}
+
+impl<'a> Shape<'a> {
+    fn of(ty: &'a Type) -> Self {
+        match ty {
+            Type::Paren(t) => Shape::of(&t.elem),
+            Type::Group(t) => Shape::of(&t.elem),
+            Type::Array(t) => Shape::Array(&t.elem, Box::new(Shape::of(&t.elem))),
+            Type::Path(path) if path.qself.is_none() => {
+                let Some(last) = path.path.segments.last() else {
+                    return Shape::Leaf(ty);
+                };
+                let PathArguments::AngleBracketed(args) = &last.arguments else {
+                    return Shape::Leaf(ty);
+                };
+                let mut types = args.args.iter().filter_map(|arg| match arg {
+                    GenericArgument::Type(ty) => Some(ty),
+                    _ => None,
+                });
+                let (Some(inner), None) = (types.next(), types.next()) else {
+                    return Shape::Leaf(ty);
+                };
+                let wrap: fn(&'a Type, Box<Shape<'a>>) -> Shape<'a> = if last.ident == "Option" {
+                    Shape::Option
+                } else if last.ident == "Box" {
+                    match inner {
+                        Type::Slice(slice) => {
+                            return Shape::BoxedSlice(
+                                &slice.elem,
+                                Box::new(Shape::of(&slice.elem)),
+                            );
+                        }
+                        // Unsized: `Box<dyn Trait>` is a leaf, and reported as one.
+                        Type::TraitObject(_) | Type::ImplTrait(_) => return Shape::Leaf(ty),
+                        Type::Path(p) if p.path.is_ident("str") => return Shape::Leaf(ty),
+                        _ => Shape::Box,
+                    }
+                } else if last.ident == "Vec" {
+                    Shape::Vec
+                } else {
+                    return Shape::Leaf(ty);
+                };
+                wrap(inner, Box::new(Shape::of(inner)))
+            }
+            _ => Shape::Leaf(ty),
+        }
+    }
+
+    /// The resource type at the bottom, which must implement `Resource`.
+    pub(crate) fn leaf(&self) -> &'a Type {
+        match self {
+            Shape::Leaf(ty) => ty,
+            Shape::Option(_, s)
+            | Shape::Box(_, s)
+            | Shape::Vec(_, s)
+            | Shape::Array(_, s)
+            | Shape::BoxedSlice(_, s) => s.leaf(),
         }
     }
 }

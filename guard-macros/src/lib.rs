@@ -36,7 +36,7 @@ use proc_macro::TokenStream;
 /// | type | `#[resource(unique)]` or `#[resource(counted)]` | the classification, exactly one |
 /// | type | `#[resource(release = path)]` | a hook `fn(&mut Self) -> Result<(), E>` (with `E: Into<guard::BoxError>`), run first, e.g. to flush a buffer |
 /// | type | `#[resource(crate = path)]` | the facade's path, if the dependency is renamed (`crate = my_guard`) |
-/// | field | `#[resource]` (bare: no parentheses, no value) | the field holds a resource: it is released, not merely dropped |
+/// | field | `#[resource]` (bare: no parentheses, no value) | the field holds a resource, directly or through `Option`, `Box`, `Vec`, an array or a boxed slice (nested at any depth): it is released, not merely dropped |
 ///
 /// # The generated release
 ///
@@ -44,8 +44,11 @@ use proc_macro::TokenStream;
 /// order** (for an enum, those of the active variant), and always attempts every one of
 /// them. Every error is returned in one `guard::ReleaseErrors`, each with the field's name
 /// (`file`; `0` for a tuple field; `Open.file` in an enum variant; the hook's path for the
-/// hook). A panic in the hook or in a field is caught, the remaining fields are still
-/// released, then the first panic resumes. Plain fields are dropped as usual, afterwards.
+/// hook). A field holding several resources (`Vec`, an array) releases them last first, and
+/// an element's error says which (`element [2]: ...`, the element's error as its source);
+/// `None` releases nothing. A panic in the hook or in a field is caught, the remaining
+/// fields are still released, then the first panic resumes. Plain fields are dropped as
+/// usual, afterwards.
 ///
 /// Entering the value in a `guard::scope` or wrapping it in `guard::Counted::new` registers
 /// it in `guard::report()` with its type name and creation site; nothing else is needed.

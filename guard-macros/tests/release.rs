@@ -93,6 +93,26 @@ fn the_first_panic_resumes_and_later_ones_do_not_stop_the_rest() {
     );
 }
 
+/// The generated release hands every part to `Release` with its field's name, so the one
+/// whose panic resumes is known (for `ReleasePanicked` to name it) and the payload is
+/// resumed untouched.
+#[test]
+fn the_release_knows_which_field_raised_the_panic_it_resumes() {
+    use guard::__private::{Kind as PrivateKind, Release};
+    let log = Log::new();
+    let mut release = Release::new("app::Three", PrivateKind::Unique);
+    release.field("third", Unique::new("third", &log));
+    assert_eq!(release.panicked_field(), None);
+    release.field("second", Unique::with("second", &log, Outcome::Panic));
+    release.field("first", Unique::with("first", &log, Outcome::Panic));
+    assert_eq!(release.panicked_field(), Some("second"), "the first panic");
+    let panic = catch_unwind(AssertUnwindSafe(|| release.finish())).unwrap_err();
+    assert_eq!(
+        panic.downcast_ref::<String>().map(String::as_str),
+        Some("second panicked")
+    );
+}
+
 /// A journal: flushes its buffer first (the hook), then releases its parts.
 #[derive(Resource)]
 #[resource(unique, release = Self::flush)]

@@ -36,13 +36,15 @@ pub(crate) fn where_clause(input: &Input<'_>, kind: Kind) -> Option<WhereClause>
     clause
 }
 
-/// The bound a generic field needs: marked fields must be resources (counted ones in a
-/// counted type), plain fields of a counted type must be `Send + 'static`.
+/// The bound a generic field needs: marked fields must hold resources (counted ones in a
+/// counted type: the bound is on the resource type inside `Option`, `Box`, `Vec` or an
+/// array), plain fields of a counted type must be `Send + 'static`.
 fn bound(field: &Field<'_>, kind: Kind) -> Option<TokenStream> {
     let ty = field.ty;
+    let leaf = field.shape().leaf();
     match (kind, field.is_resource()) {
-        (Kind::Unique, true) => Some(quote!(#ty: __guard::Resource)),
-        (Kind::Counted, true) => Some(quote!(#ty: __guard::CountedResource)),
+        (Kind::Unique, true) => Some(quote!(#leaf: __guard::Resource)),
+        (Kind::Counted, true) => Some(quote!(#leaf: __guard::CountedResource)),
         (Kind::Counted, false) => Some(quote!(#ty: ::core::marker::Send + 'static)),
         (Kind::Unique, false) => None,
     }

@@ -2,14 +2,14 @@
 //! hook, then every marked field in reverse declaration order, each through the facade's
 //! `Release`, which catches panics and collects errors with the field's name.
 
-use crate::ast::{Data, Field, Input};
+use crate::ast::{Data, Field, Input, Shape};
 use crate::attr::{Hook, Kind, path_text};
 use crate::expand::counted;
 use crate::expand::hygiene::located_at;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::Ident;
 use syn::spanned::Spanned;
+use syn::{Ident, Type};
 
 /// The statements of `fn release(self)`.
 pub(crate) fn body(input: &Input<'_>, kind: Kind) -> TokenStream {
@@ -93,20 +93,117 @@ fn destructure(
         let binding = binding(i);
         quote!(#member: #binding)
     });
-    let release = release_ident();
     let calls = marked.iter().rev().map(|&(i, field)| {
-        let ty = field.ty;
         let name = field.display_name(variant);
         let binding = binding(i);
-        let function = match kind {
-            Kind::Unique => quote_spanned!(located_at(field.span())=> __guard::Release::field),
-            Kind::Counted => {
-                quote_spanned!(located_at(field.span())=> __guard::Release::counted_field)
-            }
+        let part = Part {
+            name: &name,
+            kind,
+            indices: Vec::new(),
         };
-        quote! { #function::<#ty>(&mut #release, #name, #binding); }
+        part.release(field.ty, &field.shape(), &binding)
     });
     Some((quote!(#path { #(#bindings,)* .. }), quote!(#(#calls)*)))
+}
+
+/// Where in a marked field the generated code is: its name, its kind and the indices of
+/// the `Vec` and array levels around the current value.
+struct Part<'n> {
+    name: &'n str,
+    kind: Kind,
+    indices: Vec<Ident>,
+}
+
+impl Part<'_> {
+    /// The statements that release `value`, of type `ty` and shaped `shape`: a leaf through
+    /// `Release` (spanned at its type, so a leaf that is not a resource is reported there),
+    /// `Option` and `Box` unwrapped, `Vec` and arrays element by element, last first. Each
+    /// conversion is spanned at its level's type.
+    fn release(&self, ty: &Type, shape: &Shape<'_>, value: &Ident) -> TokenStream {
+        let at = located_at(ty.span());
+        // The value, named where its type is: a type mismatch points at the field.
+        let mut value = value.clone();
+        value.set_span(at);
+        let depth = self.indices.len();
+        let inner_value = format_ident!("__part{}", depth, span = Span::mixed_site());
+        match shape {
+            Shape::Leaf(ty) => self.leaf(ty, &value),
+            Shape::Option(inner, shape) => {
+                let body = self.release(inner, shape, &inner_value);
+                let convert = quote_spanned!(at=> __guard::option_part::<#inner>);
+                quote! {
+                    if let ::core::option::Option::Some(#inner_value) = #convert(#value) {
+                        #body
+                    }
+                }
+            }
+            Shape::Box(inner, shape) => {
+                let body = self.release(inner, shape, &inner_value);
+                let convert = quote_spanned!(at=> __guard::box_part::<#inner>);
+                quote! {
+                    let #inner_value = #convert(#value);
+                    #body
+                }
+            }
+            Shape::Vec(inner, shape) => {
+                let convert = quote_spanned!(at=> __guard::vec_parts::<#inner>);
+                self.each(convert, inner, shape, value)
+            }
+            Shape::Array(inner, shape) => {
+                let convert = quote_spanned!(at=> __guard::array_parts);
+                self.each(convert, inner, shape, value)
+            }
+            Shape::BoxedSlice(inner, shape) => {
+                let convert = quote_spanned!(at=> __guard::boxed_slice_parts::<#inner>);
+                self.each(convert, inner, shape, value)
+            }
+        }
+    }
+
+    /// A loop over the elements `convert(value)` yields, with their indices, last first.
+    fn each(
+        &self,
+        convert: TokenStream,
+        inner: &Type,
+        shape: &Shape<'_>,
+        value: Ident,
+    ) -> TokenStream {
+        let depth = self.indices.len();
+        let index = format_ident!("__index{}", depth, span = Span::mixed_site());
+        let element = format_ident!("__part{}", depth, span = Span::mixed_site());
+        let mut indices = self.indices.clone();
+        indices.push(index.clone());
+        let nested = Part {
+            name: self.name,
+            kind: self.kind,
+            indices,
+        };
+        let body = nested.release(inner, shape, &element);
+        quote! {
+            for (#index, #element) in #convert(#value) {
+                #body
+            }
+        }
+    }
+
+    fn leaf(&self, ty: &Type, value: &Ident) -> TokenStream {
+        let at = located_at(ty.span());
+        let release = release_ident();
+        let name = self.name;
+        if self.indices.is_empty() {
+            let function = match self.kind {
+                Kind::Unique => quote_spanned!(at=> __guard::Release::field),
+                Kind::Counted => quote_spanned!(at=> __guard::Release::counted_field),
+            };
+            return quote! { #function::<#ty>(&mut #release, #name, #value); };
+        }
+        let function = match self.kind {
+            Kind::Unique => quote_spanned!(at=> __guard::Release::element),
+            Kind::Counted => quote_spanned!(at=> __guard::Release::counted_element),
+        };
+        let indices = &self.indices;
+        quote! { #function::<#ty>(&mut #release, #name, &[#(#indices),*], #value); }
+    }
 }
 
 /// Runs the user's hook first, with the whole value. The hook is coerced to
