@@ -42,18 +42,6 @@
 //! assert_eq!(got, "hello");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-//!
-//! # Testing
-//!
-//! The tests open real fds and start real processes. Two stress tests run at CI sizes by
-//! default: spawns under churn (`tests/command.rs`, 200 children) and leaks
-//! (`tests/leaks.rs`, 20,000 open/close cycles). `GUARD_FULL=1` runs them at the sizes the
-//! design asks for, 1,000 children and 100,000 cycles (in chunks with a flush between, so
-//! the pending counted fds stay far below an `RLIMIT_NOFILE` of 20,000):
-//!
-//! ```text
-//! GUARD_FULL=1 cargo test -p guard-os --release --test command --test leaks -- --nocapture
-//! ```
 
 #![cfg(target_os = "linux")]
 // Synchronisation: guard-os takes `std::sync` (atomics, `LazyLock`, `Arc`) and `parking_lot`

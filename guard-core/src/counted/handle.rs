@@ -16,18 +16,15 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
 /// A shared handle to a counted resource. Cloning is cheap (one atomic increment); when the
-/// last handle is dropped, the value is moved to the finalizer thread and released there,
-/// never on the dropping thread (invariant F1), so a release can never deadlock against a
-/// lock the dropping thread holds, nor stall it in a slow `close(2)`. (After the last
-/// [`Runtime`](crate::Runtime) guard is gone the finalizer is shut down: a release then runs
-/// inline on the dropping thread, and is reported.)
-///
-/// Dropping the last handle allocates nothing and never waits for a release (invariant
-/// F5).
+/// last handle is dropped, the value is released on the finalizer thread, never on the
+/// dropping thread (F1), so the release cannot deadlock against a lock that thread holds.
+/// Dropping the last handle never waits for a release (F5). After the last
+/// [`Runtime`](crate::Runtime) guard has ended, a release runs inline instead, and is
+/// reported.
 ///
 /// Need the release now (to rebind a port, say)? [`try_release`](Self::try_release) releases
-/// synchronously if this is the last handle and returns the error; or drop the handle and
-/// call [`finalizer::flush`].
+/// here if this is the last handle and returns the error; or drop the handle and call
+/// [`finalizer::flush`].
 ///
 /// # Examples
 ///

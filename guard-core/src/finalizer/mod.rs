@@ -1,30 +1,23 @@
-//! The finalizer: a dedicated thread, `guard-finalizer`, that releases counted resources
-//! after their last handle is dropped, plus a watchdog for releases that never return.
+//! The finalizer: the `guard-finalizer` thread that releases counted resources after their
+//! last handle is dropped, and a watchdog for releases that never return.
 //!
-//! Invariants (design F1-F5):
+//! What a caller can rely on (the design's F1-F5; how each is kept is in `docs/DESIGN.md`):
 //!
-//! - **F1** A counted resource's release never runs on the thread that dropped the last
-//!   handle (unless the runtime has shut down: then it runs inline and is reported).
-//! - **F2** A release that panics is caught, its payload dropped inside a second
-//!   `catch_unwind`, and reported with its type name; the thread survives, others run.
-//! - **F3** A release running longer than the [stuck deadline](set_stuck_deadline) is
-//!   reported as stuck and a fresh worker takes over the rest of the queue; the stuck one
-//!   finishes (or not) on its own thread.
+//! - **F1** a release never runs on the thread that dropped the last handle (after the last
+//!   [`Runtime`](crate::Runtime) guard has ended, it runs inline and is reported);
+//! - **F2** a release that panics or fails is reported to the
+//!   [event hook](crate::event::set_hook) (default: stderr) with its type name and counted
+//!   in [`stats`]; the other releases still run;
+//! - **F3** a release running past the [stuck deadline](set_stuck_deadline) is reported as
+//!   stuck, and a fresh worker serves the rest of the queue;
 //! - **F4** [`flush`] returns once everything dropped before the call has been released; it
-//!   refuses with an error, never hangs, when called from the finalizer.
-//! - **F5** Dropping the last handle is a lock-free push that allocates nothing and never
-//!   waits for a release (only the push that finds the queue empty while the worker sleeps
-//!   takes a short mutex, to wake it: at most one wake per batch); depth and high-water mark
-//!   are observable through [`stats`].
+//!   refuses with an error, never hangs, when called from a release;
+//! - **F5** dropping the last handle never waits for a release; [`stats`] shows the queue's
+//!   depth and high-water mark.
 //!
-//! Release errors go to the [event hook](crate::event::set_hook) (default: stderr).
-//!
-//! Nothing the user supplies can unwind a worker: releases, their errors' `Drop`, the hook
-//! and its captured state all run under `catch_unwind`. A thread that cannot be spawned
-//! (the worker, the watchdog, a replacement) is reported as
-//! [`FinalizerUnavailable`](crate::event::Event::FinalizerUnavailable) (once per outage, not
-//! per retry) and tried again; meanwhile its jobs wait, unrun, and only one worker ever
-//! serves the queue.
+//! A finalizer thread that cannot be spawned is reported as
+//! [`FinalizerUnavailable`](crate::event::Event::FinalizerUnavailable), once per outage; the
+//! releases wait until a later attempt succeeds.
 
 mod counters;
 mod deadline;

@@ -1,17 +1,17 @@
-//! The registry of live resources: a slab of entries with generational keys, iterated with
-//! leases so that no callback ever runs under the registry lock.
+//! A registry of live values, listed one by one: generational [`Key`]s, and [`Lease`]s
+//! that keep a value from being released while someone outside the registry lock looks at
+//! it. guard-os keeps every registered fd in one.
 //!
-//! Invariants (generic form of the design's R1-R3):
+//! What a caller can rely on (the generic form of the design's R1-R3):
 //!
-//! - **R1** A value handed to a [`for_each`](Registry::for_each) callback or held by a
+//! - **R1** a value handed to a [`for_each`](Registry::for_each) callback or held by a
 //!   [`Lease`] is not released while the callback runs or the lease lives, and a stale
-//!   [`Key`] never reaches a newer entry (each insertion gets a fresh generation).
-//! - **R2** Callbacks run without the registry lock: they may insert, remove, lease, iterate
-//!   or panic, on any thread, without deadlock. A removal that meets a lease is deferred
-//!   and completed by whoever ends the last lease: for a `for_each` pass, which leases
-//!   entries a batch of up to 32 at a time, when the pass ends that entry's batch.
-//! - **R3** Each value is handed to its release exactly once: by [`remove`](Registry::remove)
-//!   (returned to the caller) or, if leased then, by the registry's deferred release.
+//!   [`Key`] never reaches a newer entry;
+//! - **R2** callbacks run without the registry lock: they may insert, remove, lease, iterate
+//!   or panic, on any thread. A removal that meets a lease is released when the last lease
+//!   ends (in a `for_each` pass, when the pass ends that entry's batch of up to 32);
+//! - **R3** each value is handed to its release exactly once: returned by
+//!   [`remove`](Registry::remove), or passed to the registry's deferred release.
 
 mod key;
 mod lease;

@@ -1,7 +1,7 @@
 //! A named mutex between processes: the seed's "a mutex is two resources". The handle
 //! ([`IpcMutex`], an open lock file) is counted; an acquisition ([`IpcLock`]) is unique.
 //!
-//! Its guarantees: see [`IpcMutex`]; the mechanism is in `docs/notes-os.md`.
+//! Its guarantees: see [`IpcMutex`]; the mechanism is in `docs/DESIGN.md`.
 
 mod handle;
 mod lock;

@@ -8,16 +8,15 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::panic::Location;
 
-/// A listening TCP socket. Counted: closing it only gives a number back, so in a
-/// [`Counted`](guard_core::Counted) handle it is closed on the finalizer thread.
+/// A listening TCP socket. Counted: in a [`Counted`](guard_core::Counted) handle it is
+/// closed on the finalizer thread.
 ///
-/// That deferral makes one common use fragile: rebinding the same port right after
-/// dropping the last handle can fail with `EADDRINUSE` while the close is still pending.
-/// Release it synchronously instead, with [`close`](Self::close) or
-/// [`Counted::try_release`](guard_core::Counted::try_release), or call
-/// [`guard_core::finalizer::flush`] before rebinding. One case is left: while another
-/// thread's [`fds().for_each`](crate::Fds::for_each) is visiting the listener, its close is
-/// deferred to the end of that visit's batch (up to 32 visits later), and the port with it.
+/// To rebind its port right away, close it synchronously ([`close`](Self::close),
+/// [`Counted::try_release`](guard_core::Counted::try_release)) or call
+/// [`guard_core::finalizer::flush`] after dropping the last handle: until the close has
+/// run, `bind` fails with `EADDRINUSE`. While another thread's
+/// [`fds().for_each`](crate::Fds::for_each) visits the listener, even `close` is deferred to
+/// the end of that visit's batch.
 ///
 /// # Examples
 ///
