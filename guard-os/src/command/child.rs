@@ -7,7 +7,10 @@
 
 use super::reaper;
 use crate::error::{Error, Result};
-use crate::sys::spawn::{kill, wait};
+use crate::sys::{
+    self,
+    spawn::{kill, wait},
+};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
@@ -138,7 +141,7 @@ impl Child {
         };
         match kill(pidfd) {
             Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()), // exited meanwhile
+            Err(e) if e.raw_os_error() == Some(sys::ESRCH) => Ok(()), // exited meanwhile
             Err(source) => Err(Error::Kill {
                 pid: self.pid,
                 source,

@@ -18,7 +18,7 @@
 
 pub(crate) mod child;
 mod conv;
-pub(crate) use conv::{EINVAL, EMFILE, ENFILE, ENOTSOCK};
+pub(crate) use conv::{EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
 mod fd;
 mod fs;
 mod io;
