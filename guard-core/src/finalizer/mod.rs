@@ -4,12 +4,16 @@
 //! Invariants (design F1-F5):
 //!
 //! - **F1** A counted resource's release never runs on the thread that dropped the last
-//!   handle (unless the runtime has shut down: then it runs inline and is reported).
+//!   handle, for the whole life of the process: ending a [`Runtime`](crate::Runtime)
+//!   guard drains and reports, and changes nothing after it. Only once the process is
+//!   exiting (`main` has returned) do releases run inline, through a per-thread trampoline
+//!   that never recurses.
 //! - **F2** A release that panics is caught, its payload dropped inside a second
 //!   `catch_unwind`, and reported with its type name; the thread survives, others run.
 //! - **F3** A release running longer than the [stuck deadline](set_stuck_deadline) is
 //!   reported as stuck and a fresh worker takes over the rest of the queue; the stuck one
-//!   finishes (or not) on its own thread.
+//!   finishes (or not) on its own thread. At most [`max_stuck_workers`] are left behind at
+//!   once: past the cap the queue waits for one of them to come back.
 //! - **F4** [`flush`] returns once everything dropped before the call has been released; it
 //!   refuses with an error, never hangs, when called from the finalizer.
 //! - **F5** Dropping the last handle is a lock-free push that allocates nothing and never
@@ -26,10 +30,13 @@
 //! per retry) and tried again; meanwhile its jobs wait, unrun, and only one worker ever
 //! serves the queue.
 
+mod cap;
 mod counters;
 mod deadline;
+mod exit;
 mod flush;
 mod global;
+mod inline;
 mod intake;
 mod job;
 mod marker;
@@ -41,9 +48,11 @@ mod stats;
 mod watchdog;
 mod worker;
 
+pub use cap::{DEFAULT_MAX_STUCK_WORKERS, max_stuck_workers, set_max_stuck_workers};
 pub use deadline::{set_stuck_deadline, stuck_deadline};
+pub(crate) use exit::watch_main_exit;
 pub use flush::{flush, flush_all_timeout, flush_timeout};
-pub(crate) use intake::{enqueue, set_shutdown};
+pub(crate) use intake::enqueue;
 pub(crate) use job::{Job, Node, RunOutcome, VTable};
 #[cfg(guard_loom)]
 pub(crate) use queue::{Queue, model::push_test_job};
