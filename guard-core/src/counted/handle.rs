@@ -18,12 +18,25 @@ use std::ptr::NonNull;
 /// A shared handle to a counted resource. Cloning is cheap (one atomic increment); when the
 /// last handle is dropped, the value is moved to the finalizer thread and released there,
 /// never on the dropping thread (invariant F1), so a release can never deadlock against a
-/// lock the dropping thread holds, nor stall it in a slow `close(2)`. (After the last
-/// [`Runtime`](crate::Runtime) guard is gone the finalizer is shut down: a release then runs
-/// inline on the dropping thread, and is reported.)
+/// lock the dropping thread holds, nor stall it in a slow `close(2)`. That holds for the
+/// whole life of the process: ending a [`Runtime`](crate::Runtime) guard changes nothing.
+/// Only once `main` has returned does a release run inline (see [`runtime`](crate::runtime)).
 ///
 /// Dropping the last handle allocates nothing and never waits for a release (invariant
 /// F5).
+///
+/// # Signal handlers
+///
+/// Do not drop the last handle inside a signal handler, nor call [`Counted::new`] there.
+/// Neither is async-signal-safe: the last drop counts the hand-over in a per-thread
+/// counter with a plain load and store (a handler that interrupts its own thread's drop
+/// between the two loses a count, and `flush` and `stats` go wrong), sets that counter up
+/// under a lock on the thread's first drop, may take the finalizer's wake-up lock, and
+/// once the process is exiting runs the release itself; `new` allocates and may spawn the
+/// finalizer. A lock taken by the interrupted thread deadlocks the handler. Dropping a
+/// handle that is not the last (one atomic decrement) is safe, so a handler may drop a
+/// clone as long as another handle outlives it; to release from a handler, hand the value
+/// to a normal thread instead (a self-pipe, or an atomic flag it polls).
 ///
 /// Need the release now (to rebind a port, say)? [`try_release`](Self::try_release) releases
 /// synchronously if this is the last handle and returns the error; or drop the handle and
