@@ -53,8 +53,9 @@ pub enum Event<'a> {
         /// What was dropped, and where it was created.
         origin: Origin,
     },
-    /// A counted resource was released inline, on the dropping thread, because the runtime
-    /// had shut down (the finalizer no longer takes work).
+    /// A counted resource was released inline, on the dropping thread, because the process
+    /// is exiting (`main` has returned): reported for the first such release only, the
+    /// rest are counted in [`Stats::inline`](crate::finalizer::Stats::inline).
     ReleasedInline {
         /// The resource's type name.
         resource: &'static str,
@@ -96,7 +97,7 @@ impl fmt::Display for Event<'_> {
             ),
             Event::ReleasedInline { resource } => write!(
                 f,
-                "counted `{resource}` released inline on the dropping thread: the runtime has shut down"
+                "counted `{resource}` released inline on the dropping thread: the process is exiting (later ones are counted in stats)"
             ),
             Event::FinalizerUnavailable { error } => {
                 write!(

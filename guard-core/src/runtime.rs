@@ -4,24 +4,29 @@
 
 use crate::error::FlushError;
 use crate::finalizer;
-use crate::loom::StdMutex;
 use crate::report::{Report, report};
 use crate::resource::Kind;
 use std::fmt;
 use std::io::Write as _;
 use std::time::Duration;
 
-/// How many runtime guards are alive; the last one to go shuts the finalizer's intake.
-static LIVE_RUNTIMES: StdMutex<usize> = StdMutex::new(0);
-
 /// Default time [`Runtime`] waits for pending counted releases at exit.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
 
-/// Returns the guard to hold in `main`. When it is dropped (or [`finish`](Runtime::finish)ed)
-/// it waits, within a deadline, for every pending counted release, then reports unique
-/// resources still live. After the last runtime guard is gone, counted resources dropped
-/// later are released inline on the dropping thread (and reported), rather than queued for
-/// a finalizer that the exiting process may never run.
+/// Returns the guard to hold for all of `main`. When it is dropped (or
+/// [`finish`](Runtime::finish)ed) it waits, within a deadline, for every pending counted
+/// release, then reports unique resources still live.
+///
+/// Ending a runtime guard drains and reports; it stops nothing. Counted values dropped
+/// later are released on the finalizer thread as before (invariant F1), so a library or a
+/// test may make and end a guard of its own, as many as it likes, to check its own
+/// releases. Only once `main` has returned (or the main thread called
+/// [`std::process::exit`]) does a release run inline, on the dropping thread: the process
+/// is ending, and a finalizer thread might never run it. Such releases are counted in
+/// [`Stats::inline`](crate::finalizer::Stats::inline), the first one is reported, and
+/// they never recurse: a release that drops another counted value runs it after itself,
+/// in one loop, whatever the length of the chain. Making the guard on the main thread is
+/// what lets guard notice that `main` has returned.
 ///
 /// # Examples
 ///
@@ -33,9 +38,8 @@ pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
 /// ```
 #[must_use = "the runtime guard drains releases when dropped: bind it (`let _rt = ...`) for all of main"]
 pub fn runtime() -> Runtime {
-    *LIVE_RUNTIMES.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-    finalizer::set_shutdown(false);
     finalizer::ensure_started();
+    finalizer::watch_main_exit();
     Runtime {
         drain: DEFAULT_DRAIN,
         done: false,
@@ -62,7 +66,8 @@ impl Runtime {
         self
     }
 
-    /// Drains and reports now, returning what it found instead of printing it.
+    /// Drains and reports now, returning what it found instead of printing it. Releases
+    /// still pending when the drain deadline passes carry on, on the finalizer.
     ///
     /// # Examples
     ///
@@ -73,12 +78,6 @@ impl Runtime {
     pub fn finish(mut self) -> ExitReport {
         self.done = true;
         let flush = finalizer::flush_timeout(self.drain);
-        let mut live = LIVE_RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
-        *live = live.saturating_sub(1);
-        if *live == 0 {
-            finalizer::set_shutdown(true);
-        }
-        drop(live);
         ExitReport {
             flush,
             report: report(),

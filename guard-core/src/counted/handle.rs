@@ -18,9 +18,22 @@ use std::ptr::NonNull;
 /// A shared handle to a counted resource. Cloning is cheap (one atomic increment); when the
 /// last handle is dropped, the value is released on the finalizer thread, never on the
 /// dropping thread (F1), so the release cannot deadlock against a lock that thread holds.
-/// Dropping the last handle never waits for a release (F5). After the last
-/// [`Runtime`](crate::Runtime) guard has ended, a release runs inline instead, and is
-/// reported.
+/// That holds for the whole life of the process: ending a [`Runtime`](crate::Runtime)
+/// guard changes nothing. Only once `main` has returned does a release run inline (see
+/// [`runtime`](crate::runtime)). Dropping the last handle never waits for a release (F5).
+///
+/// # Signal handlers
+///
+/// Do not drop the last handle inside a signal handler, nor call [`Counted::new`] there.
+/// Neither is async-signal-safe: the last drop counts the hand-over in a per-thread
+/// counter with a plain load and store (a handler that interrupts its own thread's drop
+/// between the two loses a count, and `flush` and `stats` go wrong), sets that counter up
+/// under a lock on the thread's first drop, may take the finalizer's wake-up lock, and
+/// once the process is exiting runs the release itself; `new` allocates and may spawn the
+/// finalizer. A lock taken by the interrupted thread deadlocks the handler. Dropping a
+/// handle that is not the last (one atomic decrement) is safe, so a handler may drop a
+/// clone as long as another handle outlives it; to release from a handler, hand the value
+/// to a normal thread instead (a self-pipe, or an atomic flag it polls).
 ///
 /// Need the release now (to rebind a port, say)? [`try_release`](Self::try_release) releases
 /// here if this is the last handle and returns the error; or drop the handle and call

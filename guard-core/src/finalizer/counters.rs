@@ -13,8 +13,11 @@ pub(crate) struct Counters {
     pub(crate) failed: AtomicU64,
     pub(crate) panicked: AtomicU64,
     pub(crate) stuck: AtomicU64,
-    /// Stuck releases that have not returned yet.
+    /// Stuck releases that have not returned yet (workers left behind).
     pub(crate) stuck_outstanding: AtomicU64,
+    /// The sequence number of the last job declared stuck while the cap on stuck workers
+    /// was reached: the queue waits behind it while it still runs (0: none yet).
+    pub(crate) held: AtomicU64,
     pub(crate) high_water: AtomicU64,
     pub(crate) inline: AtomicU64,
 }

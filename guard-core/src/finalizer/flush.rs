@@ -16,7 +16,9 @@ const STUCK_POLL: Duration = Duration::from_millis(2);
 ///
 /// A release that is stuck (past the [deadline](super::set_stuck_deadline)) does not make
 /// this hang: once the watchdog has handed the queue to a fresh worker and everything else
-/// is released, `flush` returns [`FlushError::Stuck`].
+/// is released, `flush` returns [`FlushError::Stuck`]. It returns that error too, without
+/// waiting further, when the [cap on stuck workers](super::set_max_stuck_workers) is
+/// reached and the queue waits behind a stuck release.
 ///
 /// # Errors
 ///
@@ -96,12 +98,32 @@ fn flush_until(deadline: Option<Instant>, wait_stuck: bool) -> Result<(), FlushE
         return Ok(());
     }
     let signal = push_marker(&f.queue);
-    if !signal.wait_until(deadline) {
-        let pending = stats().pending;
-        return Err(FlushError::Timeout {
-            waited: start.elapsed(),
-            pending,
-        });
+    // Wait in short steps: past the cap on stuck workers, the queue can wait behind a
+    // stuck release, and only `flush_all_timeout` waits for those.
+    loop {
+        let step = Instant::now() + STUCK_POLL * 8;
+        let until = deadline.map_or(step, |d| d.min(step));
+        if signal.wait_until(Some(until)) {
+            break;
+        }
+        let held = queue_held(f);
+        if held && !wait_stuck {
+            return Err(FlushError::Stuck {
+                stuck: f.counters.stuck_outstanding.load(Ordering::Acquire) + 1,
+            });
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            if held {
+                return Err(FlushError::Stuck {
+                    stuck: f.counters.stuck_outstanding.load(Ordering::Acquire) + 1,
+                });
+            }
+            let pending = stats().pending;
+            return Err(FlushError::Timeout {
+                waited: start.elapsed(),
+                pending,
+            });
+        }
     }
     // Stuck releases run on their own, abandoned workers; `flush_all_timeout` gives them
     // until its deadline (a short poll is enough for a rare, slow event).
@@ -114,4 +136,11 @@ fn flush_until(deadline: Option<Instant>, wait_stuck: bool) -> Result<(), FlushE
             _ => std::thread::sleep(STUCK_POLL),
         }
     }
+}
+
+/// True while the queue waits behind a release declared stuck when the cap on stuck
+/// workers was reached (the job declared is still the one running).
+fn queue_held(f: &Finalizer) -> bool {
+    let held = f.counters.held.load(Ordering::Acquire);
+    held != 0 && f.shift.running().is_some_and(|(seq, _)| seq == held)
 }

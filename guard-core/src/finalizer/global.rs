@@ -28,8 +28,9 @@ pub(crate) struct Finalizer {
 /// away from the worker's counters. (The count of handed-over jobs is in `push_count`.)
 #[derive(Default)]
 pub(crate) struct Intake {
-    /// Set once the last runtime guard is gone: release inline from then on.
-    pub(crate) shutdown: StdAtomicBool,
+    /// Set once the process is exiting (`main` has returned or called `exit`): from then
+    /// on a finalizer thread may never run again, and releases run inline (`inline.rs`).
+    pub(crate) exiting: StdAtomicBool,
 }
 
 static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {

@@ -1,40 +1,20 @@
-//! The producers' side: handing a job to the finalizer ([`enqueue`]), and releasing inline
-//! once the runtime has shut down.
+//! The producers' side: handing a job to the finalizer ([`enqueue`]).
 
 use super::global::Finalizer;
+use super::inline;
 use super::job::Job;
 use super::push_count;
-use crate::event::{self, Event};
-use crate::loom::{Ordering, StdOrdering};
+use crate::loom::StdOrdering;
 
-/// Hands a job to the finalizer: a thread-local count and one lock-free push. After
-/// shutdown, runs it inline instead and reports that.
+/// Hands a job to the finalizer: a thread-local count and one lock-free push. Once the
+/// process is exiting, runs it inline instead (through the calling thread's trampoline).
 #[inline]
 pub(crate) fn enqueue(job: Job) {
     let f = Finalizer::global();
-    if f.intake.shutdown.load(StdOrdering::Relaxed) {
-        release_inline(f, job);
+    if f.intake.exiting.load(StdOrdering::Relaxed) {
+        inline::release(f, job);
         return;
     }
     push_count::add_one();
     f.queue.push(job);
-}
-
-#[cold]
-fn release_inline(f: &Finalizer, job: Job) {
-    let vtable = job.vtable();
-    event::emit(&Event::ReleasedInline {
-        resource: (vtable.type_name)(),
-    });
-    push_count::add_one();
-    f.counters.inline.fetch_add(1, Ordering::Relaxed);
-    f.counters.record(vtable, job.run());
-}
-
-/// Switches inline release after shutdown on (`true`) or back off (a new runtime guard).
-pub(crate) fn set_shutdown(on: bool) {
-    Finalizer::global()
-        .intake
-        .shutdown
-        .store(on, StdOrdering::Relaxed);
 }

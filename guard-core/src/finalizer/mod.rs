@@ -3,13 +3,17 @@
 //!
 //! What a caller can rely on (the design's F1-F5; how each is kept is in `docs/DESIGN.md`):
 //!
-//! - **F1** a release never runs on the thread that dropped the last handle (after the last
-//!   [`Runtime`](crate::Runtime) guard has ended, it runs inline and is reported);
+//! - **F1** a release never runs on the thread that dropped the last handle, for the whole
+//!   life of the process: ending a [`Runtime`](crate::Runtime) guard drains and reports, and
+//!   changes nothing after it; only once the process is exiting (`main` has returned) do
+//!   releases run inline, through a per-thread trampoline that never recurses;
 //! - **F2** a release that panics or fails is reported to the
 //!   [event hook](crate::event::set_hook) (default: stderr) with its type name and counted
 //!   in [`stats`]; the other releases still run;
 //! - **F3** a release running past the [stuck deadline](set_stuck_deadline) is reported as
-//!   stuck, and a fresh worker serves the rest of the queue;
+//!   stuck, and a fresh worker serves the rest of the queue; at most
+//!   [`max_stuck_workers`] are left behind at once: past the cap the queue waits for one
+//!   of them to come back;
 //! - **F4** [`flush`] returns once everything dropped before the call has been released; it
 //!   refuses with an error, never hangs, when called from a release;
 //! - **F5** dropping the last handle never waits for a release; [`stats`] shows the queue's
@@ -19,10 +23,13 @@
 //! [`FinalizerUnavailable`](crate::event::Event::FinalizerUnavailable), once per outage; the
 //! releases wait until a later attempt succeeds.
 
+mod cap;
 mod counters;
 mod deadline;
+mod exit;
 mod flush;
 mod global;
+mod inline;
 mod intake;
 mod job;
 mod marker;
@@ -34,9 +41,11 @@ mod stats;
 mod watchdog;
 mod worker;
 
+pub use cap::{DEFAULT_MAX_STUCK_WORKERS, max_stuck_workers, set_max_stuck_workers};
 pub use deadline::{set_stuck_deadline, stuck_deadline};
+pub(crate) use exit::watch_main_exit;
 pub use flush::{flush, flush_all_timeout, flush_timeout};
-pub(crate) use intake::{enqueue, set_shutdown};
+pub(crate) use intake::enqueue;
 pub(crate) use job::{Job, Node, RunOutcome, VTable};
 #[cfg(guard_loom)]
 pub(crate) use queue::{Queue, model::push_test_job};

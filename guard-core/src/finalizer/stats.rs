@@ -34,7 +34,7 @@ pub struct Stats {
     pub pending: u64,
     /// The deepest the queue was seen: the largest batch the finalizer took at once.
     pub high_water: u64,
-    /// Releases run inline on the dropping thread because the runtime had shut down.
+    /// Releases run inline on the dropping thread because the process was exiting.
     pub inline: u64,
 }
 
@@ -52,7 +52,7 @@ impl fmt::Display for Stats {
             self.high_water
         )?;
         if self.inline > 0 {
-            write!(f, ", inline after shutdown {}", self.inline)?;
+            write!(f, ", inline at exit {}", self.inline)?;
         }
         Ok(())
     }

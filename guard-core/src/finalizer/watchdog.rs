@@ -1,12 +1,15 @@
 //! The watchdog: notices a release that has run past the stuck deadline, takes the rest of
-//! its batch away from the stuck worker, and starts a fresh worker on it (invariant F3).
+//! its batch away from the stuck worker, and starts a fresh worker on it (invariant F3),
+//! as long as fewer than [`max_stuck_workers`] are stuck; past the cap, it reports the
+//! release and lets the queue wait.
 
+use super::cap::max_stuck_workers;
 use super::deadline::stuck_deadline;
 use super::global::Finalizer;
 use super::queue::Batch;
 use super::worker::spawn_worker;
 use crate::event::{self, Event};
-use crate::loom::Ordering;
+use crate::loom::{Ordering, StdMutex};
 use std::time::{Duration, Instant};
 
 /// Starts the watchdog thread, `guard-finalizer-watchdog`.
@@ -31,6 +34,8 @@ type Waiting = Option<(Option<Batch>, u64)>;
 fn run(f: &'static Finalizer) {
     // The job seen running, and when the watchdog first saw it.
     let mut seen: Option<(u64, Instant)> = None;
+    // The last job declared stuck and left holding the queue (the cap was reached).
+    let mut held = 0;
     let mut waiting: Waiting = None;
     loop {
         let deadline = stuck_deadline();
@@ -45,9 +50,20 @@ fn run(f: &'static Finalizer) {
         match seen {
             Some((s, since)) if s == seq => {
                 let elapsed = since.elapsed();
-                if elapsed >= deadline {
+                if elapsed < deadline {
+                    continue;
+                }
+                let c = &f.counters;
+                if c.stuck_outstanding.load(Ordering::Acquire) < max_stuck_workers() {
                     seen = None;
-                    waiting = take_over(f, seq, name, elapsed);
+                    waiting = take_over(f, seq, name, elapsed, held == seq);
+                } else if held != seq {
+                    // Past the cap: report it once, and look again on every tick (a stuck
+                    // worker that comes back makes room for the hand-over).
+                    held = seq;
+                    c.held.store(seq, Ordering::Release);
+                    c.stuck.fetch_add(1, Ordering::Relaxed);
+                    report_stuck(name, elapsed);
                 }
             }
             _ => seen = Some((seq, Instant::now())),
@@ -56,8 +72,15 @@ fn run(f: &'static Finalizer) {
 }
 
 /// Takes the rest of job `seq`'s batch and starts a fresh worker on it. What is returned
-/// still waits for a worker.
-fn take_over(f: &'static Finalizer, seq: u64, name: &'static str, elapsed: Duration) -> Waiting {
+/// still waits for a worker. `reported`: the job was already declared stuck (while the cap
+/// held the queue behind it), so it is not counted or reported again.
+fn take_over(
+    f: &'static Finalizer,
+    seq: u64,
+    name: &'static str,
+    elapsed: Duration,
+    reported: bool,
+) -> Waiting {
     let c = &f.counters;
     // Count it outstanding before the steal, so the stuck worker's own decrement (when it
     // returns) can never come first.
@@ -66,22 +89,68 @@ fn take_over(f: &'static Finalizer, seq: u64, name: &'static str, elapsed: Durat
         c.stuck_outstanding.fetch_sub(1, Ordering::Relaxed);
         return None;
     };
-    c.stuck.fetch_add(1, Ordering::Relaxed);
     f.shift.reset();
     let waiting = start_replacement(f, Some(rest), seq);
-    report_stuck(name, elapsed);
+    if !reported {
+        c.stuck.fetch_add(1, Ordering::Relaxed);
+        report_stuck(name, elapsed);
+    }
     waiting
+}
+
+/// Stuck reports waiting for the reporter thread, and whether one runs.
+struct Reports {
+    waiting: Vec<(&'static str, Duration)>,
+    delivering: bool,
+}
+
+static REPORTS: StdMutex<Reports> = StdMutex::new(Reports {
+    waiting: Vec::new(),
+    delivering: false,
+});
+
+/// Reports waiting beyond this many are not delivered (they are still counted in
+/// `Stats::stuck`): a hook blocked for good must not make the watchdog's memory grow.
+const MAX_WAITING_REPORTS: usize = 64;
+
+fn reports() -> std::sync::MutexGuard<'static, Reports> {
+    REPORTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Reports a stuck release without letting the hook block the watchdog: the hook may be
 /// what is stuck (the default one writes to stderr, which can be a full pipe, and holds
-/// stderr's lock meanwhile). A short-lived thread delivers it; inline only if no thread
-/// can be spawned.
+/// stderr's lock meanwhile). One short-lived thread at a time delivers the reports; inline
+/// only if no thread can be spawned.
 fn report_stuck(resource: &'static str, elapsed: Duration) {
+    let mut r = reports();
+    if r.waiting.len() < MAX_WAITING_REPORTS {
+        r.waiting.push((resource, elapsed));
+    }
+    if r.delivering {
+        return;
+    }
+    r.delivering = true;
+    drop(r);
     let spawned = std::thread::Builder::new()
         .name("guard-finalizer-report".into())
-        .spawn(move || event::emit(&Event::Stuck { resource, elapsed }));
+        .spawn(deliver_reports);
     if spawned.is_err() {
+        deliver_reports();
+    }
+}
+
+/// Delivers waiting reports, oldest first, until none is left (the lock is never held
+/// while the hook runs).
+fn deliver_reports() {
+    loop {
+        let (resource, elapsed) = {
+            let mut r = reports();
+            if r.waiting.is_empty() {
+                r.delivering = false;
+                return;
+            }
+            r.waiting.remove(0)
+        };
         event::emit(&Event::Stuck { resource, elapsed });
     }
 }
