@@ -20,8 +20,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 pub struct Release {
     errors: ReleaseErrors,
     kind: Kind,
-    /// The first panic, resumed by [`finish`](Self::finish) once every part was attempted.
-    panic: Option<Box<dyn Any + Send>>,
+    /// The first panic and the part that raised it, resumed by [`finish`](Self::finish)
+    /// once every part was attempted.
+    panic: Option<(&'static str, Box<dyn Any + Send>)>,
 }
 
 impl Release {
@@ -64,7 +65,7 @@ impl Release {
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(error)) => self.errors.push(name, error),
-            Err(payload) if self.panic.is_none() => self.panic = Some(payload),
+            Err(payload) if self.panic.is_none() => self.panic = Some((name, payload)),
             Err(payload) => {
                 // Only one panic can resume: the others become errors, and their payloads
                 // (whose own `Drop` may panic) are dropped under a second catch.
@@ -85,7 +86,7 @@ impl Release {
     /// Resumes the first panic raised by the hook or a part, after every part was
     /// attempted. The errors that can then no longer be returned go to the event hook.
     pub fn finish(self) -> Result<(), ReleaseErrors> {
-        let Some(panic) = self.panic else {
+        let Some((field, panic)) = self.panic else {
             return self.errors.into_result();
         };
         if !self.errors.is_empty() {
@@ -96,6 +97,8 @@ impl Release {
                 error: &self.errors,
             });
         }
+        // Whoever catches it on this thread (a scope, the finalizer) can then name the field.
+        Panicked::mark_field(&*panic, field);
         resume_unwind(panic)
     }
 }

@@ -59,6 +59,7 @@ fn run(f: &'static Finalizer) {
 /// still waits for a worker.
 fn take_over(f: &'static Finalizer, seq: u64, name: &'static str, elapsed: Duration) -> Waiting {
     let c = &f.counters;
+    let in_hook = f.shift.reporting();
     // Count it outstanding before the steal, so the stuck worker's own decrement (when it
     // returns) can never come first.
     c.stuck_outstanding.fetch_add(1, Ordering::Relaxed);
@@ -69,20 +70,28 @@ fn take_over(f: &'static Finalizer, seq: u64, name: &'static str, elapsed: Durat
     c.stuck.fetch_add(1, Ordering::Relaxed);
     f.shift.reset();
     let waiting = start_replacement(f, Some(rest), seq);
-    report_stuck(name, elapsed);
+    report_stuck(name, elapsed, in_hook);
     waiting
 }
 
 /// Reports a stuck release without letting the hook block the watchdog: the hook may be
 /// what is stuck (the default one writes to stderr, which can be a full pipe, and holds
 /// stderr's lock meanwhile). A short-lived thread delivers it; inline only if no thread
-/// can be spawned.
-fn report_stuck(resource: &'static str, elapsed: Duration) {
+/// can be spawned. `in_hook`: the release had returned and the hook reporting it is what
+/// blocks, so the event blames the hook.
+fn report_stuck(resource: &'static str, elapsed: Duration, in_hook: bool) {
+    let emit = move || {
+        if in_hook {
+            event::emit(&Event::HookStuck { resource, elapsed });
+        } else {
+            event::emit(&Event::Stuck { resource, elapsed });
+        }
+    };
     let spawned = std::thread::Builder::new()
         .name("guard-finalizer-report".into())
-        .spawn(move || event::emit(&Event::Stuck { resource, elapsed }));
+        .spawn(emit);
     if spawned.is_err() {
-        event::emit(&Event::Stuck { resource, elapsed });
+        emit();
     }
 }
 
