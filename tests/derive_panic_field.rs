@@ -47,9 +47,12 @@ struct Outer {
     other: Fine,
 }
 
+/// What a `ReleasePanicked` event said: its field, and its text.
+type Seen = (Option<String>, String);
+
 #[test]
 fn the_panicking_field_is_named() {
-    let seen: Arc<Mutex<Vec<(Option<String>, String)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let sink = seen.clone();
     event::set_hook(move |e: &Event<'_>| {
         if let Event::ReleasePanicked { field, .. } = e {

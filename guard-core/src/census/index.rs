@@ -80,11 +80,12 @@ thread_local! {
 fn lookup(origin: Origin) -> &'static SiteCount {
     let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
     let All { map, list } = all.get_or_insert_with(All::default);
-    *map.entry(key(&origin)).or_insert_with(|| {
+    let count: &mut &'static SiteCount = map.entry(key(&origin)).or_insert_with(|| {
         let count: &'static SiteCount = Box::leak(Box::new(SiteCount::new(origin)));
         list.push(count);
         count
-    })
+    });
+    count
 }
 
 /// Counts one more live resource of `origin`; returns its count, to [`SiteCount::leave`] later.
