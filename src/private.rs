@@ -138,6 +138,8 @@ impl Release {
                 error: &self.errors,
             });
         }
+        // Whoever catches it on this thread (a scope, the finalizer) can then name the field.
+        Panicked::mark_field(&*panic.payload, panic.field);
         resume_unwind(panic.payload)
     }
 }

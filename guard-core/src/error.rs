@@ -58,8 +58,18 @@ impl<E: StdError + Send + Sync + 'static> From<ScopeError<E>> for Error {
 /// let failure = guard_core::ReleaseFailure::new("app::Journal", std::io::Error::other("disk full"));
 /// assert_eq!(failure.to_string(), "releasing `app::Journal` failed: disk full");
 /// ```
+///
+/// The message names the resource once: a derived resource's [`ReleaseErrors`], which
+/// names it already, is not named again.
+///
+/// ```
+/// let mut parts = guard_core::ReleaseErrors::new("app::Journal");
+/// parts.push("file", std::io::Error::other("EIO"));
+/// let failure = guard_core::ReleaseFailure::new("app::Journal", parts);
+/// assert_eq!(failure.to_string(), "releasing `app::Journal` failed in `file`: EIO");
+/// ```
 #[derive(Debug, thiserror::Error)]
-#[error("releasing `{resource}` failed: {error}")]
+#[error("{}", Failure { kind: None, resource, error: &**error })]
 pub struct ReleaseFailure {
     resource: &'static str,
     #[source]
@@ -100,10 +110,33 @@ impl ReleaseFailure {
 /// let p = guard_core::Panicked::from_payload(&*Box::new("boom") as &(dyn std::any::Any + Send));
 /// assert_eq!(p.to_string(), "panicked: boom");
 /// ```
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("panicked: {message}")]
+#[derive(Debug, Clone)]
 pub struct Panicked {
     message: String,
+    field: Option<String>,
+}
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "panicked in `{field}`: {}", self.message),
+            None => write!(f, "panicked: {}", self.message),
+        }
+    }
+}
+
+impl StdError for Panicked {}
+
+thread_local! {
+    /// The last panic a derived release resumed on this thread: its payload's address, its
+    /// message (together they make a stale match all but impossible) and the field path.
+    static PANICKED_FIELD: std::cell::RefCell<Option<(usize, String, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The address a payload is recognised by (the same box is resumed and caught again).
+fn payload_address(payload: &(dyn std::any::Any + Send)) -> usize {
+    std::ptr::from_ref(payload).cast::<()>() as usize
 }
 
 impl Panicked {
@@ -117,12 +150,52 @@ impl Panicked {
         } else {
             "<non-string panic payload>".to_owned()
         };
-        Panicked { message }
+        let address = payload_address(payload);
+        let field = PANICKED_FIELD
+            .try_with(|last| match &*last.borrow() {
+                Some((at, text, field)) if *at == address && *text == message => {
+                    Some(field.clone())
+                }
+                _ => None,
+            })
+            .ok()
+            .flatten();
+        Panicked { message, field }
     }
 
     /// The panic message.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The field of a derived resource whose release raised the panic (`file`, or
+    /// `inner.file` through a derived field), if the panic came from one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let payload: Box<dyn std::any::Any + Send> = Box::new("boom");
+    /// guard_core::Panicked::mark_field(&*payload, "file");
+    /// let p = guard_core::Panicked::from_payload(&*payload);
+    /// assert_eq!(p.field(), Some("file"));
+    /// assert_eq!(p.to_string(), "panicked in `file`: boom");
+    /// ```
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// Records, on this thread, that `payload` was raised by releasing the part `field`;
+    /// the next [`from_payload`](Self::from_payload) of the same payload on this thread
+    /// names it. The derive's generated release calls this before it resumes the panic
+    /// (the payload itself stays the user's).
+    pub fn mark_field(payload: &(dyn std::any::Any + Send), field: &str) {
+        let message = Panicked::from_payload(payload);
+        let field = match message.field {
+            Some(inner) => format!("{field}.{inner}"),
+            None => field.to_owned(),
+        };
+        let entry = (payload_address(payload), message.message, field);
+        let _ = PANICKED_FIELD.try_with(|last| *last.borrow_mut() = Some(entry));
     }
 }
 
@@ -195,15 +268,33 @@ impl ReleaseErrors {
         self.parts.iter().map(|(f, e)| (*f, &**e as _))
     }
 
+    /// Takes every failed part: the field name and its error, in release order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut errors = guard_core::ReleaseErrors::new("app::Journal");
+    /// errors.push("file", std::io::Error::other("EIO"));
+    /// errors.push("index", std::io::Error::other("EBADF"));
+    /// let fields: Vec<_> = errors.into_parts().into_iter().map(|(f, _)| f).collect();
+    /// assert_eq!(fields, ["file", "index"]);
+    /// ```
+    pub fn into_parts(self) -> Vec<(&'static str, BoxError)> {
+        self.parts
+    }
+
+    /// Number of parts that failed.
+    pub fn len(&self) -> usize {
+        self.parts.len()
+    }
+
     /// True if no part failed.
     pub fn is_empty(&self) -> bool {
         self.parts.is_empty()
     }
-}
 
-impl fmt::Display for ReleaseErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "releasing `{}` failed", self.resource)?;
+    /// Writes what follows "releasing `X` failed": where, and why.
+    fn write_parts(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.parts.as_slice() {
             [] => Ok(()),
             [(field, e)] => write!(f, " in `{field}`: {e}"),
@@ -219,9 +310,56 @@ impl fmt::Display for ReleaseErrors {
     }
 }
 
+impl fmt::Display for ReleaseErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "releasing `{}` failed", self.resource)?;
+        self.write_parts(f)
+    }
+}
+
+/// The source is the one part's error when exactly one part failed. With several there is
+/// no single cause: the message lists them all, and [`parts`](ReleaseErrors::parts) gives
+/// each one (a source chain would show the first twice and hide the others).
 impl StdError for ReleaseErrors {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.parts.first().map(|(_, e)| &**e as _)
+        match self.parts.as_slice() {
+            [(_, e)] => Some(&**e as _),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ReleaseErrors {
+    type Item = (&'static str, &'a (dyn StdError + Send + Sync + 'static));
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (&'static str, BoxError)>,
+        fn(&'a (&'static str, BoxError)) -> Self::Item,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.parts.iter().map(|(f, e)| (*f, &**e as _))
+    }
+}
+
+/// "releasing [kind ]`resource` failed", then the error: a [`ReleaseErrors`] of the same
+/// resource adds only its parts (it names the resource already), anything else `: error`.
+pub(crate) struct Failure<'a> {
+    pub(crate) kind: Option<crate::resource::Kind>,
+    pub(crate) resource: &'a str,
+    pub(crate) error: &'a (dyn StdError + 'static),
+}
+
+impl fmt::Display for Failure<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let resource = self.resource;
+        match self.kind {
+            Some(kind) => write!(f, "releasing {kind} `{resource}` failed")?,
+            None => write!(f, "releasing `{resource}` failed")?,
+        }
+        match self.error.downcast_ref::<ReleaseErrors>() {
+            Some(parts) if parts.resource == resource => parts.write_parts(f),
+            _ => write!(f, ": {}", self.error),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! one process-wide hook (default: one line on stderr).
 
 use crate::census::Origin;
+use crate::error::Failure;
 use crate::loom::{StdArc as Arc, StdMutex};
 use crate::resource::Kind;
 use std::error::Error as StdError;
@@ -36,6 +37,9 @@ pub enum Event<'a> {
     ReleasePanicked {
         /// The resource's type name.
         resource: &'static str,
+        /// For a derived resource, the field whose release panicked (`file`, or
+        /// `inner.file` through a derived field); see [`Panicked::field`](crate::Panicked::field).
+        field: Option<&'a str>,
         /// The panic message.
         message: &'a str,
     },
@@ -44,6 +48,15 @@ pub enum Event<'a> {
         /// The resource's type name.
         resource: &'static str,
         /// How long it had run when detected.
+        elapsed: Duration,
+    },
+    /// The event hook, reporting on a release the finalizer had finished, ran past the
+    /// deadline; a fresh worker took over the queue. The release is not to blame: the hook
+    /// blocked (it must hand events off, not wait; see [`set_hook`]).
+    HookStuck {
+        /// The type name of the resource whose release the hook was reporting on.
+        resource: &'static str,
+        /// How long the hook had run when detected.
         elapsed: Duration,
     },
     /// A unique resource was dropped without going through a scope or an explicit release.
@@ -77,12 +90,30 @@ impl fmt::Display for Event<'_> {
                 kind,
                 error,
             } => {
-                write!(f, "releasing {kind} `{resource}` failed: {error}")?;
+                let failure = Failure {
+                    kind: Some(*kind),
+                    resource,
+                    error: *error,
+                };
+                write!(f, "{failure}")?;
                 write_sources(f, *error)
             }
-            Event::ReleasePanicked { resource, message } => {
-                write!(f, "releasing `{resource}` panicked: {message}")
-            }
+            Event::ReleasePanicked {
+                resource,
+                field: Some(field),
+                message,
+            } => write!(f, "releasing `{resource}` panicked in `{field}`: {message}"),
+            Event::ReleasePanicked {
+                resource,
+                field: None,
+                message,
+            } => write!(f, "releasing `{resource}` panicked: {message}"),
+            Event::HookStuck { resource, elapsed } => write!(
+                f,
+                "the event hook blocked for {:.3}s reporting on the release of `{resource}` \
+                 on the finalizer; a fresh worker took over the queue",
+                elapsed.as_secs_f64()
+            ),
             Event::Stuck { resource, elapsed } => write!(
                 f,
                 "finalizer stuck for {:.3}s releasing `{resource}`; a fresh worker took over the queue",
@@ -232,5 +263,20 @@ mod tests {
             error: &plain,
         };
         assert_eq!(e.to_string(), "releasing unique `app::Fd` failed: EIO");
+    }
+
+    #[test]
+    fn a_derived_failure_names_its_resource_once() {
+        let mut parts = crate::ReleaseErrors::new("app::Journal");
+        parts.push("file", std::io::Error::other("EIO"));
+        let e = Event::ReleaseFailed {
+            resource: "app::Journal",
+            kind: Kind::Unique,
+            error: &parts,
+        };
+        assert_eq!(
+            e.to_string(),
+            "releasing unique `app::Journal` failed in `file`: EIO"
+        );
     }
 }

@@ -131,6 +131,23 @@ impl Report {
             .filter(move |c| c.origin.kind() == kind)
     }
 
+    /// Number of pinned registry entries across sections: removed by their owner but not
+    /// released, because a lease on them has not ended (a forgotten lease pins its entry
+    /// for good). Each shows in its section with its creation site.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(guard_core::report().pinned(), 0);
+    /// ```
+    pub fn pinned(&self) -> usize {
+        self.sections
+            .iter()
+            .flat_map(|(_, c)| c)
+            .map(|c| c.pinned)
+            .sum()
+    }
+
     /// Number of live resources of the given kind, across sections (see the type's docs on
     /// layers).
     pub fn live_count(&self, kind: Kind) -> usize {
@@ -148,35 +165,71 @@ impl Report {
     }
 }
 
+/// The widest the type column grows: a longer name is cut to fit, with a footnote mark, and
+/// given in full once, under its section.
+const TYPE_WIDTH: usize = 60;
+
+/// How a row shows its type: the name if it fits, else its head and a footnote mark.
+fn type_cell(name: &str, note: usize) -> String {
+    if name.chars().count() <= TYPE_WIDTH {
+        return name.to_owned();
+    }
+    let mark = format!("...[{note}]");
+    let keep = TYPE_WIDTH.saturating_sub(mark.len());
+    let head: String = name.chars().take(keep).collect();
+    format!("{head}{mark}")
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (title, groups) in &self.sections {
-            let total: usize = groups.iter().map(|g| g.count).sum();
             if groups.is_empty() {
                 writeln!(f, "{title}: none")?;
                 continue;
             }
-            writeln!(f, "{title}: {total} in {} group(s)", groups.len())?;
-            let width = groups
-                .iter()
-                .map(|g| g.origin.type_name().len())
-                .max()
-                .unwrap_or(4);
-            writeln!(
-                f,
-                "  {:<7}  {:>6}  {:<width$}  created at",
-                "kind", "count", "type"
-            )?;
-            for g in groups {
-                let o = &g.origin;
-                writeln!(
+            let total: usize = groups.iter().map(|g| g.count).sum();
+            let pinned: usize = groups.iter().map(|g| g.pinned).sum();
+            write!(f, "{title}: {total} in {} group(s)", groups.len())?;
+            if pinned > 0 {
+                write!(
                     f,
-                    "  {:<7}  {:>6}  {:<width$}  {}",
-                    o.kind(),
-                    g.count,
-                    o.type_name(),
-                    o.site()
+                    "; {pinned} pinned (removed, but held unreleased by a lease that has not ended)"
                 )?;
+            }
+            writeln!(f)?;
+            let mut notes: Vec<&str> = Vec::new();
+            let cells: Vec<String> = groups
+                .iter()
+                .map(|g| {
+                    let name = g.origin.type_name();
+                    let cell = type_cell(name, notes.len() + 1);
+                    if cell.len() != name.len() {
+                        notes.push(name);
+                    }
+                    cell
+                })
+                .collect();
+            let width = cells
+                .iter()
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            write!(f, "  {:<7}  {:>6}  ", "kind", "count")?;
+            if pinned > 0 {
+                write!(f, "{:>6}  ", "pinned")?;
+            }
+            writeln!(f, "{:<width$}  created at", "type")?;
+            for (g, cell) in groups.iter().zip(&cells) {
+                let o = &g.origin;
+                write!(f, "  {:<7}  {:>6}  ", o.kind(), g.count)?;
+                if pinned > 0 {
+                    write!(f, "{:>6}  ", g.pinned)?;
+                }
+                writeln!(f, "{cell:<width$}  {}", o.site())?;
+            }
+            for (i, name) in notes.iter().enumerate() {
+                writeln!(f, "  [{}] {name}", i + 1)?;
             }
         }
         writeln!(f, "finalizer: {}", self.stats)?;

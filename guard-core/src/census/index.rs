@@ -6,6 +6,10 @@
 //!
 //! The counts are leaked on purpose: there is one per distinct (type, creation site)
 //! pair, which the program's code bounds.
+//!
+//! A census copies the list of counts under the lock (one `memcpy` of pointers) and reads
+//! and groups them after releasing it, in one pass: a report over many sites never keeps a
+//! thread that meets a new site waiting for more than that copy.
 
 use super::group::CensusGroup;
 use super::origin::Origin;
@@ -54,8 +58,15 @@ impl Hasher for AddrHasher {
 
 type Map = HashMap<Key, &'static SiteCount, BuildHasherDefault<AddrHasher>>;
 
-/// Every count ever made (the report reads it; a cache miss looks here).
-static ALL: StdMutex<Option<Map>> = StdMutex::new(None);
+/// Every count ever made: by key for a cache miss, and as a list for the census to copy.
+#[derive(Default)]
+struct All {
+    map: Map,
+    list: Vec<&'static SiteCount>,
+}
+
+/// The global index (a cache miss looks here; the census copies its list).
+static ALL: StdMutex<Option<All>> = StdMutex::new(None);
 
 thread_local! {
     /// This thread's counts by origin.
@@ -68,10 +79,12 @@ thread_local! {
 /// Finds (or makes) the count of `origin` in the global map.
 fn lookup(origin: Origin) -> &'static SiteCount {
     let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
-    let map = all.get_or_insert_with(Map::default);
-    let count: &mut &'static SiteCount = map
-        .entry(key(&origin))
-        .or_insert_with(|| Box::leak(Box::new(SiteCount::new(origin))));
+    let All { map, list } = all.get_or_insert_with(All::default);
+    let count: &mut &'static SiteCount = map.entry(key(&origin)).or_insert_with(|| {
+        let count: &'static SiteCount = Box::leak(Box::new(SiteCount::new(origin)));
+        list.push(count);
+        count
+    });
     count
 }
 
@@ -109,33 +122,111 @@ fn count_of(origin: Origin) -> &'static SiteCount {
     }
 }
 
-/// Live resources grouped by origin, largest groups first.
+/// Live resources grouped by origin, largest groups first. Linear in the number of
+/// counts; the lock is held only to copy their list.
 pub(crate) fn census() -> Vec<CensusGroup> {
-    let mut merged: Vec<CensusGroup> = Vec::new();
-    {
+    let sites: Vec<&'static SiteCount> = {
         let all = ALL.lock().unwrap_or_else(|e| e.into_inner());
-        for site in all.iter().flat_map(|m| m.values()) {
-            let live = site.live() as usize;
-            if live == 0 {
-                continue;
-            }
-            match merged.iter_mut().find(|g| g.origin == *site.origin()) {
-                Some(g) => g.count += live,
-                None => merged.push(CensusGroup {
-                    origin: *site.origin(),
-                    count: live,
-                }),
-            }
+        all.as_ref().map(|a| a.list.clone()).unwrap_or_default()
+    };
+    #[cfg(test)]
+    tests::pause_after_copy();
+    group(
+        sites
+            .iter()
+            .map(|site| (*site.origin(), site.live() as usize, 0)),
+    )
+}
+
+/// Groups `(origin, live, pinned)` triples by origin value (one type may have several
+/// interned copies), dropping empty ones; largest groups first. One hash per triple.
+pub(crate) fn group(entries: impl Iterator<Item = (Origin, usize, usize)>) -> Vec<CensusGroup> {
+    let mut index: HashMap<Origin, usize> = HashMap::new();
+    let mut groups: Vec<CensusGroup> = Vec::new();
+    for (origin, count, pinned) in entries {
+        if count == 0 && pinned == 0 {
+            continue;
         }
+        let at = *index.entry(origin).or_insert_with(|| {
+            groups.push(CensusGroup {
+                origin,
+                count: 0,
+                pinned: 0,
+            });
+            groups.len() - 1
+        });
+        groups[at].count += count;
+        groups[at].pinned += pinned;
     }
-    merged.sort_by_key(|g| std::cmp::Reverse(g.count));
-    merged
+    // Largest first; ties in a fixed order (type, then site), whatever the hashing did.
+    groups.sort_by(|a, b| {
+        let (x, y) = (&a.origin, &b.origin);
+        (b.count + b.pinned)
+            .cmp(&(a.count + a.pinned))
+            .then_with(|| x.type_name().cmp(y.type_name()))
+            .then_with(|| x.site().file().cmp(y.site().file()))
+            .then_with(|| {
+                (x.site().line(), x.site().column()).cmp(&(y.site().line(), y.site().column()))
+            })
+            .then_with(|| x.kind().cmp(&y.kind()))
+    });
+    groups
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::resource::Kind;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    type Pause = Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>;
+
+    thread_local! {
+        /// A census on this thread announces that it copied the list, then waits.
+        static PAUSE: RefCell<Pause> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn pause_after_copy() {
+        PAUSE.with(|p| {
+            if let Some((copied, resume)) = p.borrow_mut().take() {
+                copied.send(()).unwrap();
+                resume.recv().unwrap();
+            }
+        });
+    }
+
+    /// Creation at a new site while a census is between its copy and its answer: it does
+    /// not wait for the census (before, the census grouped under the lock that a new site
+    /// takes).
+    #[test]
+    fn a_new_site_does_not_wait_for_a_census() {
+        let (copied_tx, copied) = mpsc::channel();
+        let (resume, resume_rx) = mpsc::channel();
+        let reporter = std::thread::spawn(move || {
+            PAUSE.with(|p| *p.borrow_mut() = Some((copied_tx, resume_rx)));
+            census().len()
+        });
+        copied.recv().unwrap();
+        let entered = guard_testkit::try_watchdog("new site", Duration::from_secs(10), || {
+            struct NewSite;
+            enter(Origin::here::<NewSite>(Kind::Unique)).leave();
+        });
+        resume.send(()).unwrap();
+        reporter.join().unwrap();
+        assert!(entered.is_ok(), "entering a new site waited for the census");
+    }
+
+    #[test]
+    fn groups_merge_equal_origins_in_one_pass() {
+        struct A;
+        let here = Origin::here::<A>(Kind::Counted);
+        let there = Origin::here::<A>(Kind::Counted);
+        let groups = group([(here, 1, 0), (there, 5, 0), (here, 2, 1), (there, 0, 0)].into_iter());
+        assert_eq!(groups.len(), 2);
+        assert_eq!((groups[0].origin, groups[0].count), (there, 5));
+        assert_eq!((groups[1].count, groups[1].pinned), (3, 1));
+    }
 
     #[test]
     fn counts_follow_enter_and_leave_per_origin() {

@@ -9,10 +9,12 @@
 
 mod group;
 mod index;
+mod live;
 mod origin;
 mod site_count;
 
 pub use group::CensusGroup;
-pub(crate) use index::{census, enter, intern};
+pub(crate) use index::{census, enter, group, intern};
+pub use live::Live;
 pub use origin::Origin;
 pub(crate) use site_count::SiteCount;

@@ -26,7 +26,7 @@ impl SiteCount {
 
     /// The origin counted.
     #[inline]
-    pub(super) fn origin(&self) -> &Origin {
+    pub(crate) fn origin(&self) -> &Origin {
         &self.origin
     }
 

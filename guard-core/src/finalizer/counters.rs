@@ -49,6 +49,7 @@ impl Counters {
             RunOutcome::Panicked(p) => {
                 event::emit(&Event::ReleasePanicked {
                     resource: (vtable.type_name)(),
+                    field: p.field(),
                     message: p.message(),
                 });
                 self.panicked.fetch_add(1, Ordering::Release);

@@ -4,7 +4,7 @@
 
 use super::job::{Node, RunOutcome, VTable};
 use super::queue::Batch;
-use crate::loom::{AtomicPtr, AtomicU64, Ordering};
+use crate::loom::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use crate::panic::drop_payload;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
@@ -16,6 +16,9 @@ pub(crate) struct Shift {
     busy: AtomicU64,
     rest: AtomicPtr<Node>,
     running: AtomicPtr<VTable>,
+    /// True while the running job's outcome is being reported (through the event hook):
+    /// a job stuck then is stuck in the hook, not in its release.
+    reporting: AtomicBool,
 }
 
 const IDLE: u64 = 0;
@@ -36,6 +39,7 @@ impl Shift {
             busy: AtomicU64::new(IDLE),
             rest: AtomicPtr::new(ptr::null_mut()),
             running: AtomicPtr::new(ptr::null_mut()),
+            reporting: AtomicBool::new(false),
         }
     }
 
@@ -63,7 +67,9 @@ impl Shift {
             // `done` reports through user hooks. It catches their panics itself; this catch
             // is the backstop: were the worker to unwind here, with `rest` published, the
             // watchdog would later take (and run again) jobs the unwinding ran.
+            self.reporting.store(true, Ordering::Relaxed);
             let reported = catch_unwind(AssertUnwindSafe(|| done(vtable, outcome)));
+            self.reporting.store(false, Ordering::Relaxed);
             if let Err(payload) = reported {
                 drop_payload(payload);
             }
@@ -91,6 +97,12 @@ impl Shift {
         // (Release) and read after it (Acquire).
         let name = unsafe { vtable.as_ref() }.map_or("<unknown>", |v| (v.type_name)());
         Some((seq, name))
+    }
+
+    /// True if the running job's release has returned and its outcome is being reported
+    /// (a snapshot, meaningful while [`running`](Self::running) shows the job).
+    pub(crate) fn reporting(&self) -> bool {
+        self.reporting.load(Ordering::Relaxed)
     }
 
     /// Takes the rest of the batch from a worker still running job `seq`. `None` if that

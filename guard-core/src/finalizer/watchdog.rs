@@ -63,7 +63,7 @@ fn run(f: &'static Finalizer) {
                     held = seq;
                     c.held.store(seq, Ordering::Release);
                     c.stuck.fetch_add(1, Ordering::Relaxed);
-                    report_stuck(name, elapsed);
+                    report_stuck(name, elapsed, f.shift.reporting());
                 }
             }
             _ => seen = Some((seq, Instant::now())),
@@ -82,6 +82,7 @@ fn take_over(
     reported: bool,
 ) -> Waiting {
     let c = &f.counters;
+    let in_hook = f.shift.reporting();
     // Count it outstanding before the steal, so the stuck worker's own decrement (when it
     // returns) can never come first.
     c.stuck_outstanding.fetch_add(1, Ordering::Relaxed);
@@ -93,14 +94,14 @@ fn take_over(
     let waiting = start_replacement(f, Some(rest), seq);
     if !reported {
         c.stuck.fetch_add(1, Ordering::Relaxed);
-        report_stuck(name, elapsed);
+        report_stuck(name, elapsed, in_hook);
     }
     waiting
 }
 
 /// Stuck reports waiting for the reporter thread, and whether one runs.
 struct Reports {
-    waiting: Vec<(&'static str, Duration)>,
+    waiting: Vec<(&'static str, Duration, bool)>,
     delivering: bool,
 }
 
@@ -120,11 +121,12 @@ fn reports() -> std::sync::MutexGuard<'static, Reports> {
 /// Reports a stuck release without letting the hook block the watchdog: the hook may be
 /// what is stuck (the default one writes to stderr, which can be a full pipe, and holds
 /// stderr's lock meanwhile). One short-lived thread at a time delivers the reports; inline
-/// only if no thread can be spawned.
-fn report_stuck(resource: &'static str, elapsed: Duration) {
+/// only if no thread can be spawned. `in_hook`: the release had returned and the hook
+/// reporting it is what blocks, so the event blames the hook.
+fn report_stuck(resource: &'static str, elapsed: Duration, in_hook: bool) {
     let mut r = reports();
     if r.waiting.len() < MAX_WAITING_REPORTS {
-        r.waiting.push((resource, elapsed));
+        r.waiting.push((resource, elapsed, in_hook));
     }
     if r.delivering {
         return;
@@ -143,7 +145,7 @@ fn report_stuck(resource: &'static str, elapsed: Duration) {
 /// while the hook runs).
 fn deliver_reports() {
     loop {
-        let (resource, elapsed) = {
+        let (resource, elapsed, in_hook) = {
             let mut r = reports();
             if r.waiting.is_empty() {
                 r.delivering = false;
@@ -151,7 +153,11 @@ fn deliver_reports() {
             }
             r.waiting.remove(0)
         };
-        event::emit(&Event::Stuck { resource, elapsed });
+        if in_hook {
+            event::emit(&Event::HookStuck { resource, elapsed });
+        } else {
+            event::emit(&Event::Stuck { resource, elapsed });
+        }
     }
 }
 

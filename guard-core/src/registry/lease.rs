@@ -11,6 +11,16 @@ use std::fmt;
 /// Obtained from [`Registry::lease`](super::Registry::lease). Holding a lease never holds the registry lock, so the
 /// holder may register, remove or lease anything, on any thread.
 ///
+/// # Forgetting a lease
+///
+/// A lease ends only in its `Drop`. One that is never dropped (`mem::forget`, a cycle of
+/// `Rc`s) *pins* its entry: once removed, the entry is gone from every lookup and from
+/// [`len`](super::Registry::len), but its value is never released (for an fd registry, the
+/// fd stays open until the process exits). Memory stays safe; the value leaks. A pinned
+/// entry shows in [`Registry::pinned`](super::Registry::pinned), in the registry's
+/// [`census`](super::Registry::census) (with its creation site) and in
+/// [`report()`](crate::report()).
+///
 /// # Examples
 ///
 /// ```

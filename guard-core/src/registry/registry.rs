@@ -6,8 +6,7 @@ use super::lease_count::{LeaseCount, Settle};
 use super::removal::Removal;
 use super::store::{Row, Store};
 use crate::census::{self, CensusGroup, Origin};
-use crate::resource::Kind;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 
 /// How many entries one [`Registry::for_each`] step leases under one lock acquisition.
@@ -194,9 +193,46 @@ impl<T: Copy + Send + 'static> Registry<T> {
         table.rows.iter().map(|(_, row)| row.value).collect()
     }
 
-    /// Number of live (not removed) entries.
+    /// Number of live entries: inserted and not removed. A *pinned* entry (removed while
+    /// a lease held it, its release waiting for the lease to end) is not live and not
+    /// counted here; [`pinned`](Self::pinned) counts those, and [`census`](Self::census)
+    /// lists them with their origin.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use guard_core::{Kind, census::Origin, registry::Registry};
+    /// let registry = Registry::new(|_: i32| {});
+    /// let key = registry.insert(3, Origin::here::<i32>(Kind::Unique));
+    /// assert_eq!(registry.len(), 1);
+    /// std::mem::forget(registry.lease(key).unwrap()); // never ends
+    /// assert!(registry.remove(key).is_deferred());
+    /// assert_eq!((registry.len(), registry.pinned()), (0, 1)); // removed, never released
+    /// ```
     pub fn len(&self) -> usize {
         self.store.table.lock().live
+    }
+
+    /// Number of pinned entries: removed while leased, and not released yet because the
+    /// lease has not ended. A lease that is held briefly pins its entry briefly; a lease
+    /// that was forgotten pins it forever (its value is never released). See
+    /// [`len`](Self::len).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use guard_core::{Kind, census::Origin, registry::Registry};
+    /// let registry = Registry::new(|_: i32| {});
+    /// let key = registry.insert(3, Origin::here::<i32>(Kind::Unique));
+    /// let lease = registry.lease(key).unwrap();
+    /// assert!(registry.remove(key).is_deferred());
+    /// assert_eq!(registry.pinned(), 1);
+    /// drop(lease); // the release runs
+    /// assert_eq!(registry.pinned(), 0);
+    /// ```
+    pub fn pinned(&self) -> usize {
+        let table = self.store.table.lock();
+        table.rows.len() - table.live
     }
 
     /// True if no entry is live.
@@ -204,32 +240,51 @@ impl<T: Copy + Send + 'static> Registry<T> {
         self.len() == 0
     }
 
-    /// Live entries grouped by origin (kind, type, site), largest groups first.
+    /// Entries grouped by origin (kind, type, site), largest groups first: per group, how
+    /// many are live ([`count`](CensusGroup::count)) and how many are pinned
+    /// ([`pinned`](CensusGroup::pinned): removed, but held unreleased by a lease). The
+    /// lock is held only to copy each entry's origin; the grouping runs after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use guard_core::{Kind, census::Origin, registry::Registry};
+    /// let registry = Registry::new(|_: i32| {});
+    /// let origin = Origin::here::<i32>(Kind::Unique);
+    /// let (a, b) = (registry.insert(3, origin), registry.insert(4, origin));
+    /// std::mem::forget(registry.lease(b).unwrap());
+    /// assert!(registry.remove(b).is_deferred());
+    /// let groups = registry.census();
+    /// assert_eq!((groups[0].origin, groups[0].count, groups[0].pinned), (origin, 1, 1));
+    /// # let _ = registry.remove(a);
+    /// ```
     pub fn census(&self) -> Vec<CensusGroup> {
-        let mut groups: BTreeMap<(Kind, &'static str, &'static str, u32, u32), CensusGroup> =
-            BTreeMap::new();
-        let table = self.store.table.lock();
-        for (_, row) in table.rows.iter().filter(|(_, s)| !s.lease.is_closing()) {
-            let o = *row.origin;
-            let k = (
-                o.kind(),
-                o.type_name(),
-                o.site().file(),
-                o.site().line(),
-                o.site().column(),
-            );
-            groups
-                .entry(k)
-                .or_insert(CensusGroup {
-                    origin: o,
-                    count: 0,
-                })
-                .count += 1;
+        let rows: Vec<(&'static Origin, bool)> = {
+            let table = self.store.table.lock();
+            table
+                .rows
+                .iter()
+                .map(|(_, row)| (row.origin, row.lease.is_closing()))
+                .collect()
+        };
+        // Interned origins: one pointer per (type, site), so count by address first.
+        let mut by_address: HashMap<*const Origin, (&'static Origin, usize, usize)> =
+            HashMap::new();
+        for (origin, pinned) in rows {
+            let entry = by_address
+                .entry(std::ptr::from_ref(origin))
+                .or_insert((origin, 0, 0));
+            if pinned {
+                entry.2 += 1;
+            } else {
+                entry.1 += 1;
+            }
         }
-        drop(table);
-        let mut groups: Vec<CensusGroup> = groups.into_values().collect();
-        groups.sort_by_key(|g| std::cmp::Reverse(g.count));
-        groups
+        census::group(
+            by_address
+                .into_values()
+                .map(|(o, live, pinned)| (*o, live, pinned)),
+        )
     }
 
     /// Leases up to `BATCH` live entries at or after `cursor` into `batch`; returns the

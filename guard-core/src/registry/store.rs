@@ -83,6 +83,7 @@ impl<T: Copy + Send + 'static> Store<T> {
                 drop_payload(payload);
                 event::emit(&Event::ReleasePanicked {
                     resource: origin.type_name(),
+                    field: panicked.field(),
                     message: panicked.message(),
                 });
             }
