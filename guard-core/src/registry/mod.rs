@@ -8,14 +8,16 @@
 //!   [`Key`] never reaches a newer entry (each insertion gets a fresh generation).
 //! - **R2** Callbacks run without the registry lock: they may insert, remove, lease, iterate
 //!   or panic, on any thread, without deadlock. A removal that meets a lease is deferred
-//!   and completed by whoever ends the last lease: for a `for_each` pass, which leases
-//!   entries a batch of up to 32 at a time, when the pass ends that entry's batch.
+//!   and completed by whoever ends the last lease. A `for_each` pass delays a removal only
+//!   while it visits that very entry: the release runs when the visit returns (see
+//!   `pass.rs`); entries of its batch that it is not visiting are released at once.
 //! - **R3** Each value is handed to its release exactly once: by [`remove`](Registry::remove)
 //!   (returned to the caller) or, if leased then, by the registry's deferred release.
 
 mod key;
 mod lease;
 mod lease_count;
+mod pass;
 // The file holds the `Registry` type itself; its siblings hold its parts.
 #[allow(clippy::module_inception)]
 mod registry;

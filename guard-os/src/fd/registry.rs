@@ -227,10 +227,6 @@ impl LiveFd<'_> {
         self.origin().site()
     }
 
-    pub(crate) fn key(&self) -> guard_core::registry::Key {
-        self.leased.key()
-    }
-
     /// The type that owns it, as the registry stores it.
     pub(crate) fn ty(&self) -> super::FdOwner {
         self.leased.ty()

@@ -278,11 +278,6 @@ impl<'a> Leased<'a> {
     pub(crate) fn ty(&self) -> FdOwner {
         self.lease.value().ty
     }
-
-    /// The entry's key.
-    pub(crate) fn key(&self) -> Key {
-        self.lease.key()
-    }
 }
 
 /// The lowest number in `numbers` that the table still holds, with its owning type: a
