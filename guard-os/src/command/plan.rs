@@ -85,7 +85,10 @@ impl Inherit {
         Inherit::default()
     }
 
-    /// Passes `fd` at its own number.
+    /// Passes `fd` at its own number. The plan holds a duplicate of `fd`, so closing `fd`
+    /// afterwards is a real close and the child still gets it; but keep `fd` open until the
+    /// child is spawned, since its number, free again, could be taken by an fd `spawn`
+    /// creates (see [`keep_foreign_at`](Self::keep_foreign_at)).
     ///
     /// # Examples
     ///

@@ -28,7 +28,7 @@ mod socket;
 pub(crate) mod spawn;
 
 #[cfg(test)]
-pub(crate) use fd::is_cloexec;
+pub(crate) use fd::{check_open, is_cloexec};
 pub(crate) use fd::{
     check_open_number, claim_inherited, close_raw, dup_cloexec, dup_cloexec_from, set_cloexec,
 };
