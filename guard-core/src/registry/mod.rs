@@ -23,6 +23,7 @@ mod pass;
 mod registry;
 mod removal;
 mod store;
+mod walk;
 
 pub use key::Key;
 pub use lease::Lease;

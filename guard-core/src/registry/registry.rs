@@ -3,9 +3,10 @@
 use super::key::Key;
 use super::lease::Lease;
 use super::lease_count::{LeaseCount, Settle};
-use super::pass::{Met, Walk};
+use super::pass::Met;
 use super::removal::Removal;
 use super::store::{Row, Store};
+use super::walk::Walk;
 use crate::census::{self, CensusGroup, Origin};
 use crate::resource::Kind;
 use std::collections::BTreeMap;
