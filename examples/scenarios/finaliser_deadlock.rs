@@ -217,6 +217,12 @@ fn stuck_release(out: &mut Outcome) -> Result {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
+    // The watchdog hands its report to a thread of its own (the hook may be what blocks):
+    // under load it can arrive after the release it reports completed.
+    let until = Instant::now() + Duration::from_secs(5);
+    while reports.lock().is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     event::reset_hook();
     guard::finalizer::set_stuck_deadline(deadline);
     let reports = reports.lock().clone();

@@ -101,6 +101,48 @@ fn lease_defers_removal_until_the_callback_ends() {
     });
 }
 
+/// A pass over two entries while another thread removes the second: whether the removal
+/// meets the batch lease before the visit (it takes the lease over and releases at once),
+/// during it (deferred to the visit's end) or after it, the value is released exactly
+/// once and never while a callback looks at it.
+#[test]
+fn a_removal_ahead_of_the_pass_takes_its_lease_over() {
+    loom::model(|| {
+        let released = Arc::new(AtomicUsize::new(0));
+        let visiting = Arc::new(AtomicUsize::new(0));
+        let registry = {
+            let (released, visiting) = (released.clone(), visiting.clone());
+            Arc::new(Registry::new(move |v: u32| {
+                assert_ne!(
+                    visiting.load(Ordering::SeqCst),
+                    v as usize,
+                    "released under visit"
+                );
+                released.fetch_add(1, Ordering::SeqCst);
+            }))
+        };
+        registry.insert(1, Origin::here::<u32>(Kind::Counted));
+        let key = registry.insert(2, Origin::here::<u32>(Kind::Counted));
+        let remover = {
+            let (registry, released) = (registry.clone(), released.clone());
+            thread::spawn(move || match registry.remove(key) {
+                Removal::Removed(2) => {
+                    released.fetch_add(1, Ordering::SeqCst);
+                }
+                Removal::Deferred => {}
+                other => panic!("{other:?}"),
+            })
+        };
+        registry.for_each(|lease| {
+            visiting.store(*lease.value() as usize, Ordering::SeqCst);
+            visiting.store(0, Ordering::SeqCst);
+        });
+        remover.join().unwrap();
+        assert_eq!(released.load(Ordering::SeqCst), 1);
+        assert_eq!(registry.len(), 1);
+    });
+}
+
 /// Two threads end leases on the same removed entry: exactly one of them runs the
 /// deferred release.
 #[test]

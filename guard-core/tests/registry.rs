@@ -69,22 +69,58 @@ fn removing_the_visited_entry_from_its_callback_defers_the_release_past_it() {
     assert!(keys.iter().all(|&k| r.remove(k) == Removal::Stale));
 }
 
+/// The pass rule: a pass delays the removal of an entry only while it visits that entry.
+/// Entries of the batch not yet visited, or already visited, go at once (and are not
+/// visited after); the entry under visit goes when its visit returns.
 #[test]
-fn a_value_removed_mid_batch_is_still_unreleased_when_visited() {
+fn a_pass_delays_only_the_removal_of_the_entry_under_visit() {
     let (r, released) = recording();
     let keys: Vec<_> = (0..10).map(|v| r.insert(v, origin())).collect();
+    let mut visited = Vec::new();
     r.for_each(|lease| {
-        if *lease.value() == 0 {
-            // Remove a later entry of the same batch while it is leased.
-            assert!(r.remove(keys[7]).is_deferred());
+        let v = *lease.value();
+        visited.push(v);
+        match v {
+            // Not reached yet: removed (and released by the caller) at once.
+            0 => assert_eq!(r.remove(keys[7]), Removal::Removed(7)),
+            // Already visited, same batch: at once too.
+            3 => assert_eq!(r.remove(keys[1]), Removal::Removed(1)),
+            // Under visit, removed by the visitor: when this visit returns.
+            5 => assert!(r.remove(keys[5]).is_deferred()),
+            6 => assert_eq!(*released.lock().unwrap(), [5], "released after its visit"),
+            _ => {}
         }
         assert!(
-            !released.lock().unwrap().contains(lease.value()),
+            !released.lock().unwrap().contains(&v),
             "visited after release"
         );
     });
-    assert_eq!(*released.lock().unwrap(), [7]);
-    assert_eq!(r.len(), 9);
+    assert_eq!(
+        visited,
+        [0, 1, 2, 3, 4, 5, 6, 8, 9],
+        "7 went before its visit"
+    );
+    assert_eq!(*released.lock().unwrap(), [5]);
+    assert_eq!(r.len(), 7);
+}
+
+/// Another thread's removal of an entry the pass has leased but not reached does not wait
+/// for the pass.
+#[test]
+fn a_removal_on_another_thread_does_not_wait_for_the_pass() {
+    let (r, _released) = recording();
+    let keys: Vec<_> = (0..4).map(|v| r.insert(v, origin())).collect();
+    let r2 = r.clone();
+    watchdog(Duration::from_secs(10), move || {
+        r2.for_each(|lease| {
+            if *lease.value() == 0 {
+                let r3 = r2.clone();
+                let key = keys[2];
+                let removal = std::thread::spawn(move || r3.remove(key)).join().unwrap();
+                assert_eq!(removal, Removal::Removed(2), "not deferred to the pass");
+            }
+        });
+    });
 }
 
 #[test]

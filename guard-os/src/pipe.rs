@@ -127,7 +127,9 @@ pub struct PipeWriter {
 
 impl PipeWriter {
     /// Closes the write end now: the reader sees EOF from here on (if this was the last
-    /// write end).
+    /// write end: a `Command` that keeps the pipe for a child holds a copy of its own until
+    /// it is dropped, as with std's `Stdio::from`). See [`Fd::close`](crate::Fd::close) for
+    /// the one delay (a `for_each` visit of this fd).
     ///
     /// # Errors
     ///

@@ -258,8 +258,8 @@ fn a_registered_number_is_refused() {
 }
 
 fn a_number_whose_close_a_lease_defers_is_refused() {
-    // As above, but the file at fd 3 is closed while a `Command` leases it: its entry is
-    // removed and its close deferred to the lease's end, so fd 3 must still be refused.
+    // As above, but the file at fd 3 is closed while a `for_each` pass visits it: its entry
+    // is removed and its close deferred to the visit's end, so fd 3 must still be refused.
     let mut cmd = child("closing", true);
     cmd.inherit(Inherit::new()).unwrap().env("LISTEN_FDS", "1");
     let got = report(&mut cmd);
@@ -511,15 +511,23 @@ fn registered() {
 fn closing() {
     let file = ReadFile::open("/dev/null").unwrap();
     assert_eq!(file.as_raw_fd(), 3, "fd 3 was free at exec");
-    let mut cmd = Command::new("/bin/true");
-    cmd.inherit(Inherit::new().keep(&file)).unwrap(); // leases fd 3 until `cmd` drops
-    file.close().unwrap(); // deferred: the lease keeps fd 3 open
-    let r = listen_fds();
+    // Closed during a `for_each` visit of fd 3: the close is deferred to the end of the
+    // visit, and `listen_fds()` runs before it.
+    let mut file = Some(file);
+    let mut r = None;
+    guard_os::fds().for_each(|fd| {
+        if fd.number() == 3
+            && let Some(file) = file.take()
+        {
+            file.close().unwrap(); // deferred: the visit's lease keeps fd 3 open
+            r = Some(listen_fds());
+        }
+    });
+    let r = r.expect("fd 3 visited");
     println!("BEGIN");
     say("result", describe(&r));
-    // Never released: if fd 3 was claimed, the deferred close closes it behind its back.
+    // Never released: if fd 3 was claimed, the deferred close closed it behind its back.
     let claimed = r.map_or(0, |passed| std::mem::ManuallyDrop::new(passed).len());
-    drop(cmd); // the lease ends: the deferred close closes fd 3
     let open = std::path::Path::new("/proc/self/fd/3").exists();
     say(
         "fd3",

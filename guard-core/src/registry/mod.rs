@@ -9,18 +9,22 @@
 //!   [`Key`] never reaches a newer entry;
 //! - **R2** callbacks run without the registry lock: they may insert, remove, lease, iterate
 //!   or panic, on any thread. A removal that meets a lease is released when the last lease
-//!   ends (in a `for_each` pass, when the pass ends that entry's batch of up to 32);
+//!   ends; a `for_each` pass delays a removal only while it visits that very entry (the
+//!   release runs when the visit returns); entries of its batch it is not visiting are
+//!   released at once;
 //! - **R3** each value is handed to its release exactly once: returned by
 //!   [`remove`](Registry::remove), or passed to the registry's deferred release.
 
 mod key;
 mod lease;
 mod lease_count;
+mod pass;
 // The file holds the `Registry` type itself; its siblings hold its parts.
 #[allow(clippy::module_inception)]
 mod registry;
 mod removal;
 mod store;
+mod walk;
 
 pub use key::Key;
 pub use lease::Lease;

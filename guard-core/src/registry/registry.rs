@@ -3,14 +3,13 @@
 use super::key::Key;
 use super::lease::Lease;
 use super::lease_count::{LeaseCount, Settle};
+use super::pass::Met;
 use super::removal::Removal;
 use super::store::{Row, Store};
+use super::walk::Walk;
 use crate::census::{self, CensusGroup, Origin};
 use std::collections::HashMap;
 use std::fmt;
-
-/// How many entries one [`Registry::for_each`] step leases under one lock acquisition.
-const BATCH: usize = 32;
 
 /// A registry of live values (e.g. raw fd numbers) with their [`Origin`], keyed by
 /// generational [`Key`]s and iterated under [`Lease`]s.
@@ -81,11 +80,25 @@ impl<T: Copy + Send + 'static> Registry<T> {
     /// deferred release runs when the last lease ends.
     pub fn remove(&self, key: Key) -> Removal<T> {
         let mut table = self.store.table.lock();
-        let Some(row) = table.live_row_mut(key) else {
+        let table = &mut *table;
+        let Some(row) = table
+            .rows
+            .get_mut(key.index as usize)
+            .filter(|s| s.generation == key.generation && !s.lease.is_closing())
+        else {
             return Removal::Stale;
         };
         let value = row.value;
-        let settle = row.lease.close();
+        let mut settle = row.lease.close();
+        // A pass that leases the row without visiting it now gives its lease up: only the
+        // visit of this very entry delays its release.
+        if settle == Settle::Keep {
+            for (_, pass) in table.passes.iter() {
+                if pass.meet_removal(key.index) == Met::TookOver {
+                    settle = row.lease.end();
+                }
+            }
+        }
         table.live -= 1;
         match settle {
             Settle::Finish => {
@@ -145,31 +158,42 @@ impl<T: Copy + Send + 'static> Registry<T> {
 
     /// Calls `f` on every live entry, each under a lease, never under the registry lock.
     ///
-    /// Entries are leased a batch at a time (up to 32 per lock acquisition), so an entry
-    /// removed while its batch is out is still handed to `f` unreleased, and released right
-    /// after the batch. Entries inserted during the pass may or may not be visited. A panic
-    /// in `f` ends the batch's leases (running any deferred release) and then propagates.
-    pub fn for_each(&self, mut f: impl FnMut(&Lease<'_, T>)) {
-        let mut cursor = 0usize;
-        let mut batch: Vec<Lease<'_, T>> = Vec::with_capacity(BATCH);
-        let mut keys: Vec<Key> = Vec::with_capacity(BATCH);
-        loop {
-            cursor = self.lease_batch(cursor, &mut batch);
-            if batch.is_empty() {
-                return;
-            }
-            for lease in &batch {
-                f(lease);
-            }
-            // Take each lease's key and forget the lease *before* ending the leases, so
-            // that no lease is ended twice, whatever happens while they end.
-            keys.extend(batch.drain(..).map(|lease| {
-                let key = lease.key();
-                std::mem::forget(lease);
-                key
-            }));
-            self.store.end_leases(keys.drain(..));
-        }
+    /// Entries are leased a batch at a time (up to 32 per lock acquisition). A removal of
+    /// an entry waits only for `f`'s visit of that entry: an entry of the batch not yet
+    /// visited, or already visited, is released at once by its remover and skipped; an
+    /// entry removed while `f` visits it is released as soon as that visit returns (also
+    /// when `f` itself removed it). Entries inserted during the pass may or may not be
+    /// visited. A panic in `f` ends the batch's leases (running any deferred release) and
+    /// then propagates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_core::census::Origin;
+    /// use guard_core::registry::{Registry, Removal};
+    /// use guard_core::Kind;
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let released = Arc::new(Mutex::new(Vec::new()));
+    /// let log = released.clone();
+    /// let registry = Registry::new(move |v: u32| log.lock().unwrap().push(v));
+    /// let keys: Vec<_> = (0..3).map(|v| registry.insert(v, Origin::here::<u32>(Kind::Counted))).collect();
+    /// registry.for_each(|entry| {
+    ///     if *entry.value() == 0 {
+    ///         // Not under visit: released at once, and never visited.
+    ///         assert_eq!(registry.remove(keys[2]), Removal::Removed(2));
+    ///         // Under visit: released when this visit returns.
+    ///         assert!(registry.remove(keys[0]).is_deferred());
+    ///     }
+    ///     assert_ne!(*entry.value(), 2);
+    ///     if *entry.value() == 1 {
+    ///         assert_eq!(*released.lock().unwrap(), [0]); // the visit of 0 has ended
+    ///     }
+    /// });
+    /// # let _ = registry.remove(keys[1]);
+    /// ```
+    pub fn for_each(&self, f: impl FnMut(&Lease<'_, T>)) {
+        Walk::new(&self.store).run(f);
     }
 
     /// A snapshot of every value not yet released: live entries', and removed entries' whose
@@ -285,26 +309,6 @@ impl<T: Copy + Send + 'static> Registry<T> {
                 .into_values()
                 .map(|(o, live, pinned)| (*o, live, pinned)),
         )
-    }
-
-    /// Leases up to `BATCH` live entries at or after `cursor` into `batch`; returns the
-    /// cursor to continue from.
-    fn lease_batch<'r>(&'r self, mut cursor: usize, batch: &mut Vec<Lease<'r, T>>) -> usize {
-        let mut table = self.store.table.lock();
-        let end = table.rows.capacity();
-        while cursor < end && batch.len() < BATCH {
-            if let Some(row) = table.rows.get_mut(cursor)
-                && row.lease.acquire()
-            {
-                let key = Key {
-                    index: cursor as u32,
-                    generation: row.generation,
-                };
-                batch.push(Lease::new(&self.store, key, row.value, row.origin));
-            }
-            cursor += 1;
-        }
-        cursor
     }
 }
 

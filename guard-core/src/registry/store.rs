@@ -3,6 +3,7 @@
 
 use super::key::Key;
 use super::lease_count::{LeaseCount, Settle};
+use super::pass::PassRecord;
 use crate::census::Origin;
 use crate::error::Panicked;
 use crate::event::{self, Event};
@@ -26,6 +27,8 @@ pub(crate) struct Table<T> {
     pub(super) rows: Slab<Row<T>>,
     pub(super) next_generation: u64,
     pub(super) live: usize,
+    /// The live `for_each` passes and their current batches (see `pass.rs`).
+    pub(super) passes: Slab<PassRecord>,
 }
 
 impl<T> Table<T> {
@@ -52,6 +55,7 @@ impl<T: Copy + Send + 'static> Store<T> {
                 rows: Slab::new(),
                 next_generation: 0,
                 live: 0,
+                passes: Slab::new(),
             }),
             deferred_release,
         }
@@ -60,20 +64,32 @@ impl<T: Copy + Send + 'static> Store<T> {
     /// Ends one lease per key; completes the removals whose last lease this was and runs
     /// their deferred release after the lock is dropped.
     pub(crate) fn end_leases(&self, keys: impl Iterator<Item = Key>) {
-        let mut finished: Vec<(T, &'static Origin)> = Vec::new();
-        {
-            let mut table = self.table.lock();
-            for key in keys {
-                let Some(row) = table.rows.get_mut(key.index as usize) else {
-                    continue;
-                };
-                debug_assert_eq!(row.generation, key.generation, "lease outlived its row");
-                if row.lease.end() == Settle::Finish {
-                    finished.push((row.value, row.origin));
-                    table.rows.remove(key.index as usize);
-                }
+        let mut finished = Vec::new();
+        Self::end_leases_in(&mut self.table.lock(), keys, &mut finished);
+        self.run_releases(finished);
+    }
+
+    /// Ends one lease per key in the locked `table`; the values whose last lease this was
+    /// go to `finished`, for [`run_releases`](Self::run_releases) once the lock is dropped.
+    pub(super) fn end_leases_in(
+        table: &mut Table<T>,
+        keys: impl Iterator<Item = Key>,
+        finished: &mut Vec<(T, &'static Origin)>,
+    ) {
+        for key in keys {
+            let Some(row) = table.rows.get_mut(key.index as usize) else {
+                continue;
+            };
+            debug_assert_eq!(row.generation, key.generation, "lease outlived its row");
+            if row.lease.end() == Settle::Finish {
+                finished.push((row.value, row.origin));
+                table.rows.remove(key.index as usize);
             }
         }
+    }
+
+    /// Runs the deferred release of each value (outside the lock).
+    pub(super) fn run_releases(&self, finished: Vec<(T, &'static Origin)>) {
         // No caller can receive a panic from here (this may run in a `Lease`'s `Drop`, even
         // while unwinding): a deferred release that panics is reported, and the others run.
         for (value, origin) in finished {

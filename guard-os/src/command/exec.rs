@@ -33,7 +33,10 @@ use std::sync::Arc;
 /// ```
 pub trait CommandExt {
     /// Makes the child inherit exactly stdin, stdout, stderr and what `plan` keeps (R5),
-    /// holding the kept fds' leases until this `Command` is dropped. Call it once per
+    /// holding its own duplicates of the kept fds until this `Command` is dropped (as std's
+    /// `Stdio::from` owns its fd): closing or dropping a kept fd after this call closes it
+    /// at once, and the child still gets it. (A pipe's reader sees EOF only when every
+    /// writer is closed, this `Command`'s duplicate too, as with std.) Call it once per
     /// `Command` (a second plan replaces the first, since its hook runs last).
     ///
     /// With [`Inherit::listen_fds`], it sets `LISTEN_FDS` on the `Command` and removes
@@ -121,7 +124,8 @@ impl CommandExt for Command {
         let holds: Arc<(Vec<Hold>, Vec<Reservation>)> = Arc::new((holds, reserved));
         // SAFETY: the hook runs in the child between fork and exec. `ChildPlan::run` makes
         // only raw async-signal-safe syscalls, writes only into `tmp` (allocated here, in the
-        // parent, never grown), allocates nothing and takes no lock (R4). The fds it names
+        // parent, never grown), allocates nothing and takes no lock (R4). The fds it names (the
+        // plan's duplicates)
         // stay open in the parent until the `Command` (owning `holds`) is dropped, and the
         // free targets it overwrites hold this `Command`'s placeholders until then (so no fd
         // `spawn` creates, std's error pipe above all, can be at one of them). Nothing in
@@ -187,7 +191,7 @@ impl ChildPlan {
         }
         for (&copy, &(source, target)) in tmp.iter().zip(moves.iter()) {
             let from = if source == target { source } else { copy };
-            // SAFETY: in the child before exec; `from` is open (leased source or our copy),
+            // SAFETY: in the child before exec; `from` is open (the plan's duplicate, or our copy),
             // and `target` is ours to overwrite (validated unique in the parent).
             unsafe { sys::child::place(from, target) }?;
         }

@@ -1,5 +1,5 @@
-//! The plan: which fds a child keeps, at which numbers ([`Inherit`]), validated and leased
-//! in the parent.
+//! The plan: which fds a child keeps, at which numbers ([`Inherit`]), validated and
+//! duplicated in the parent.
 
 use super::registered::{ListenFd, Registered};
 use crate::error::{Error, Result};
@@ -7,23 +7,20 @@ use crate::fd::table;
 use crate::fd::{FdOwner, LiveFd, retry_on_pressure};
 use crate::sys::{self, child::Cloexec};
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::Command;
 
-/// What keeps one passed fd open until the `Command` is dropped.
-#[derive(Debug)]
-pub(super) enum Hold {
-    Lease(table::OwnedLease),
-    Dup(OwnedFd),
-}
+/// What keeps one passed fd open until the `Command` is dropped: the plan's own duplicate,
+/// never a hold on the caller's fd (as std's `Stdio::from` owns its fd), so that the
+/// caller's `close` is a real close.
+pub(super) type Hold = OwnedFd;
 
 /// One fd to pass.
 #[derive(Debug)]
 pub(super) struct Keep {
+    /// `None` if the caller's fd was closed (reported by `validate`).
     pub(super) hold: Option<Hold>,
-    /// The caller's fd number, for errors. It differs from `source` only where the source
-    /// is guard's duplicate: for [`Inherit::keep_foreign_at`], and for an fd numbered 0-2
-    /// (see `off_stdio`).
+    /// The caller's fd number, for errors (the source is guard's duplicate).
     number: RawFd,
     /// The fd the child copies from.
     pub(super) source: RawFd,
@@ -88,7 +85,10 @@ impl Inherit {
         Inherit::default()
     }
 
-    /// Passes `fd` at its own number.
+    /// Passes `fd` at its own number. The plan holds a duplicate of `fd`, so closing `fd`
+    /// afterwards is a real close and the child still gets it; but keep `fd` open until the
+    /// child is spawned, since its number, free again, could be taken by an fd `spawn`
+    /// creates (see [`keep_foreign_at`](Self::keep_foreign_at)).
     ///
     /// # Examples
     ///
@@ -121,9 +121,9 @@ impl Inherit {
     /// ```
     #[must_use]
     pub fn keep_at(mut self, fd: &impl Registered, target: i32) -> Inherit {
-        let lease = table::lease(fd.registry_key());
-        let source = fd.as_fd().as_raw_fd();
-        self.push(lease.map(Hold::Lease), source, source, target, false);
+        let number = fd.as_fd().as_raw_fd();
+        let copy = copy_registered(fd.registry_key());
+        self.push(copy, number, target, false);
         self
     }
 
@@ -153,8 +153,8 @@ impl Inherit {
             self.fail(Error::InheritStdio { fd: source, target });
             return self;
         }
-        let lease = table::lease(fd.registry_key());
-        self.push(lease.map(Hold::Lease), source, source, target, true);
+        let copy = copy_registered(fd.registry_key());
+        self.push(copy, source, target, true);
         self
     }
 
@@ -185,12 +185,12 @@ impl Inherit {
                 return;
             }
             if select(fd) {
-                // Leased inside the pass (no lock is held here): it cannot close meanwhile.
-                picked.push((table::lease(fd.key()), fd.number()));
+                // Copied inside the pass, where the visit's lease keeps it open.
+                picked.push((copy(fd.as_fd()), fd.number()));
             }
         });
-        for (lease, n) in picked {
-            self.push(lease.map(Hold::Lease), n, n, n, false);
+        for (copy, n) in picked {
+            self.push(copy, n, n, false);
         }
         self
     }
@@ -216,16 +216,7 @@ impl Inherit {
     #[must_use]
     pub fn keep_foreign_at(mut self, fd: impl AsFd, target: i32) -> Inherit {
         let fd = fd.as_fd();
-        match retry_on_pressure(|| sys::dup_cloexec_from(fd, 3)) {
-            Ok(dup) => {
-                let source = dup.as_raw_fd();
-                self.push(Some(Hold::Dup(dup)), fd.as_raw_fd(), source, target, false);
-            }
-            Err(source) => self.fail(Error::Dup {
-                fd: fd.as_raw_fd(),
-                source,
-            }),
-        }
+        self.push(copy(fd), fd.as_raw_fd(), target, false);
         self
     }
 
@@ -248,10 +239,9 @@ impl Inherit {
     #[must_use]
     pub fn listen_fds(mut self, fds: &[&dyn ListenFd]) -> Inherit {
         for (i, fd) in fds.iter().enumerate() {
-            let lease = table::lease(fd.key());
             let target = 3 + i32::try_from(i).unwrap_or(i32::MAX - 3);
-            let source = fd.as_fd().as_raw_fd();
-            self.push(lease.map(Hold::Lease), source, source, target, false);
+            let number = fd.as_fd().as_raw_fd();
+            self.push(copy_registered(fd.key()), number, target, false);
         }
         self.listen_fds = Some(fds.len());
         self
@@ -288,23 +278,23 @@ impl Inherit {
         self
     }
 
-    /// Adds one fd. A leased source numbered 0-2 is copied first (see [`off_stdio`]).
+    /// Adds one fd: `copy` is the plan's duplicate of the caller's fd `number` (`None` if
+    /// that fd was closed, for `validate` to report).
     fn push(
         &mut self,
-        hold: Option<Hold>,
+        copy: std::io::Result<Option<Hold>>,
         number: RawFd,
-        source: RawFd,
         target: RawFd,
         stdio: bool,
     ) {
-        let (hold, source) = match off_stdio(hold, source) {
-            Ok(moved) => moved,
+        let hold = match copy {
+            Ok(hold) => hold,
             Err(source) => return self.fail(Error::Dup { fd: number, source }),
         };
         self.keep.push(Keep {
+            source: hold.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             hold,
             number,
-            source,
             target,
             stdio,
         });
@@ -322,12 +312,7 @@ impl Inherit {
         }
         let limit = sys::child::nofile_limit();
         for (i, k) in self.keep.iter().enumerate() {
-            let open = match &k.hold {
-                Some(Hold::Lease(l)) => sys::check_open(l.leased().as_fd()).is_ok(),
-                Some(Hold::Dup(d)) => sys::check_open(d).is_ok(),
-                None => false,
-            };
-            if !open {
+            if k.hold.is_none() {
                 return Err(Error::InheritClosed { fd: k.number });
             }
             if k.target < 0 || (k.target < 3 && !k.stdio) {
@@ -355,20 +340,24 @@ impl Inherit {
     }
 }
 
-/// The hold and source to pass for a kept fd: a leased `source` numbered 0-2 is replaced by
-/// a close-on-exec copy numbered 3 or above (`fcntl(F_DUPFD_CLOEXEC, 3)`), since std `dup2`s
-/// its own stdio onto 0-2 in the child before the `pre_exec` hook can copy the fd. An fd
-/// closed behind the registry's back keeps its lease, for `validate` to report.
-fn off_stdio(hold: Option<Hold>, source: RawFd) -> std::io::Result<(Option<Hold>, RawFd)> {
-    match hold {
-        Some(Hold::Lease(lease))
-            if source < 3 && sys::check_open(lease.leased().as_fd()).is_ok() =>
-        {
-            let dup = retry_on_pressure(|| sys::dup_cloexec_from(lease.leased().as_fd(), 3))?;
-            let copy = dup.as_raw_fd();
-            Ok((Some(Hold::Dup(dup)), copy))
-        }
-        other => Ok((other, source)),
+/// The plan's own duplicate of `fd`: close-on-exec, numbered 3 or above
+/// (`fcntl(F_DUPFD_CLOEXEC, 3)`), out of the way of the stdio std `dup2`s onto 0-2 in the
+/// child before the `pre_exec` hook runs. `None` if `fd` was closed behind the registry's
+/// back (`EBADF`).
+fn copy(fd: BorrowedFd<'_>) -> std::io::Result<Option<Hold>> {
+    match retry_on_pressure(|| sys::dup_cloexec_from(fd, 3)) {
+        Ok(dup) => Ok(Some(dup)),
+        Err(e) if e.raw_os_error() == Some(sys::EBADF) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The plan's own duplicate of the registered fd `key` (see [`copy`]), made under a lease
+/// that ends at once: `None` if it is closed.
+fn copy_registered(key: guard_core::registry::Key) -> std::io::Result<Option<Hold>> {
+    match table::lease(key) {
+        Some(lease) => copy(lease.leased().as_fd()),
+        None => Ok(None),
     }
 }
 

@@ -56,7 +56,7 @@ pub struct Spawn {
     envs: Vec<(OsString, Option<OsString>)>,
     cwd: Option<PathBuf>,
     env_clear: bool,
-    /// Holds the kept fds' leases until this `Spawn` is dropped.
+    /// Holds its duplicates of the kept fds until this `Spawn` is dropped.
     plan: Inherit,
     steps: ChildPlan,
 }
@@ -91,7 +91,7 @@ impl Spawn {
     }
 
     /// Which fds the child keeps, at which numbers (it replaces an earlier plan). The
-    /// plan's fds stay leased until this `Spawn` is dropped. With
+    /// plan's duplicates of the fds stay open until this `Spawn` is dropped. With
     /// [`Inherit::listen_fds`], `LISTEN_FDS` is set and `LISTEN_PID`, `LISTEN_PIDFDID`
     /// and `LISTEN_FDNAMES` are removed from the child's environment.
     ///
@@ -194,7 +194,7 @@ impl Spawn {
         // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes only
         // into its own scratch space (allocated in `ChildPlan::new`, never grown), takes no
         // lock and cannot panic (R4); it changes only the child's fds. The fds it names
-        // stay open: `self.plan` holds their leases. `image` points into the vectors
+        // stay open: `self.plan` holds them (its duplicates). `image` points into the vectors
         // above, alive until `spawn` returns, and every array ends with a null pointer.
         let spawned = unsafe { spawn(&image, &mut || steps.run()) };
         match spawned {

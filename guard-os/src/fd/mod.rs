@@ -25,6 +25,5 @@ pub(crate) use impls::{counted_fd, fd_access};
 pub use owned::Fd;
 pub(crate) use owned::{UniqueFd, dropped_unreleased};
 pub(crate) use owner::FdOwner;
-pub(crate) use pressure::retry_on_pressure;
-pub use pressure::{PRESSURE_FLUSH_TIMEOUT, pressure_retries};
+pub use pressure::{PRESSURE_FLUSH_TIMEOUT, pressure_retries, retry_on_pressure};
 pub use registry::{Fds, LiveFd, Untracked, fds, untracked};

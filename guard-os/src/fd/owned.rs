@@ -133,10 +133,17 @@ impl Fd {
         self.entry.origin()
     }
 
-    /// Closes the fd now and returns the error of `close(2)`. If a
-    /// [`for_each`](crate::Fds::for_each) pass is visiting it at this moment, the close
-    /// happens when that pass ends the leases of the fd's batch (up to 32 visits later), and
-    /// its error goes to the event hook.
+    /// Closes the fd now and returns the error of `close(2)`: when this returns `Ok`, the
+    /// number is free (and, once no other copy of the open file description is open, the
+    /// peer sees the end of the stream, a pipe's reader sees EOF, a port is free). A
+    /// [`Command`](std::process::Command) that keeps the fd for a child holds its own
+    /// duplicate, which does not delay this close (see
+    /// [`CommandExt::inherit`](crate::CommandExt::inherit)).
+    ///
+    /// The one exception: while a [`for_each`](crate::Fds::for_each) callback is visiting
+    /// this very fd, its close happens when that visit returns (on this thread, if the
+    /// visitor is the caller), and its error goes to the event hook. A pass that has not
+    /// reached the fd, or has visited it already, does not delay it.
     ///
     /// # Errors
     ///

@@ -50,12 +50,14 @@ pub struct Fds {
 
 impl Fds {
     /// Calls `f` on every live registered fd, each leased while `f` runs (R1), never under
-    /// a lock (R2). `f` may open, close, drop or iterate fds, on any thread; a close of an
-    /// fd being visited is deferred until the pass ends the leases of the fd's batch (up to
-    /// 32 visits later: fds are leased a batch at a time) (a failure of that close goes to the
-    /// [event hook](guard_core::event::set_hook) as a `ReleaseFailed` naming the fd's type
-    /// and kind). Fds created during the pass may or may not be visited. A panic in `f`
-    /// ends the leases, then propagates.
+    /// a lock (R2). `f` may open, close, drop or iterate fds, on any thread.
+    ///
+    /// The pass delays only the close of the fd it is visiting: a close of that fd (by `f`
+    /// itself or by another thread) returns at once and happens when the visit returns (a
+    /// failure then goes to the [event hook](guard_core::event::set_hook) as a
+    /// `ReleaseFailed` naming the fd's type and kind). Any other fd closes at once, and is
+    /// not visited if the pass had not reached it. Fds created during the pass may or may
+    /// not be visited. A panic in `f` ends the visit, then propagates.
     ///
     /// # Examples
     ///
@@ -214,10 +216,6 @@ impl LiveFd<'_> {
     /// Where it was created.
     pub fn site(&self) -> &'static Location<'static> {
         self.origin().site()
-    }
-
-    pub(crate) fn key(&self) -> guard_core::registry::Key {
-        self.leased.key()
     }
 
     /// The type that owns it, as the registry stores it.

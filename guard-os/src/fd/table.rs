@@ -10,8 +10,10 @@
 //!   its `Drop`). `retag` hands the number straight to the new entry it creates only when
 //!   the removal gave it back (`Removal::Removed`); otherwise the new entry owns a copy.
 //! - After removal, the number is closed by whoever holds it last: the remover if no lease
-//!   was held (`Removal::Removed`), else the registry's deferred release when the last lease
-//!   ends. So a number is closed exactly once (R3), and never while leased (R1).
+//!   was held (`Removal::Removed`; a `for_each` pass's lease on an fd it is not visiting is
+//!   taken over by the remover), else the registry's deferred release when the last lease
+//!   ends (the end of the visit, for a pass). So a number is closed exactly once (R3), and
+//!   never while leased (R1).
 //! - A [`Leased`] or [`OwnedLease`] holds a core lease on an entry of this table, so its
 //!   number stays open for as long as it lives.
 //!
@@ -277,11 +279,6 @@ impl<'a> Leased<'a> {
     /// The type that owns the fd.
     pub(crate) fn ty(&self) -> FdOwner {
         self.lease.value().ty
-    }
-
-    /// The entry's key.
-    pub(crate) fn key(&self) -> Key {
-        self.lease.key()
     }
 }
 

@@ -10,4 +10,4 @@ pub(crate) fn errno(e: Errno) -> io::Error {
 
 /// The errno values guard-os tells apart: out of fds (`EMFILE`, `ENFILE`), a number not
 /// below `RLIMIT_NOFILE` (`EINVAL`), not a socket (`ENOTSOCK`).
-pub(crate) use libc::{EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
+pub(crate) use libc::{EBADF, EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};

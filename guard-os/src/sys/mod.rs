@@ -18,7 +18,7 @@
 
 pub(crate) mod child;
 mod conv;
-pub(crate) use conv::{EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
+pub(crate) use conv::{EBADF, EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
 mod fd;
 mod fs;
 mod io;
@@ -28,10 +28,9 @@ mod socket;
 pub(crate) mod spawn;
 
 #[cfg(test)]
-pub(crate) use fd::is_cloexec;
+pub(crate) use fd::{check_open, is_cloexec};
 pub(crate) use fd::{
-    check_open, check_open_number, claim_inherited, close_raw, dup_cloexec, dup_cloexec_from,
-    set_cloexec,
+    check_open_number, claim_inherited, close_raw, dup_cloexec, dup_cloexec_from, set_cloexec,
 };
 pub(crate) use fs::{
     Owner, euid, file_size, flock_exclusive, flock_unlock, fsync, open_lock_file, open_read,
