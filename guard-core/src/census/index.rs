@@ -65,9 +65,17 @@ thread_local! {
     static LAST: Cell<Option<(Key, &'static SiteCount)>> = const { Cell::new(None) };
 }
 
+/// Locks the global map; the first call makes the lock held across every `fork` (see
+/// `crate::fork`), so that a forked child never finds it held by a thread it lacks.
+fn lock_all() -> std::sync::MutexGuard<'static, Option<Map>> {
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    AT_FORK.call_once(|| crate::fork::register(&ALL));
+    ALL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Finds (or makes) the count of `origin` in the global map.
 fn lookup(origin: Origin) -> &'static SiteCount {
-    let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut all = lock_all();
     let map = all.get_or_insert_with(Map::default);
     let count: &mut &'static SiteCount = map
         .entry(key(&origin))
@@ -113,7 +121,7 @@ fn count_of(origin: Origin) -> &'static SiteCount {
 pub(crate) fn census() -> Vec<CensusGroup> {
     let mut merged: Vec<CensusGroup> = Vec::new();
     {
-        let all = ALL.lock().unwrap_or_else(|e| e.into_inner());
+        let all = lock_all();
         for site in all.iter().flat_map(|m| m.values()) {
             let live = site.live() as usize;
             if live == 0 {

@@ -30,6 +30,8 @@ pub(crate) struct Finalizer {
 pub(crate) struct Intake {
     /// Set once the last runtime guard is gone: release inline from then on.
     pub(crate) shutdown: StdAtomicBool,
+    /// Set in a forked child until its own finalizer runs: the next push starts it.
+    pub(crate) restart: StdAtomicBool,
 }
 
 static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {

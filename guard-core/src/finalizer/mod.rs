@@ -29,6 +29,8 @@
 mod counters;
 mod deadline;
 mod flush;
+#[cfg(not(guard_loom))]
+mod fork;
 mod global;
 mod intake;
 mod job;
