@@ -17,6 +17,10 @@
 //!   takes a short mutex, to wake it: at most one wake per batch); depth and high-water mark
 //!   are observable through [`stats`].
 //!
+//! In a child of `fork()` without exec, the finalizer starts afresh on first use: values
+//! the child drops are released and [`flush`] returns; the parent's pending releases stay
+//! the parent's (see `docs/DESIGN.md`, N4).
+//!
 //! Release errors go to the [event hook](crate::event::set_hook) (default: stderr).
 //!
 //! Nothing the user supplies can unwind a worker: releases, their errors' `Drop`, the hook
