@@ -33,7 +33,6 @@
 mod counters;
 mod deadline;
 mod flush;
-#[cfg(not(guard_loom))]
 mod fork;
 mod global;
 mod intake;
