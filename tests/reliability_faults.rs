@@ -1029,10 +1029,10 @@ fn a_killed_child_hangs_nothing_and_owner_death_is_reported() {
 enum Action {
     /// write(2) to a pipe: async-signal-safe only (the control).
     Write,
-    /// Drop the last handle of a counted fd, then watch whether its release ever runs.
+    /// Drop the last handle of a counted fd, then watch its release run in the child.
     DropCounted,
-    /// `flush_timeout(100 ms)`: returns at once if nothing was pending at the fork, else waits
-    /// for a finalizer thread that does not exist here.
+    /// `flush_timeout(100 ms)`: the child's own finalizer; the parent's pending releases
+    /// are not the child's to wait for.
     Flush,
     /// `fds().len()`: takes the registry lock.
     Registry,
@@ -1182,15 +1182,22 @@ fn fork_without_exec_with_a_running_finalizer() {
             "async-signal-safe calls always work"
         );
         assert_eq!(bytes.len(), forks, "every Write child wrote");
-        // The finalizer thread does not exist in the child: a counted release dropped
-        // there never runs. (A flush in the child succeeds only when nothing was pending at
-        // the fork, since it returns at once when nothing is pending; it can never wait for
-        // a release: the Flush children that found work pending timed out.)
+        // The child starts a finalizer of its own (issue 12): a counted value dropped
+        // there is released, and a flush returns (the parent's pending releases stay the
+        // parent's). No child hangs on a lock a parent thread held at the fork.
         assert_eq!(
             get(Action::DropCounted)[1],
-            0,
-            "a release ran in a forked child"
+            forks as u64,
+            "a counted value dropped in a forked child was not released"
         );
+        assert_eq!(
+            get(Action::Flush)[2],
+            forks as u64,
+            "a flush in a forked child failed"
+        );
+        for (action, t) in &results {
+            assert_eq!(t[4], 0, "{action:?}: forked children hung");
+        }
         assert!(leaked.is_empty() && lost.is_empty(), "{leaked:?} {lost:?}");
     });
 }

@@ -53,6 +53,7 @@ mod counted;
 mod error;
 pub mod event;
 pub mod finalizer;
+mod fork;
 mod loom;
 mod padded;
 mod panic;

@@ -76,9 +76,17 @@ thread_local! {
     static LAST: Cell<Option<(Key, &'static SiteCount)>> = const { Cell::new(None) };
 }
 
+/// Locks the global map; the first call makes the lock held across every `fork` (see
+/// `crate::fork`), so that a forked child never finds it held by a thread it lacks.
+fn lock_all() -> std::sync::MutexGuard<'static, Option<All>> {
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    AT_FORK.call_once(|| crate::fork::register(&ALL));
+    ALL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Finds (or makes) the count of `origin` in the global map.
 fn lookup(origin: Origin) -> &'static SiteCount {
-    let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut all = lock_all();
     let All { map, list } = all.get_or_insert_with(All::default);
     let count: &mut &'static SiteCount = map.entry(key(&origin)).or_insert_with(|| {
         let count: &'static SiteCount = Box::leak(Box::new(SiteCount::new(origin)));
@@ -126,7 +134,7 @@ fn count_of(origin: Origin) -> &'static SiteCount {
 /// counts; the lock is held only to copy their list.
 pub(crate) fn census() -> Vec<CensusGroup> {
     let sites: Vec<&'static SiteCount> = {
-        let all = ALL.lock().unwrap_or_else(|e| e.into_inner());
+        let all = lock_all();
         all.as_ref().map(|a| a.list.clone()).unwrap_or_default()
     };
     #[cfg(test)]

@@ -23,6 +23,21 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// In a forked child: the child counts its own releases, from zero.
+    pub(crate) fn zero_after_fork(&self) {
+        for c in [
+            &self.released,
+            &self.failed,
+            &self.panicked,
+            &self.stuck,
+            &self.stuck_outstanding,
+            &self.high_water,
+            &self.inline,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Notes the queue's depth when a batch of `taken` jobs is taken from it.
     pub(crate) fn note_depth(&self, taken: u64) {
         self.high_water.fetch_max(taken, Ordering::Relaxed);

@@ -31,6 +31,8 @@ pub(crate) struct Intake {
     /// Set once the process is exiting (`main` has returned or called `exit`): from then
     /// on a finalizer thread may never run again, and releases run inline (`inline.rs`).
     pub(crate) exiting: StdAtomicBool,
+    /// Set in a forked child until its own finalizer runs: the next push starts it.
+    pub(crate) restart: StdAtomicBool,
 }
 
 static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {

@@ -15,6 +15,18 @@ pub(crate) fn enqueue(job: Job) {
         inline::release(f, job);
         return;
     }
+    if f.intake.restart.load(StdOrdering::Relaxed) {
+        restart_after_fork(f);
+    }
     push_count::add_one();
     f.queue.push(job);
+}
+
+/// In a forked child, the first push starts the child's own finalizer (see `super::fork`).
+#[cold]
+fn restart_after_fork(f: &Finalizer) {
+    super::start::ensure_started();
+    if f.is_started() {
+        f.intake.restart.store(false, StdOrdering::Relaxed);
+    }
 }

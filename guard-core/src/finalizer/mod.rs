@@ -22,12 +22,17 @@
 //! A finalizer thread that cannot be spawned is reported as
 //! [`FinalizerUnavailable`](crate::event::Event::FinalizerUnavailable), once per outage; the
 //! releases wait until a later attempt succeeds.
+//!
+//! In a child of `fork()` without exec, the finalizer starts afresh on first use: values
+//! the child drops are released and [`flush`] returns; the parent's pending releases stay
+//! the parent's (see `docs/DESIGN.md`, N4).
 
 mod cap;
 mod counters;
 mod deadline;
 mod exit;
 mod flush;
+mod fork;
 mod global;
 mod inline;
 mod intake;

@@ -50,6 +50,27 @@ fn lock() -> std::sync::MutexGuard<'static, Threads> {
     THREADS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The per-thread counters, locked across a `fork` (see `crate::fork`).
+pub(crate) struct ForkHeld(std::sync::MutexGuard<'static, Threads>);
+
+/// Takes the counters' lock for a `fork`: no thread is registering or retiring a counter
+/// when the process is copied.
+pub(crate) fn lock_for_fork() -> ForkHeld {
+    ForkHeld(lock())
+}
+
+impl ForkHeld {
+    /// In a forked child: the child counts its own pushes, from zero (the parent's threads'
+    /// counters stay listed, at zero; only this thread's is written again).
+    pub(crate) fn zero(&mut self) {
+        self.0.retired = 0;
+        for c in &self.0.live {
+            c.store(0, StdOrdering::Relaxed);
+        }
+        FALLBACK.store(0, StdOrdering::Relaxed);
+    }
+}
+
 /// Counts one push by the calling thread.
 #[inline]
 pub(crate) fn add_one() {

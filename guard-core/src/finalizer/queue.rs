@@ -16,7 +16,7 @@
 //! notification cannot fall between the check and the wait.
 
 use super::job::{Job, Node};
-use crate::loom::{AtomicPtr, AtomicU8, Condvar, Mutex, Ordering, fence};
+use crate::loom::{AtomicPtr, AtomicU8, Condvar, Mutex, MutexGuard, Ordering, fence};
 use crate::padded::CachePadded;
 use std::ptr::{self, NonNull};
 use std::time::Duration;
@@ -102,6 +102,20 @@ impl Queue {
             head: reversed,
             len,
         }
+    }
+
+    /// Takes the wake-up lock for a `fork` (see `crate::fork`): no producer and no consumer
+    /// is between its check and its wait or notify when the process is copied.
+    pub(crate) fn lock_for_fork(&self) -> MutexGuard<'_, ()> {
+        self.lock.lock()
+    }
+
+    /// In a forked child: forgets the parent's queued jobs (the parent releases them; the
+    /// child's copies of their memory are never walked, since a push racing the fork may
+    /// have been copied half done) and the parent's consumer.
+    pub(crate) fn forget_after_fork(&self) {
+        self.head.store(ptr::null_mut(), Ordering::Relaxed);
+        self.state.store(RUNNING, Ordering::Relaxed);
     }
 
     /// True if nothing is queued (a snapshot).

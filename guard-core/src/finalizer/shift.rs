@@ -115,6 +115,14 @@ impl Shift {
         Some(Batch { head, len: 0 })
     }
 
+    /// In a forked child: forgets the parent's worker and the rest of its batch (the parent
+    /// runs them), so that the child's watchdog sees no job running.
+    pub(crate) fn forget_after_fork(&self) {
+        self.rest.store(ptr::null_mut(), Ordering::Relaxed);
+        self.running.store(ptr::null_mut(), Ordering::Relaxed);
+        self.busy.store(IDLE, Ordering::Release);
+    }
+
     /// Readies the shift for a fresh worker after a steal.
     pub(crate) fn reset(&self) {
         self.busy.store(IDLE, Ordering::Release);

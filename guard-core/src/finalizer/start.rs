@@ -18,6 +18,7 @@ pub(crate) fn ensure_started() {
 /// spawned is reported, and tried again by the next call; a worker that runs is never
 /// started a second time.
 fn start(f: &'static Finalizer) {
+    super::fork::register_once();
     let mut worker_started = f.start_lock.lock().unwrap_or_else(|e| e.into_inner());
     if f.is_started() {
         return;

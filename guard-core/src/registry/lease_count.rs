@@ -65,6 +65,15 @@ impl LeaseCount {
         self.closing
     }
 
+    /// In a forked child: forgets the leases of the parent's threads, which do not exist
+    /// here, so that the child can close what it removes. A closing row keeps its count:
+    /// its release waits for a lease end only the forking thread could still make.
+    pub(crate) fn forget_after_fork(&mut self) {
+        if !self.closing {
+            self.leases = 0;
+        }
+    }
+
     /// Number of leases held now.
     pub(crate) fn held(&self) -> u32 {
         self.leases

@@ -54,6 +54,31 @@ impl<T: Copy + Send + 'static> Registry<T> {
         }
     }
 
+    /// Makes this registry usable in a child of `fork()` without exec: from now on its lock
+    /// is taken before every fork and given back in both processes after it, so the child
+    /// finds the registry unlocked and consistent, and the leases the parent's other threads
+    /// held at the fork (threads the child lacks) are forgotten in the child. Calling it again does
+    /// nothing. A registry that lives for the whole process (guard-os's fd registry
+    /// does) is the one to call it on. Without it, a child must not use the registry: a
+    /// thread of the parent may have held its lock at the fork.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_core::census::Origin;
+    /// use guard_core::registry::Registry;
+    /// use guard_core::Kind;
+    /// use std::sync::LazyLock;
+    ///
+    /// static IDS: LazyLock<Registry<u32>> = LazyLock::new(|| Registry::new(|_| {}));
+    /// IDS.keep_across_fork();
+    /// let key = IDS.insert(7, Origin::here::<u32>(Kind::Counted));
+    /// # let _ = IDS.remove(key);
+    /// ```
+    pub fn keep_across_fork(&'static self) {
+        crate::fork::register(&self.store);
+    }
+
     /// Registers `value` and returns its key.
     ///
     /// # Panics

@@ -7,7 +7,8 @@ use super::pass::PassRecord;
 use crate::census::Origin;
 use crate::error::Panicked;
 use crate::event::{self, Event};
-use crate::loom::Mutex;
+use crate::fork::{AtFork, Held};
+use crate::loom::{Mutex, MutexGuard};
 use crate::panic::drop_payload;
 use slab::Slab;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -45,6 +46,23 @@ impl<T> Table<T> {
 pub(crate) struct Store<T> {
     pub(super) table: Mutex<Table<T>>,
     deferred_release: Box<dyn Fn(T) + Send + Sync>,
+}
+
+/// A registry's table, locked across a `fork` (see `crate::fork`).
+struct ForkHeld<T: 'static>(MutexGuard<'static, Table<T>>);
+
+impl<T: Copy + Send + 'static> AtFork for Store<T> {
+    fn prepare(&'static self) -> Box<dyn Held> {
+        Box::new(ForkHeld(self.table.lock()))
+    }
+}
+
+impl<T> Held for ForkHeld<T> {
+    fn child(mut self: Box<Self>) {
+        for (_, row) in self.0.rows.iter_mut() {
+            row.lease.forget_after_fork();
+        }
+    }
 }
 
 impl<T: Copy + Send + 'static> Store<T> {

@@ -42,13 +42,17 @@ pub(crate) struct Value {
     ty: FdOwner,
 }
 
-static TABLE: LazyLock<Registry<Value>> = LazyLock::new(|| {
+/// Lives for the whole process (leaked, so that it can be kept across `fork`: a forked child
+/// finds it unlocked and consistent).
+static TABLE: LazyLock<&'static Registry<Value>> = LazyLock::new(|| {
     guard_core::report::add_section("registered fds", census);
-    Registry::new(close_deferred)
+    let table: &'static Registry<Value> = Box::leak(Box::new(Registry::new(close_deferred)));
+    table.keep_across_fork();
+    table
 });
 
 fn table() -> &'static Registry<Value> {
-    &TABLE
+    *TABLE
 }
 
 /// Live registered fds grouped by origin (the report section).
