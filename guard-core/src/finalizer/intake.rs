@@ -1,14 +1,16 @@
 //! The producers' side: handing a job to the finalizer ([`enqueue`]), and releasing inline
 //! once the runtime has shut down.
 
+use super::bound;
 use super::global::Finalizer;
 use super::job::Job;
 use super::push_count;
 use crate::event::{self, Event};
 use crate::loom::{Ordering, StdOrdering};
 
-/// Hands a job to the finalizer: a thread-local count and one lock-free push. After
-/// shutdown, runs it inline instead and reports that.
+/// Hands a job to the finalizer: a thread-local count and one lock-free push; every 32nd
+/// push of a thread also checks the bound on pending releases, and may wait for room
+/// (`bound.rs`). After shutdown, runs it inline instead and reports that.
 #[inline]
 pub(crate) fn enqueue(job: Job) {
     let f = Finalizer::global();
@@ -16,7 +18,9 @@ pub(crate) fn enqueue(job: Job) {
         release_inline(f, job);
         return;
     }
-    push_count::add_one();
+    if let Some(ticket) = push_count::add_one() {
+        bound::admit(&f.bound, ticket, || f.counters.finished());
+    }
     f.queue.push(job);
 }
 

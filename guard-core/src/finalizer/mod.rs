@@ -15,7 +15,10 @@
 //! - **F5** Dropping the last handle is a lock-free push that allocates nothing and never
 //!   waits for a release (only the push that finds the queue empty while the worker sleeps
 //!   takes a short mutex, to wake it: at most one wake per batch); depth and high-water mark
-//!   are observable through [`stats`].
+//!   are observable through [`stats`]. Pending releases are bounded
+//!   ([`set_pending_bound`]): a drop that meets a full queue waits for room while the
+//!   finalizer makes progress, and goes past the bound (reported) when it makes none, so
+//!   a thread holding a lock the pending releases need never hangs.
 //!
 //! Release errors go to the [event hook](crate::event::set_hook) (default: stderr).
 //!
@@ -26,6 +29,7 @@
 //! per retry) and tried again; meanwhile its jobs wait, unrun, and only one worker ever
 //! serves the queue.
 
+mod bound;
 mod counters;
 mod deadline;
 mod flush;
@@ -41,6 +45,9 @@ mod stats;
 mod watchdog;
 mod worker;
 
+pub use bound::{
+    DEFAULT_PENDING_BOUND, pending_bound, set_pending_bound, set_stall_patience, stall_patience,
+};
 pub use deadline::{set_stuck_deadline, stuck_deadline};
 pub use flush::{flush, flush_all_timeout, flush_timeout};
 pub(crate) use intake::{enqueue, set_shutdown};
