@@ -23,7 +23,9 @@ use std::ptr::NonNull;
 /// inline on the dropping thread, and is reported.)
 ///
 /// Dropping the last handle allocates nothing and never waits for a release (invariant
-/// F5).
+/// F5). Pending releases are bounded ([`finalizer::set_pending_bound`]): a drop that
+/// meets a full queue waits for room while the finalizer makes progress, and goes past the
+/// bound (reported) when it makes none, so holding a lock that releases need never hangs.
 ///
 /// Need the release now (to rebind a port, say)? [`try_release`](Self::try_release) releases
 /// synchronously if this is the last handle and returns the error; or drop the handle and

@@ -181,10 +181,10 @@ impl Stall {
     fn pause(&mut self) {
         self.rounds = self.rounds.saturating_add(1);
         #[cfg(not(guard_loom))]
-        if self.rounds <= 4 {
+        if self.rounds <= 16 {
             std::thread::yield_now();
         } else {
-            let micros = 10u64 << (self.rounds - 4).min(7);
+            let micros = 10u64 << (self.rounds - 16).min(7);
             std::thread::sleep(Duration::from_micros(micros.min(1000)));
         }
         #[cfg(guard_loom)]

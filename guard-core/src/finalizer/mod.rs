@@ -45,6 +45,8 @@ mod stats;
 mod watchdog;
 mod worker;
 
+#[cfg(guard_loom)]
+pub(crate) use bound::{Admission, Bound};
 pub use bound::{
     DEFAULT_PENDING_BOUND, pending_bound, set_pending_bound, set_stall_patience, stall_patience,
 };
