@@ -201,13 +201,10 @@ impl Stall {
 }
 
 /// Admits a chunk of the calling thread's pushes (its ticket from the push count), against
-/// the global bound and patience, and reports a stall it declares. Never waits on a
-/// finalizer worker.
+/// the global bound and patience, and reports a stall it declares. Not for finalizer
+/// workers (they must never wait for themselves): the caller checks.
 #[cold]
 pub(crate) fn admit(bound: &Bound, ticket: u64, finished: impl Fn() -> u64) {
-    if super::worker::on_finalizer_thread() {
-        return;
-    }
     let limit = pending_bound();
     if let Admission::Past { first: true } = bound.admit(ticket, limit, stall_patience(), &finished)
     {

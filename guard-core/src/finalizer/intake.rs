@@ -5,6 +5,7 @@ use super::bound;
 use super::global::Finalizer;
 use super::job::Job;
 use super::push_count;
+use super::worker::on_finalizer_thread;
 use crate::event::{self, Event};
 use crate::loom::{Ordering, StdOrdering};
 
@@ -18,7 +19,9 @@ pub(crate) fn enqueue(job: Job) {
         release_inline(f, job);
         return;
     }
-    if let Some(ticket) = push_count::add_one() {
+    if let Some(ticket) = push_count::add_one()
+        && !on_finalizer_thread()
+    {
         bound::admit(&f.bound, ticket, || f.counters.finished());
     }
     f.queue.push(job);
