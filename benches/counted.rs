@@ -6,6 +6,8 @@
 //! global trash thread (a `sync_channel(10)`: the dropping thread blocks when it is full),
 //! and a hand-rolled `std::sync::mpsc` finalizer thread (boxes into an unbounded channel).
 //!
+//! `counted/full_queue` is the same last drop when it meets the bound on pending releases.
+//!
 //! `cargo bench --bench counted`
 
 mod common;
@@ -134,6 +136,47 @@ fn last_drop(c: &mut Criterion) {
     g.finish();
 }
 
+/// The bound on pending releases while a full queue meets a steady stream of last drops.
+const FULL_BOUND: u64 = 64;
+
+/// A last drop that meets a full queue: with the bound at 64 pending, a stream of drops of
+/// `/dev/null` fds outruns the finalizer's closes and waits for room. What a drop then
+/// costs the dropping thread, in CPU time and in wall time (it goes at the finalizer's
+/// pace), beside backdrop's bounded channel (which blocks when full) and an inline close.
+fn full_queue(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counted/full_queue");
+    finalizer::set_pending_bound(FULL_BOUND);
+    for (name, clock) in [("cpu", Clock::ThreadCpu), ("wall", Clock::Wall)] {
+        g.bench_function(format!("guard_counted_{name}"), |b| {
+            b.iter_custom(|n| {
+                chunked(
+                    clock,
+                    n,
+                    || Counted::new(NullFd::open()),
+                    drop,
+                    settle_guard,
+                )
+            })
+        });
+        g.bench_function(format!("backdrop_trash_thread_{name}"), |b| {
+            b.iter_custom(|n| {
+                chunked(
+                    clock,
+                    n,
+                    || Backdropped::new(NullFd::open()),
+                    drop,
+                    settle_backdrop,
+                )
+            })
+        });
+    }
+    g.bench_function("inline_drop", |b| {
+        b.iter_custom(|n| chunked(Clock::ThreadCpu, n, NullFd::open, drop, || {}))
+    });
+    finalizer::set_pending_bound(finalizer::DEFAULT_PENDING_BOUND);
+    g.finish();
+}
+
 /// `Counted::new` + the last drop of a value whose release does nothing, with the
 /// finalizer's work included (it runs meanwhile on the other core): the per-resource cost
 /// to compare with Java's `Cleaner.register` + `clean` (benches/peers).
@@ -230,6 +273,6 @@ fn drain(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = last_drop, new_and_drop, drain
+    targets = last_drop, full_queue, new_and_drop, drain
 }
 criterion_main!(benches);

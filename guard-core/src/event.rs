@@ -73,6 +73,18 @@ pub enum Event<'a> {
         /// The resource's type name.
         resource: &'static str,
     },
+    /// A drop met the bound on pending releases while the finalizer had finished nothing for
+    /// the [patience](crate::finalizer::set_stall_patience): rather than wait (the dropping
+    /// thread may hold a lock the pending releases need), it went past the bound, as every
+    /// drop does until a release finishes again. Reported once per stall.
+    PendingBoundExceeded {
+        /// Releases pending, about, when the stall was declared.
+        pending: u64,
+        /// The bound ([`set_pending_bound`](crate::finalizer::set_pending_bound)).
+        bound: u64,
+        /// How long the finalizer had made no progress.
+        patience: Duration,
+    },
     /// The finalizer thread could not be started; releases stay queued until it can.
     /// Reported once per outage: the retries that follow (on every enqueue, on every
     /// watchdog tick) are not reported again until a finalizer thread has been started.
@@ -129,6 +141,16 @@ impl fmt::Display for Event<'_> {
             Event::ReleasedInline { resource } => write!(
                 f,
                 "counted `{resource}` released inline on the dropping thread: the process is exiting (later ones are counted in stats)"
+            ),
+            Event::PendingBoundExceeded {
+                pending,
+                bound,
+                patience,
+            } => write!(
+                f,
+                "{pending} counted releases pending (bound {bound}) and none finished for \
+                 {:.3}s: drops go past the bound until the finalizer moves again",
+                patience.as_secs_f64()
             ),
             Event::FinalizerUnavailable { error } => {
                 write!(

@@ -2,7 +2,7 @@
 //! `tests/loom.rs`. Built only under `--cfg guard_loom`.
 
 use crate::finalizer::{self, ShiftEnd};
-use crate::loom::{Arc, AtomicUsize};
+use crate::loom::{Arc, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The finalizer queue.
@@ -80,5 +80,59 @@ impl Shift {
             }
             None => false,
         }
+    }
+}
+
+/// The finalizer queue under the bound on pending releases: producers publish a ticket per
+/// drop and are admitted against the bound; the worker counts every job it finishes.
+#[allow(missing_debug_implementations)]
+pub struct Bounded {
+    queue: finalizer::Queue,
+    shift: finalizer::Shift,
+    bound: finalizer::Bound,
+    published: AtomicU64,
+    finished: AtomicU64,
+}
+
+impl Bounded {
+    /// An empty queue, nothing published or finished.
+    pub fn new() -> Self {
+        Bounded {
+            queue: finalizer::Queue::new(),
+            shift: finalizer::Shift::new(),
+            bound: finalizer::Bound::default(),
+            published: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+        }
+    }
+
+    /// A last drop: publishes it, admits it against `bound` (a patience of two rounds
+    /// without progress), then pushes a job that adds one to `ran`. True if it went past
+    /// the bound.
+    pub fn drop_one(&self, bound: u64, ran: &Arc<AtomicUsize>) -> bool {
+        let ticket = self.published.fetch_add(1, Ordering::SeqCst) + 1;
+        let admission = self.bound.admit(ticket, bound, Duration::ZERO, || {
+            self.finished.load(Ordering::SeqCst)
+        });
+        finalizer::push_test_job(&self.queue, ran);
+        matches!(admission, finalizer::Admission::Past { .. })
+    }
+
+    /// The worker: takes everything queued and runs it, counting each job as it finishes.
+    /// True if anything was taken.
+    pub fn work(&self) -> bool {
+        let batch = self.queue.take_all();
+        let any = !batch.is_empty();
+        let mut seq = 0;
+        self.shift.work(batch, &mut seq, |_, _| {
+            self.finished.fetch_add(1, Ordering::SeqCst);
+        });
+        any
+    }
+}
+
+impl Default for Bounded {
+    fn default() -> Self {
+        Bounded::new()
     }
 }

@@ -5,7 +5,7 @@
 
 use guard_core::Kind;
 use guard_core::census::Origin;
-use guard_core::model::{Queue, Shift};
+use guard_core::model::{Bounded, Queue, Shift};
 use guard_core::registry::{Registry, Removal};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -332,5 +332,63 @@ fn two_passes_and_a_removal_release_once() {
         b.join().unwrap();
         assert_eq!(released.load(Ordering::SeqCst), 1);
         assert!(registry.is_empty());
+    });
+}
+
+/// A producer drops three values against a bound of one while the worker runs: however
+/// the two interleave (the producer waiting for room, or going past the bound when the
+/// worker is not scheduled for a while), every job runs exactly once and the producer
+/// finishes.
+#[test]
+fn a_full_queue_admits_every_job_once() {
+    loom::model(|| {
+        let queue = Arc::new(Bounded::new());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let producer = {
+            let (queue, ran) = (queue.clone(), ran.clone());
+            thread::spawn(move || {
+                for _ in 0..3 {
+                    queue.drop_one(1, &ran);
+                }
+            })
+        };
+        while ran.load(Ordering::SeqCst) < 3 {
+            if !queue.work() {
+                thread::yield_now();
+            }
+        }
+        producer.join().unwrap();
+        assert!(!queue.work(), "nothing may be left behind");
+        assert_eq!(ran.load(Ordering::SeqCst), 3);
+    });
+}
+
+/// Tratt's deadlock under the bound: the worker cannot run (it waits for a lock the
+/// producer holds) until the producer is done. The producer must not wait for room
+/// forever: it goes past the bound, and once it lets go every job runs once.
+#[test]
+fn a_full_queue_never_holds_a_producer_whose_worker_is_stuck() {
+    loom::model(|| {
+        let queue = Arc::new(Bounded::new());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let held = Arc::new(AtomicBool::new(true));
+        let worker = {
+            let (queue, ran, held) = (queue.clone(), ran.clone(), held.clone());
+            thread::spawn(move || {
+                while held.load(Ordering::SeqCst) {
+                    thread::yield_now();
+                }
+                while ran.load(Ordering::SeqCst) < 3 {
+                    if !queue.work() {
+                        thread::yield_now();
+                    }
+                }
+            })
+        };
+        let past = (0..3).filter(|_| queue.drop_one(1, &ran)).count();
+        held.store(false, Ordering::SeqCst);
+        worker.join().unwrap();
+        assert!(past >= 1, "the producer went past the bound");
+        assert_eq!(ran.load(Ordering::SeqCst), 3);
     });
 }

@@ -8,11 +8,13 @@
 mod blocker;
 mod child;
 mod fds;
+mod memory;
 mod size;
 mod watchdog;
 
 pub use blocker::Blocker;
 pub use child::{output_of, payload, wait_output};
 pub use fds::{fd_target, open_fds};
+pub use memory::rss;
 pub use size::{full, size};
 pub use watchdog::{Hung, try_watchdog, watchdog};

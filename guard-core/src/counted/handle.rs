@@ -35,7 +35,7 @@ use std::ptr::NonNull;
 /// clone as long as another handle outlives it; to release from a handler, hand the value
 /// to a normal thread instead (a self-pipe, or an atomic flag it polls).
 ///
-/// # Fork and signal handlers
+/// # Fork
 ///
 /// A child of `fork()` without exec may use counted values: those it drops are released by
 /// a finalizer of its own (started on first use), and [`finalizer::flush`] waits for them.
@@ -43,6 +43,11 @@ use std::ptr::NonNull;
 /// runs them, so its copies of those values (and of values other parent threads held) are
 /// never released in the child. Fork from a thread that runs none of guard's callbacks (not
 /// from a release or a `for_each` callback), or exec or `_exit` at once in the child.
+///
+/// Dropping the last handle allocates nothing and never waits for a release (invariant
+/// F5). Pending releases are bounded ([`finalizer::set_pending_bound`]): a drop that
+/// meets a full queue waits for room while the finalizer makes progress, and goes past the
+/// bound (reported) when it makes none, so holding a lock that releases need never hangs.
 ///
 /// Need the release now (to rebind a port, say)? [`try_release`](Self::try_release) releases
 /// here if this is the last handle and returns the error; or drop the handle and call

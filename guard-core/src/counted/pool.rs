@@ -5,10 +5,16 @@
 //! cross-thread free path off both sides: see `counted/new_and_last_drop` in
 //! `benches/counted.rs`.
 //!
-//! Returning is a CAS push onto a shared stack; taking empties the whole shared stack into
-//! the taking thread's own list with one swap (ABA-free: nobody pops single nodes from a
-//! shared stack), then pops locally without atomics. A class keeps at most `CAP` nodes
-//! pooled; beyond that, allocations go back to the allocator.
+//! Returning is a CAS push onto a shared stack. Taking empties the whole shared stack with
+//! one swap (ABA-free: nobody pops single nodes from a shared stack), keeps what fits in
+//! the taking thread's own list, and pushes the rest back whole (one swap, plus a push of
+//! whatever arrived meanwhile). A thread then pops from its own list without atomics.
+//!
+//! Bounded: a thread's list holds at most [`LOCAL_CAP`] nodes per class and
+//! [`LOCAL_BYTES`] in all, and everything pooled (the shared stacks plus the room every
+//! thread's list may fill, reserved once per thread) stays under [`TOTAL_BYTES`]; beyond
+//! that, memory goes back to the allocator. A thread's list goes back to the shared stacks
+//! when the thread exits, and its room to the total.
 //!
 //! Not part of any loom model (a cache, not a protocol): std atomics under both backends.
 
@@ -19,8 +25,14 @@ use std::ptr::{self, NonNull};
 
 const GRAIN: usize = 16;
 const CLASSES: usize = 32;
-/// Nodes kept per class, at most (pooled memory stays under 8 MiB per class).
-const CAP: usize = 16 * 1024;
+
+/// Nodes a thread keeps on its own list per class, at most.
+const LOCAL_CAP: u32 = 64;
+/// Bytes a thread keeps on its own lists, at most (reserved from [`TOTAL_BYTES`] the
+/// first time it keeps one).
+const LOCAL_BYTES: usize = 32 * 1024;
+/// Bytes pooled in total, at most: the shared stacks plus every thread's reserved room.
+const TOTAL_BYTES: usize = 4 * 1024 * 1024;
 
 /// A pooled allocation's first word, while it is in a pool.
 struct Free {
@@ -29,31 +41,66 @@ struct Free {
 
 static SHARED: [StdAtomicPtr<Free>; CLASSES] =
     [const { StdAtomicPtr::new(ptr::null_mut()) }; CLASSES];
-static POOLED: [StdAtomicUsize; CLASSES] = [const { StdAtomicUsize::new(0) }; CLASSES];
+/// Bytes on the shared stacks plus the room reserved by threads' own lists.
+static POOLED: StdAtomicUsize = StdAtomicUsize::new(0);
 
-/// Nodes a thread keeps on its own list when it frees them itself (more go to the shared
-/// stack): so a value created and released on one thread (`try_release`) recycles its
-/// memory without atomics, and the finalizer, which frees everything, keeps only a few.
-const LOCAL_CAP: u32 = 64;
-
-/// A thread's own lists and their lengths; given back to the shared stacks when the thread
-/// exits.
+/// A thread's own lists; given back to the shared stacks when the thread exits.
 struct Local {
     heads: [Cell<*mut Free>; CLASSES],
-    /// Nodes this thread freed onto its own list and has not reused yet (capped).
-    kept: [Cell<u32>; CLASSES],
+    lens: [Cell<u32>; CLASSES],
+    /// Bytes on this thread's lists.
+    bytes: Cell<usize>,
+    /// Bytes of [`TOTAL_BYTES`] reserved for this thread's lists: 0 or [`LOCAL_BYTES`].
+    room: Cell<usize>,
+}
+
+impl Local {
+    /// Pops a node of `class` from this thread's list.
+    fn pop(&self, class: usize) -> Option<NonNull<Free>> {
+        let node = NonNull::new(self.heads[class].get())?;
+        // SAFETY: the node is on this thread's list, which owns it.
+        self.heads[class].set(unsafe { node.as_ref() }.next);
+        self.lens[class].set(self.lens[class].get() - 1);
+        self.bytes.set(self.bytes.get() - class_size(class));
+        Some(node)
+    }
+
+    /// Nodes of `class` this list may still take.
+    fn space(&self, class: usize) -> usize {
+        if self.room.get() == 0 && reserve(LOCAL_BYTES) {
+            self.room.set(LOCAL_BYTES);
+        }
+        let by_bytes = (self.room.get() - self.bytes.get()) / class_size(class);
+        by_bytes.min((LOCAL_CAP - self.lens[class].get()) as usize)
+    }
+
+    /// Pushes `node` onto this thread's list of `class`.
+    ///
+    /// # Safety
+    ///
+    /// `node` is a class-`class` allocation the caller gives up; [`space`](Self::space) said
+    /// there was room.
+    unsafe fn push(&self, class: usize, node: NonNull<Free>) {
+        // SAFETY: the caller gives the node up; it joins this thread's list.
+        unsafe {
+            node.as_ptr().write(Free {
+                next: self.heads[class].get(),
+            })
+        };
+        self.heads[class].set(node.as_ptr());
+        self.lens[class].set(self.lens[class].get() + 1);
+        self.bytes.set(self.bytes.get() + class_size(class));
+    }
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
-        for (class, head) in self.heads.iter().enumerate() {
-            let mut node = head.replace(ptr::null_mut());
-            while let Some(n) = NonNull::new(node) {
-                // SAFETY: nodes on a local list are owned by it; read the link, then hand
-                // the node over (`give_back` owns it from there).
-                node = unsafe { n.as_ref() }.next;
-                // SAFETY: `n` is a class-`class` allocation nobody else references.
-                unsafe { give_back(class, n) };
+        // The room first, so the nodes given back below may fill it on the shared stacks.
+        POOLED.fetch_sub(self.room.replace(0), StdOrdering::Relaxed);
+        for class in 0..CLASSES {
+            while let Some(node) = self.pop(class) {
+                // SAFETY: `pop` hands over a class-`class` node nobody else references.
+                unsafe { give_back(class, node) };
             }
         }
     }
@@ -63,9 +110,20 @@ thread_local! {
     static LOCAL: Local = const {
         Local {
             heads: [const { Cell::new(ptr::null_mut()) }; CLASSES],
-            kept: [const { Cell::new(0) }; CLASSES],
+            lens: [const { Cell::new(0) }; CLASSES],
+            bytes: Cell::new(0),
+            room: Cell::new(0),
         }
     };
+}
+
+/// Reserves `bytes` of [`TOTAL_BYTES`]; false if they do not fit.
+fn reserve(bytes: usize) -> bool {
+    POOLED
+        .fetch_update(StdOrdering::Relaxed, StdOrdering::Relaxed, |pooled| {
+            (pooled + bytes <= TOTAL_BYTES).then_some(pooled + bytes)
+        })
+        .is_ok()
 }
 
 /// The size class of `layout`, if it is pooled.
@@ -74,8 +132,12 @@ fn class_of(layout: Layout) -> Option<usize> {
         .then(|| layout.size().div_ceil(GRAIN) - 1)
 }
 
+fn class_size(class: usize) -> usize {
+    GRAIN * (class + 1)
+}
+
 fn class_layout(class: usize) -> Layout {
-    match Layout::from_size_align(GRAIN * (class + 1), GRAIN) {
+    match Layout::from_size_align(class_size(class), GRAIN) {
         Ok(layout) => layout,
         Err(_) => unreachable!("class layouts are small powers-of-two aligned sizes"),
     }
@@ -86,24 +148,63 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
     let Some(class) = class_of(layout) else {
         return fresh(layout);
     };
-    let local = LOCAL.try_with(|local| {
-        let head = &local.heads[class];
-        let kept = &local.kept[class];
-        kept.set(kept.get().saturating_sub(1));
-        if head.get().is_null() {
-            let taken = SHARED[class].swap(ptr::null_mut(), StdOrdering::Acquire);
-            POOLED[class].fetch_sub(count(taken), StdOrdering::Relaxed);
-            head.set(taken);
-        }
-        let node = NonNull::new(head.get())?;
-        // SAFETY: the node is on this thread's list, which owns it.
-        head.set(unsafe { node.as_ref() }.next);
-        Some(node.cast::<u8>())
-    });
-    match local {
-        Ok(Some(node)) => node,
-        _ => fresh(class_layout(class)),
+    let pooled = LOCAL.try_with(|local| local.pop(class).or_else(|| refill(local, class)));
+    match pooled {
+        Ok(Some(node)) => node.cast(),
+        Ok(None) => fresh(class_layout(class)),
+        // This thread's lists are gone (it is exiting): one node from the shared stack.
+        Err(_) => match take_shared(class, |_| false) {
+            Some(node) => node.cast(),
+            None => fresh(class_layout(class)),
+        },
     }
+}
+
+/// Takes one node of `class` from the shared stack and fills this thread's list from it.
+fn refill(local: &Local, class: usize) -> Option<NonNull<Free>> {
+    let mut space = local.space(class);
+    take_shared(class, |node| {
+        if space == 0 {
+            return false;
+        }
+        space -= 1;
+        // SAFETY: `take_shared` hands over the node; `space` counted the room for it.
+        unsafe { local.push(class, node) };
+        true
+    })
+}
+
+/// Takes the shared stack of `class`: returns its first node, offers the next ones to
+/// `keep` until it refuses one, and pushes the rest back.
+fn take_shared(class: usize, mut keep: impl FnMut(NonNull<Free>) -> bool) -> Option<NonNull<Free>> {
+    let shared = &SHARED[class];
+    if shared.load(StdOrdering::Relaxed).is_null() {
+        return None;
+    }
+    let first = NonNull::new(shared.swap(ptr::null_mut(), StdOrdering::Acquire))?;
+    // SAFETY: the whole list was just taken by this thread, which owns it.
+    let mut rest = unsafe { first.as_ref() }.next;
+    let mut taken = 1;
+    while let Some(node) = NonNull::new(rest) {
+        // SAFETY: as above; the link is read before `keep` may overwrite it.
+        let next = unsafe { node.as_ref() }.next;
+        if !keep(node) {
+            break;
+        }
+        taken += 1;
+        rest = next;
+    }
+    POOLED.fetch_sub(taken * class_size(class), StdOrdering::Relaxed);
+    if !rest.is_null() {
+        // Back whole: the stack is ours again in one swap; whatever was pushed meanwhile
+        // (usually little) is pushed on top of it.
+        let arrived = shared.swap(rest, StdOrdering::AcqRel);
+        if let Some(arrived) = NonNull::new(arrived) {
+            // SAFETY: the swap handed this thread the list pushed meanwhile, owned whole.
+            unsafe { push_chain(shared, arrived) };
+        }
+    }
+    Some(first)
 }
 
 /// Takes back memory from [`alloc`] whose value has been moved out or dropped.
@@ -116,15 +217,11 @@ pub(crate) unsafe fn free(ptr: NonNull<u8>, layout: Layout) {
         Some(class) => {
             let node = ptr.cast::<Free>();
             let kept_here = LOCAL.try_with(|local| {
-                let kept = &local.kept[class];
-                if kept.get() >= LOCAL_CAP {
+                if local.space(class) == 0 {
                     return false;
                 }
-                kept.set(kept.get() + 1);
-                let head = &local.heads[class];
-                // SAFETY: the caller gives the node up; it joins this thread's list.
-                unsafe { node.as_ptr().write(Free { next: head.get() }) };
-                head.set(node.as_ptr());
+                // SAFETY: the caller gives the node up; `space` said there was room.
+                unsafe { local.push(class, node) };
                 true
             });
             if kept_here != Ok(true) {
@@ -137,44 +234,52 @@ pub(crate) unsafe fn free(ptr: NonNull<u8>, layout: Layout) {
     }
 }
 
-/// Pushes a class allocation onto the shared stack, or frees it if the class is full.
+/// Pushes a class allocation onto the shared stack, or frees it if the pool is full.
 ///
 /// # Safety
 ///
 /// `node` is a class-`class` allocation owned by the caller, who gives it up.
 unsafe fn give_back(class: usize, node: NonNull<Free>) {
-    if POOLED[class].load(StdOrdering::Relaxed) >= CAP {
+    if !reserve(class_size(class)) {
         // SAFETY: class allocations are made with `class_layout(class)`.
         unsafe { std::alloc::dealloc(node.as_ptr().cast(), class_layout(class)) };
         return;
     }
-    POOLED[class].fetch_add(1, StdOrdering::Relaxed);
-    let shared = &SHARED[class];
-    let mut head = shared.load(StdOrdering::Relaxed);
+    // SAFETY: the caller owns `node`, a one-node list.
+    unsafe {
+        node.as_ptr().write(Free {
+            next: ptr::null_mut(),
+        })
+    };
+    // SAFETY: as above.
+    unsafe { push_chain(&SHARED[class], node) };
+}
+
+/// Pushes a list onto a shared stack, whole.
+///
+/// # Safety
+///
+/// The caller owns the list headed by `head` (already counted in [`POOLED`]).
+unsafe fn push_chain(shared: &StdAtomicPtr<Free>, head: NonNull<Free>) {
+    let mut tail = head;
+    // SAFETY: the caller owns the list.
+    while let Some(next) = NonNull::new(unsafe { tail.as_ref() }.next) {
+        tail = next;
+    }
+    let mut top = shared.load(StdOrdering::Relaxed);
     loop {
-        // SAFETY: the caller owns `node` until the CAS publishes it.
-        unsafe { node.as_ptr().write(Free { next: head }) };
+        // SAFETY: the caller owns the list until the CAS publishes it.
+        unsafe { (*tail.as_ptr()).next = top };
         match shared.compare_exchange_weak(
-            head,
-            node.as_ptr(),
+            top,
+            head.as_ptr(),
             StdOrdering::Release,
             StdOrdering::Relaxed,
         ) {
             Ok(_) => return,
-            Err(actual) => head = actual,
+            Err(actual) => top = actual,
         }
     }
-}
-
-/// The length of a list taken from a shared stack.
-fn count(mut node: *mut Free) -> usize {
-    let mut n = 0;
-    while let Some(nn) = NonNull::new(node) {
-        // SAFETY: the list was just taken whole by this thread, which owns it.
-        node = unsafe { nn.as_ref() }.next;
-        n += 1;
-    }
-    n
 }
 
 fn fresh(layout: Layout) -> NonNull<u8> {

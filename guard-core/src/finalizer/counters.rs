@@ -43,6 +43,13 @@ impl Counters {
         self.high_water.fetch_max(taken, Ordering::Relaxed);
     }
 
+    /// Releases finished so far, whatever their outcome (a monotone count).
+    pub(crate) fn finished(&self) -> u64 {
+        self.released.load(Ordering::Acquire)
+            + self.failed.load(Ordering::Acquire)
+            + self.panicked.load(Ordering::Acquire)
+    }
+
     /// Records how one job went: counters, and an event for failures.
     pub(crate) fn record(&self, vtable: &'static VTable, outcome: RunOutcome) {
         match outcome {

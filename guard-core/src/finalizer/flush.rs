@@ -29,8 +29,13 @@ const STUCK_POLL: Duration = Duration::from_millis(2);
 /// # Examples
 ///
 /// ```
-/// guard_core::finalizer::flush().unwrap();
-/// assert_eq!(guard_core::finalizer::stats().pending, 0);
+/// use guard_core::finalizer::{self, FlushError};
+///
+/// match finalizer::flush() {
+///     Ok(()) => assert_eq!(finalizer::stats().pending, 0),
+///     Err(FlushError::Stuck { .. }) => eprintln!("a release is stuck"),
+///     Err(e) => panic!("{e}"),
+/// }
 /// ```
 pub fn flush() -> Result<(), FlushError> {
     flush_until(None, false)

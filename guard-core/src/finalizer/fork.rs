@@ -65,6 +65,7 @@ impl Held for FinalizerHeld {
         f.queue.forget_after_fork();
         f.shift.forget_after_fork();
         f.counters.zero_after_fork();
+        f.bound.forget_after_fork();
         counts.zero();
         f.intake.restart.store(true, StdOrdering::Relaxed);
         drop(wake);

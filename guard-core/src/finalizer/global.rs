@@ -2,6 +2,7 @@
 //! shift, its counters and its start-up flags). Data only; what acts on it lives in
 //! `intake` (producers), `start`, `worker`, `watchdog`, `flush` and `stats`.
 
+use super::bound::Bound;
 use super::counters::Counters;
 use super::queue::Queue;
 use super::shift::Shift;
@@ -16,6 +17,8 @@ pub(crate) struct Finalizer {
     pub(crate) intake: CachePadded<Intake>,
     pub(crate) shift: CachePadded<Shift>,
     pub(crate) counters: CachePadded<Counters>,
+    /// The bound on pending releases: written by producers that meet a full queue.
+    pub(crate) bound: CachePadded<Bound>,
     /// True once both the worker and the watchdog run.
     pub(super) started: StdAtomicBool,
     /// True once the first worker runs (it is never started twice: workers share `shift`).
@@ -40,6 +43,7 @@ static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {
     intake: CachePadded::default(),
     shift: CachePadded(Shift::new()),
     counters: CachePadded::default(),
+    bound: CachePadded::default(),
     started: StdAtomicBool::new(false),
     start_lock: StdMutex::new(false),
     outage: StdAtomicBool::new(false),

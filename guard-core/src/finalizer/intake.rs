@@ -1,13 +1,17 @@
 //! The producers' side: handing a job to the finalizer ([`enqueue`]).
 
+use super::bound;
 use super::global::Finalizer;
 use super::inline;
 use super::job::Job;
 use super::push_count;
+use super::worker::on_finalizer_thread;
 use crate::loom::StdOrdering;
 
-/// Hands a job to the finalizer: a thread-local count and one lock-free push. Once the
-/// process is exiting, runs it inline instead (through the calling thread's trampoline).
+/// Hands a job to the finalizer: a thread-local count and one lock-free push; every 32nd
+/// push of a thread also checks the bound on pending releases, and may wait for room
+/// (`bound.rs`). Once the process is exiting, runs it inline instead (through the calling
+/// thread's trampoline).
 #[inline]
 pub(crate) fn enqueue(job: Job) {
     let f = Finalizer::global();
@@ -18,7 +22,11 @@ pub(crate) fn enqueue(job: Job) {
     if f.intake.restart.load(StdOrdering::Relaxed) {
         restart_after_fork(f);
     }
-    push_count::add_one();
+    if let Some(ticket) = push_count::add_one()
+        && !on_finalizer_thread()
+    {
+        bound::admit(&f.bound, ticket, || f.counters.finished());
+    }
     f.queue.push(job);
 }
 

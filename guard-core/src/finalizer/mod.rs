@@ -17,7 +17,10 @@
 //! - **F4** [`flush`] returns once everything dropped before the call has been released; it
 //!   refuses with an error, never hangs, when called from a release;
 //! - **F5** dropping the last handle never waits for a release; [`stats`] shows the queue's
-//!   depth and high-water mark.
+//!   depth and high-water mark. Pending releases are bounded
+//!   ([`set_pending_bound`]): a drop that meets a full queue waits for room while the
+//!   finalizer makes progress, and goes past the bound (reported) when it makes none, so
+//!   a thread holding a lock the pending releases need never hangs.
 //!
 //! A finalizer thread that cannot be spawned is reported as
 //! [`FinalizerUnavailable`](crate::event::Event::FinalizerUnavailable), once per outage; the
@@ -27,6 +30,7 @@
 //! the child drops are released and [`flush`] returns; the parent's pending releases stay
 //! the parent's (see `docs/DESIGN.md`, N4).
 
+mod bound;
 mod cap;
 mod counters;
 mod deadline;
@@ -46,6 +50,12 @@ mod stats;
 mod watchdog;
 mod worker;
 
+pub use crate::error::FlushError;
+#[cfg(guard_loom)]
+pub(crate) use bound::{Admission, Bound};
+pub use bound::{
+    DEFAULT_PENDING_BOUND, pending_bound, set_pending_bound, set_stall_patience, stall_patience,
+};
 pub use cap::{DEFAULT_MAX_STUCK_WORKERS, max_stuck_workers, set_max_stuck_workers};
 pub use deadline::{set_stuck_deadline, stuck_deadline};
 pub(crate) use exit::watch_main_exit;

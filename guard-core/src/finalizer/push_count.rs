@@ -4,8 +4,13 @@
 //! thread: see `counted/last_drop/guard_counted` in `benches/counted.rs`. Each counter sits
 //! on lines of its own, so that a heap neighbour another thread writes does not share them.
 //!
+//! Every `CHECK_EVERY` pushes a thread also publishes them into one shared count, whose
+//! value is the ticket the bound on pending releases admits (`bound.rs`); a thread
+//! publishes the rest when it exits.
+//!
 //! A statistic, not part of the queue protocol: it uses std atomics under both backends.
 
+use super::bound::CHECK_EVERY;
 use crate::loom::{StdArc, StdAtomicU64, StdMutex, StdOrdering};
 use crate::padded::CachePadded;
 
@@ -24,6 +29,11 @@ static THREADS: StdMutex<Threads> = StdMutex::new(Threads {
 /// destroyed, e.g. a handle dropped by another thread-local's destructor).
 static FALLBACK: StdAtomicU64 = StdAtomicU64::new(0);
 
+/// Pushes published for the bound: each thread's in chunks of `CHECK_EVERY`, the rest when
+/// it exits, fallback pushes one by one. At most `CHECK_EVERY - 1` per live thread behind
+/// the total.
+static PUBLISHED: StdAtomicU64 = StdAtomicU64::new(0);
+
 struct Own(StdArc<CachePadded<StdAtomicU64>>);
 
 impl Own {
@@ -37,7 +47,9 @@ impl Own {
 impl Drop for Own {
     fn drop(&mut self) {
         let mut threads = lock();
-        threads.retired += self.0.load(StdOrdering::Relaxed);
+        let own = self.0.load(StdOrdering::Relaxed);
+        PUBLISHED.fetch_add(own % CHECK_EVERY, StdOrdering::Relaxed);
+        threads.retired += own;
         threads.live.retain(|c| !StdArc::ptr_eq(c, &self.0));
     }
 }
@@ -68,20 +80,35 @@ impl ForkHeld {
             c.store(0, StdOrdering::Relaxed);
         }
         FALLBACK.store(0, StdOrdering::Relaxed);
+        // The bound's tickets start again from zero, as the child's finished count does.
+        PUBLISHED.store(0, StdOrdering::Relaxed);
     }
 }
 
-/// Counts one push by the calling thread.
+/// Counts one push by the calling thread. Every `CHECK_EVERY`th push of a thread (and
+/// every fallback push) also publishes, and returns its ticket for the bound: the pushes
+/// published so far, its own included.
 #[inline]
-pub(crate) fn add_one() {
+pub(crate) fn add_one() -> Option<u64> {
     let counted = OWN.try_with(|own| {
         // Only this thread writes its counter: load + store, no locked instruction.
-        let n = own.0.load(StdOrdering::Relaxed);
-        own.0.store(n + 1, StdOrdering::Relaxed);
+        let n = own.0.load(StdOrdering::Relaxed) + 1;
+        own.0.store(n, StdOrdering::Relaxed);
+        n % CHECK_EVERY == 0
     });
-    if counted.is_err() {
-        FALLBACK.fetch_add(1, StdOrdering::Relaxed);
+    match counted {
+        Ok(false) => None,
+        Ok(true) => Some(publish(CHECK_EVERY)),
+        Err(_) => {
+            FALLBACK.fetch_add(1, StdOrdering::Relaxed);
+            Some(publish(1))
+        }
     }
+}
+
+#[cold]
+fn publish(pushes: u64) -> u64 {
+    PUBLISHED.fetch_add(pushes, StdOrdering::Relaxed) + pushes
 }
 
 /// The total so far. Every push that happened before an operation this thread has

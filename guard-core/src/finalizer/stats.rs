@@ -36,6 +36,12 @@ pub struct Stats {
     pub high_water: u64,
     /// Releases run inline on the dropping thread because the process was exiting.
     pub inline: u64,
+    /// Admission checks (one per 32 last drops of a thread) that met the
+    /// [bound](super::set_pending_bound) and waited for room.
+    pub waited_for_room: u64,
+    /// Admission checks that met the bound while the finalizer made no progress, and went
+    /// past it instead of waiting.
+    pub past_bound: u64,
 }
 
 impl fmt::Display for Stats {
@@ -51,6 +57,13 @@ impl fmt::Display for Stats {
             self.pending,
             self.high_water
         )?;
+        if self.waited_for_room > 0 || self.past_bound > 0 {
+            write!(
+                f,
+                ", waited for room {}, past the bound {}",
+                self.waited_for_room, self.past_bound
+            )?;
+        }
         if self.inline > 0 {
             write!(f, ", inline at exit {}", self.inline)?;
         }
@@ -67,7 +80,8 @@ impl fmt::Display for Stats {
 /// assert!(before.high_water >= before.pending || before.pending > 0);
 /// ```
 pub fn stats() -> Stats {
-    let c = &Finalizer::global().counters;
+    let f = Finalizer::global();
+    let c = &f.counters;
     // Read outcomes (Acquire) before the push count, so `pending` never underflows.
     let released = c.released.load(Ordering::Acquire);
     let failed = c.failed.load(Ordering::Acquire);
@@ -82,5 +96,7 @@ pub fn stats() -> Stats {
         pending: enqueued.saturating_sub(released + failed + panicked),
         high_water: c.high_water.load(Ordering::Relaxed),
         inline: c.inline.load(Ordering::Relaxed),
+        waited_for_room: f.bound.waited.load(Ordering::Relaxed),
+        past_bound: f.bound.past.load(Ordering::Relaxed),
     }
 }
