@@ -14,8 +14,8 @@
 
 mod guard;
 mod held;
+mod link;
 mod outcome;
-mod releasable;
 mod scoped;
 mod state;
 
