@@ -64,7 +64,7 @@ impl<T: Resource> Held<T> {
     ///
     /// # Safety
     ///
-    /// `link` is the link of a live `Held<T>` leaked from a `Box` in `enter`, not used again.
+    /// `link` is the link of a live `Held<T>` leaked from a `Box` by `place`, not used again.
     unsafe fn free_erased(link: NonNull<Link>) {
         // SAFETY: the caller guarantees the slot came from `Box::leak` and is freed once.
         drop(unsafe { Box::from_raw(link.cast::<Held<T>>().as_ptr()) });

@@ -27,10 +27,10 @@ pub(super) struct Ops {
     ///
     /// Safety: the slot is live, and no reference into its value is alive.
     pub(super) release: unsafe fn(NonNull<Link>) -> Option<Outcome>,
-    /// Frees the slot (dropping nothing but the slot: its value was taken).
+    /// Frees a slot on the heap (dropping nothing but the slot: its value was taken).
     ///
-    /// Safety: the slot is live, came from `Box::leak` in `enter`, and nothing will use it
-    /// again.
+    /// Safety: the slot is live, was leaked from a `Box` by `ScopeState::place`, and
+    /// nothing will use it again.
     pub(super) free: unsafe fn(NonNull<Link>),
 }
 

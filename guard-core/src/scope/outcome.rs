@@ -46,6 +46,8 @@ impl Ended {
     /// panic resumes (the body's, else the first release's), and what it cannot carry (the
     /// body's error, release errors, other panics) goes to the event hook; otherwise the
     /// body's error and every release failure are returned.
+    #[cold]
+    #[inline(never)]
     pub(super) fn resolve<T, E: fmt::Debug>(
         self,
         body: std::thread::Result<Result<T, E>>,

@@ -2,7 +2,6 @@
 
 use super::guard::Guard;
 use super::held::{Held, HeldRef};
-use super::link::Link;
 use super::state::ScopeState;
 use crate::census::{self, Origin};
 use crate::error::ScopeError;
@@ -10,7 +9,6 @@ use crate::resource::{Kind, Resource};
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::ptr::NonNull;
 
 /// Runs `body` with a [`Scope`] in which resources can be entered, then releases every
 /// resource still in the scope, in reverse order of entry, and returns the body's value.
@@ -81,7 +79,12 @@ where
     };
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&scope)));
     scope.inner.release_all();
-    scope.inner.finish().resolve(outcome)
+    match outcome {
+        Ok(result) if scope.inner.untroubled() => {
+            result.map_err(|e| ScopeError::new(Some(e), Vec::new()))
+        }
+        outcome => scope.inner.finish().resolve(outcome),
+    }
 }
 
 /// A scope to enter resources in, borrowed by the closure given to [`scope`].
@@ -121,9 +124,7 @@ impl<'scope> Scope<'scope, '_> {
     #[track_caller]
     pub fn enter<T: Resource + 'scope>(&'scope self, resource: T) -> Guard<'scope, T> {
         let count = census::enter(Origin::here::<T>(Kind::Unique));
-        let held = NonNull::from(Box::leak(Box::new(Held::new(resource, count))));
-        // SAFETY: `held` was just leaked from a `Box` and is in no list.
-        unsafe { self.inner.push(held.cast::<Link>()) };
+        let held = self.inner.place(Held::new(resource, count));
         Guard::new(HeldRef::new(held, &self.inner))
     }
 }

@@ -6,9 +6,15 @@ use super::outcome::{Ended, Outcome};
 use crate::error::{Panicked, ReleaseFailure};
 use crate::panic::drop_payload;
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
+
+/// Room inside the scope for one slot, so that a scope whose guards come one at a time
+/// (a lock acquisition, a file written then closed) allocates nothing.
+#[repr(C, align(16))]
+struct Room([MaybeUninit<u8>; 64]);
 
 /// The non-generic part of a scope that guards refer to.
 ///
@@ -17,9 +23,14 @@ use std::ptr::NonNull;
 /// scope holds no more slots than it has live guards, and the closing pass walks only
 /// those.
 pub(crate) struct ScopeState<'scope> {
-    /// The newest slot of the live list (see [`Link`]). Each slot was leaked from a `Box`
-    /// by `enter` and is freed once, by `remove` or at the end of `release_all`.
+    /// The newest slot of the live list (see [`Link`]). Each slot was placed by `place`
+    /// (in `room` or leaked from a `Box`) and is freed once, by `remove` or at the end of
+    /// `release_all`.
     newest: Cell<Option<NonNull<Link>>>,
+    /// Where `place` puts a slot that fits while the room is vacant.
+    room: UnsafeCell<MaybeUninit<Room>>,
+    /// A slot occupies `room`.
+    room_taken: Cell<bool>,
     /// Slots in the live list.
     live: Cell<usize>,
     /// How many resources were entered (for `Debug`).
@@ -30,6 +41,8 @@ pub(crate) struct ScopeState<'scope> {
     closing: Cell<bool>,
     /// Slots released by the closing pass, chained through `older`, freed at its end.
     released: Cell<Option<NonNull<Link>>>,
+    /// Set when a release failed or panicked: the scope's end then takes the slow path.
+    troubled: Cell<bool>,
     failures: RefCell<Vec<ReleaseFailure>>,
     /// The first release panic, with its resource's type name: the one that may resume.
     panic: Cell<Option<(&'static str, Box<dyn Any + Send>)>>,
@@ -42,10 +55,13 @@ impl<'scope> ScopeState<'scope> {
     pub(super) fn new() -> Self {
         ScopeState {
             newest: Cell::new(None),
+            room: UnsafeCell::new(MaybeUninit::uninit()),
+            room_taken: Cell::new(false),
             live: Cell::new(0),
             entered: Cell::new(0),
             closing: Cell::new(false),
             released: Cell::new(None),
+            troubled: Cell::new(false),
             failures: RefCell::new(Vec::new()),
             panic: Cell::new(None),
             more_panics: RefCell::new(Vec::new()),
@@ -53,12 +69,54 @@ impl<'scope> ScopeState<'scope> {
         }
     }
 
-    /// Links a newly entered slot as the newest.
+    /// Puts `held` (a slot for a resource being entered, `#[repr(C)]` with its [`Link`]
+    /// first) in the scope's room if it fits and is vacant, else on the heap, and links it
+    /// as the newest.
+    pub(super) fn place<H>(&self, held: H) -> NonNull<H> {
+        let fits = size_of::<H>() <= size_of::<Room>() && align_of::<H>() <= align_of::<Room>();
+        let slot = if fits && !self.room_taken.get() {
+            self.room_taken.set(true);
+            let room = self.room.get().cast::<H>();
+            // SAFETY: the room is vacant (no slot in it, so no pointer into it is used),
+            // large and aligned enough for `H`, and lives as long as the scope.
+            unsafe {
+                room.write(held);
+                NonNull::new_unchecked(room)
+            }
+        } else {
+            NonNull::from(Box::leak(Box::new(held)))
+        };
+        // SAFETY: `slot` was just placed, is live and in no list; `H` starts with its link.
+        unsafe { self.push(slot.cast::<Link>()) };
+        slot
+    }
+
+    /// Frees a slot that left every list, and whose value was taken.
     ///
     /// # Safety
     ///
-    /// `slot` is a live slot leaked from a `Box`, in no list yet.
-    pub(super) unsafe fn push(&self, slot: NonNull<Link>) {
+    /// `slot` was placed by `place`, is freed once, and nothing uses it again.
+    unsafe fn free(&self, slot: NonNull<Link>) {
+        if std::ptr::eq(slot.as_ptr().cast::<u8>(), self.room.get().cast::<u8>()) {
+            // Nothing to drop: the link and count have no drop glue, and the value was
+            // taken (it is `None`).
+            self.room_taken.set(false);
+        } else {
+            // SAFETY: not in the room, so leaked from a `Box` by `place`; the caller
+            // guarantees it is freed once.
+            unsafe {
+                let free = slot.as_ref().ops.free;
+                free(slot);
+            }
+        }
+    }
+
+    /// Links a newly placed slot as the newest.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is a live slot placed by `place`, in no list yet.
+    unsafe fn push(&self, slot: NonNull<Link>) {
         let older = self.newest.get();
         // SAFETY: the caller guarantees `slot` is live; `older`, in the list, is live too.
         unsafe {
@@ -94,16 +152,18 @@ impl<'scope> ScopeState<'scope> {
                 Some(newer) => newer.as_ref().older.set(older),
                 None => self.newest.set(older),
             }
-            let free = link.ops.free;
             self.live.set(self.live.get() - 1);
             // SAFETY: the slot left the list, its only other owner, and its guard is done
-            // with it: it is freed exactly once.
-            free(slot);
+            // with it (and took its value): it is freed exactly once.
+            self.free(slot);
         }
     }
 
     /// Records how one release went.
     pub(crate) fn record(&self, outcome: Outcome) {
+        if !matches!(outcome, Outcome::Released) {
+            self.troubled.set(true);
+        }
         match outcome {
             Outcome::Released => {}
             Outcome::Failed(f) => self.failures.borrow_mut().push(f),
@@ -152,16 +212,19 @@ impl<'scope> ScopeState<'scope> {
         }
         let mut next = self.released.take();
         while let Some(slot) = next {
-            // SAFETY: every slot on this chain came from `Box::leak` in `enter`, is reached
-            // once (read its link, then free it), and all resources are released, so no
-            // guard is left anywhere.
+            // SAFETY: every slot on this chain was placed by `place`, is reached once (read
+            // its link, then free it), and all resources are released (every value taken),
+            // so no guard is left anywhere.
             unsafe {
-                let link = slot.as_ref();
-                next = link.older.get();
-                let free = link.ops.free;
-                free(slot);
+                next = slot.as_ref().older.get();
+                self.free(slot);
             }
         }
+    }
+
+    /// True if every release so far succeeded.
+    pub(super) fn untroubled(&self) -> bool {
+        !self.troubled.get()
     }
 
     /// What the releases left to report.
