@@ -35,6 +35,7 @@ impl Outcome {
 }
 
 /// What a scope's releases left: every failure, the first panic and every later one.
+#[derive(Default)]
 pub(super) struct Ended {
     pub(super) failures: Vec<ReleaseFailure>,
     pub(super) panic: Option<(&'static str, Box<dyn Any + Send>)>,

@@ -79,11 +79,9 @@ where
     };
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&scope)));
     scope.inner.release_all();
-    match outcome {
-        Ok(result) if scope.inner.untroubled() => {
-            result.map_err(|e| ScopeError::new(Some(e), Vec::new()))
-        }
-        outcome => scope.inner.finish().resolve(outcome),
+    match (outcome, scope.inner.finish()) {
+        (Ok(result), None) => result.map_err(|e| ScopeError::new(Some(e), Vec::new())),
+        (outcome, trouble) => trouble.unwrap_or_default().resolve(outcome),
     }
 }
 

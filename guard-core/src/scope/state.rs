@@ -3,10 +3,9 @@
 
 use super::link::Link;
 use super::outcome::{Ended, Outcome};
-use crate::error::{Panicked, ReleaseFailure};
+use crate::error::Panicked;
 use crate::panic::drop_payload;
-use std::any::Any;
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
@@ -41,13 +40,9 @@ pub(crate) struct ScopeState<'scope> {
     closing: Cell<bool>,
     /// Slots released by the closing pass, chained through `older`, freed at its end.
     released: Cell<Option<NonNull<Link>>>,
-    /// Set when a release failed or panicked: the scope's end then takes the slow path.
-    troubled: Cell<bool>,
-    failures: RefCell<Vec<ReleaseFailure>>,
-    /// The first release panic, with its resource's type name: the one that may resume.
-    panic: Cell<Option<(&'static str, Box<dyn Any + Send>)>>,
-    /// Every later release panic: they go to the event hook.
-    more_panics: RefCell<Vec<(&'static str, Panicked)>>,
+    /// What failed or panicked so far; `None` while every release succeeded (the common
+    /// case, which then costs one word).
+    trouble: Cell<Option<Box<Ended>>>,
     _invariant: PhantomData<&'scope mut &'scope ()>,
 }
 
@@ -61,10 +56,7 @@ impl<'scope> ScopeState<'scope> {
             entered: Cell::new(0),
             closing: Cell::new(false),
             released: Cell::new(None),
-            troubled: Cell::new(false),
-            failures: RefCell::new(Vec::new()),
-            panic: Cell::new(None),
-            more_panics: RefCell::new(Vec::new()),
+            trouble: Cell::new(None),
             _invariant: PhantomData,
         }
     }
@@ -161,21 +153,28 @@ impl<'scope> ScopeState<'scope> {
 
     /// Records how one release went.
     pub(crate) fn record(&self, outcome: Outcome) {
-        if !matches!(outcome, Outcome::Released) {
-            self.troubled.set(true);
-        }
+        let mut dropped = None;
+        let mut trouble = match outcome {
+            Outcome::Released => return,
+            _ => self.trouble.take().unwrap_or_default(),
+        };
         match outcome {
             Outcome::Released => {}
-            Outcome::Failed(f) => self.failures.borrow_mut().push(f),
-            Outcome::Panicked { resource, payload } => match self.panic.take() {
-                None => self.panic.set(Some((resource, payload))),
-                Some(first) => {
-                    self.panic.set(Some(first));
-                    let message = Panicked::from_payload(&*payload);
-                    drop_payload(payload);
-                    self.more_panics.borrow_mut().push((resource, message));
-                }
-            },
+            Outcome::Failed(f) => trouble.failures.push(f),
+            Outcome::Panicked { resource, payload } if trouble.panic.is_none() => {
+                trouble.panic = Some((resource, payload));
+            }
+            Outcome::Panicked { resource, payload } => {
+                trouble
+                    .more_panics
+                    .push((resource, Panicked::from_payload(&*payload)));
+                dropped = Some(payload);
+            }
+        }
+        self.trouble.set(Some(trouble));
+        // Last: a payload's `Drop` is user code, which may drop a guard and record again.
+        if let Some(payload) = dropped {
+            drop_payload(payload);
         }
     }
 
@@ -222,18 +221,9 @@ impl<'scope> ScopeState<'scope> {
         }
     }
 
-    /// True if every release so far succeeded.
-    pub(super) fn untroubled(&self) -> bool {
-        !self.troubled.get()
-    }
-
-    /// What the releases left to report.
-    pub(super) fn finish(&self) -> Ended {
-        Ended {
-            failures: self.failures.take(),
-            panic: self.panic.take(),
-            more_panics: self.more_panics.take(),
-        }
+    /// What the releases left to report: `None` if every release succeeded.
+    pub(super) fn finish(&self) -> Option<Box<Ended>> {
+        self.trouble.take()
     }
 }
 
@@ -242,7 +232,12 @@ impl std::fmt::Debug for ScopeState<'_> {
         f.debug_struct("Scope")
             .field("entered", &self.entered.get())
             .field("held", &self.live.get())
-            .field("failures", &self.failures.borrow().len())
+            .field("troubled", &{
+                let trouble = self.trouble.take();
+                let troubled = trouble.is_some();
+                self.trouble.set(trouble);
+                troubled
+            })
             .finish()
     }
 }
