@@ -1,11 +1,13 @@
 //! A scope with one resource vs the hand-written RAII it replaces and the `scopeguard`
-//! crate, in one run.
+//! crate, in one run; and a scoped lock acquisition vs the bare `lock` + unlock.
 //!
-//! The sides are interleaved: each measured iteration of one side runs after an untimed
-//! iteration of another, so all see the same mix of machine states (fd numbers, caches,
-//! neighbours) and a ratio is not the drift between two measurement windows.
+//! Each side is timed over batches of [`BATCH`] iterations, never one iteration at a time
+//! (reading the clock costs more than the operations measured). The sides are interleaved
+//! batch by batch: each timed batch of one side runs after an untimed batch of the other,
+//! so both see the same mix of machine states (fd numbers, caches, neighbours) and a ratio
+//! is not the drift between two measurement windows.
 //!
-//! `cargo bench --bench scope`
+//! `cargo bench --bench scope -- --warm-up-time 1 --measurement-time 3`
 
 mod common;
 
@@ -14,6 +16,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use guard::Resource;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+/// Iterations per timed batch.
+const BATCH: u64 = 1_000;
 
 fn with_scope<R: Resource>(make: impl FnOnce() -> R) {
     guard::scope(|s| {
@@ -37,14 +42,22 @@ fn with_scopeguard<R: Resource>(make: impl FnOnce() -> R) {
     black_box(&*r);
 }
 
-/// Times `timed`, running `other` untimed before each call.
+/// Times `iters` calls of `timed` in batches of [`BATCH`], running a batch of `other`
+/// untimed before each timed batch.
 fn interleaved(iters: u64, mut timed: impl FnMut(), mut other: impl FnMut()) -> Duration {
     let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        other();
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(BATCH);
+        for _ in 0..n {
+            other();
+        }
         let start = Instant::now();
-        timed();
+        for _ in 0..n {
+            timed();
+        }
         total += start.elapsed();
+        left -= n;
     }
     total
 }
@@ -72,9 +85,50 @@ fn one_trivial(c: &mut Criterion) {
     group(c, "scope/one_trivial", || Nothing(black_box(1)));
 }
 
+/// Holding a counter's lock: a derived unique resource whose release unlocks (by dropping
+/// the guard), as `examples/scenarios/counter.rs` uses it.
+#[derive(guard::Resource)]
+#[resource(unique)]
+struct Increment<'a> {
+    count: parking_lot::MutexGuard<'a, u64>,
+}
+
+/// One increment under the lock, entered in a scope of its own.
+fn scoped_increment(counter: &parking_lot::Mutex<u64>) {
+    guard::scope(|s| {
+        let mut held = s.enter(Increment {
+            count: counter.lock(),
+        });
+        *held.count += 1;
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .expect("an infallible scope");
+}
+
+/// One increment under the lock, by hand.
+fn bare_increment(counter: &parking_lot::Mutex<u64>) {
+    let mut count = counter.lock();
+    *count += 1;
+}
+
+/// `scope/lock`: a scoped lock acquisition (scope, enter, census count, slot, release with
+/// its panic handling) vs the bare `lock` + increment + unlock, one thread, uncontended.
+fn lock(c: &mut Criterion) {
+    let counter = parking_lot::Mutex::new(0u64);
+    let counter = black_box(&counter);
+    let scoped = || scoped_increment(counter);
+    let bare = || bare_increment(counter);
+    let mut g = c.benchmark_group("scope/lock");
+    g.bench_function("guard_scope", |b| {
+        b.iter_custom(|n| interleaved(n, scoped, bare))
+    });
+    g.bench_function("bare", |b| b.iter_custom(|n| interleaved(n, bare, scoped)));
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = one_fd, one_trivial
+    targets = lock, one_trivial, one_fd
 }
 criterion_main!(benches);

@@ -43,6 +43,12 @@ pub enum Event<'a> {
         /// The panic message.
         message: &'a str,
     },
+    /// A scope's body returned an error, but a release in the scope panicked: that panic
+    /// resumes, so the body's error could not be returned.
+    BodyFailed {
+        /// The body's error.
+        error: &'a dyn fmt::Debug,
+    },
     /// A release on the finalizer ran past the deadline; a fresh worker took over the queue.
     Stuck {
         /// The resource's type name.
@@ -125,6 +131,10 @@ impl fmt::Display for Event<'_> {
                 "the event hook blocked for {:.3}s reporting on the release of `{resource}` \
                  on the finalizer; a fresh worker took over the queue",
                 elapsed.as_secs_f64()
+            ),
+            Event::BodyFailed { error } => write!(
+                f,
+                "a scope's body failed, and a release panicked (the panic resumes): {error:?}"
             ),
             Event::Stuck { resource, elapsed } => write!(
                 f,

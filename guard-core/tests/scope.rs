@@ -331,3 +331,72 @@ fn using_a_guard_after_its_resource_was_released_panics_clearly() {
     );
     assert_eq!(log.names(), ["newer"]);
 }
+
+/// Guards dropped in every order while the body runs (middle, oldest, newest), then a
+/// forgotten one and one taken back: each slot leaves the scope's list at once, and the
+/// list stays whole (Miri checks every link followed).
+#[test]
+fn guards_dropped_in_any_order_release_once_and_keep_the_rest_in_order() {
+    let log = Log::default();
+    let kept = scope(|s| {
+        for _ in 0..common::rounds(1_000) {
+            let a = s.enter(Probe::new("a", &log));
+            let b = s.enter(Probe::new("b", &log));
+            let c = s.enter(Probe::new("c", &log));
+            drop(b); // middle
+            let d = s.enter(Probe::new("d", &log));
+            drop(a); // oldest
+            drop(d); // newest
+            drop(c); // the last one
+        }
+        let e = s.enter(Probe::new("e", &log));
+        let f = s.enter(Probe::new("f", &log));
+        let g = s.enter(Probe::new("g", &log));
+        let h = s.enter(Probe::new("h", &log));
+        std::mem::forget(e);
+        let taken = f.into_inner(); // from the middle
+        drop(h);
+        std::mem::forget(g);
+        assert!(format!("{s:?}").contains("held: 2"), "{s:?}");
+        Ok::<_, std::io::Error>(taken)
+    })
+    .unwrap();
+    let n = common::rounds(1_000);
+    let names = log.names();
+    assert_eq!(names[..4], ["b", "a", "d", "c"]);
+    assert_eq!(
+        names[4 * n..],
+        ["h", "g", "e"],
+        "forgotten ones, newest first"
+    );
+    assert_eq!(kept.name, "f");
+}
+
+/// A guard kept in an older resource while slots around both come and go: the scope
+/// releases the kept guard's resource first (it is newer), then the holder, whose drop of
+/// the guard touches only memory still allocated.
+#[test]
+fn a_kept_guard_survives_its_neighbours_leaving_the_list() {
+    let log = Log::default();
+    scope(|s| {
+        let before = s.enter(Probe::new("before", &log));
+        let holder = s.enter(Holder {
+            kept: Default::default(),
+            log: log.clone(),
+        });
+        let between = s.enter(Probe::new("between", &log));
+        let newer = s.enter(Probe::new("newer", &log));
+        let after = s.enter(Probe::new("after", &log));
+        *holder.kept.borrow_mut() = Some(newer);
+        drop(between);
+        drop(before);
+        std::mem::forget(holder);
+        std::mem::forget(after);
+        Ok::<_, std::io::Error>(())
+    })
+    .unwrap();
+    assert_eq!(
+        log.names(),
+        ["between", "before", "after", "newer", "holder"]
+    );
+}

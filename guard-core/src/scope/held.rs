@@ -1,38 +1,40 @@
 //! [`Held`]: one resource held by a scope; [`HeldRef`]: a guard's access to it.
 
+use super::link::{Link, Ops};
 use super::outcome::Outcome;
-use super::releasable::Releasable;
 use super::state::ScopeState;
 use crate::census::SiteCount;
 use crate::resource::Resource;
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 
-/// One resource held by a scope: the link to the one entered before it, the value (until
-/// taken), and its census count.
-pub(crate) struct Held<'scope, T> {
-    prev: Option<NonNull<dyn Releasable<'scope> + 'scope>>,
-    value: UnsafeCell<Option<T>>,
+/// One resource held by a scope: its link in the scope's list, its census count, and the
+/// value (until taken). `#[repr(C)]` with the link first, so that a pointer to the slot is
+/// a pointer to its link.
+#[repr(C)]
+pub(crate) struct Held<T> {
+    link: Link,
     count: &'static SiteCount,
+    value: UnsafeCell<Option<T>>,
 }
 
-impl<'scope, T> Held<'scope, T> {
-    /// A resource just entered, on top of `prev`.
-    pub(super) fn new(
-        prev: Option<NonNull<dyn Releasable<'scope> + 'scope>>,
-        value: T,
-        count: &'static SiteCount,
-    ) -> Self {
+impl<T: Resource> Held<T> {
+    /// The type-erased operations on a `Held<T>`.
+    const OPS: &'static Ops = &Ops {
+        release: Self::release_erased,
+        free: Self::free_erased,
+    };
+
+    /// A slot for a resource just entered (not yet linked).
+    pub(super) fn new(value: T, count: &'static SiteCount) -> Self {
         Held {
-            prev,
-            value: UnsafeCell::new(Some(value)),
+            link: Link::new(Self::OPS),
             count,
+            value: UnsafeCell::new(Some(value)),
         }
     }
-}
 
-impl<T: Resource> Held<'_, T> {
-    /// Takes the resource out; `None` if it was already taken.
+    /// Takes the resource out (and out of the census); `None` if it was already taken.
     ///
     /// # Safety
     ///
@@ -45,35 +47,45 @@ impl<T: Resource> Held<'_, T> {
         }
         value
     }
-}
 
-impl<'scope, T: Resource + 'scope> Releasable<'scope> for Held<'scope, T> {
-    fn release_now(&self) -> Option<Outcome> {
-        // SAFETY: called by the scope only after the body returned; no borrow from a guard
-        // is alive across this call (see `release_all`).
-        let value = unsafe { self.take() }?;
+    /// [`Ops::release`] for `Held<T>`.
+    ///
+    /// # Safety
+    ///
+    /// `link` is the link of a live `Held<T>`, and no reference into its value is alive.
+    unsafe fn release_erased(link: NonNull<Link>) -> Option<Outcome> {
+        // SAFETY: the caller guarantees `link` heads a live `Held<T>` (`repr(C)`, link first,
+        // so the cast gives back the slot's own pointer) and that `take` is exclusive.
+        let value = unsafe { link.cast::<Held<T>>().as_ref().take() }?;
         Some(Outcome::of(value))
     }
 
-    fn prev(&self) -> Option<NonNull<dyn Releasable<'scope> + 'scope>> {
-        self.prev
+    /// [`Ops::free`] for `Held<T>`.
+    ///
+    /// # Safety
+    ///
+    /// `link` is the link of a live `Held<T>` leaked from a `Box` by `place`, not used again.
+    unsafe fn free_erased(link: NonNull<Link>) {
+        // SAFETY: the caller guarantees the slot came from `Box::leak` and is freed once.
+        drop(unsafe { Box::from_raw(link.cast::<Held<T>>().as_ptr()) });
     }
 }
 
 /// A guard's access to its slot. Invariant: while `slot` is `Some`, it points to a live
-/// `Held<T>` on the scope's stack, and only this `HeldRef` touches it while the body runs.
-/// Slots are freed only by their own `HeldRef::take` (during the body) or after every
-/// resource has been released (when no guard can be left). The value is `Some` until
-/// `take`, or until the scope's closing phase releases it (possible only for a guard kept
-/// inside another resource: then `get` panics, it never reads freed memory).
+/// `Held<T>`, and only this `HeldRef` touches its value while the body runs. A slot is
+/// freed by its own `HeldRef::take` while the body runs (it then leaves the scope's list at
+/// once, wherever it is in it), or, once the body has returned, only after every resource
+/// has been released. The value is `Some` until `take`, or until the scope's closing phase
+/// releases it (possible only for a guard kept inside another resource: then `get` panics,
+/// it never reads freed memory).
 pub(crate) struct HeldRef<'scope, T: Resource + 'scope> {
-    slot: Option<NonNull<Held<'scope, T>>>,
+    slot: Option<NonNull<Held<T>>>,
     scope: &'scope ScopeState<'scope>,
 }
 
 impl<'scope, T: Resource + 'scope> HeldRef<'scope, T> {
     /// The guard's access to `held`, just pushed onto `scope`.
-    pub(super) fn new(held: NonNull<Held<'scope, T>>, scope: &'scope ScopeState<'scope>) -> Self {
+    pub(super) fn new(held: NonNull<Held<T>>, scope: &'scope ScopeState<'scope>) -> Self {
         HeldRef {
             slot: Some(held),
             scope,
@@ -87,7 +99,7 @@ impl<'scope, T: Resource + 'scope> HeldRef<'scope, T> {
         // SAFETY: the slot is live (type invariant); nothing else borrows its value while the
         // shared borrow of `self` keeps `take`/`get_mut` away for the reference's lifetime
         // (the scope's own `take` runs only between releases, never during this borrow).
-        match unsafe { &*slot.as_ref().value.get() } {
+        match unsafe { &*(*slot.as_ptr()).value.get() } {
             Some(v) => v,
             None => panic!("{RELEASED_UNDER_GUARD}"),
         }
@@ -98,20 +110,21 @@ impl<'scope, T: Resource + 'scope> HeldRef<'scope, T> {
             unreachable!("a guard is used only until it is consumed")
         };
         // SAFETY: as in `get`, with `&mut self` making the access exclusive.
-        match unsafe { &mut *slot.as_ref().value.get() } {
+        match unsafe { &mut *(*slot.as_ptr()).value.get() } {
             Some(v) => v,
             None => panic!("{RELEASED_UNDER_GUARD}"),
         }
     }
 
-    /// Takes the resource out of the scope (deregistering it) and frees the slot if it is
-    /// the newest. `None` if it was already taken.
+    /// Takes the resource out of the scope (and out of the census) and, while the body
+    /// runs, frees its slot. `None` if it was already taken.
     pub(crate) fn take(&mut self) -> Option<T> {
         let slot = self.slot.take()?;
         // SAFETY: the slot is live (type invariant); `&mut self` excludes borrows from `get`.
         let value = unsafe { slot.as_ref().take() };
-        let erased: NonNull<dyn Releasable<'scope> + 'scope> = slot;
-        self.scope.free_if_last(erased);
+        // SAFETY: the slot is live and linked (type invariant), and this guard, its only
+        // user besides the scope, never touches it again (`self.slot` is now `None`).
+        unsafe { self.scope.remove(slot.cast::<Link>()) };
         value
     }
 

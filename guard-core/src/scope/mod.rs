@@ -7,15 +7,20 @@
 //!
 //! - **S1** Every entered resource is released exactly once, in reverse order of entry, on
 //!   normal exit, early return and panic (the panic resumes after every release ran).
-//! - **S2** Release errors are returned, never dropped: [`ScopeError`](crate::ScopeError) holds the body's error
-//!   and every release error.
+//! - **S2** Nothing is dropped: [`ScopeError`](crate::ScopeError) holds the body's error
+//!   and every release error; when a panic resumes (the body's, else the first release's),
+//!   what it cannot carry goes to the [event hook](crate::event::set_hook), once each.
 //! - **S3** A [`Guard`] cannot outlive its scope (lifetimes), and `mem::forget` on a guard
 //!   leaks nothing (the scope still owns the resource).
+//!
+//! A scope holds memory only for its live guards: a guard that goes (dropped, released or
+//! taken back, in any order) frees its slot at once, so a long-lived scope entering and
+//! dropping guards runs in constant memory, and the closing pass walks only what is live.
 
 mod guard;
 mod held;
+mod link;
 mod outcome;
-mod releasable;
 mod scoped;
 mod state;
 

@@ -4,13 +4,11 @@ use super::guard::Guard;
 use super::held::{Held, HeldRef};
 use super::state::ScopeState;
 use crate::census::{self, Origin};
-use crate::error::{ReleaseFailure, ScopeError};
-use crate::event::{self, Event};
-use crate::panic::drop_payload;
+use crate::error::ScopeError;
 use crate::resource::{Kind, Resource};
+use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::ptr::NonNull;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Runs `body` with a [`Scope`] in which resources can be entered, then releases every
 /// resource still in the scope, in reverse order of entry, and returns the body's value.
@@ -22,9 +20,11 @@ use std::ptr::NonNull;
 ///
 /// # Panics
 ///
-/// If the body panics, every resource is released first, then the panic resumes (release
-/// errors that can no longer be returned go to the [event hook](crate::event::set_hook)).
-/// If a release panics, the other releases still run, then that panic resumes.
+/// If the body panics, every resource is released first, then the panic resumes. If a
+/// release panics, the other releases still run, then the first such panic resumes. Only
+/// one panic can resume; nothing else is dropped: whatever it cannot carry (the body's
+/// error, release errors, other release panics) goes to the
+/// [event hook](crate::event::set_hook), once each.
 ///
 /// # Examples
 ///
@@ -71,6 +71,7 @@ use std::ptr::NonNull;
 pub fn scope<'env, F, T, E>(body: F) -> Result<T, ScopeError<E>>
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> Result<T, E>,
+    E: fmt::Debug,
 {
     let scope = Scope {
         inner: ScopeState::new(),
@@ -78,22 +79,9 @@ where
     };
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&scope)));
     scope.inner.release_all();
-    let (failures, release_panic) = scope.inner.finish();
-    match (outcome, release_panic) {
-        (Err(body_panic), release_panic) => {
-            if let Some(p) = release_panic {
-                drop_payload(p);
-            }
-            report_lost(&failures);
-            resume_unwind(body_panic)
-        }
-        (Ok(_), Some(release_panic)) => {
-            report_lost(&failures);
-            resume_unwind(release_panic)
-        }
-        (Ok(Ok(value)), None) if failures.is_empty() => Ok(value),
-        (Ok(Ok(_)), None) => Err(ScopeError::new(None, failures)),
-        (Ok(Err(e)), None) => Err(ScopeError::new(Some(e), failures)),
+    match (outcome, scope.inner.finish()) {
+        (Ok(result), None) => result.map_err(|e| ScopeError::new(Some(e), Vec::new())),
+        (outcome, trouble) => trouble.unwrap_or_default().resolve(outcome),
     }
 }
 
@@ -134,9 +122,7 @@ impl<'scope> Scope<'scope, '_> {
     #[track_caller]
     pub fn enter<T: Resource + 'scope>(&'scope self, resource: T) -> Guard<'scope, T> {
         let count = census::enter(Origin::here::<T>(Kind::Unique));
-        let held = Box::new(Held::new(self.inner.head(), resource, count));
-        let held = NonNull::from(Box::leak(held));
-        self.inner.push(held);
+        let held = self.inner.place(Held::new(resource, count));
         Guard::new(HeldRef::new(held, &self.inner))
     }
 }
@@ -144,16 +130,5 @@ impl<'scope> Scope<'scope, '_> {
 impl std::fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.inner.fmt(f)
-    }
-}
-
-/// Release failures that cannot be returned (a panic is propagating) go to the hook.
-fn report_lost(failures: &[ReleaseFailure]) {
-    for f in failures {
-        event::emit(&Event::ReleaseFailed {
-            resource: f.resource(),
-            kind: Kind::Unique,
-            error: f.error(),
-        });
     }
 }
