@@ -65,7 +65,7 @@ mod resource;
 mod runtime;
 mod scope;
 
-pub use counted::{Counted, TryReleaseError};
+pub use counted::{Counted, DEFAULT_POOL_LIMIT, TryReleaseError, pool_limit, set_pool_limit};
 pub use error::{
     BoxError, Error, FlushError, Panicked, ReleaseErrors, ReleaseFailure, Result, ScopeError,
 };

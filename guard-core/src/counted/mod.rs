@@ -6,4 +6,5 @@ mod pool;
 mod try_release;
 
 pub use handle::Counted;
+pub use pool::{DEFAULT_POOL_LIMIT, pool_limit, set_pool_limit};
 pub use try_release::TryReleaseError;

@@ -12,8 +12,8 @@
 //!
 //! Bounded: a thread's list holds at most [`LOCAL_CAP`] nodes per class and
 //! [`LOCAL_BYTES`] in all, and everything pooled (the shared stacks plus the room every
-//! thread's list may fill, reserved once per thread) stays under [`TOTAL_BYTES`]; beyond
-//! that, memory goes back to the allocator. A thread's list goes back to the shared stacks
+//! thread's list may fill, reserved once per thread) stays under the pool limit
+//! ([`set_pool_limit`], default 4 MiB); beyond that, memory goes back to the allocator. A thread's list goes back to the shared stacks
 //! when the thread exits, and its room to the total.
 //!
 //! Not part of any loom model (a cache, not a protocol): std atomics under both backends.
@@ -31,8 +31,10 @@ const LOCAL_CAP: u32 = 64;
 /// Bytes a thread keeps on its own lists, at most (reserved from [`TOTAL_BYTES`] the
 /// first time it keeps one).
 const LOCAL_BYTES: usize = 32 * 1024;
-/// Bytes pooled in total, at most: the shared stacks plus every thread's reserved room.
-const TOTAL_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes pooled in total, at most, unless [`set_pool_limit`] says otherwise: the shared
+/// stacks plus every thread's reserved room.
+pub const DEFAULT_POOL_LIMIT: usize = 4 * 1024 * 1024;
+static TOTAL_BYTES: StdAtomicUsize = StdAtomicUsize::new(DEFAULT_POOL_LIMIT);
 
 /// A pooled allocation's first word, while it is in a pool.
 struct Free {
@@ -121,9 +123,37 @@ thread_local! {
 fn reserve(bytes: usize) -> bool {
     POOLED
         .fetch_update(StdOrdering::Relaxed, StdOrdering::Relaxed, |pooled| {
-            (pooled + bytes <= TOTAL_BYTES).then_some(pooled + bytes)
+            (pooled + bytes <= pool_limit()).then_some(pooled + bytes)
         })
         .is_ok()
+}
+
+/// Sets how many bytes of freed counted allocations may be kept for reuse, in all (default
+/// [`DEFAULT_POOL_LIMIT`], 4 MiB): the shared pool plus the room each thread that reuses
+/// allocations reserves for its own list (32 KiB, given back when the thread exits). `0`
+/// turns pooling off. Lowering the limit does not free what is pooled now; it stops more
+/// from being kept until the pool is below it.
+///
+/// # Examples
+///
+/// ```
+/// guard_core::set_pool_limit(1 << 20); // keep at most 1 MiB for reuse
+/// assert_eq!(guard_core::pool_limit(), 1 << 20);
+/// # guard_core::set_pool_limit(guard_core::DEFAULT_POOL_LIMIT);
+/// ```
+pub fn set_pool_limit(bytes: usize) {
+    TOTAL_BYTES.store(bytes, StdOrdering::Relaxed);
+}
+
+/// The limit [`set_pool_limit`] set (default [`DEFAULT_POOL_LIMIT`]).
+///
+/// # Examples
+///
+/// ```
+/// assert!(guard_core::pool_limit() <= usize::MAX);
+/// ```
+pub fn pool_limit() -> usize {
+    TOTAL_BYTES.load(StdOrdering::Relaxed)
 }
 
 /// The size class of `layout`, if it is pooled.
