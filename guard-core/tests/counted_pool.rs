@@ -6,43 +6,11 @@ mod common;
 
 use common::watchdog;
 use guard_core::{Counted, CountedResource, Resource, finalizer};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
-/// The system allocator, counting the bytes live on the heap.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to `System` with the same arguments; the counter does not
-// affect what is returned.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: guard_testkit::Counting = guard_testkit::Counting::new();
 
 /// A counted value whose allocation falls in the pool's largest class (512 bytes).
 struct Big([u8; 470]);
@@ -59,7 +27,7 @@ impl CountedResource for Big {}
 const MIB: isize = 1024 * 1024;
 
 fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
+    ALLOC.live()
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 mod blocker;
 mod child;
+mod counting;
 mod fds;
 mod memory;
 mod size;
@@ -14,6 +15,7 @@ mod watchdog;
 
 pub use blocker::Blocker;
 pub use child::{output_of, payload, wait_output};
+pub use counting::Counting;
 pub use fds::{fd_target, open_fds};
 pub use memory::rss;
 pub use size::{full, size};
