@@ -72,7 +72,18 @@ start_all=$(now)
 echo "== building the suites ($size)"
 cargo test -p guard "${profile[@]}" --test 'reliability_*' --no-run 2>&1 | tail -1
 
-for suite in soak deadlock faults bad_input; do
+suites=(soak deadlock faults bad_input fork)
+# A new tests/reliability_*.rs must be added above (and to SUITES in report.py).
+for file in tests/reliability_*.rs; do
+    name=$(basename "$file" .rs)
+    name=${name#reliability_}
+    if [[ " ${suites[*]} " != *" $name "* ]]; then
+        echo "reliability/run.sh: $file is not in its list of suites" >&2
+        status=1
+    fi
+done
+
+for suite in "${suites[@]}"; do
     echo "== reliability_$suite ($size)"
     t=$(now)
     suite_log="$out/$suite.log"
