@@ -147,6 +147,18 @@ ELSEWHERE = [
 ]
 
 
+def failed_steps(d):
+    """What failed in this run, for the first paragraph."""
+    steps = [f"suite `{r['test']}`" for r in d.all("run") if r.get("test") != "total" and not r.get("ok")]
+    steps += [f"loom model `{r['test']}`" for r in d.all("loom") if not r.get("ok")]
+    s = d.one("valgrind", "summary")
+    if s and not s.get("ok"):
+        failed = [f"`{f['test']}`" for r in d.all("valgrind") for f in r.get("failures", [])]
+        steps.append("valgrind: " + (", ".join(failed) + " failed under it" if failed else "see below")
+                     + (f"; memcheck errors {s['memcheck_errors']}" if s.get("memcheck_errors") else ""))
+    return steps
+
+
 def render(d):
     env = d.one("env", "machine")
     total = d.one("run", "total")
@@ -163,7 +175,8 @@ def render(d):
       f"Linux {env.get('kernel', '?')}, {env.get('rustc', '?')}, RLIMIT_NOFILE "
       f"{fmt(env.get('nofile'))}. Everything below took {fmt(total.get('seconds'))} s "
       f"(suites, pinned bugs, loom, valgrind); overall: "
-      f"**{'passed' if total.get('ok') else 'FAILED'}**.")
+      f"**{'passed' if total.get('ok') else 'FAILED'}**"
+      + ("" if total.get("ok") else f" ({', '.join(failed_steps(d)) or 'see the logs'})") + ".")
     w("")
 
     # --- how to run
@@ -899,10 +912,12 @@ def loom_section(d, w):
     w("")
     w("`guard-core/tests/loom.rs` under `RUSTFLAGS=\"--cfg guard_loom\"`: loom explores every "
       "interleaving of the real queue, shift and registry code (their atomics, locks and "
-      "condition variables come from `crate::loom`) up to the preemption bound. The first "
-      "four models were there; the reliability work added the last four (marker ordering "
-      "across batches, insertion and slot reuse during a pass, a three-job hand-over, two "
-      "passes and a removal).")
+      "condition variables come from `crate::loom`) up to the preemption bound. Four models "
+      "were there first; the reliability work added four (marker ordering across batches, "
+      "insertion and slot reuse during a pass, a three-job hand-over, two passes and a "
+      "removal); later issues added the rest (a full queue under the pending bound that "
+      "runs every job once and never holds a producer whose worker cannot run, a removal "
+      "that meets a pass's batch lease before its visit).")
     w("")
     w(table(["model", "preemption bound", "time (s)", "result"],
             [[f"`{r['test']}`", fmt(r["preemptions"]), fmt(r["seconds"]), "ok" if r["ok"] else "FAILED"]
@@ -956,8 +971,23 @@ def valgrind_section(d, w):
         w(table(["guard-core test binary", "tests passed under memcheck", "failed"],
                 [[f"`{r['test']}`", fmt(r["passed"]), fmt(r["failed"])] for r in rows]))
         w("")
-        w(f"{len(rows)} binaries, {fmt(sum(r['passed'] for r in rows))} tests, "
-          f"{fmt(s.get('seconds'))} s, memcheck errors: **{'none' if s.get('ok') else 'YES (see the log)'}**.")
+        errors = s.get("memcheck_errors")
+        w(f"{len(rows)} binaries, {fmt(sum(r['passed'] for r in rows))} tests passed, "
+          f"{fmt(sum(r['failed'] for r in rows))} failed, {fmt(s.get('seconds'))} s; memcheck "
+          f"errors: **{fmt(errors) if errors else 'none'}**"
+          + ("" if errors is not None or s.get("ok") else " (not counted in this log: see "
+             "`valgrind.log`)") + ".")
+        failures = [(r["test"], f) for r in rows for f in r.get("failures", [])]
+        if failures:
+            w("")
+            w("Tests that failed under valgrind (their own assertions, not memcheck's):")
+            w("")
+            w(table(["binary", "test", "at", "message"],
+                    [[f"`{b}`", f"`{f['test']}`", f["at"], short(f["message"])] for b, f in failures]))
+        if s.get("not_reached"):
+            w("")
+            w("`.ci/valgrind` stops at the first failing binary; not reached in this run: "
+              + ", ".join(f"`{b}`" for b in s["not_reached"]) + ".")
     else:
         w("_not run_")
     w("")
