@@ -72,7 +72,18 @@ start_all=$(now)
 echo "== building the suites ($size)"
 cargo test -p guard "${profile[@]}" --test 'reliability_*' --no-run 2>&1 | tail -1
 
-for suite in soak deadlock faults bad_input; do
+suites=(soak deadlock faults bad_input fork)
+# A new tests/reliability_*.rs must be added above (and to SUITES in report.py).
+for file in tests/reliability_*.rs; do
+    name=$(basename "$file" .rs)
+    name=${name#reliability_}
+    if [[ " ${suites[*]} " != *" $name "* ]]; then
+        echo "reliability/run.sh: $file is not in its list of suites" >&2
+        status=1
+    fi
+done
+
+for suite in "${suites[@]}"; do
     echo "== reliability_$suite ($size)"
     t=$(now)
     suite_log="$out/$suite.log"
@@ -145,25 +156,7 @@ if [ "$valgrind" = 1 ]; then
     t=$(now)
     if .ci/valgrind >"$out/valgrind.log" 2>&1; then ok=true; else ok=false; status=1; fi
     secs=$(elapsed "$t")
-    python3 - "$ok" "$secs" "$out/valgrind.log" >>"$log" <<'EOF'
-import json, re, sys
-ok, secs, path = sys.argv[1] == "true", float(sys.argv[2]), sys.argv[3]
-text = open(path, errors="replace").read()
-skipped = "skipped: valgrind is not installed" in text
-current = None
-for line in text.splitlines():
-    m = re.match(r"-- valgrind (\S+)", line)
-    if m:
-        current = re.sub(r"-[0-9a-f]{16}$", "", m.group(1))
-        continue
-    m = re.match(r"test result: (\w+)\. (\d+) passed; (\d+) failed", line)
-    if m and current:
-        print("RELIABILITY " + json.dumps({"suite": "valgrind", "test": current,
-              "passed": int(m.group(2)), "failed": int(m.group(3))}))
-        current = None
-print("RELIABILITY " + json.dumps({"suite": "valgrind", "test": "summary", "ok": ok,
-      "skipped": skipped, "seconds": secs}))
-EOF
+    python3 reliability/valgrind.py "$ok" "$secs" "$out/valgrind.log" >>"$log"
     echo "   $([ "$ok" = true ] && echo ok || echo FAILED) in ${secs}s"
 fi
 
