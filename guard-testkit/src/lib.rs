@@ -9,7 +9,6 @@ mod blocker;
 mod child;
 mod counting;
 mod fds;
-mod memory;
 mod size;
 mod watchdog;
 
@@ -17,6 +16,5 @@ pub use blocker::Blocker;
 pub use child::{output_of, payload, wait_output};
 pub use counting::Counting;
 pub use fds::{fd_target, open_fds};
-pub use memory::rss;
 pub use size::{full, size};
 pub use watchdog::{Hung, try_watchdog, watchdog};
