@@ -76,6 +76,15 @@ impl Local {
         by_bytes.min((LOCAL_CAP - self.lens[class].get()) as usize)
     }
 
+    /// Makes the chain at `head` (`len` nodes of `class`, null-terminated) this thread's
+    /// list of `class`, which is empty.
+    fn install(&self, class: usize, head: *mut Free, len: usize) {
+        debug_assert!(self.heads[class].get().is_null());
+        self.heads[class].set(head);
+        self.lens[class].set(len as u32);
+        self.bytes.set(self.bytes.get() + len * class_size(class));
+    }
+
     /// Pushes `node` onto this thread's list of `class`.
     ///
     /// # Safety
@@ -190,18 +199,49 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
     }
 }
 
-/// Takes one node of `class` from the shared stack and fills this thread's list from it.
+/// Takes one node of `class` from the shared stack and fills this thread's (empty) list
+/// from it: the nodes after the first, up to the list's room, stay linked as they are
+/// (their links are read, not rewritten: each was freed moments ago on the finalizer's
+/// core, and writing it would cost a second cross-core transfer), and the rest goes back.
 fn refill(local: &Local, class: usize) -> Option<NonNull<Free>> {
-    let mut space = local.space(class);
-    take_shared(class, |node| {
-        if space == 0 {
-            return false;
+    let space = local.space(class);
+    let shared = &SHARED[class];
+    if shared.load(StdOrdering::Relaxed).is_null() {
+        return None;
+    }
+    let first = NonNull::new(shared.swap(ptr::null_mut(), StdOrdering::Acquire))?;
+    // SAFETY: the whole list was just taken by this thread, which owns it.
+    let chain = unsafe { first.as_ref() }.next;
+    let mut rest = chain;
+    let mut tail: Option<NonNull<Free>> = None;
+    let mut kept = 0;
+    while kept < space {
+        let Some(node) = NonNull::new(rest) else {
+            break;
+        };
+        // SAFETY: as above.
+        rest = unsafe { node.as_ref() }.next;
+        tail = Some(node);
+        kept += 1;
+    }
+    if let Some(tail) = tail {
+        if !rest.is_null() {
+            // SAFETY: as above; the kept chain ends here.
+            unsafe { (*tail.as_ptr()).next = ptr::null_mut() };
         }
-        space -= 1;
-        // SAFETY: `take_shared` hands over the node; `space` counted the room for it.
-        unsafe { local.push(class, node) };
-        true
-    })
+        local.install(class, chain, kept);
+    }
+    POOLED.fetch_sub((1 + kept) * class_size(class), StdOrdering::Relaxed);
+    if let Some(rest) = NonNull::new(rest) {
+        // Back whole: the stack is ours again in one swap; whatever was pushed meanwhile
+        // (usually little) is pushed on top of it.
+        let arrived = shared.swap(rest.as_ptr(), StdOrdering::AcqRel);
+        if let Some(arrived) = NonNull::new(arrived) {
+            // SAFETY: the swap handed this thread the list pushed meanwhile, owned whole.
+            unsafe { push_chain(shared, arrived) };
+        }
+    }
+    Some(first)
 }
 
 /// Takes the shared stack of `class`: returns its first node, offers the next ones to
