@@ -229,7 +229,7 @@ fn concurrent_closes(dir: &TempDir, out: &mut Outcome) -> Result {
                 return; // churn, pipes, or fds of other code
             };
             if closed_ahead.contains(&i) {
-                ahead_visited += 1; // leased with its batch before the close: still open
+                ahead_visited += 1; // closed before its visit: the pass should have skipped it
             }
             if closed_before.contains(&i) {
                 out.visited_after_close.push(format!(
@@ -276,15 +276,13 @@ fn concurrent_closes(dir: &TempDir, out: &mut Outcome) -> Result {
             "    {} closed by their owner during their own visit: close() returned at once, the",
             out.deferred_closes
         );
-        println!(
-            "      fd was closed when the pass ended the leases of its batch (up to 32 visits)"
-        );
+        println!("      fd was closed as soon as its visit returned");
         println!(
             "    {} closed by their owner just before their visit: {ahead_visited} visited anyway",
             closed_ahead.len()
         );
         println!(
-            "      (leased with their batch, so still open), the rest skipped; {CLOSED_BEFORE} closed before the pass: skipped"
+            "      (a close takes over the pass's lease and closes at once); {CLOSED_BEFORE} closed before the pass: skipped"
         );
         Ok(())
     })?;
@@ -358,7 +356,7 @@ fn finalised_during_pass(dir: &TempDir, out: &mut Outcome) -> Result {
         out.flush_in_callback.unwrap_or_default()
     );
     println!(
-        "    {} were leased by the pass: visited (still open), closed when the pass ended their batch;",
+        "    {} were visited after their last handle went (open for the whole visit, closed when it returned);",
         out.visited_after_last_handle
     );
     println!(

@@ -140,7 +140,7 @@ fn failed_close(dir: &TempDir, out: &mut Outcome, events: &Events) -> Result {
             && let Some(v) = victim.lock().take()
         {
             behind = close_behind_the_registrys_back(n);
-            deferred = Some(v.close()); // leased: deferred to the end of this batch of visits
+            deferred = Some(v.close()); // under visit: deferred to the end of this visit
         }
     });
     behind?;
@@ -155,14 +155,14 @@ fn failed_close(dir: &TempDir, out: &mut Outcome, events: &Events) -> Result {
     out.deferred_failure_reported = reported.len() == 1;
     out.expected_events.extend(reported.iter().cloned());
     println!(
-        "  the same while a pass leases the fd: close() returned {} (deferred to the end of its",
+        "  the same while a pass visits the fd: close() returned {} (deferred to the end of",
         match &deferred {
             Some(Ok(())) => "Ok at once".to_owned(),
             Some(Err(e)) => format!("an error ({e})"),
             None => "nothing (never called)".to_owned(),
         }
     );
-    println!("    batch of visits); the deferred close failed, and the event hook got its error:");
+    println!("    that visit); the deferred close failed, and the event hook got its error:");
     for r in &reported {
         println!("      {r}");
     }

@@ -16,7 +16,7 @@ use std::panic::Location;
 /// [`guard_core::finalizer::flush`] after dropping the last handle: until the close has
 /// run, `bind` fails with `EADDRINUSE`. While another thread's
 /// [`fds().for_each`](crate::Fds::for_each) visits the listener, even `close` is deferred to
-/// the end of that visit's batch.
+/// the end of that visit.
 ///
 /// # Examples
 ///
