@@ -31,7 +31,8 @@ use guard::os::{
 use guard::{Counted, CountedResource, Resource, ScopeError, UniqueResource, scope};
 use guard_testkit::Blocker;
 use reliability::{
-    EXPECTED, Events, FdSnapshot, Record, is_open, payload, run_output, size, temp_path, watchdog,
+    EXPECTED, Events, FdSnapshot, Record, is_open, payload, run_output, size, temp_path, wait_pid,
+    watchdog,
 };
 use std::any::Any;
 use std::collections::HashMap;
@@ -1200,29 +1201,6 @@ fn fork_without_exec_with_a_running_finalizer() {
         }
         assert!(leaked.is_empty() && lost.is_empty(), "{leaked:?} {lost:?}");
     });
-}
-
-/// Waits for `pid` at most `timeout`: its exit code, or `None` if it hung (then it is
-/// killed and reaped) or died of a signal.
-fn wait_pid(pid: libc::pid_t, timeout: Duration) -> Option<i32> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child, WNOHANG.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            return libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-        }
-        if Instant::now() >= deadline {
-            // SAFETY: killing and reaping our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 // --- fd pressure while a release is stuck -----------------------------------------------

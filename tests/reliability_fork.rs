@@ -14,7 +14,7 @@ mod reliability;
 
 use guard::Counted;
 use guard::os::{ReadFile, fds};
-use reliability::{FdSnapshot, Record, size, watchdog};
+use reliability::{FdSnapshot, Record, size, wait_pid, watchdog};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,29 +48,6 @@ fn fork_into(child: impl FnOnce() -> i32) -> libc::pid_t {
     }
     assert!(pid > 0, "fork failed: {}", std::io::Error::last_os_error());
     pid
-}
-
-/// Waits for `pid` at most `timeout`: its exit code, or `None` if it hung (then it is
-/// killed and reaped) or died of a signal.
-fn wait_pid(pid: libc::pid_t, timeout: Duration) -> Option<i32> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child, WNOHANG.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            return libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-        }
-        if Instant::now() >= deadline {
-            // SAFETY: killing and reaping our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// In the child: drops `inherited` (counted fds the parent made before the fork) and fds

@@ -418,3 +418,26 @@ pub fn list_fds_in_role() {
     }
     println!("END");
 }
+
+/// Waits for `pid` at most `timeout`: its exit code, or `None` if it hung (then it is
+/// killed and reaped) or died of a signal.
+pub fn wait_pid(pid: libc::pid_t, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid on a child of this process, WNOHANG.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        }
+        if Instant::now() >= deadline {
+            // SAFETY: killing and reaping a child of this process.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
