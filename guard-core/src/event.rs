@@ -98,6 +98,16 @@ pub enum Event<'a> {
         /// Why the thread could not be spawned.
         error: &'a std::io::Error,
     },
+    /// An async scope (guard-tokio's) was dropped before its end: the releases it had not
+    /// yet finished were handed to a cleanup task on the current runtime, or, with no
+    /// runtime to take them, run to completion on the dropping thread before the drop
+    /// returned. Each of their failures follows as a `ReleaseFailed` or `ReleasePanicked`.
+    ScopeCancelled {
+        /// Releases not yet finished (the one under way counts), newest first.
+        pending: usize,
+        /// `true`: handed to a cleanup task; `false`: run before the drop returned.
+        cleanup_task: bool,
+    },
 }
 
 impl fmt::Display for Event<'_> {
@@ -166,6 +176,21 @@ impl fmt::Display for Event<'_> {
                 write!(
                     f,
                     "the finalizer thread could not be started ({error}); releases stay queued"
+                )
+            }
+            Event::ScopeCancelled {
+                pending,
+                cleanup_task,
+            } => {
+                let s = if *pending == 1 { "" } else { "s" };
+                let how = if *cleanup_task {
+                    "handed to a cleanup task on the current runtime"
+                } else {
+                    "run on the dropping thread (no runtime to take them)"
+                };
+                write!(
+                    f,
+                    "an async scope was dropped before its end: {pending} release{s} {how}"
                 )
             }
         }
@@ -309,6 +334,27 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "releasing unique `app::Journal` failed in `file`: EIO"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_scope_says_where_its_releases_went() {
+        let e = Event::ScopeCancelled {
+            pending: 2,
+            cleanup_task: true,
+        };
+        assert_eq!(
+            e.to_string(),
+            "an async scope was dropped before its end: 2 releases handed to a cleanup task \
+             on the current runtime"
+        );
+        let e = Event::ScopeCancelled {
+            pending: 1,
+            cleanup_task: false,
+        };
+        assert!(
+            e.to_string()
+                .contains("1 release run on the dropping thread")
         );
     }
 }
