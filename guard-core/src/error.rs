@@ -400,6 +400,21 @@ impl<E> ScopeError<E> {
         ScopeError { body, releases }
     }
 
+    /// A scope error from its parts, for scopes built outside guard-core (guard-tokio's
+    /// async scope): the inverse of [`into_parts`](Self::into_parts).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let failure = guard_core::ReleaseFailure::new("app::Conn", std::io::Error::other("EPIPE"));
+    /// let err = guard_core::ScopeError::from_parts(Some("body failed"), vec![failure]);
+    /// assert_eq!(err.body(), Some(&"body failed"));
+    /// assert_eq!(err.releases().len(), 1);
+    /// ```
+    pub fn from_parts(body: Option<E>, releases: Vec<ReleaseFailure>) -> Self {
+        ScopeError { body, releases }
+    }
+
     /// The body's error, if the body failed.
     pub fn body(&self) -> Option<&E> {
         self.body.as_ref()
