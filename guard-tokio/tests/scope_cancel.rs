@@ -52,6 +52,9 @@ fn polls_to_end() -> usize {
             "released a"
         ]
     );
+    // Four entries, three await points between them, an early release and the closing
+    // releases' own awaits: every one of them is a point to cancel at.
+    assert_eq!(polls, 10, "the scope's await points changed");
     polls
 }
 
@@ -143,7 +146,10 @@ fn on_runtime(rt: tokio::runtime::Runtime) {
                 let mut future = pin!(the_scope(log.clone()));
                 assert!(poll_n(future.as_mut(), k).is_none(), "ended early at {k}");
             }
-            while !settled(&log) {
+            // Bounded, so that a release never run fails the check below rather than
+            // hang here.
+            let give_up = std::time::Instant::now() + Duration::from_secs(10);
+            while !settled(&log) && std::time::Instant::now() < give_up {
                 tokio::task::yield_now().await;
             }
             let seen = log.get();
@@ -151,7 +157,10 @@ fn on_runtime(rt: tokio::runtime::Runtime) {
             if seen.iter().any(|l| l.starts_with("entered")) {
                 // Wait for the cleanup's report of c's failure, if it ran c's release.
                 let c_by_cleanup = seen.iter().any(|l| l == "released c");
-                while c_by_cleanup && !events.get().iter().any(|e| e.contains("c failed")) {
+                while c_by_cleanup
+                    && !events.get().iter().any(|e| e.contains("c failed"))
+                    && std::time::Instant::now() < give_up
+                {
                     tokio::task::yield_now().await;
                 }
                 let events = events.get();
