@@ -70,11 +70,14 @@ fn read_all(mut peer: impl Read) -> String {
     got
 }
 
+/// A peer's name and what it read until EOF, read when called.
+type Peer = Box<dyn FnOnce() -> (String, String) + Send>;
+
 /// The peers of one scope: a TCP connection and two Unix ones, entered in that order with
 /// await points between; each writes `hello NAME` while the body runs.
 fn the_scope() -> (
     impl Future<Output = Result<(), guard_core::ScopeError<std::io::Error>>> + Send,
-    [Box<dyn FnOnce() -> (String, String) + Send>; 3],
+    [Peer; 3],
 ) {
     let (t, tp) = tcp("tcp");
     let (u1, u1p) = unix("u1");
@@ -91,7 +94,7 @@ fn the_scope() -> (
         YieldOnce::default().await;
         Ok(())
     });
-    let peers: [Box<dyn FnOnce() -> (String, String) + Send>; 3] = [
+    let peers: [Peer; 3] = [
         Box::new(move || ("tcp".into(), read_all(tp))),
         Box::new(move || ("u1".into(), read_all(u1p))),
         Box::new(move || ("u2".into(), read_all(u2p))),
