@@ -10,6 +10,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
+impl Drop for Releases {
+    /// Dropped before they all ran (the scope's future was dropped): what was collected
+    /// goes to the hook, and the rest to [`hand_off`]. Nothing is skipped or dropped.
+    fn drop(&mut self) {
+        self.take_ended().report_lost();
+        if self.pending() > 0 {
+            hand_off(self.take_rest());
+        }
+    }
+}
+
 /// Runs `rest` (releases whose outcomes go to the hook) to the end, elsewhere: spawned on
 /// the current runtime the first time; on the dropping thread if there is no runtime, or
 /// if the cleanup task itself was dropped unfinished (a runtime shutting down drops its

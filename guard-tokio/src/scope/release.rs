@@ -8,7 +8,7 @@ use std::future::Future;
 ///
 /// Enter it in an async [`scope`](crate::scope()): it is released at the end of the scope,
 /// newest first, with every error returned; if the scope's future is dropped first, its
-/// release still runs (see [the module docs](crate::scope#cancellation)). Every
+/// release still runs (see [the module docs](mod@crate::scope#cancellation)). Every
 /// [`UniqueResource`] of guard-core is an `AsyncRelease` too (its synchronous release is
 /// the whole future), so guard-os's files and streams enter an async scope as they are.
 ///

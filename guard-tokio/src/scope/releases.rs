@@ -1,8 +1,7 @@
 //! [`Releases`]: the releases a scope still has to run, newest first, and the one under
 //! way. Whoever holds them runs them to the end: the scope's future, or, if that future is
-//! dropped first, a cleanup task (see `cleanup.rs`).
+//! dropped first, the cleanup (`cleanup.rs`, where their `Drop` is).
 
-use super::cleanup;
 use super::outcome::Ended;
 use super::release::AsyncRelease;
 use guard_core::census::Live;
@@ -50,9 +49,8 @@ pub(super) enum Report {
     Hook,
 }
 
-/// Releases to run, newest first, and the one under way. Dropped before they all ran, it
-/// hands the rest (the one under way included, as it stands) to [`cleanup::hand_off`], and
-/// what it had collected to the event hook: nothing is skipped, nothing is dropped.
+/// Releases to run, newest first, and the one under way. Dropped before they all ran, they
+/// go to the cleanup, the one under way included, as it stands (`cleanup.rs`).
 pub(super) struct Releases {
     current: Option<Job>,
     jobs: VecDeque<Job>,
@@ -145,24 +143,19 @@ impl Releases {
         std::mem::take(&mut self.ended)
     }
 
+    /// What was collected: taken by a drop, for the hook.
+    pub(super) fn take_ended(&mut self) -> Ended {
+        std::mem::take(&mut self.ended)
+    }
+
     /// Everything not yet run, as releases whose outcomes go to the hook.
-    fn take_rest(&mut self) -> Releases {
+    pub(super) fn take_rest(&mut self) -> Releases {
         Releases {
             current: self.current.take(),
             jobs: std::mem::take(&mut self.jobs),
             ended: Ended::default(),
             report: Report::Hook,
             handed_off: self.handed_off,
-        }
-    }
-}
-
-impl Drop for Releases {
-    fn drop(&mut self) {
-        // What was collected has no caller left to return to.
-        std::mem::take(&mut self.ended).report_lost();
-        if self.pending() > 0 {
-            cleanup::hand_off(self.take_rest());
         }
     }
 }

@@ -18,7 +18,7 @@ use std::task::Poll;
 /// returns the body's value.
 ///
 /// If the returned future is dropped before it ends (cancelled), the releases it has not
-/// finished still run: see [the module docs](crate::scope#cancellation).
+/// finished still run: see [the module docs](mod@crate::scope#cancellation).
 ///
 /// # Errors
 ///
