@@ -222,3 +222,84 @@ fn a_runtime_shut_down_before_its_cleanup_task_ran_still_runs_every_release_once
         }
     });
 }
+
+/// A scope in a task that never ends on its own: two resources entered, then it waits.
+async fn a_waiting_scope(log: Log, entered: tokio::sync::oneshot::Sender<()>) {
+    let _ = scope(async move |s| {
+        let _a = s.enter(Step::new("a", &log, 2, End::Ok));
+        let _b = s.enter(Step::new("b", &log, 1, End::Ok));
+        let _ = entered.send(());
+        std::future::pending::<()>().await;
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
+#[test]
+fn an_aborted_task_s_scope_is_released_by_a_cleanup_task() {
+    guard_testkit::watchdog(LIMIT, || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let log = Log::default();
+        rt.block_on(async {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn(a_waiting_scope(log.clone(), tx));
+            rx.await.unwrap();
+            task.abort();
+            assert!(task.await.unwrap_err().is_cancelled());
+            let give_up = std::time::Instant::now() + Duration::from_secs(10);
+            while !settled(&log) && std::time::Instant::now() < give_up {
+                tokio::task::yield_now().await;
+            }
+        });
+        let log = log.get();
+        check_each_released_once(&log, 0);
+        assert_eq!(log.len(), 4, "{log:?}");
+    });
+}
+
+#[test]
+fn a_runtime_shut_down_under_a_waiting_scope_runs_its_releases_once_before_it_is_gone() {
+    guard_testkit::watchdog(LIMIT, || {
+        let log = Log::default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        rt.spawn(a_waiting_scope(log.clone(), tx));
+        rt.block_on(rx).unwrap();
+        drop(rt); // drops the task, and the scope's future in it
+        let log = log.get();
+        check_each_released_once(&log, 0);
+        assert_eq!(log.len(), 4, "{log:?}");
+    });
+}
+
+#[test]
+fn a_scope_cut_short_by_a_timeout_releases_everything_once() {
+    guard_testkit::watchdog(LIMIT, || {
+        let log = Log::default();
+        let l = log.clone();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let (tx, _rx) = tokio::sync::oneshot::channel();
+                let timed =
+                    tokio::time::timeout(Duration::from_secs(5), a_waiting_scope(l.clone(), tx));
+                assert!(timed.await.is_err());
+                while !settled(&l) {
+                    tokio::task::yield_now().await;
+                }
+            });
+        let log = log.get();
+        check_each_released_once(&log, 0);
+        assert_eq!(log.len(), 4, "{log:?}");
+    });
+}
