@@ -44,6 +44,22 @@ use std::task::{Context, Poll};
 /// .unwrap(); // nothing left to release, so the scope succeeds
 /// # });
 /// ```
+///
+/// A guard borrows its scope, so it cannot move into a spawned task (which must be
+/// `'static`):
+///
+/// ```compile_fail,E0521
+/// # struct Conn;
+/// # impl guard_tokio::AsyncRelease for Conn { type Error = std::convert::Infallible; async fn release_async(self) -> Result<(), Self::Error> { Ok(()) } }
+/// # async fn run() {
+/// let _ = guard_tokio::scope(async |s| {
+///     let conn = s.enter(Conn);
+///     tokio::spawn(async move { drop(conn) }); // error: borrowed data escapes the closure
+///     Ok::<_, std::convert::Infallible>(())
+/// })
+/// .await;
+/// # }
+/// ```
 #[must_use = "a guard dropped at once leaves its resource to the end of the scope"]
 pub struct Guard<'scope, T: AsyncRelease> {
     table: &'scope Table,

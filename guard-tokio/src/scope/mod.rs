@@ -37,6 +37,37 @@
 //! future's output is. An early [`Guard::release`] whose future is dropped mid-way is
 //! finished the same way.
 //!
+//! ```
+//! use guard_tokio::AsyncRelease;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::time::Duration;
+//!
+//! static SAID_BYE: AtomicUsize = AtomicUsize::new(0);
+//!
+//! struct Session;
+//! impl AsyncRelease for Session {
+//!     type Error = std::convert::Infallible;
+//!     async fn release_async(self) -> Result<(), Self::Error> {
+//!         tokio::task::yield_now().await; // a goodbye frame, say
+//!         SAID_BYE.fetch_add(1, Ordering::SeqCst);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap().block_on(async {
+//! let work = guard_tokio::scope(async |s| {
+//!     let _session = s.enter(Session);
+//!     tokio::time::sleep(Duration::from_secs(60)).await; // never gets this far
+//!     Ok::<_, std::convert::Infallible>(())
+//! });
+//! // The timeout drops the scope's future: the session goes to a cleanup task.
+//! assert!(tokio::time::timeout(Duration::from_secs(1), work).await.is_err());
+//! while SAID_BYE.load(Ordering::SeqCst) == 0 {
+//!     tokio::task::yield_now().await;
+//! }
+//! # });
+//! ```
+//!
 //! A release run on the dropping thread needs its resource's I/O to make progress without
 //! the runtime it was registered with (a socket write that fits the buffer does; one that
 //! must wait for that runtime's reactor, while its only thread is the one dropping, waits

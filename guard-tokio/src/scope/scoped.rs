@@ -118,6 +118,21 @@ fn resolve<T, E: fmt::Debug>(
 /// [`scope`]. It is `Sync`: the body's future may hold it across awaits and still be
 /// spawned on a multi-thread runtime.
 ///
+/// # Examples
+///
+/// ```
+/// # struct Conn;
+/// # impl guard_tokio::AsyncRelease for Conn { type Error = std::convert::Infallible; async fn release_async(self) -> Result<(), Self::Error> { Ok(()) } }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let task = tokio::spawn(guard_tokio::scope(async |s| {
+///     let _conn = s.enter(Conn);
+///     tokio::task::yield_now().await; // the guard is held across an await
+///     Ok::<_, std::convert::Infallible>(format!("{s:?}"))
+/// }));
+/// assert_eq!(task.await.unwrap().unwrap(), "Scope { held: 1 }");
+/// # });
+/// ```
+///
 /// The body gets `&'scope Scope` for any `'scope` (a higher-ranked bound), and guards
 /// borrow it: no guard can leave the body. `Scope` itself has no lifetime (unlike
 /// `std::thread::Scope`): entered resources are `'static`, the body may borrow what it
