@@ -45,8 +45,7 @@ use std::task::{Context, Poll};
 /// # });
 /// ```
 ///
-/// A guard borrows its scope, so it cannot move into a spawned task (which must be
-/// `'static`):
+/// A guard borrows its scope, so it cannot move to a thread that may outlive it:
 ///
 /// ```compile_fail,E0521
 /// # struct Conn;
@@ -54,7 +53,7 @@ use std::task::{Context, Poll};
 /// # async fn run() {
 /// let _ = guard_tokio::scope(async |s| {
 ///     let conn = s.enter(Conn);
-///     tokio::spawn(async move { drop(conn) }); // error: borrowed data escapes the closure
+///     std::thread::spawn(move || drop(conn)); // error: borrowed data escapes the closure
 ///     Ok::<_, std::convert::Infallible>(())
 /// })
 /// .await;

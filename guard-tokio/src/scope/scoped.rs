@@ -65,21 +65,25 @@ use std::task::Poll;
 ///
 /// # Lifetimes
 ///
-/// A guard borrows the scope, so it cannot escape the body:
+/// A guard borrows the scope, so it cannot outlive the body, not even in a task the body
+/// spawns (which must be `'static`):
 ///
 /// ```compile_fail,E0521
 /// # use guard_tokio::AsyncRelease;
 /// # struct R;
 /// # impl AsyncRelease for R { type Error = std::convert::Infallible; async fn release_async(self) -> Result<(), Self::Error> { Ok(()) } }
 /// # async fn run() {
-/// let mut escaped = None;
 /// let _ = guard_tokio::scope(async |s| {
-///     escaped = Some(s.enter(R)); // error: borrowed data escapes the closure
+///     let r = s.enter(R);
+///     tokio::spawn(async move { drop(r) }); // error: borrowed data escapes the closure
 ///     Ok::<_, std::convert::Infallible>(())
 /// })
 /// .await;
 /// # }
 /// ```
+///
+/// Nor can the body store it outside or return it (the compiler's "lifetime may not live
+/// long enough", which has no error code).
 pub async fn scope<F, T, E>(body: F) -> Result<T, ScopeError<E>>
 where
     F: for<'scope> AsyncFnOnce(&'scope Scope) -> Result<T, E>,
