@@ -209,21 +209,24 @@ fn a_panic_when_the_release_future_is_made_is_caught_like_one_inside_it() {
 }
 
 #[test]
-fn early_release_returns_its_error_and_forgotten_or_dropped_guards_wait_for_the_end() {
+fn early_release_returns_its_error_a_dropped_guard_releases_beside_the_body() {
     let log = Log::default();
     let l = log.clone();
-    on_runtime(move || async move {
+    let err = on_runtime(move || async move {
         scope(async |s| {
             let a = s.enter(Step::new("a", &l, 1, End::Ok));
             let b = s.enter(Step::new("b", &l, 1, End::Fail));
-            let c = s.enter(Step::new("c", &l, 1, End::Ok));
+            let c = s.enter(Step::new("c", &l, 1, End::Fail));
             let err = b.release().await.unwrap_err();
             assert_eq!(err.to_string(), "b failed");
-            // A guard has no `Drop` (the resource lives in the scope): forgetting it is
-            // dropping it, which this checks.
+            // A guard has no resource of its own (it lives in the scope): forgetting it
+            // leaves the release to the end of the scope.
             #[allow(clippy::forget_non_drop)]
             std::mem::forget(a);
-            drop(c);
+            drop(c); // released now, beside the body; its error goes into the result
+            for _ in 0..3 {
+                YieldOnce::default().await;
+            }
             let d = s.enter(Step::new("d", &l, 1, End::Ok));
             let d = d.into_inner();
             assert_eq!(d.name, "d");
@@ -232,7 +235,10 @@ fn early_release_returns_its_error_and_forgotten_or_dropped_guards_wait_for_the_
         })
         .await
     })
-    .unwrap();
+    .unwrap_err();
+    assert!(err.body().is_none());
+    assert_eq!(err.releases().len(), 1);
+    assert!(err.releases()[0].to_string().contains("c failed"), "{err}");
     assert_eq!(
         log.get(),
         [
@@ -240,12 +246,36 @@ fn early_release_returns_its_error_and_forgotten_or_dropped_guards_wait_for_the_
             "entered b",
             "entered c",
             "released b",
+            "released c",
             "entered d",
             "body ends",
-            "released c",
             "released a"
         ]
     );
+}
+
+#[test]
+fn a_loop_of_enter_and_drop_holds_one_resource_at_a_time() {
+    let log = Log::default();
+    let l = log.clone();
+    on_runtime(move || async move {
+        scope(async |s| {
+            for _ in 0..1000 {
+                let step = s.enter(Step::new("x", &l, 1, End::Ok));
+                assert_eq!(format!("{s:?}"), "Scope { held: 1 }");
+                drop(step);
+                assert_eq!(format!("{s:?}"), "Scope { held: 0 }");
+                YieldOnce::default().await;
+                YieldOnce::default().await;
+            }
+            let released = l.get().iter().filter(|e| *e == "released x").count();
+            assert_eq!(released, 1000, "each released while the body went on");
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(released(&log).len(), 1000);
 }
 
 #[test]

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// The scope every test cancels: four resources with releases that await 0-3 times, await
-/// points between entries, an early release (which a drop may cut short too) and a failing
-/// release.
+/// The scope every test cancels: five resources with releases that await 0-3 times, await
+/// points between entries, an early release (which a drop may cut short too), a guard
+/// dropped mid-body (its release runs beside the body) and a failing release.
 fn the_scope(log: Log) -> impl Future<Output = Result<(), guard_core::ScopeError<std::io::Error>>> {
     scope(async move |s| {
         let _a = s.enter(Step::new("a", &log, 2, End::Ok));
@@ -27,6 +27,8 @@ fn the_scope(log: Log) -> impl Future<Output = Result<(), guard_core::ScopeError
         let _c = s.enter(Step::new("c", &log, 1, End::Fail));
         b.release().await?;
         let _d = s.enter(Step::new("d", &log, 0, End::Ok));
+        YieldOnce::default().await;
+        drop(s.enter(Step::new("e", &log, 2, End::Ok))); // released beside the body
         YieldOnce::default().await;
         Ok::<_, std::io::Error>(())
     })
@@ -47,19 +49,22 @@ fn polls_to_end() -> usize {
             "entered c",
             "released b",
             "entered d",
+            "entered e",
+            "released e",
             "released d",
             "released c",
             "released a"
         ]
     );
-    // Four entries, three await points between them, an early release and the closing
-    // releases' own awaits: every one of them is a point to cancel at.
-    assert_eq!(polls, 10, "the scope's await points changed");
+    // Five entries, await points between them, an early release, a release beside the
+    // body and the closing releases' own awaits: every one of them is a point to cancel at.
+    assert_eq!(polls, 11, "the scope's await points changed");
     polls
 }
 
-/// Every resource entered was released exactly once, and those the scope released (all
-/// but `b`, released early, maybe finished by a cleanup of its own) newest first.
+/// Every resource entered was released exactly once, and those the scope released at its
+/// end (all but `b`, released early, maybe finished by a cleanup of its own, and `e`,
+/// dropped mid-body) newest first.
 fn check_each_released_once(log: &[String], k: usize) {
     let entered: Vec<&str> = log
         .iter()
@@ -74,9 +79,10 @@ fn check_each_released_once(log: &[String], k: usize) {
         assert_eq!(n, 1, "after {k} polls: {name} released {n} times: {log:?}");
     }
     assert_eq!(entered.len(), released.len(), "after {k} polls: {log:?}");
-    let mut by_scope: Vec<&str> = entered.iter().copied().filter(|n| *n != "b").collect();
+    let at_end = |n: &&str| *n != "b" && *n != "e";
+    let mut by_scope: Vec<&str> = entered.iter().copied().filter(at_end).collect();
     by_scope.reverse();
-    let released_by_scope: Vec<&str> = released.iter().copied().filter(|n| *n != "b").collect();
+    let released_by_scope: Vec<&str> = released.iter().copied().filter(at_end).collect();
     assert_eq!(released_by_scope, by_scope, "after {k} polls: {log:?}");
 }
 

@@ -4,6 +4,7 @@ use super::release::AsyncRelease;
 use super::releases::{Job, Releases};
 use super::table::{Slot, Table};
 use guard_core::BoxError;
+use guard_core::census::Live;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -59,7 +60,7 @@ use std::task::{Context, Poll};
 /// .await;
 /// # }
 /// ```
-#[must_use = "a guard dropped at once leaves its resource to the end of the scope"]
+#[must_use = "dropping a guard at once releases its resource at once"]
 pub struct Guard<'scope, T: AsyncRelease> {
     table: &'scope Table,
     key: u64,
@@ -93,15 +94,20 @@ impl<'scope, T: AsyncRelease> Guard<'scope, T> {
         }
     }
 
-    /// Takes the resource out of the scope.
-    fn take(mut self) -> T {
-        let slot = self.slot.take();
-        match slot {
-            // SAFETY: `key` and `slot` came from one `insert` into `table`, the guard takes
-            // them once (`self.slot` is now `None`, and `self` is consumed), and no
-            // reference into the slot is alive (`take` consumes the guard).
-            Some(slot) => unsafe { self.table.take(self.key, slot) },
-            None => unreachable!("a guard is used only until it is consumed"),
+    /// Takes the resource out of the scope, with its census count.
+    fn take(&mut self) -> Option<(T, Live)> {
+        let slot = self.slot.take()?;
+        // SAFETY: `key` and `slot` came from one `insert` into `table`, and the guard takes
+        // them once (`self.slot` is now `None`); no reference into the slot is alive
+        // (`&mut self` excludes those `Deref` gives).
+        Some(unsafe { self.table.take(self.key, slot) })
+    }
+
+    /// Takes the resource out of the scope, consuming the guard.
+    fn into_value(mut self) -> T {
+        match self.take() {
+            Some((value, _live)) => value,
+            None => unreachable!("a guard's resource is present until the guard is consumed"),
         }
     }
 
@@ -113,7 +119,7 @@ impl<'scope, T: AsyncRelease> Guard<'scope, T> {
     ///
     /// The resource's own release error.
     pub fn release(self) -> impl Future<Output = Result<(), T::Error>> + Send + 'static {
-        let value = self.take();
+        let value = self.into_value();
         EarlyRelease::<T> {
             future: Some(Box::pin(value.release_async())),
         }
@@ -138,7 +144,18 @@ impl<'scope, T: AsyncRelease> Guard<'scope, T> {
     /// # });
     /// ```
     pub fn into_inner(self) -> T {
-        self.take()
+        self.into_value()
+    }
+}
+
+impl<T: AsyncRelease> Drop for Guard<'_, T> {
+    /// Starts the release now: the scope's future runs it beside the body, and its error
+    /// goes into the scope's result. (Soundness does not rest on this: a forgotten guard's
+    /// resource is released at the end of the scope.)
+    fn drop(&mut self) {
+        if let Some((value, live)) = self.take() {
+            self.table.push_dropped(Job::new(value, live));
+        }
     }
 }
 

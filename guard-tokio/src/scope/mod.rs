@@ -10,7 +10,8 @@
 //!   to the [event hook](guard_core::event::set_hook), once each.
 //! - **S3** A [`Guard`] cannot outlive its scope, and `mem::forget` on a guard leaks
 //!   nothing: the resource lives in the scope, which releases it at its end. Dropping a
-//!   guard does the same (a drop cannot await); [`Guard::release`] releases early.
+//!   guard starts its release at once (the scope's future runs it beside the body, its
+//!   error into the result); [`Guard::release`] awaits it and returns the error.
 //!
 //! Any [`UniqueResource`](guard_core::UniqueResource) (`Send + 'static`) is an
 //! [`AsyncRelease`], so guard-os's files and streams, and lock guards that are unique

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 /// A release future, boxed and erased.
 type ReleaseFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
@@ -88,27 +88,27 @@ impl Releases {
         self.jobs.len() + usize::from(self.current.is_some())
     }
 
-    /// Runs every release, newest first, each to its end (a panic is caught and recorded;
-    /// the others still run).
+    /// Runs every release, in order, each to its end (a panic is caught and recorded; the
+    /// others still run).
     pub(super) async fn run(&mut self) {
+        poll_fn(|cx| self.poll_run(cx)).await;
+    }
+
+    /// Moves the releases along: `Ready` once every one has ended, in order.
+    pub(super) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             let job = match &mut self.current {
                 Some(job) => job,
                 None => match self.jobs.pop_front() {
                     Some(job) => self.current.insert(job),
-                    None => return,
+                    None => return Poll::Ready(()),
                 },
             };
-            let future = &mut job.future;
-            let outcome =
-                poll_fn(
-                    |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                        Ok(Poll::Pending) => Poll::Pending,
-                        Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
-                        Err(payload) => Poll::Ready(Err(payload)),
-                    },
-                )
-                .await;
+            let outcome = match catch_unwind(AssertUnwindSafe(|| job.future.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(result)) => Ok(result),
+                Err(payload) => Err(payload),
+            };
             let resource = job.resource;
             // The job leaves only now: until its future has ended, a drop hands it off. Its
             // drop is user code too (what the future still holds).
@@ -122,6 +122,11 @@ impl Releases {
                 Err(payload) => self.record_panic(resource, payload),
             }
         }
+    }
+
+    /// Queues more releases after those already queued.
+    pub(super) fn extend(&mut self, jobs: impl IntoIterator<Item = Job>) {
+        self.jobs.extend(jobs);
     }
 
     fn record_failure(&mut self, failure: ReleaseFailure) {

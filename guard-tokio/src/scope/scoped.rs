@@ -2,11 +2,12 @@
 //! end, released.
 
 use super::guard::Guard;
-use super::outcome::Ended;
 use super::release::AsyncRelease;
+use super::releases::Releases;
 use super::table::Table;
 use guard_core::census::{Live, Origin};
 use guard_core::{Kind, ScopeError};
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,7 +16,8 @@ use std::task::Poll;
 
 /// Runs the async closure `body` with a [`Scope`] in which resources can be entered, then
 /// releases every resource still in the scope, newest first, each awaited to its end, and
-/// returns the body's value.
+/// returns the body's value. A guard dropped while the body runs starts its release at
+/// once; the scope's future runs it beside the body, and waits for it before its own.
 ///
 /// If the returned future is dropped before it ends (cancelled), the releases it has not
 /// finished still run: see [the module docs](mod@crate::scope#cancellation).
@@ -92,30 +94,29 @@ where
     let scope = Scope {
         table: Table::new(),
     };
+    // Releases that guards dropped mid-body started, run beside the body; then the rest.
+    let mut releases = Releases::new(VecDeque::new());
     let outcome = {
         // Dropped at the end of this block, or first if this future is dropped here (it is
-        // declared after `scope`): either way no guard is left when the scope releases.
+        // declared after `scope`): either way no guard is left when the scope drains.
         let mut body = pin!(body(&scope));
-        poll_fn(
-            |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+        poll_fn(|cx| {
+            let polled = catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx)));
+            releases.extend(scope.table.take_dropped());
+            // Their progress does not hold the body up; the end waits for them.
+            let _ = releases.poll_run(cx);
+            match polled {
                 Ok(Poll::Pending) => Poll::Pending,
                 Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
                 Err(payload) => Poll::Ready(Err(payload)),
-            },
-        )
+            }
+        })
         .await
     };
     // SAFETY: the body's future is gone (the block above), and with it every guard.
-    let mut releases = unsafe { scope.table.drain() };
+    releases.extend(unsafe { scope.table.drain() });
     releases.run().await;
-    resolve(releases.finish(), outcome)
-}
-
-fn resolve<T, E: fmt::Debug>(
-    ended: Ended,
-    outcome: std::thread::Result<Result<T, E>>,
-) -> Result<T, ScopeError<E>> {
-    ended.resolve(outcome)
+    releases.finish().resolve(outcome)
 }
 
 /// A scope to enter resources with an async release in, borrowed by the body given to
@@ -151,8 +152,8 @@ pub struct Scope {
 
 impl Scope {
     /// Moves `resource` into the scope and returns a guard to use it through. The resource
-    /// is released at the end of the scope (or earlier, with [`Guard::release`]), and it
-    /// is counted as live in guard's [report](guard_core::report()) (by type and this
+    /// is released when the guard is dropped or [released](Guard::release), or at the end
+    /// of the scope if the guard was forgotten, and it is counted as live in guard's [report](guard_core::report()) (by type and this
     /// call's site) until its release ends.
     ///
     /// # Examples

@@ -4,7 +4,7 @@ use super::release::AsyncRelease;
 use super::releases::{Job, Releases};
 use guard_core::census::Live;
 use std::cell::UnsafeCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -74,6 +74,9 @@ pub(super) struct Table {
 struct Inner {
     next: u64,
     slots: BTreeMap<u64, SlotPtr>,
+    /// Releases started by guards dropped while the body runs, in order of drop, until the
+    /// scope's future picks them up to run beside the body.
+    dropped: Vec<Job>,
     /// Drained: the body has ended.
     closed: bool,
 }
@@ -84,6 +87,7 @@ impl Table {
             inner: Mutex::new(Inner {
                 next: 0,
                 slots: BTreeMap::new(),
+                dropped: Vec::new(),
                 closed: false,
             }),
         }
@@ -115,7 +119,7 @@ impl Table {
     ///
     /// `key` and `slot` came from one `insert` into this table, and the caller (the slot's
     /// guard) has not taken it before and holds no reference into it.
-    pub(super) unsafe fn take<T>(&self, key: u64, slot: NonNull<Slot<T>>) -> T {
+    pub(super) unsafe fn take<T>(&self, key: u64, slot: NonNull<Slot<T>>) -> (T, Live) {
         let removed = self.lock().slots.remove(&key);
         match removed {
             Some(_) => {
@@ -123,9 +127,8 @@ impl Table {
                 // `insert`), and it just left it: this is its only free. No reference into
                 // it is alive (the caller's guarantee).
                 let Slot { value, live } = *unsafe { Box::from_raw(slot.as_ptr()) };
-                drop(live);
                 match value.into_inner() {
-                    Some(value) => value,
+                    Some(value) => (value, live),
                     None => unreachable!("a slot's value stays until its guard takes it"),
                 }
             }
@@ -133,27 +136,37 @@ impl Table {
         }
     }
 
-    /// Empties the table into release jobs, newest first.
+    /// Queues the release of a dropped guard's resource, for the scope's future to run.
+    pub(super) fn push_dropped(&self, job: Job) {
+        self.lock().dropped.push(job);
+    }
+
+    /// The releases dropped guards started, in order of drop.
+    pub(super) fn take_dropped(&self) -> Vec<Job> {
+        std::mem::take(&mut self.lock().dropped)
+    }
+
+    /// Empties the table into release jobs: those dropped guards started, in order of
+    /// drop, then every resource still held, newest first.
     ///
     /// # Safety
     ///
     /// No guard of this table will use its slot again (the body's future is gone).
-    pub(super) unsafe fn drain(&self) -> Releases {
-        let slots = {
+    pub(super) unsafe fn drain(&self) -> VecDeque<Job> {
+        let (dropped, slots) = {
             let mut inner = self.lock();
             inner.closed = true;
-            std::mem::take(&mut inner.slots)
+            (
+                std::mem::take(&mut inner.dropped),
+                std::mem::take(&mut inner.slots),
+            )
         };
-        let jobs = slots
-            .into_values()
-            .rev()
-            .filter_map(|SlotPtr(slot)| {
-                // SAFETY: the slot left the table (its only owner) here, once; no guard
-                // touches it again (the caller's guarantee).
-                unsafe { Box::from_raw(slot.as_ptr()) }.into_job()
-            })
-            .collect();
-        Releases::new(jobs)
+        let held = slots.into_values().rev().filter_map(|SlotPtr(slot)| {
+            // SAFETY: the slot left the table (its only owner) here, once; no guard
+            // touches it again (the caller's guarantee).
+            unsafe { Box::from_raw(slot.as_ptr()) }.into_job()
+        });
+        dropped.into_iter().chain(held).collect()
     }
 }
 
@@ -164,7 +177,7 @@ impl Drop for Table {
         if !self.lock().closed {
             // SAFETY: the scope is being dropped, so every guard (a borrow of it) is gone or
             // forgotten where no code can reach it.
-            drop(unsafe { self.drain() });
+            drop(Releases::new(unsafe { self.drain() }));
         }
     }
 }
