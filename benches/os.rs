@@ -23,7 +23,7 @@ use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile, Spawn};
 use std::hint::black_box;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit and says what they are.
 fn raise_fd_limit() -> u64 {
@@ -98,8 +98,9 @@ fn ensure_heap(heap: &mut Option<Vec<u8>>, mib: usize) {
     );
 }
 
-fn spawn_and_wait(spawn: &mut Spawn) {
-    let status = spawn
+/// guard's `Spawn` keeping none: spawn + wait of `/bin/true`, its plan built first.
+fn guard_keep_0() {
+    let status = Spawn::from_command(&Command::new("/bin/true"))
         .spawn()
         .expect("spawn /bin/true")
         .wait()
@@ -107,12 +108,44 @@ fn spawn_and_wait(spawn: &mut Spawn) {
     assert!(status.success());
 }
 
+/// guard's `Spawn` keeping `kept` as fd 3.
+fn guard_keep_1(kept: &ReadFile) {
+    let status = Spawn::from_command(&Command::new("/bin/true"))
+        .inherit(Inherit::new().keep_at(kept, 3))
+        .expect("plan")
+        .spawn()
+        .expect("spawn /bin/true")
+        .wait()
+        .expect("wait");
+    assert!(status.success());
+}
+
+/// std's `Command` without hook (posix_spawn).
+fn std_no_hook() {
+    run(&mut Command::new("/bin/true"))
+}
+
+/// Times `iters` calls of `timed`, each right after an untimed call of `partner`: the two
+/// sides alternate spawn by spawn, so both see the same load on a shared machine and their
+/// ratio is not the drift between two measurement windows (as in `benches/scope.rs`).
+fn alternating(iters: u64, mut timed: impl FnMut(), mut partner: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        partner();
+        let start = Instant::now();
+        timed();
+        total += start.elapsed();
+    }
+    total
+}
+
 /// Spawn + wait of `/bin/true` from a parent whose resident heap is ~0, 1 GiB and 4 GiB,
 /// keeping none and keeping one fd (a `/dev/null` at fd 3): guard's `Spawn` (no fork), std's
 /// `Command` without hook (posix_spawn; it keeps nothing) and std's `Command` with
 /// `CommandExt::inherit` (a `pre_exec` hook, so fork). Each iteration builds its command
 /// and plan, as a program spawning once would (and as Python's `subprocess.run` does: the
-/// peer is `benches/peers/spawn_rss.py`). The fork rows at 4 GiB take ~150 ms a spawn, so
+/// peer is `benches/peers/spawn_rss.py`). guard's rows alternate with std's, and std's with
+/// guard's keep one ([`alternating`]). The fork rows at 4 GiB take ~150 ms a spawn, so
 /// they run last with 10 samples in a short measurement (criterion then samples flat).
 fn spawn(c: &mut Criterion) {
     let mut g = c.benchmark_group("os/spawn_true");
@@ -143,20 +176,15 @@ fn spawn(c: &mut Criterion) {
         let id = |row: &str| BenchmarkId::new(row, mib);
         g.bench_with_input(id(rows[0]), &mib, |b, &mib| {
             ensure_heap(&mut heap, mib);
-            b.iter(|| spawn_and_wait(&mut Spawn::from_command(&Command::new("/bin/true"))))
+            b.iter_custom(|n| alternating(n, guard_keep_0, std_no_hook))
         });
         g.bench_with_input(id(rows[1]), &mib, |b, &mib| {
             ensure_heap(&mut heap, mib);
-            b.iter(|| {
-                let mut spawn = Spawn::from_command(&Command::new("/bin/true"))
-                    .inherit(Inherit::new().keep_at(&kept, 3))
-                    .expect("plan");
-                spawn_and_wait(&mut spawn)
-            })
+            b.iter_custom(|n| alternating(n, || guard_keep_1(&kept), std_no_hook))
         });
         g.bench_with_input(id(rows[2]), &mib, |b, &mib| {
             ensure_heap(&mut heap, mib);
-            b.iter(|| run(&mut Command::new("/bin/true")))
+            b.iter_custom(|n| alternating(n, std_no_hook, || guard_keep_1(&kept)))
         });
         if mib >= 4096 {
             // ~150 ms a spawn: 10 samples of one spawn each, not 20 of several.

@@ -5,9 +5,10 @@ page by page first, freed before the next size). CPython's `_posixsubprocess` us
 here, so the cost should not grow with the heap.
 
 Sampled as criterion does in that group: a 1 s warm-up estimates the time per spawn, then
-SAMPLES batches of the same number of spawns, each timed with `time.perf_counter_ns`, last
-about MEASURE_S in all; the figure is the median of the batches' per-spawn times (criterion
-reports the median of its samples, 20 there too). A size is skipped, and says so on stderr,
+SAMPLES batches of the same number of spawns, timed with `time.perf_counter_ns`, about
+MEASURE_S of timed spawns in all; the figure is the median of the batches' per-spawn times
+(criterion reports the median of its samples, 20 there too). As guard's rows alternate
+with std's there, the two variants here alternate spawn by spawn (only one is timed). A size is skipped, and says so on stderr,
 when MemAvailable is under HEADROOM times the heap (4 GiB needs ~8 GiB).
 
 Prints JSON lines: {"group", "name", "n", "ns", "rss_mib"} where n is the heap in MiB, ns
@@ -47,24 +48,23 @@ def spawn_true(pass_fds):
     subprocess.run(["/bin/true"], close_fds=True, pass_fds=pass_fds, check=True)
 
 
-def median_ns(pass_fds):
-    """Criterion's flat sampling: warm up, size the batches, median of SAMPLES batches."""
-    runs, start = 0, time.perf_counter_ns()
-    while True:
-        spawn_true(pass_fds)
-        runs += 1
-        elapsed = time.perf_counter_ns() - start
-        if elapsed >= WARM_UP_S * 1e9:
-            break
-    per_spawn = elapsed / runs
-    batch = max(1, round(MEASURE_S * 1e9 / (SAMPLES * per_spawn)))
-    samples = []
-    for _ in range(SAMPLES):
+def median_ns(timed, partner):
+    """Criterion's sampling of `os/spawn_true`: a warm-up sizes the batches, then the median
+    of SAMPLES batches' per-spawn times. Each timed spawn runs right after an untimed spawn
+    of `partner` (the other variant), as guard's rows alternate with std's in benches/os.rs,
+    so both variants see the same load on a shared machine."""
+    def timed_pair():
+        spawn_true(partner)
         start = time.perf_counter_ns()
-        for _ in range(batch):
-            spawn_true(pass_fds)
-        samples.append((time.perf_counter_ns() - start) / batch)
-    return statistics.median(samples)
+        spawn_true(timed)
+        return time.perf_counter_ns() - start
+
+    runs, spent, start = 0, 0, time.perf_counter_ns()
+    while time.perf_counter_ns() - start < WARM_UP_S * 1e9:
+        spent += timed_pair()
+        runs += 1
+    batch = max(1, round(MEASURE_S * 1e9 / (SAMPLES * spent / runs)))
+    return statistics.median(sum(timed_pair() for _ in range(batch)) / batch for _ in range(SAMPLES))
 
 
 def main():
@@ -79,8 +79,9 @@ def main():
             continue
         heap = resident_heap(mib)
         rss = meminfo_mib("/proc/self/status", "VmRSS")
-        for name, pass_fds in (("subprocess_close_fds", ()), ("subprocess_pass_fds", (kept,))):
-            ns = median_ns(pass_fds)
+        for name, timed, partner in (("subprocess_close_fds", (), (kept,)),
+                                     ("subprocess_pass_fds", (kept,), ())):
+            ns = median_ns(timed, partner)
             print(json.dumps({"group": "peers/python_spawn_rss", "name": name, "n": mib,
                               "ns": ns, "rss_mib": rss}), flush=True)
         del heap
