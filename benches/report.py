@@ -254,11 +254,14 @@ def spawn_svgs(medians, peers):
         lines += ["## Spawn time against the parent's RSS", "",
                   "![spawn time against parent RSS](benches/spawn.svg)", ""]
     fds = [0, 1000, 10000]
-    methods = ["std_command", "guard_keep_0", "guard_keep_0_trust_cloexec", "guard_keep_1",
-               "pre_exec_close_loop", "close_range_only"]
-    series = [(m, [(i, medians.get(f"os/spawn_true_fds/{m}/{n}")) for i, n in enumerate(fds)]) for m in methods]
+    methods = [("std_command", ("#36c", "")), ("guard_keep_0", ("#c33", "")),
+               ("guard_keep_0_trust_cloexec", ("#c33", "2,3")), ("guard_keep_1", ("#c33", "6,3")),
+               ("pre_exec_close_loop", ("#444", "")), ("close_range_only", ("#b80", ""))]
+    series = [(m, [(i, medians.get(f"os/spawn_true_fds/{m}/{n}")) for i, n in enumerate(fds)], style)
+              for m, style in methods]
     series.append(("python_subprocess_close_fds",
-                   [(i, peers.get(f"peers/python_spawn_true/subprocess_close_fds/{n}")) for i, n in enumerate(fds)]))
+                   [(i, peers.get(f"peers/python_spawn_true/subprocess_close_fds/{n}")) for i, n in enumerate(fds)],
+                   ("#3a3", "")))
     if svg.line_chart(os.path.join(ROOT, "benches/spawn_fds.svg"),
                       "spawn + wait of /bin/true (median, log scale)", "live fds in the parent",
                       [(i, str(n)) for i, n in enumerate(fds)], series):
