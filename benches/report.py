@@ -190,7 +190,10 @@ SECTIONS = [
      "guard's `IpcMutex` excludes threads and processes; `parking_lot` only threads; `flock` only processes.",
      [
          ("vs `parking_lot::Mutex`", "os/mutex_lock_unlock/guard_ipc_mutex", "os/mutex_lock_unlock/parking_lot", None),
-         ("vs `File::lock` (`flock`)", "os/mutex_lock_unlock/guard_ipc_mutex", "os/mutex_lock_unlock/flock", None),
+         ("vs `File::lock` (`flock`)", "os/mutex_lock_unlock/guard_ipc_mutex", "os/mutex_lock_unlock/std_file_lock", None),
+         ("vs raw `flock`", "os/mutex_lock_unlock/guard_ipc_mutex", "os/mutex_lock_unlock/raw_flock", None),
+         ("vs a raw robust process-shared pthread mutex (the floor)", "os/mutex_lock_unlock/guard_ipc_mutex",
+          "os/mutex_lock_unlock/raw_pthread_robust_shared", None),
      ]),
 ]
 
