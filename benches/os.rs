@@ -1,9 +1,11 @@
 //! The OS layer against what a program would do without it, side by side in one run:
 //!
-//! - `os/spawn_true`: spawn + wait of `/bin/true` keeping one fd at fd 3, at parent RSS ~0
-//!   and 1 GiB (a heap allocated and touched first): guard's `Spawn` (no fork) vs std's
-//!   `Command` without hook (posix_spawn, keeps nothing) vs std's `Command` with
-//!   `inherit` (a `pre_exec` hook: fork, whose cost grows with the heap);
+//! - `os/spawn_true`: spawn + wait of `/bin/true` keeping none and keeping one fd at fd 3, at
+//!   parent RSS ~0, 1 GiB and 4 GiB (a heap allocated and touched first, freed after the
+//!   group; a size is skipped, and says so, when `MemAvailable` is under twice the heap):
+//!   guard's `Spawn` (no fork) vs std's `Command` without hook (posix_spawn, keeps nothing)
+//!   vs std's `Command` with `inherit` (a `pre_exec` hook: fork, whose cost grows with the
+//!   heap). The Python peer is `benches/peers/spawn_rss.py`;
 //! - `os/spawn_true_fds`: spawning `/bin/true` with N ∈ {0, 1000, 10000} live registered fds: guard's exec plan
 //!   keeping none (by default it still closes every other fd in the child, R5; with
 //!   `trust_cloexec` it adds no hook and std keeps posix_spawn) and keeping one, std's
@@ -21,7 +23,7 @@ use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile, Spawn};
 use std::hint::black_box;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit and says what they are.
 fn raise_fd_limit() -> u64 {
@@ -55,51 +57,159 @@ fn run(cmd: &mut Command) {
     assert!(status.success());
 }
 
-/// Touches every page of a fresh `bytes`-long heap allocation, so that it is resident.
-fn resident_heap(bytes: usize) -> Vec<u8> {
-    let mut heap = vec![0u8; bytes];
-    for page in heap.chunks_mut(4096) {
-        page[0] = 1;
-    }
-    heap
+/// Parent heap sizes of `os/spawn_true`, in MiB: ~0, 1 GiB, 4 GiB.
+const SPAWN_HEAP_MIB: [usize; 3] = [0, 1024, 4096];
+
+/// A heap of `mib` MiB is measured only when `/proc/meminfo`'s `MemAvailable` is at least
+/// this many times its size (4 GiB rows need ~8 GiB), so a smaller machine skips it.
+const SPAWN_HEAP_HEADROOM: usize = 2;
+
+/// `MemAvailable` from `/proc/meminfo`, in MiB (`None` if it cannot be read).
+fn mem_available_mib() -> Option<usize> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
+/// This process's resident set (`VmRSS` from `/proc/self/status`), in MiB.
+fn rss_mib() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// Makes `heap` a resident `mib`-MiB allocation (every page touched) unless it is one
+/// already. Called at the start of each row, outside the timed loop, so a run filtered to
+/// other groups allocates nothing.
+fn ensure_heap(heap: &mut Option<Vec<u8>>, mib: usize) {
+    if heap.is_some() {
+        return;
+    }
+    let mut bytes = vec![0u8; mib << 20];
+    for page in bytes.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    *heap = Some(black_box(bytes));
+    eprintln!(
+        "os/spawn_true: heap of {mib} MiB touched, parent VmRSS {} MiB",
+        rss_mib().map_or("?".to_owned(), |r| r.to_string())
+    );
+}
+
+/// guard's `Spawn` keeping none: spawn + wait of `/bin/true`, its plan built first.
+fn guard_keep_0() {
+    let status = Spawn::from_command(&Command::new("/bin/true"))
+        .spawn()
+        .expect("spawn /bin/true")
+        .wait()
+        .expect("wait");
+    assert!(status.success());
+}
+
+/// guard's `Spawn` keeping `kept` as fd 3.
+fn guard_keep_1(kept: &ReadFile) {
+    let status = Spawn::from_command(&Command::new("/bin/true"))
+        .inherit(Inherit::new().keep_at(kept, 3))
+        .expect("plan")
+        .spawn()
+        .expect("spawn /bin/true")
+        .wait()
+        .expect("wait");
+    assert!(status.success());
+}
+
+/// std's `Command` without hook (posix_spawn).
+fn std_no_hook() {
+    run(&mut Command::new("/bin/true"))
+}
+
+/// Times `iters` calls of `timed`, each right after an untimed call of `partner`: the two
+/// sides alternate spawn by spawn, so both see the same load on a shared machine and their
+/// ratio is not the drift between two measurement windows (as in `benches/scope.rs`).
+fn alternating(iters: u64, mut timed: impl FnMut(), mut partner: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        partner();
+        let start = Instant::now();
+        timed();
+        total += start.elapsed();
+    }
+    total
+}
+
+/// Spawn + wait of `/bin/true` from a parent whose resident heap is ~0, 1 GiB and 4 GiB,
+/// keeping none and keeping one fd (a `/dev/null` at fd 3): guard's `Spawn` (no fork), std's
+/// `Command` without hook (posix_spawn; it keeps nothing) and std's `Command` with
+/// `CommandExt::inherit` (a `pre_exec` hook, so fork). Each iteration builds its command
+/// and plan, as a program spawning once would (and as Python's `subprocess.run` does: the
+/// peer is `benches/peers/spawn_rss.py`). guard's rows alternate with std's, and std's with
+/// guard's keep one ([`alternating`]). The fork rows at 4 GiB take ~150 ms a spawn, so
+/// they run last with 10 samples in a short measurement (criterion then samples flat).
 fn spawn(c: &mut Criterion) {
     let mut g = c.benchmark_group("os/spawn_true");
     g.sample_size(20);
     let kept = ReadFile::open("/dev/null").expect("open /dev/null");
-    let mut heap = Vec::new();
-    for mib in [0usize, 1024] {
-        heap = if mib == 0 {
-            Vec::new()
-        } else {
-            resident_heap(mib << 20)
-        };
-        g.bench_with_input(BenchmarkId::new("guard_spawn_keep_1", mib), &mib, |b, _| {
-            let mut spawn = Spawn::from_command(&Command::new("/bin/true"))
-                .inherit(Inherit::new().keep_at(&kept, 3))
-                .expect("plan");
+    let rows = [
+        "guard_spawn_keep_0",
+        "guard_spawn_keep_1",
+        "std_command",
+        "std_inherit_keep_0",
+        "std_inherit_keep_1",
+    ];
+    for mib in SPAWN_HEAP_MIB {
+        let mut heap: Option<Vec<u8>> = None;
+        let need = mib * SPAWN_HEAP_HEADROOM;
+        match mem_available_mib() {
+            Some(avail) if avail < need => {
+                for row in rows {
+                    println!(
+                        "os/spawn_true/{row}/{mib}: skipped: {avail} MiB available, \
+                         a {mib} MiB heap needs {need} MiB"
+                    );
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let id = |row: &str| BenchmarkId::new(row, mib);
+        g.bench_with_input(id(rows[0]), &mib, |b, &mib| {
+            ensure_heap(&mut heap, mib);
+            b.iter_custom(|n| alternating(n, guard_keep_0, std_no_hook))
+        });
+        g.bench_with_input(id(rows[1]), &mib, |b, &mib| {
+            ensure_heap(&mut heap, mib);
+            b.iter_custom(|n| alternating(n, || guard_keep_1(&kept), std_no_hook))
+        });
+        g.bench_with_input(id(rows[2]), &mib, |b, &mib| {
+            ensure_heap(&mut heap, mib);
+            b.iter_custom(|n| alternating(n, std_no_hook, || guard_keep_1(&kept)))
+        });
+        if mib >= 4096 {
+            // ~150 ms a spawn: 10 samples of one spawn each, not 20 of several.
+            g.sample_size(10).measurement_time(Duration::from_secs(1));
+        }
+        g.bench_with_input(id(rows[3]), &mib, |b, &mib| {
+            ensure_heap(&mut heap, mib);
             b.iter(|| {
-                let status = spawn
-                    .spawn()
-                    .expect("spawn /bin/true")
-                    .wait()
-                    .expect("wait");
-                assert!(status.success());
+                run(Command::new("/bin/true")
+                    .inherit(Inherit::new())
+                    .expect("plan"))
             })
         });
-        g.bench_with_input(BenchmarkId::new("std_command", mib), &mib, |b, _| {
-            b.iter(|| run(&mut Command::new("/bin/true")))
-        });
-        g.bench_with_input(BenchmarkId::new("std_inherit_keep_1", mib), &mib, |b, _| {
+        g.bench_with_input(id(rows[4]), &mib, |b, &mib| {
+            ensure_heap(&mut heap, mib);
             b.iter(|| {
                 run(Command::new("/bin/true")
                     .inherit(Inherit::new().keep_at(&kept, 3))
                     .expect("plan"))
             })
         });
+        // The heap is freed before the next size is allocated, and after the last size
+        // before the other groups run (the machine is shared).
+        drop(heap);
     }
-    drop(std::hint::black_box(heap));
     g.finish();
 }
 

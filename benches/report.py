@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""Writes BENCHMARKS.md (and benches/spawn.svg) from criterion's output and the
-cross-language peers' figures. Run by benches/run-all.sh; never edit BENCHMARKS.md by hand.
+"""Writes BENCHMARKS.md (and the plots benches/spawn.svg, benches/spawn_fds.svg, through
+benches/svg.py) from criterion's output and the cross-language peers' figures. Run by
+benches/run-all.sh; never edit BENCHMARKS.md by hand.
+
+`--spawn-only` prints the spawn sections and rewrites the two plots from whatever figures
+there are (a run of the spawn groups and peers alone), leaving BENCHMARKS.md as it is.
 
 Reads target/criterion/**/new/{benchmark,estimates}.json (the median of each benchmark)
 and target/peers.jsonl (benches/peers/run.sh).
@@ -12,6 +16,8 @@ import os
 import platform
 import subprocess
 import sys
+
+import svg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -68,7 +74,42 @@ def machine():
     ]
 
 
-# Each row: (what, guard id, peer id, target, sense)
+# Parent heap sizes of the spawn-vs-RSS section (MiB), as in benches/os.rs and
+# benches/peers/spawn_rss.py.
+SPAWN_RSS_MIB = [(0, "~0"), (1024, "1 GiB"), (4096, "4 GiB")]
+# (name, id pattern, plot style: colour by method, dashed when keeping one)
+SPAWN_METHODS = [
+    ("guard `Spawn`, keep none", "os/spawn_true/guard_spawn_keep_0/{}", ("#c33", "")),
+    ("guard `Spawn`, keep one", "os/spawn_true/guard_spawn_keep_1/{}", ("#c33", "6,3")),
+    ("std `Command`, no hook (keeps none)", "os/spawn_true/std_command/{}", ("#36c", "")),
+    ("std + `inherit` (fork), keep none", "os/spawn_true/std_inherit_keep_0/{}", ("#444", "")),
+    ("std + `inherit` (fork), keep one", "os/spawn_true/std_inherit_keep_1/{}", ("#444", "6,3")),
+    ("Python `subprocess.run(close_fds=True)`", "peer:peers/python_spawn_rss/subprocess_close_fds/{}",
+     ("#3a3", "")),
+    ("Python, `pass_fds=(fd,)`", "peer:peers/python_spawn_rss/subprocess_pass_fds/{}", ("#3a3", "6,3")),
+]
+SPAWN_MATRIX = ([label for _, label in SPAWN_RSS_MIB],
+                [(name, [pattern.format(mib) for mib, _ in SPAWN_RSS_MIB]) for name, pattern, _ in SPAWN_METHODS])
+SPAWN_TARGET = ("<=", 1.2)
+SPAWN_ROWS = [
+    row
+    for mib, label in SPAWN_RSS_MIB
+    for row in [
+        (f"{label}: keep none vs std without hook", f"os/spawn_true/guard_spawn_keep_0/{mib}",
+         f"os/spawn_true/std_command/{mib}", SPAWN_TARGET),
+        (f"{label}: keep one vs std without hook", f"os/spawn_true/guard_spawn_keep_1/{mib}",
+         f"os/spawn_true/std_command/{mib}", SPAWN_TARGET),
+        (f"{label}: keep none vs Python `close_fds=True`", f"os/spawn_true/guard_spawn_keep_0/{mib}",
+         f"peer:peers/python_spawn_rss/subprocess_close_fds/{mib}", SPAWN_TARGET),
+        (f"{label}: keep one vs Python `pass_fds=(fd,)`", f"os/spawn_true/guard_spawn_keep_1/{mib}",
+         f"peer:peers/python_spawn_rss/subprocess_pass_fds/{mib}", SPAWN_TARGET),
+        (f"{label}: keep one vs std + `inherit` keep one (fork)", f"os/spawn_true/guard_spawn_keep_1/{mib}",
+         f"os/spawn_true/std_inherit_keep_1/{mib}", None),
+    ]
+]
+
+# Each section: (title, note, rows[, matrix])
+# Each row: (what, guard id, peer id, target)
 #   target: None, or (op, value) where the ratio guard/peer must satisfy op value
 #   A peer id starting with "peer:" is read from the cross-language figures.
 SECTIONS = [
@@ -129,18 +170,30 @@ SECTIONS = [
     ("Spawning `/bin/true` with 10k live fds",
      "guard's exec plan vs std's `Command` with the same fds open (all CLOEXEC).",
      [
-         ("keeping one fd, vs std", "os/spawn_true/guard_keep_1/10000", "os/spawn_true/std_command/10000", ("<=", 1.3)),
-         ("keeping none (closes everything else, R5), vs std", "os/spawn_true/guard_keep_0/10000", "os/spawn_true/std_command/10000", None),
-         ("keeping none, `trust_cloexec` (no hook), vs std", "os/spawn_true/guard_keep_0_trust_cloexec/10000", "os/spawn_true/std_command/10000", ("<=", 1.05)),
-         ("keeping none, vs a `pre_exec` close loop", "os/spawn_true/guard_keep_0/10000", "os/spawn_true/pre_exec_close_loop/10000", None),
-         ("keeping none, vs `close_range` alone", "os/spawn_true/guard_keep_0/10000", "os/spawn_true/close_range_only/10000", None),
-         ("keeping none, vs Python `subprocess.run(close_fds=True)`", "os/spawn_true/guard_keep_0/10000", "peer:peers/python_spawn_true/subprocess_close_fds/10000", None),
+         ("keeping one fd, vs std", "os/spawn_true_fds/guard_keep_1/10000", "os/spawn_true_fds/std_command/10000", ("<=", 1.3)),
+         ("keeping none (closes everything else, R5), vs std", "os/spawn_true_fds/guard_keep_0/10000", "os/spawn_true_fds/std_command/10000", None),
+         ("keeping none, `trust_cloexec` (no hook), vs std", "os/spawn_true_fds/guard_keep_0_trust_cloexec/10000", "os/spawn_true_fds/std_command/10000", ("<=", 1.05)),
+         ("keeping none, vs a `pre_exec` close loop", "os/spawn_true_fds/guard_keep_0/10000", "os/spawn_true_fds/pre_exec_close_loop/10000", None),
+         ("keeping none, vs `close_range` alone", "os/spawn_true_fds/guard_keep_0/10000", "os/spawn_true_fds/close_range_only/10000", None),
+         ("keeping none, vs Python `subprocess.run(close_fds=True)`", "os/spawn_true_fds/guard_keep_0/10000", "peer:peers/python_spawn_true/subprocess_close_fds/10000", None),
      ]),
+    ("Spawn + wait of `/bin/true` against the parent's RSS",
+     "The parent allocates and touches a heap of ~0, 1 GiB or 4 GiB first (`os/spawn_true` in "
+     "benches/os.rs, `benches/peers/spawn_rss.py` for Python, which touches a `bytearray` page by "
+     "page); keep one = a `/dev/null` passed as fd 3 (`keep_at(&fd, 3)`, Python "
+     "`pass_fds=(fd,)`), keep none = only 0-2. Each iteration builds its command, spawns and "
+     "waits, as `subprocess.run` does. std's `Command` without hook keeps nothing (posix_spawn); "
+     "`inherit` adds a `pre_exec` hook, so std forks. A size needs twice its heap in "
+     "`MemAvailable` or is skipped (–); the bench and the peer say so in their output.",
+     SPAWN_ROWS, SPAWN_MATRIX),
     ("The OS mutex: lock + unlock, uncontended",
      "guard's `IpcMutex` excludes threads and processes; `parking_lot` only threads; `flock` only processes.",
      [
          ("vs `parking_lot::Mutex`", "os/mutex_lock_unlock/guard_ipc_mutex", "os/mutex_lock_unlock/parking_lot", None),
-         ("vs `File::lock` (`flock`)", "os/mutex_lock_unlock/guard_ipc_mutex", "os/mutex_lock_unlock/flock", None),
+         ("vs `File::lock` (`flock`)", "os/mutex_lock_unlock/guard_ipc_mutex", "os/mutex_lock_unlock/std_file_lock", None),
+         ("vs raw `flock`", "os/mutex_lock_unlock/guard_ipc_mutex", "os/mutex_lock_unlock/raw_flock", None),
+         ("vs a raw robust process-shared pthread mutex (the floor)", "os/mutex_lock_unlock/guard_ipc_mutex",
+          "os/mutex_lock_unlock/raw_pthread_robust_shared", None),
      ]),
 ]
 
@@ -164,49 +217,78 @@ def verdict(ratio, target):
     return ("met" if met else "**not met**") + f" (≤ {value}×)", plain
 
 
-def spawn_svg(medians, peers):
-    methods = ["std_command", "guard_keep_0", "guard_keep_0_trust_cloexec", "guard_keep_1",
-               "pre_exec_close_loop", "close_range_only"]
-    colours = ["#444", "#c33", "#e89", "#36c", "#999", "#6a3", "#b80"]
-    ns = [0, 1000, 10000]
-    series = {m: [medians.get(f"os/spawn_true/{m}/{n}") for n in ns] for m in methods}
-    series["python_subprocess_close_fds"] = [peers.get(f"peers/python_spawn_true/subprocess_close_fds/{n}") for n in ns]
-    values = [v for s in series.values() for v in s if v]
-    if not values:
-        return None
-    top = max(values) * 1.1
-    w, h, left, bottom = 640, 360, 70, 40
-    def x(i): return left + i * (w - left - 20) / (len(ns) - 1)
-    def y(v): return h - bottom - v / top * (h - bottom - 20)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 20 * len(series)}" font-family="sans-serif" font-size="12">',
-           f'<line x1="{left}" y1="{h - bottom}" x2="{w - 10}" y2="{h - bottom}" stroke="black"/>',
-           f'<line x1="{left}" y1="20" x2="{left}" y2="{h - bottom}" stroke="black"/>',
-           f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle">live fds in the parent</text>',
-           f'<text x="12" y="14">spawn of /bin/true (median, µs)</text>']
-    for i, n in enumerate(ns):
-        out.append(f'<text x="{x(i)}" y="{h - bottom + 16}" text-anchor="middle">{n}</text>')
-    for k in range(5):
-        v = top * k / 4
-        out.append(f'<text x="{left - 6}" y="{y(v) + 4}" text-anchor="end">{v / 1000:.0f}</text>')
-    for (name, vals), colour in zip(series.items(), colours):
-        pts = [(x(i), y(v)) for i, v in enumerate(vals) if v]
-        if len(pts) > 1:
-            out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}"/>')
-    for k, (name, colour) in enumerate(zip(series, colours)):
-        yy = h + 14 + 20 * k
-        out.append(f'<rect x="{left}" y="{yy - 10}" width="14" height="4" fill="{colour}"/><text x="{left + 20}" y="{yy - 4}">{name}</text>')
-    out.append("</svg>")
-    path = os.path.join(ROOT, "benches/spawn.svg")
-    with open(path, "w") as f:
-        f.write("\n".join(out) + "\n")
-    return "benches/spawn.svg"
+def figure(medians, peers, fid):
+    """A median by id: criterion's, or a peer's for an id starting with "peer:"."""
+    return peers.get(fid[5:]) if fid.startswith("peer:") else medians.get(fid)
+
+
+def section(medians, peers, title, note, rows, matrix=None):
+    """The lines of one section, and the rows whose target was missed."""
+    lines, missed = [f"## {title}", "", note, ""], []
+    if matrix:
+        columns, methods = matrix
+        lines += ["| median | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        for name, ids in methods:
+            lines.append(f"| {name} | " + " | ".join(fmt_ns(figure(medians, peers, i)) for i in ids) + " |")
+        lines.append("")
+    lines += ["| comparison | guard | peer | ratio | target | verdict |",
+              "|---|---|---|---|---|---|"]
+    for what, gid, pid, target in rows:
+        g, p = figure(medians, peers, gid), figure(medians, peers, pid)
+        ratio = g / p if g and p else None
+        state, plain = verdict(ratio, target)
+        if "not met" in state:
+            missed.append(f"{title}: {what}")
+        r = f"{ratio:.3f}×" if ratio else "–"
+        lines.append(f"| {what} | {fmt_ns(g)} | {fmt_ns(p)} | {r} | {state} | {plain} |")
+    lines.append("")
+    return lines, missed
+
+
+def spawn_svgs(medians, peers):
+    """benches/spawn.svg (time against parent RSS) and benches/spawn_fds.svg (against live
+    fds); returns the markdown that shows those that have data."""
+    lines = []
+    series = [(name, [(mib, figure(medians, peers, pattern.format(mib))) for mib, _ in SPAWN_RSS_MIB], style)
+              for name, pattern, style in SPAWN_METHODS]
+    ticks = [(mib, label) for mib, label in SPAWN_RSS_MIB]
+    if svg.line_chart(os.path.join(ROOT, "benches/spawn.svg"),
+                      "spawn + wait of /bin/true (median, log scale)", "parent RSS", ticks, series):
+        lines += ["## Spawn time against the parent's RSS", "",
+                  "![spawn time against parent RSS](benches/spawn.svg)", ""]
+    fds = [0, 1000, 10000]
+    methods = [("std_command", ("#36c", "")), ("guard_keep_0", ("#c33", "")),
+               ("guard_keep_0_trust_cloexec", ("#c33", "2,3")), ("guard_keep_1", ("#c33", "6,3")),
+               ("pre_exec_close_loop", ("#444", "")), ("close_range_only", ("#b80", ""))]
+    series = [(m, [(i, medians.get(f"os/spawn_true_fds/{m}/{n}")) for i, n in enumerate(fds)], style)
+              for m, style in methods]
+    series.append(("python_subprocess_close_fds",
+                   [(i, peers.get(f"peers/python_spawn_true/subprocess_close_fds/{n}")) for i, n in enumerate(fds)],
+                   ("#3a3", "")))
+    if svg.line_chart(os.path.join(ROOT, "benches/spawn_fds.svg"),
+                      "spawn + wait of /bin/true (median, log scale)", "live fds in the parent",
+                      [(i, str(n)) for i, n in enumerate(fds)], series):
+        lines += ["## Spawn time against live fds", "",
+                  "![spawn time against live fds](benches/spawn_fds.svg)", ""]
+    return lines
 
 
 def main():
+    spawn_only = "--spawn-only" in sys.argv[1:]
     medians = load_criterion()
     peers = load_peers()
-    if not medians:
+    if not medians and not spawn_only:
         sys.exit("no criterion results under target/criterion: run `cargo bench` first")
+    if spawn_only:
+        # The spawn sections and plots alone, from whatever figures there are: for a run
+        # of `os/spawn_true` and the spawn peers only. BENCHMARKS.md is left alone.
+        lines = []
+        for title, note, rows, *matrix in SECTIONS:
+            if title.startswith("Spawn"):
+                lines += section(medians, peers, title, note, rows, *matrix)[0]
+        lines += spawn_svgs(medians, peers)
+        print("\n".join(lines))
+        return
     lines = ["# Benchmarks", "",
              "Written by `benches/report.py` from criterion's output; regenerate with "
              "`benches/run-all.sh` (never edit by hand). Each figure is a median; ratios are "
@@ -216,20 +298,10 @@ def main():
         lines.append(f"- {k}: {v}")
     lines.append("")
     missed = []
-    for title, note, rows in SECTIONS:
-        lines += [f"## {title}", "", note, "",
-                  "| comparison | guard | peer | ratio | target | verdict |",
-                  "|---|---|---|---|---|---|"]
-        for what, gid, pid, target in rows:
-            g = medians.get(gid)
-            p = peers.get(pid[5:]) if pid.startswith("peer:") else medians.get(pid)
-            ratio = g / p if g and p else None
-            state, plain = verdict(ratio, target)
-            if "not met" in state:
-                missed.append(f"{title}: {what}")
-            r = f"{ratio:.3f}×" if ratio else "–"
-            lines.append(f"| {what} | {fmt_ns(g)} | {fmt_ns(p)} | {r} | {state} | {plain} |")
-        lines.append("")
+    for title, note, rows, *matrix in SECTIONS:
+        more, miss = section(medians, peers, title, note, rows, *matrix)
+        lines += more
+        missed += miss
     lines += ["## Absolute targets", "", "| what | guard | target | verdict |", "|---|---|---|---|"]
     for what, gid, limit, per in ABSOLUTE:
         g = medians.get(gid)
@@ -239,9 +311,7 @@ def main():
             missed.append(what)
         lines.append(f"| {what} | {fmt_ns(v)} | ≤ {limit:g} ns | {state} |")
     lines.append("")
-    svg = spawn_svg(medians, peers)
-    if svg:
-        lines += ["## Spawn time vs live fds", "", f"![spawn time vs live fds]({svg})", ""]
+    lines += spawn_svgs(medians, peers)
     lines += ["## Targets missed", ""]
     lines += [f"- {m}" for m in missed] or ["- none"]
     lines.append("")
@@ -250,7 +320,7 @@ def main():
         lines += ["## Why, where a target is missed", "", open(notes).read().strip(), ""]
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(lines))
-    print("wrote BENCHMARKS.md" + (f" and {svg}" if svg else ""))
+    print("wrote BENCHMARKS.md, benches/spawn.svg and benches/spawn_fds.svg")
 
 
 if __name__ == "__main__":

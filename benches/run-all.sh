@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark (criterion and the cross-language peers) and regenerates
-# BENCHMARKS.md and benches/spawn.svg. Takes about 15 minutes; run it on a quiet machine.
+# BENCHMARKS.md, benches/spawn.svg and benches/spawn_fds.svg. Takes about 17 minutes; run it
+# on a quiet machine with 8 GiB available (`os/spawn_true` and benches/peers/spawn_rss.py
+# touch a 4 GiB heap, one after the other; with less, their 4 GiB rows are skipped and say so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf target/criterion

@@ -9,6 +9,7 @@ mkdir -p target
 if command -v python3 >/dev/null; then
     python3 benches/peers/finalize.py >> "$out"
     python3 benches/peers/close_fds.py >> "$out"
+    python3 benches/peers/spawn_rss.py >> "$out"
 else
     echo "skipped: no python3"
 fi
