@@ -67,7 +67,9 @@ mod sys;
 
 #[doc(hidden)]
 pub use command::CloexecStrategy;
-pub use command::{Child, CommandExt, Inherit, ListenFd, Registered, Spawn, listen_fds_command};
+pub use command::{
+    Child, CommandExt, Inherit, ListenFd, Registered, Spawn, Stdio, listen_fds_command,
+};
 pub use error::{Error, Result};
 pub use fd::{
     Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, retry_on_pressure,

@@ -162,6 +162,34 @@ impl ChildPlan {
         }
     }
 
+    /// This plan with `extra` moves (a spawn's stdio) after its own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InheritCollision`](crate::Error::InheritCollision) if an extra target is
+    /// one of the plan's.
+    pub(super) fn with_moves(
+        &self,
+        extra: impl Iterator<Item = (RawFd, RawFd)>,
+    ) -> Result<ChildPlan> {
+        let mut moves = self.moves.clone();
+        for (source, target) in extra {
+            if let Some(&(first, _)) = moves.iter().find(|&&(_, t)| t == target) {
+                return Err(crate::Error::InheritCollision {
+                    target,
+                    first,
+                    second: source,
+                });
+            }
+            moves.push((source, target));
+        }
+        Ok(ChildPlan {
+            tmp: vec![-1; moves.len()],
+            moves,
+            cloexec: self.cloexec,
+        })
+    }
+
     /// The targets that are no kept fd's source: the numbers to reserve in the parent.
     /// (A source is held open until the `Command` is dropped, so its number is taken.)
     fn free_targets(&self) -> Vec<RawFd> {

@@ -11,8 +11,10 @@ mod exec;
 mod plan;
 mod reaper;
 mod registered;
+mod release;
 mod reserve;
 mod spawn;
+mod stdio;
 
 pub use child::Child;
 pub use exec::CommandExt;
@@ -20,3 +22,4 @@ pub use plan::{CloexecStrategy, Inherit, listen_fds_command};
 pub use registered::{ListenFd, Registered};
 pub(crate) use reserve::reserved_numbers;
 pub use spawn::Spawn;
+pub use stdio::Stdio;

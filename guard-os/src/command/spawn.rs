@@ -3,13 +3,24 @@
 use super::child::Child;
 use super::exec::ChildPlan;
 use super::plan::Inherit;
+use super::stdio::{self, Stdio};
 use crate::error::{Error, Result};
-use crate::sys::spawn::{Image, Step, spawn};
+use crate::sys::spawn::{Image, PidSlot, Step, spawn};
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString, c_char};
 use std::os::unix::ffi::OsStrExt;
+use std::panic::Location;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
+
+/// What std's getters show in place of a string with a NUL byte (its `Command` keeps the
+/// error for its own `spawn`): taken as that error here, never passed on.
+const STD_NUL_PLACEHOLDER: &str = "<string-with-nul>";
+
+/// `LISTEN_PID=` and room for the child's pid (ten digits and a NUL, and one spare).
+const LISTEN_PID: &[u8] = b"LISTEN_PID=";
+const PID_ROOM: usize = 12;
 
 /// Starts a child the way `posix_spawn` does, with guard's exec hygiene (R4, R5): the child
 /// gets exactly stdin, stdout, stderr and what an [`Inherit`] plan keeps, at the numbers it
@@ -59,6 +70,8 @@ pub struct Spawn {
     /// Holds its duplicates of the kept fds until this `Spawn` is dropped.
     plan: Inherit,
     steps: ChildPlan,
+    stdio: [Stdio; 3],
+    kill_on_release: Option<(i32, Duration)>,
 }
 
 impl Spawn {
@@ -87,13 +100,18 @@ impl Spawn {
             env_clear: false,
             steps: ChildPlan::new(&plan),
             plan,
+            stdio: [Stdio::Inherit; 3],
+            kill_on_release: None,
         }
     }
 
     /// Which fds the child keeps, at which numbers (it replaces an earlier plan). The
     /// plan's duplicates of the fds stay open until this `Spawn` is dropped. With
-    /// [`Inherit::listen_fds`], `LISTEN_FDS` is set and `LISTEN_PID`, `LISTEN_PIDFDID`
-    /// and `LISTEN_FDNAMES` are removed from the child's environment.
+    /// [`Inherit::listen_fds`], `LISTEN_FDS` is set, `LISTEN_PIDFDID` and
+    /// `LISTEN_FDNAMES` are removed from the child's environment, and `LISTEN_PID` is the
+    /// child's own pid: the child writes it into a buffer prepared here, just before its
+    /// `execve` (no `/bin/sh`, unlike [`listen_fds_command`](crate::listen_fds_command)
+    /// for std's `Command`).
     ///
     /// # Errors
     ///
@@ -139,13 +157,100 @@ impl Spawn {
         self
     }
 
+    /// The child's stdin: this process's (the default), `/dev/null`, or a guard pipe
+    /// whose write end is [`Child::take_stdin`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::{Spawn, Stdio};
+    /// let mut cmd = std::process::Command::new("/bin/cat"); // reads EOF at once
+    /// assert!(Spawn::from_command(&cmd).stdin(Stdio::Null).spawn()?.wait()?.success());
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stdin(mut self, how: Stdio) -> Spawn {
+        self.stdio[0] = how;
+        self
+    }
+
+    /// The child's stdout: this process's (the default), `/dev/null`, or a guard pipe
+    /// whose read end is [`Child::take_stdout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::{Spawn, Stdio};
+    /// let mut cmd = std::process::Command::new("/bin/echo");
+    /// cmd.arg("not shown");
+    /// assert!(Spawn::from_command(&cmd).stdout(Stdio::Null).spawn()?.wait()?.success());
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stdout(mut self, how: Stdio) -> Spawn {
+        self.stdio[1] = how;
+        self
+    }
+
+    /// The child's stderr: this process's (the default), `/dev/null`, or a guard pipe
+    /// whose read end is [`Child::take_stderr`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::{Spawn, Stdio};
+    /// let mut cmd = std::process::Command::new("/bin/ls");
+    /// cmd.arg("/no/such/dir");
+    /// let out = Spawn::from_command(&cmd).stderr(Stdio::Piped).spawn()?.wait_with_output()?;
+    /// assert!(!out.stderr.is_empty());
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stderr(mut self, how: Stdio) -> Spawn {
+        self.stdio[2] = how;
+        self
+    }
+
+    /// What the child's release (and a drop) does to a child still running: its release
+    /// sends `signal` (a number, as `kill(2)` takes it: `libc::SIGTERM`), waits up to
+    /// `grace` for it to exit, then sends `SIGKILL`, then waits. Dying of either signal
+    /// is then no failure. A `Child` dropped without release gets `SIGKILL` at once (a
+    /// drop never waits), as with tokio's `kill_on_drop`. Without this, a release waits
+    /// for the child however long it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut cmd = std::process::Command::new("/bin/sleep");
+    /// cmd.arg("60");
+    /// let mut spawn = guard_os::Spawn::from_command(&cmd).kill_on_release(libc::SIGTERM, Duration::from_secs(5));
+    /// guard_core::scope(|s| {
+    ///     let _child = s.enter(spawn.spawn()?);
+    ///     Ok::<_, guard_os::Error>(())
+    /// })?; // SIGTERM ends `sleep`: not an error
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn kill_on_release(mut self, signal: i32, grace: Duration) -> Spawn {
+        self.kill_on_release = Some((signal, grace));
+        self
+    }
+
     /// Starts the child: it has exec'd when this returns.
     ///
     /// # Errors
     ///
-    /// [`Error::SpawnNul`] (a NUL byte in a string to pass), [`Error::Spawn`]: the child
+    /// [`Error::SpawnNul`] (a NUL byte in a string to pass: std's getters show
+    /// `<string-with-nul>` for a program, argument or directory it refused, and that
+    /// string is taken as this error), [`Error::Open`] or [`Error::Pipe`] (making the
+    /// fds of [`Stdio::Null`] or [`Stdio::Piped`]), [`Error::InheritCollision`] (a stdio
+    /// setting other than `Inherit` for a number the plan's
+    /// [`keep_as_stdio`](Inherit::keep_as_stdio) fills), [`Error::Spawn`]: the child
     /// could not be created, a step before `exec` failed, or `exec` did (a missing
-    /// program: `ENOENT`); a child that failed was reaped already.
+    /// program: `ENOENT`), or no pidfd could be had (a kernel before 5.3: use
+    /// [`CommandExt::inherit`](crate::CommandExt::inherit) there); a child that failed
+    /// was reaped already.
     ///
     /// # Examples
     ///
@@ -155,8 +260,18 @@ impl Spawn {
     /// assert!(matches!(err, guard_os::Error::Spawn { op: "exec", .. }));
     /// assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
     /// ```
+    #[track_caller]
     pub fn spawn(&mut self) -> Result<Child> {
+        let site = Location::caller();
         let c = |what, value: &OsStr| {
+            let placeholder = what != "environment variable" && value == STD_NUL_PLACEHOLDER;
+            if placeholder {
+                return Err(Error::SpawnNul {
+                    program: PathBuf::from(&self.program),
+                    what,
+                    value: value.to_owned(),
+                });
+            }
             CString::new(value.as_bytes()).map_err(|_| Error::SpawnNul {
                 program: PathBuf::from(&self.program),
                 what,
@@ -183,22 +298,56 @@ impl Spawn {
         let paths = search_path(&program, env.get(OsStr::new("PATH")));
         let path_refs: Vec<&std::ffi::CStr> = paths.iter().map(CString::as_c_str).collect();
         let argv_ptrs = null_terminated(&argv);
-        let envp_ptrs = null_terminated(&envp);
+        let mut envp_ptrs = null_terminated(&envp);
+        // With `listen_fds`, the child writes its own pid after `LISTEN_PID=` (no shell).
+        let mut listen_pid = [LISTEN_PID, &[0; PID_ROOM]].concat();
+        let pid_slot = self.plan.listen_fds.map(|_| {
+            let base = listen_pid.as_mut_ptr();
+            envp_ptrs.insert(envp_ptrs.len() - 1, base.cast_const().cast::<c_char>());
+            PidSlot {
+                ptr: base.wrapping_add(LISTEN_PID.len()),
+                len: PID_ROOM,
+            }
+        });
         let image = Image {
             paths: &path_refs,
             argv: &argv_ptrs,
             envp: &envp_ptrs,
             cwd: cwd.as_deref(),
+            pid_slot,
         };
-        let steps = &mut self.steps;
+        let stdio = if self.stdio == [Stdio::Inherit; 3] {
+            stdio::StdioFds::default()
+        } else {
+            stdio::open(self.stdio, site)?
+        };
+        let mut with_stdio;
+        let steps = if stdio.child_ends.is_empty() {
+            &mut self.steps
+        } else {
+            with_stdio = self.steps.with_moves(stdio.moves())?;
+            &mut with_stdio
+        };
         // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes only
         // into its own scratch space (allocated in `ChildPlan::new`, never grown), takes no
         // lock and cannot panic (R4); it changes only the child's fds. The fds it names
-        // stay open: `self.plan` holds them (its duplicates). `image` points into the vectors
-        // above, alive until `spawn` returns, and every array ends with a null pointer.
+        // stay open: `self.plan` holds them (its duplicates), `stdio` the stdio ends.
+        // `image` points into the vectors above, alive until `spawn` returns, and every
+        // array ends with a null pointer; its `pid_slot` is `listen_pid`'s tail, which
+        // nothing else touches until `spawn` returns.
         let spawned = unsafe { spawn(&image, &mut || steps.run()) };
         match spawned {
-            Ok(s) => Ok(Child::new(s.pid, s.pidfd)),
+            Ok(s) => Ok(Child::new(
+                s.pid,
+                s.pidfd,
+                PathBuf::from(&self.program),
+                stdio::StdioFds {
+                    child_ends: Vec::new(), // the child's ends close here
+                    ..stdio
+                },
+                self.kill_on_release,
+                site,
+            )),
             Err((step, source)) => Err(Error::Spawn {
                 program: PathBuf::from(&self.program),
                 op: match step {
@@ -206,6 +355,7 @@ impl Spawn {
                     Step::Setup => "placing the kept fds",
                     Step::Chdir => "chdir",
                     Step::Exec => "exec",
+                    Step::Pidfd => "pidfd_open",
                 },
                 source,
             }),
