@@ -32,7 +32,7 @@ use std::time::Duration;
 ///   non-success status as [`Error::ChildFailed`], so the scope returns it.
 /// - **Counted**, in a [`Counted<Child>`](guard_core::Counted): the same release runs on
 ///   the finalizer when the last handle goes, so the child is reaped there (never a
-///   zombie; [`guard_core::flush`] returns once it is), and a failure goes to the event
+///   zombie; [`flush`](guard_core::finalizer::flush) returns once it is), and a failure goes to the event
 ///   hook. That release waits for the child: give a child that may run on
 ///   [`kill_on_release`](crate::Spawn::kill_on_release), or the finalizer waits for it
 ///   (and reports it stuck past its deadline).

@@ -19,6 +19,13 @@ use std::sync::Arc;
 /// `posix_spawn`. Target numbers that are free are held by placeholders until the
 /// `Command` is dropped, so `spawn`'s own fds cannot land on them.
 ///
+/// Since std then `fork`s, each spawn copies this process's page tables: its cost grows
+/// with the heap (tens of milliseconds per GiB). [`Spawn`](crate::Spawn) applies the same
+/// plan without `fork` and returns a guard [`Child`](crate::Child); use this trait when a
+/// `std::process::Child` or a setting only std has (`uid`, `process_group`, a hook of
+/// your own) is needed. The table in [`Spawn`](crate::Spawn#which-path-spawn-or-commandextinherit)
+/// compares the two.
+///
 /// # Examples
 ///
 /// ```

@@ -38,14 +38,31 @@ const PID_ROOM: usize = 12;
 /// arguments, the environment changes and the working directory. std hides the rest, so
 /// it is **not** applied:
 ///
-/// - stdio settings (`stdin`, `stdout`, `stderr`): the child gets this process's 0-2;
-///   give it others with [`Inherit::keep_as_stdio`] (guard pipes as `Child` handles are a
-///   later step);
+/// - stdio settings (`stdin`, `stdout`, `stderr`): set them with [`Spawn::stdin`],
+///   [`stdout`](Self::stdout), [`stderr`](Self::stderr) ([`Stdio`]: inherit, null, or a
+///   guard pipe taken from the [`Child`]), or put any fd there with
+///   [`Inherit::keep_as_stdio`];
 /// - `env_clear`: call [`Spawn::env_clear`] instead;
 /// - `arg0`, `uid`, `gid`, `groups`, `process_group`, `pre_exec` hooks: not offered.
 ///
 /// A program without `/` is looked up in the child's `PATH` (this process's unless the
-/// `Command` sets it; `/bin:/usr/bin` if unset), in the parent, as `execvp` does.
+/// `Command` sets it; `/bin:/usr/bin` if unset), in the parent, as `execvp` does. A
+/// string with a NUL byte is [`Error::SpawnNul`], never passed on altered.
+///
+/// # Which path: `Spawn` or `CommandExt::inherit`
+///
+/// | need | `Spawn` (this) | [`CommandExt::inherit`](crate::CommandExt::inherit) |
+/// |---|---|---|
+/// | spawn cost in a large process | flat: no page table copied | grows with the heap (`fork`): tens of ms per GiB |
+/// | result | guard [`Child`]: a resource (a scope returns its failure), pidfd signals | `std::process::Child` (for APIs that take one) |
+/// | stdio | [`Stdio`]: inherit, null, guard pipes | everything std's `Stdio` offers |
+/// | `uid`/`gid`, `process_group`, `arg0`, own `pre_exec` hooks | no | yes |
+/// | `LISTEN_PID` for [`Inherit::listen_fds`] | set by the child itself | through `/bin/sh` ([`listen_fds_command`](crate::listen_fds_command)) |
+/// | exec errors under fd churn | in memory: always typed, never in a passed fd | std's error pipe (placeholders guard the targets) |
+/// | kernel | Linux 5.4+ (pidfds: `pidfd_open`, `waitid(P_PIDFD)`) | any |
+///
+/// Prefer `Spawn`; take `inherit` when a `std::process::Child` or a std-only setting is
+/// needed.
 ///
 /// # Examples
 ///
@@ -248,7 +265,8 @@ impl Spawn {
     /// setting other than `Inherit` for a number the plan's
     /// [`keep_as_stdio`](Inherit::keep_as_stdio) fills), [`Error::Spawn`]: the child
     /// could not be created, a step before `exec` failed, or `exec` did (a missing
-    /// program: `ENOENT`), or no pidfd could be had (a kernel before 5.3: use
+    /// program: `ENOENT`), or no pidfd could be had (`op: "pidfd_open"`: a kernel before
+    /// 5.3, whose child was killed and reaped; use
     /// [`CommandExt::inherit`](crate::CommandExt::inherit) there); a child that failed
     /// was reaped already.
     ///
