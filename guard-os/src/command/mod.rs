@@ -1,7 +1,9 @@
 //! Exec hygiene: which fds a child inherits, at which numbers; everything else closed
 //! (invariants R4, R5). A plan, [`Inherit`], applied either by guard's own spawn,
 //! [`Spawn`] (no `fork`: the cost does not grow with the heap; a guard [`Child`]), or on a
-//! `std::process::Command` by [`CommandExt`] (std's `Child`, through `fork`).
+//! `std::process::Command` by [`CommandExt`] (std's `Child`, through `fork`). The guard
+//! [`Child`] is a resource (its release waits and returns a failed status as an error),
+//! with [`Stdio`] pipes.
 //!
 //! The receiving side of [`Inherit::listen_fds`], in the child, is
 //! [`listen_fds()`](crate::listen_fds).

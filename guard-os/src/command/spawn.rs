@@ -254,7 +254,8 @@ impl Spawn {
         self
     }
 
-    /// Starts the child: it has exec'd when this returns.
+    /// Starts the child: it has exec'd when this returns. Its pidfd (and its stdio pipes'
+    /// ends, if piped) are registered as created at the caller.
     ///
     /// # Errors
     ///
