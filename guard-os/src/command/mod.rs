@@ -10,6 +10,7 @@
 
 mod child;
 mod exec;
+mod image;
 mod plan;
 mod reaper;
 mod registered;

@@ -2,25 +2,17 @@
 
 use super::child::Child;
 use super::exec::ChildPlan;
+use super::image::CStrings;
 use super::plan::Inherit;
 use super::stdio::{self, Stdio};
 use crate::error::{Error, Result};
-use crate::sys::spawn::{Image, PidSlot, Step, spawn};
+use crate::sys::spawn::{Step, spawn};
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsStr, OsString, c_char};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::{OsStr, OsString};
 use std::panic::Location;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-/// What std's getters show in place of a string with a NUL byte (its `Command` keeps the
-/// error for its own `spawn`): taken as that error here, never passed on.
-const STD_NUL_PLACEHOLDER: &str = "<string-with-nul>";
-
-/// `LISTEN_PID=` and room for the child's pid (ten digits and a NUL, and one spare).
-const LISTEN_PID: &[u8] = b"LISTEN_PID=";
-const PID_ROOM: usize = 12;
 
 /// Starts a child the way `posix_spawn` does, with guard's exec hygiene (R4, R5): the child
 /// gets exactly stdin, stdout, stderr and what an [`Inherit`] plan keeps, at the numbers it
@@ -282,59 +274,15 @@ impl Spawn {
     #[track_caller]
     pub fn spawn(&mut self) -> Result<Child> {
         let site = Location::caller();
-        let c = |what, value: &OsStr| {
-            let placeholder = what != "environment variable" && value == STD_NUL_PLACEHOLDER;
-            if placeholder {
-                return Err(Error::SpawnNul {
-                    program: PathBuf::from(&self.program),
-                    what,
-                    value: value.to_owned(),
-                });
-            }
-            CString::new(value.as_bytes()).map_err(|_| Error::SpawnNul {
-                program: PathBuf::from(&self.program),
-                what,
-                value: value.to_owned(),
-            })
-        };
-        let program = c("program", &self.program)?;
-        let mut argv = vec![program.clone()];
-        for arg in &self.args {
-            argv.push(c("argument", arg)?);
-        }
         let env = self.environment();
-        let mut envp = Vec::with_capacity(env.len());
-        for (k, v) in &env {
-            let mut kv = k.clone();
-            kv.push("=");
-            kv.push(v);
-            envp.push(c("environment variable", &kv)?);
-        }
-        let cwd = match &self.cwd {
-            Some(dir) => Some(c("directory", dir.as_os_str())?),
-            None => None,
-        };
-        let paths = search_path(&program, env.get(OsStr::new("PATH")));
-        let path_refs: Vec<&std::ffi::CStr> = paths.iter().map(CString::as_c_str).collect();
-        let argv_ptrs = null_terminated(&argv);
-        let mut envp_ptrs = null_terminated(&envp);
-        // With `listen_fds`, the child writes its own pid after `LISTEN_PID=` (no shell).
-        let mut listen_pid = [LISTEN_PID, &[0; PID_ROOM]].concat();
-        let pid_slot = self.plan.listen_fds.map(|_| {
-            let base = listen_pid.as_mut_ptr();
-            envp_ptrs.insert(envp_ptrs.len() - 1, base.cast_const().cast::<c_char>());
-            PidSlot {
-                ptr: base.wrapping_add(LISTEN_PID.len()),
-                len: PID_ROOM,
-            }
-        });
-        let image = Image {
-            paths: &path_refs,
-            argv: &argv_ptrs,
-            envp: &envp_ptrs,
-            cwd: cwd.as_deref(),
-            pid_slot,
-        };
+        let listen_pid = self.plan.listen_fds.is_some();
+        let mut strings = CStrings::new(
+            &self.program,
+            &self.args,
+            &env,
+            self.cwd.as_deref(),
+            listen_pid,
+        )?;
         let stdio = if self.stdio == [Stdio::Inherit; 3] {
             stdio::StdioFds::default()
         } else {
@@ -347,14 +295,14 @@ impl Spawn {
             with_stdio = self.steps.with_moves(stdio.moves())?;
             &mut with_stdio
         };
-        // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes only
-        // into its own scratch space (allocated in `ChildPlan::new`, never grown), takes no
-        // lock and cannot panic (R4); it changes only the child's fds. The fds it names
-        // stay open: `self.plan` holds them (its duplicates), `stdio` the stdio ends.
-        // `image` points into the vectors above, alive until `spawn` returns, and every
-        // array ends with a null pointer; its `pid_slot` is `listen_pid`'s tail, which
-        // nothing else touches until `spawn` returns.
-        let spawned = unsafe { spawn(&image, &mut || steps.run()) };
+        let spawned = strings.with_image(|image| {
+            // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes
+            // only into its own scratch space (allocated in `ChildPlan::new`, never grown),
+            // takes no lock and cannot panic (R4); it changes only the child's fds. The fds
+            // it names stay open: `self.plan` holds them (its duplicates), `stdio` the
+            // stdio ends. `image` is valid for the call (`CStrings::with_image`).
+            unsafe { spawn(image, &mut || steps.run()) }
+        });
         match spawned {
             Ok(s) => Ok(Child::new(
                 s.pid,
@@ -402,52 +350,5 @@ impl Spawn {
             }
         }
         env
-    }
-}
-
-/// The paths `execvp` would try for `program`: itself if it has a `/`, else each directory
-/// of `path` (`/bin:/usr/bin` if unset; an empty entry is the working directory).
-fn search_path(program: &CString, path: Option<&OsString>) -> Vec<CString> {
-    let name = program.as_bytes();
-    if name.is_empty() || name.contains(&b'/') {
-        return vec![program.clone()];
-    }
-    let path = path.map_or(&b"/bin:/usr/bin"[..], |p| p.as_bytes());
-    path.split(|&b| b == b':')
-        .filter_map(|dir| {
-            let dir = if dir.is_empty() { &b"."[..] } else { dir };
-            let mut full = dir.to_vec();
-            full.push(b'/');
-            full.extend_from_slice(name);
-            CString::new(full).ok() // a directory with a NUL cannot hold it
-        })
-        .collect()
-}
-
-fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
-    let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    ptrs
-}
-
-#[cfg(test)]
-mod tests {
-    use super::search_path;
-    use std::ffi::{CString, OsString};
-
-    #[test]
-    fn path_search_is_execvps() {
-        let p = |s: &str| CString::new(s).unwrap();
-        assert_eq!(search_path(&p("/bin/true"), None), [p("/bin/true")]);
-        assert_eq!(search_path(&p("./x"), None), [p("./x")]);
-        assert_eq!(
-            search_path(&p("true"), None),
-            [p("/bin/true"), p("/usr/bin/true")]
-        );
-        let path = OsString::from("/a::/b");
-        assert_eq!(
-            search_path(&p("x"), Some(&path)),
-            [p("/a/x"), p("./x"), p("/b/x")]
-        );
     }
 }

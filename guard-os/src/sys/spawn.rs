@@ -85,7 +85,8 @@ const GUARD: usize = 4096;
 /// `setup` runs in the child, in this process's memory, while other threads of this
 /// process run on: it must be async-signal-safe (raw syscalls only, no allocation, no
 /// lock), must not unwind, and may change only the child's fds. Every pointer in `image`
-/// must be valid and its arrays null-terminated.
+/// must be valid and its arrays null-terminated; its `pid_slot`, if any, must be valid
+/// per [`PidSlot`] until this returns.
 pub(crate) unsafe fn spawn(
     image: &Image<'_>,
     setup: &mut dyn FnMut() -> io::Result<()>,
@@ -238,7 +239,8 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         // SAFETY: `_exit` ends this child only (no CLONE_THREAD), running no atexit handler.
         unsafe { libc::_exit(127) }
     };
-    reset_signal_handlers();
+    // SAFETY: this is the child, with its own handler table (no CLONE_SIGHAND), before exec.
+    unsafe { super::child::reset_signal_handlers() };
     if let Err(e) = setup() {
         fail(Step::Setup, e);
     }
@@ -261,7 +263,9 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         )
     };
     if let Some(slot) = image.pid_slot {
-        write_pid(slot);
+        // SAFETY: the `Image` contract: a `PidSlot` that nothing else touches while the
+        // parent's thread is suspended.
+        unsafe { super::child::write_pid(slot) };
     }
     let mut denied = false;
     let mut last = libc::ENOENT;
@@ -286,61 +290,6 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         last = libc::EACCES;
     }
     fail(Step::Exec, io::Error::from_raw_os_error(last))
-}
-
-/// In the child: its own pid (`getpid(2)`, a raw syscall), in decimal, NUL-terminated,
-/// into `slot`. No allocation, no lock: async-signal-safe.
-fn write_pid(slot: PidSlot) {
-    // SAFETY: `getpid` has no preconditions; the raw syscall, since a libc may cache the
-    // parent's pid in memory this child shares.
-    let pid = unsafe { libc::syscall(libc::SYS_getpid) };
-    let mut digits = [0u8; 20];
-    let text = format_decimal(u64::try_from(pid).unwrap_or(0), &mut digits);
-    if text.len() < slot.len {
-        // SAFETY: `slot` is `len` writable bytes that nothing else touches while the
-        // parent is suspended (the `PidSlot` contract); `text.len() + 1 <= len`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), slot.ptr, text.len());
-            slot.ptr.add(text.len()).write(0);
-        }
-    }
-}
-
-/// `n` in decimal, in the tail of `buf`, without allocating.
-fn format_decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
-/// In the child: every caught signal back to its default action, and SIGPIPE too (Rust
-/// programs ignore it; std's children get the default).
-fn reset_signal_handlers() {
-    for sig in 1..65 {
-        // SAFETY: a zeroed `sigaction` is a valid value to be overwritten.
-        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: `sigaction` reads nothing (null) and writes `old`; it fails harmlessly
-        // (EINVAL) for numbers it does not allow.
-        if unsafe { libc::sigaction(sig, std::ptr::null(), &raw mut old) } != 0 {
-            continue;
-        }
-        let caught = old.sa_sigaction != libc::SIG_IGN && old.sa_sigaction != libc::SIG_DFL;
-        if caught || (sig == libc::SIGPIPE && old.sa_sigaction == libc::SIG_IGN) {
-            // SAFETY: as above.
-            let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
-            dfl.sa_sigaction = libc::SIG_DFL;
-            // SAFETY: this child has its own handler table (no CLONE_SIGHAND): the
-            // parent's handlers are untouched.
-            unsafe { libc::sigaction(sig, &raw const dfl, std::ptr::null_mut()) };
-        }
-    }
 }
 
 /// [`waitid(P_PIDFD)`](https://man7.org/linux/man-pages/man2/waitid.2.html) with
