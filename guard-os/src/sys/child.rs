@@ -8,7 +8,6 @@
 //! of the calling process, which is sound only in a child that is about to `exec`: hence
 //! `unsafe`.
 
-use super::spawn::PidSlot;
 use rustix::fd::RawFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -202,24 +201,24 @@ pub(crate) unsafe fn place(src: RawFd, dst: RawFd) -> io::Result<()> {
 }
 
 /// In the child: its own pid (`getpid(2)`, a raw syscall), in decimal, NUL-terminated,
-/// into `slot`. No allocation, no lock: async-signal-safe.
+/// into the `len` bytes at `ptr` (nothing if they cannot hold it). No allocation, no
+/// lock: async-signal-safe.
 ///
 /// # Safety
 ///
-/// `slot` is valid (the [`PidSlot`] contract): `len` bytes that nothing else reads or
-/// writes meanwhile.
-pub(super) unsafe fn write_pid(slot: PidSlot) {
+/// `ptr` points to `len` writable bytes that nothing else reads or writes meanwhile.
+pub(super) unsafe fn write_pid(ptr: *mut u8, len: usize) {
     // SAFETY: `getpid` has no preconditions; the raw syscall, since a libc may cache the
     // parent's pid in memory this child shares.
     let pid = unsafe { libc::syscall(libc::SYS_getpid) };
     let mut digits = [0u8; 20];
     let text = format_decimal(u64::try_from(pid).unwrap_or(0), &mut digits);
-    if text.len() < slot.len {
+    if text.len() < len {
         // SAFETY: `slot` is `len` writable bytes that nothing else touches (the
         // contract); `text.len() + 1 <= len`.
         unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), slot.ptr, text.len());
-            slot.ptr.add(text.len()).write(0);
+            std::ptr::copy_nonoverlapping(text.as_ptr(), ptr, text.len());
+            ptr.add(text.len()).write(0);
         }
     }
 }

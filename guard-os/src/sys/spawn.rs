@@ -265,7 +265,7 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
     if let Some(slot) = image.pid_slot {
         // SAFETY: the `Image` contract: a `PidSlot` that nothing else touches while the
         // parent's thread is suspended.
-        unsafe { super::child::write_pid(slot) };
+        unsafe { super::child::write_pid(slot.ptr, slot.len) };
     }
     let mut denied = false;
     let mut last = libc::ENOENT;
