@@ -8,10 +8,13 @@
 //!    closes and panics change it;
 //! 3. finaliser_deadlock: a release that takes a lock the dropping thread holds;
 //! 4. counter: lost updates without a lock;
-//! 5. reexec: a server re-executes itself passing only its listening socket.
+//! 5. reexec: a server re-executes itself passing only its listening socket;
+//! 6. pipeline: `producer | consumer` as two guard children, whose exit statuses come
+//!    back from their scope.
 //!
 //! `cargo run --release --example tour`. The same scenarios run one by one as the
-//! examples `handles`, `fd_registry`, `finaliser_deadlock`, `counter` and `reexec`.
+//! examples `handles`, `fd_registry`, `finaliser_deadlock`, `counter`, `reexec` and
+//! `pipeline`.
 
 #[path = "scenarios/common.rs"]
 mod common;
@@ -25,6 +28,8 @@ mod fd_registry_faults;
 mod finaliser_deadlock;
 #[path = "scenarios/handles.rs"]
 mod handles;
+#[path = "scenarios/pipeline.rs"]
+mod pipeline;
 #[path = "scenarios/reexec.rs"]
 mod reexec;
 #[path = "scenarios/reexec_server.rs"]
@@ -50,7 +55,8 @@ fn main() -> ExitCode {
     println!("  counted (an OS handle, a read-only fd, a listener): released after its last");
     println!("          handle goes, on the `guard-finalizer` thread.");
     println!("Sections 1-4 port four classic resource bugs and check guard's answer to each;");
-    println!("5 re-executes a server with only its listening socket; 6 is guard's own report.");
+    println!("5 re-executes a server with only its listening socket; 6 runs a pipeline of two");
+    println!("children whose exit statuses come back from a scope; 7 is guard's own report.");
 
     let exe = std::env::current_exe().map_err(common::Error::from);
     let mut results: Vec<(&str, Result<Verdict>)> = Vec::new();
@@ -85,10 +91,13 @@ fn main() -> ExitCode {
     };
     results.push(("reexec", outcome));
 
+    common::section(&format!("6. {}", pipeline::TITLE), pipeline::ABOUT);
+    results.push(("pipeline", pipeline::run().map(|o| o.verdict)));
+
     common::section(
-        "6. guard::report(): what is live, by type and creation site, and the finalizer's counters",
+        "7. guard::report(): what is live, by type and creation site, and the finalizer's counters",
         &[
-            "After the five scenarios: nothing they created is live. The counters add up every",
+            "After the six scenarios: nothing they created is live. The counters add up every",
             "counted release the tour handed to the finalizer, and the one declared stuck.",
         ],
     );

@@ -21,6 +21,8 @@ mod fd_registry_faults;
 mod finaliser_deadlock;
 #[path = "../examples/scenarios/handles.rs"]
 mod handles;
+#[path = "../examples/scenarios/pipeline.rs"]
+mod pipeline;
 #[path = "../examples/scenarios/reexec.rs"]
 mod reexec;
 #[path = "../examples/scenarios/reexec_server.rs"]
@@ -256,6 +258,31 @@ fn reexec_passes_only_the_listener_and_refuses_no_client() {
 }
 
 #[test]
+fn pipeline_returns_both_statuses_from_the_scope_and_names_the_failing_consumer() {
+    let _s = serial();
+    let out = pipeline::run().expect("the pipeline scenario");
+    assert_eq!(out.good.output, "apple\nfig\npear\n");
+    assert_eq!(out.good.failures, [], "{:?}", out.good.error);
+    assert!(out.good.error.is_empty(), "{}", out.good.error);
+    assert_eq!(out.bad.output, "");
+    assert_eq!(
+        out.bad.failures,
+        [pipeline::Failure {
+            program: "grep".into(),
+            code: Some(1),
+            signal: None,
+        }]
+    );
+    assert!(
+        out.bad.error.contains("(`grep`) exited with code 1"),
+        "{}",
+        out.bad.error
+    );
+    assert_eq!(out.zombies, [], "every release reaped its child");
+    assert!(out.verdict.held(), "{:?}", out.verdict.failures());
+}
+
+#[test]
 fn every_example_binary_exits_zero_and_says_its_guarantee_held() {
     let _s = serial();
     for name in [
@@ -264,6 +291,7 @@ fn every_example_binary_exits_zero_and_says_its_guarantee_held() {
         "finaliser_deadlock",
         "counter",
         "reexec",
+        "pipeline",
     ] {
         let done = run_example(name);
         assert!(
@@ -285,6 +313,7 @@ fn the_tour_runs_every_scenario_and_ends_with_a_clean_report() {
         finaliser_deadlock::TITLE,
         counter::TITLE,
         reexec::TITLE,
+        pipeline::TITLE,
     ];
     for (i, title) in titles.iter().enumerate() {
         let section = format!("== {}. {title}", i + 1);
@@ -300,12 +329,13 @@ fn the_tour_runs_every_scenario_and_ends_with_a_clean_report() {
         finaliser_deadlock::ABOUT,
         counter::ABOUT,
         reexec::ABOUT,
+        pipeline::ABOUT,
     ];
     for line in explained.iter().flat_map(|a| a.iter()) {
         assert!(done.stdout.contains(line), "`{line}` missing");
     }
     for section in [
-        "== 6. guard::report()",
+        "== 7. guard::report()",
         "live resources: none",
         "registered fds: none",
         "at exit: clean",

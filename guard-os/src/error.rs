@@ -283,6 +283,19 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
+    /// A [`Child`](crate::Child) ended without success: an exit code other than 0, or a
+    /// signal it did not get from its own release (see
+    /// [`Spawn::kill_on_release`](crate::Spawn::kill_on_release)). Its release returns it,
+    /// so a [`scope`](guard_core::scope) does.
+    ChildFailed {
+        /// The program as the `Command` named it.
+        program: PathBuf,
+        /// The child's pid (reaped: it may belong to another process by now).
+        pid: u32,
+        /// How it ended: [`code`](std::process::ExitStatus::code) or
+        /// [`signal`](std::os::unix::process::ExitStatusExt::signal).
+        status: std::process::ExitStatus,
+    },
     /// Several steps of one release failed: every error is here, none dropped.
     Release {
         /// The first error (its OS error is [`Error::io_error`]'s).
@@ -358,6 +371,7 @@ impl Error {
             | Error::ListenFdsThreads { .. }
             | Error::Convert { .. }
             | Error::SpawnNul { .. }
+            | Error::ChildFailed { .. }
             | Error::Release { .. } => None,
         }
     }

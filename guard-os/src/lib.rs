@@ -12,6 +12,7 @@
 //! | [`WriteFile`] | unique | flush, optional `fsync`, close; every error returned |
 //! | [`PipeWriter`] | unique | close (the reader sees EOF) |
 //! | [`TcpStream`], [`UnixStream`] | unique | `shutdown(Write)` (the peer sees EOF), close |
+//! | [`Child`] (started by [`Spawn`]) | unique, or counted | close its stdin, wait (after an optional signal and grace period); a failed child is an error |
 //!
 //! Every fd is created with `FD_CLOEXEC` set atomically and registered with its kind, type
 //! and creation site. [`fds()`] lists them under leases (invariants R1-R3, see [`Fds`]);
@@ -67,7 +68,9 @@ mod sys;
 
 #[doc(hidden)]
 pub use command::CloexecStrategy;
-pub use command::{Child, CommandExt, Inherit, ListenFd, Registered, Spawn, listen_fds_command};
+pub use command::{
+    Child, CommandExt, Inherit, ListenFd, Registered, Spawn, Stdio, listen_fds_command,
+};
 pub use error::{Error, Result};
 pub use fd::{
     Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, retry_on_pressure,

@@ -60,6 +60,13 @@ pub struct PipeReader {
     fd: Fd,
 }
 
+impl PipeReader {
+    /// A read end from an fd registered as one (a child's stdout or stderr, in `command`).
+    pub(crate) fn from_registered(fd: Fd) -> PipeReader {
+        PipeReader { fd }
+    }
+}
+
 counted_fd! {
     /// Closes the read end now, instead of on the finalizer (or at the drop).
     ///
@@ -126,6 +133,13 @@ pub struct PipeWriter {
 }
 
 impl PipeWriter {
+    /// A write end from an fd registered as one (a child's stdin, in `command`).
+    pub(crate) fn from_registered(fd: Fd) -> PipeWriter {
+        PipeWriter {
+            fd: UniqueFd::new(fd),
+        }
+    }
+
     /// Closes the write end now: the reader sees EOF from here on (if this was the last
     /// write end: a `Command` that keeps the pipe for a child holds a copy of its own until
     /// it is dropped, as with std's `Stdio::from`). See [`Fd::close`](crate::Fd::close) for

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let cases: [(&str, fn()); 9] = [
+    let cases: [(&str, fn()); 10] = [
         (
             "a_child_takes_working_listeners",
             a_child_takes_working_listeners,
@@ -63,6 +63,10 @@ fn main() -> ExitCode {
         (
             "the_in_place_reexec_recipe_hands_the_listener_over",
             the_in_place_reexec_recipe_hands_the_listener_over,
+        ),
+        (
+            "spawn_sets_listen_pid_without_a_shell",
+            spawn_sets_listen_pid_without_a_shell,
         ),
     ];
     let mut failed = Vec::new();
@@ -308,6 +312,51 @@ fn the_in_place_reexec_recipe_hands_the_listener_over() {
     assert_eq!(got["served"], "hello from image 1");
 }
 
+/// guard's own spawn execs the program itself (no `/bin/sh`), and the child, before its
+/// `execve`, writes its own pid into `LISTEN_PID`: the child reads it equal to its pid and
+/// takes the listener.
+fn spawn_sets_listen_pid_without_a_shell() {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cmd = child("own_pid", false);
+    assert_eq!(
+        cmd.get_program(),
+        std::env::current_exe().unwrap(),
+        "no shell"
+    );
+    let mut spawn = guard_os::Spawn::from_command(&cmd)
+        .stdin(guard_os::Stdio::Null)
+        .stdout(guard_os::Stdio::Piped)
+        .stderr(guard_os::Stdio::Piped)
+        .inherit(Inherit::new().listen_fds(&[&tcp]))
+        .unwrap();
+    // SAFETY: this case runs alone on its thread; nothing reads the environment meanwhile.
+    unsafe { std::env::set_var("LISTEN_PID", "1") }; // a stale value of ours: replaced
+    let spawned = spawn.spawn().unwrap();
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("LISTEN_PID") };
+    let pid = spawned.id();
+    let out = spawned.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "child failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: BTreeMap<String, String> = payload(&out)
+        .into_iter()
+        .filter_map(|l| l.split_once(' ').map(|(k, v)| (k.into(), v.into())))
+        .collect();
+    assert_eq!(got["listen_pid"], pid.to_string(), "{got:?}");
+    assert_eq!(got["own_pid"], pid.to_string(), "{got:?}");
+    assert_eq!(got["count"], "1", "{got:?}");
+    assert_eq!(
+        got["fd3"],
+        std::any::type_name::<guard_os::Fd>(),
+        "taken, registered"
+    );
+}
+
 // ----- the children's side -----
 
 fn play(role: &str) {
@@ -321,6 +370,7 @@ fn play(role: &str) {
         "threads" => threads(),
         "exec0" => exec0(),
         "exec1" => exec1(),
+        "own_pid" => own_pid(),
         other => panic!("unknown role {other}"),
     }
 }
@@ -356,6 +406,18 @@ fn registered_as(n: i32) -> Option<&'static str> {
         }
     });
     ty
+}
+
+/// Reports `LISTEN_PID` as found, its own pid, and what `listen_fds()` takes.
+fn own_pid() {
+    let listen_pid = std::env::var("LISTEN_PID").unwrap_or_else(|_| "unset".into());
+    let passed = listen_fds().expect("listen_fds");
+    println!("BEGIN");
+    say("listen_pid", listen_pid);
+    say("own_pid", std::process::id());
+    say("count", passed.len());
+    say("fd3", registered_as(3).unwrap_or("-"));
+    println!("END");
 }
 
 fn take() {

@@ -3,12 +3,13 @@
 //! churn and with fds other code opened without `O_CLOEXEC`; exec errors come back typed
 //! and never reach a passed fd; signals through the pidfd; dropped children are reaped.
 //!
-//! Tests that open and close fds at a rate, or that need a number to stay closed, take
-//! `FDS` so that they do not run at once.
+//! Tests that open and close fds at a rate, that need a number to stay closed, or that
+//! start children (a zombie check looks at every child of this process), take `FDS` so
+//! that they do not run at once.
 
 mod common;
 
-use common::watchdog;
+use common::{any_unreaped_child, is_zombie_of_ours, watchdog};
 use guard_os::{Child, Error, Fd, Inherit, ReadFile, Spawn, TcpListener, pipe};
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -198,7 +199,7 @@ fn spawns_under_churn_inherit_nothing_unexpected() {
 /// `exec` error (`ENOENT`), and nothing is written into the passed pipe.
 #[test]
 fn a_missing_program_is_an_error_every_time_and_writes_nothing() {
-    let spawns = 1_000;
+    let spawns = common::size(1_000, 10_000);
     watchdog(600, move || {
         let _serial = serial();
         let stop = Arc::new(AtomicBool::new(false));
@@ -229,12 +230,14 @@ fn a_missing_program_is_an_error_every_time_and_writes_nothing() {
         let mut written = Vec::new();
         std::io::Read::read_to_end(&mut &pr, &mut written).unwrap();
         assert_eq!((oks, written.len()), (0, 0), "Ok spawns, bytes in the pipe");
+        assert!(!any_unreaped_child(), "a failed child left a zombie");
     });
 }
 
 #[test]
 fn a_child_killed_by_a_signal_is_reported_as_such() {
     watchdog(60, || {
+        let _serial = serial();
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", "kill -TERM $$"]);
         let status = Spawn::from_command(&cmd).spawn().unwrap().wait().unwrap();
@@ -303,6 +306,7 @@ fn bad_input_is_a_typed_error() {
 #[test]
 fn path_cwd_and_env_are_the_commands() {
     watchdog(60, || {
+        let _serial = serial();
         let dir = std::env::temp_dir();
         let mut cmd = Command::new("sh"); // found through PATH
         cmd.args(["-c", "test \"$(pwd -P)\" = \"$WANT\" && test -z \"$GONE\""])
@@ -316,20 +320,11 @@ fn path_cwd_and_env_are_the_commands() {
     });
 }
 
-fn is_zombie_of_ours(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let mut rest = stat.rsplit_once(") ").unwrap().1.split(' ');
-    let state = rest.next().unwrap();
-    let ppid: u32 = rest.next().unwrap().parse().unwrap();
-    state == "Z" && ppid == std::process::id()
-}
-
 /// Children dropped while they run are reaped by the reaper as they exit.
 #[test]
 fn dropped_children_never_stay_zombies() {
     watchdog(120, || {
+        let _serial = serial();
         let mut cmd = Command::new("/bin/sleep");
         cmd.arg("0.2");
         let pids: Vec<u32> = (0..100)

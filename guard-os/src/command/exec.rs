@@ -19,6 +19,13 @@ use std::sync::Arc;
 /// `posix_spawn`. Target numbers that are free are held by placeholders until the
 /// `Command` is dropped, so `spawn`'s own fds cannot land on them.
 ///
+/// Since std then `fork`s, each spawn copies this process's page tables: its cost grows
+/// with the heap (tens of milliseconds per GiB). [`Spawn`](crate::Spawn) applies the same
+/// plan without `fork` and returns a guard [`Child`](crate::Child); use this trait when a
+/// `std::process::Child` or a setting only std has (`uid`, `process_group`, a hook of
+/// your own) is needed. The table in [`Spawn`](crate::Spawn#which-path-spawn-or-commandextinherit)
+/// compares the two.
+///
 /// # Examples
 ///
 /// ```
@@ -160,6 +167,34 @@ impl ChildPlan {
             moves,
             cloexec: (!plan.trust_cloexec).then_some(how),
         }
+    }
+
+    /// This plan with `extra` moves (a spawn's stdio) after its own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InheritCollision`](crate::Error::InheritCollision) if an extra target is
+    /// one of the plan's.
+    pub(super) fn with_moves(
+        &self,
+        extra: impl Iterator<Item = (RawFd, RawFd)>,
+    ) -> Result<ChildPlan> {
+        let mut moves = self.moves.clone();
+        for (source, target) in extra {
+            if let Some(&(first, _)) = moves.iter().find(|&&(_, t)| t == target) {
+                return Err(crate::Error::InheritCollision {
+                    target,
+                    first,
+                    second: source,
+                });
+            }
+            moves.push((source, target));
+        }
+        Ok(ChildPlan {
+            tmp: vec![-1; moves.len()],
+            moves,
+            cloexec: self.cloexec,
+        })
     }
 
     /// The targets that are no kept fd's source: the numbers to reserve in the parent.

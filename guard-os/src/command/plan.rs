@@ -362,7 +362,15 @@ fn copy_registered(key: guard_core::registry::Key) -> std::io::Result<Option<Hol
 }
 
 /// A `Command` that runs `program` with `LISTEN_PID` set to its own pid (through
-/// `/bin/sh -c 'LISTEN_PID=$$ exec "$0" "$@"'`), for [`Inherit::listen_fds`].
+/// `/bin/sh -c 'LISTEN_PID=$$ exec "$0" "$@"'`), for [`Inherit::listen_fds`] with std's
+/// `Command` ([`CommandExt::inherit`](crate::CommandExt::inherit)).
+///
+/// [`Spawn`](crate::Spawn) needs no shell: its child writes its own pid into a buffer
+/// the parent prepared, just before `execve`. std's path cannot: its `fork`ed child
+/// execs the environment array std built from the `Command` before the `pre_exec` hook
+/// runs, and std gives no way to reach that array, so the hook could only set a variable
+/// by allocating a new environment (not async-signal-safe after `fork` in a threaded
+/// process). The shell remains for that path.
 ///
 /// # Examples
 ///

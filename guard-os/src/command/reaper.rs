@@ -1,24 +1,26 @@
 //! The reaper: one thread, started at the first [`Child`](crate::Child) dropped while its
 //! process still runs, that reaps such children as they exit, so none stays a zombie.
 //!
-//! It `poll`s the pidfds it was given (readable once the process has exited) and a wake-up
+//! It holds the pidfds it was given (still registered: they show in `fds()` as the
+//! children's) and `poll`s them (readable once the process has exited) and a wake-up
 //! pipe; `adopt` sends a pidfd over a channel and writes one byte to the pipe. If the
 //! thread cannot be started, `adopt` waits for the child itself.
 
+use crate::fd::Fd;
 use crate::sys;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 struct Reaper {
-    orphans: Sender<OwnedFd>,
+    orphans: Sender<Fd>,
     wake: OwnedFd,
 }
 
 static REAPER: OnceLock<Option<Reaper>> = OnceLock::new();
 
 /// Hands the pidfd of a running child to the reaper, which reaps it once it exits.
-pub(super) fn adopt(pidfd: OwnedFd) {
+pub(super) fn adopt(pidfd: Fd) {
     match REAPER.get_or_init(start) {
         Some(reaper) => {
             if let Err(lost) = reaper.orphans.send(pidfd) {
@@ -43,14 +45,13 @@ fn start() -> Option<Reaper> {
     Some(Reaper { orphans, wake })
 }
 
-fn run(wake: &OwnedFd, new: &Receiver<OwnedFd>) {
+fn run(wake: &OwnedFd, new: &Receiver<Fd>) {
     // `fds[0]` is the wake-up pipe, the rest are pidfds.
-    let mut fds: Vec<OwnedFd> = Vec::new();
+    let mut fds: Vec<Fd> = Vec::new();
     let mut ready = Vec::new();
     loop {
-        let all: Vec<std::os::fd::BorrowedFd<'_>> = std::iter::once(wake)
-            .chain(fds.iter())
-            .map(std::os::fd::AsFd::as_fd)
+        let all: Vec<std::os::fd::BorrowedFd<'_>> = std::iter::once(wake.as_fd())
+            .chain(fds.iter().map(AsFd::as_fd))
             .collect();
         if sys::spawn::poll_readable(&all, &mut ready).is_err() {
             std::thread::yield_now();

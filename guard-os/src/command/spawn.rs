@@ -2,14 +2,17 @@
 
 use super::child::Child;
 use super::exec::ChildPlan;
+use super::image::CStrings;
 use super::plan::Inherit;
+use super::stdio::{self, Stdio};
 use crate::error::{Error, Result};
-use crate::sys::spawn::{Image, Step, spawn};
+use crate::sys::spawn::{Step, spawn};
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsStr, OsString, c_char};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::{OsStr, OsString};
+use std::panic::Location;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 /// Starts a child the way `posix_spawn` does, with guard's exec hygiene (R4, R5): the child
 /// gets exactly stdin, stdout, stderr and what an [`Inherit`] plan keeps, at the numbers it
@@ -27,14 +30,31 @@ use std::process::Command;
 /// arguments, the environment changes and the working directory. std hides the rest, so
 /// it is **not** applied:
 ///
-/// - stdio settings (`stdin`, `stdout`, `stderr`): the child gets this process's 0-2;
-///   give it others with [`Inherit::keep_as_stdio`] (guard pipes as `Child` handles are a
-///   later step);
+/// - stdio settings (`stdin`, `stdout`, `stderr`): set them with [`Spawn::stdin`],
+///   [`stdout`](Self::stdout), [`stderr`](Self::stderr) ([`Stdio`]: inherit, null, or a
+///   guard pipe taken from the [`Child`]), or put any fd there with
+///   [`Inherit::keep_as_stdio`];
 /// - `env_clear`: call [`Spawn::env_clear`] instead;
 /// - `arg0`, `uid`, `gid`, `groups`, `process_group`, `pre_exec` hooks: not offered.
 ///
 /// A program without `/` is looked up in the child's `PATH` (this process's unless the
-/// `Command` sets it; `/bin:/usr/bin` if unset), in the parent, as `execvp` does.
+/// `Command` sets it; `/bin:/usr/bin` if unset), in the parent, as `execvp` does. A
+/// string with a NUL byte is [`Error::SpawnNul`], never passed on altered.
+///
+/// # Which path: `Spawn` or `CommandExt::inherit`
+///
+/// | need | `Spawn` (this) | [`CommandExt::inherit`](crate::CommandExt::inherit) |
+/// |---|---|---|
+/// | spawn cost in a large process | flat: no page table copied | grows with the heap (`fork`): tens of ms per GiB |
+/// | result | guard [`Child`]: a resource (a scope returns its failure), pidfd signals | `std::process::Child` (for APIs that take one) |
+/// | stdio | [`Stdio`]: inherit, null, guard pipes | everything std's `Stdio` offers |
+/// | `uid`/`gid`, `process_group`, `arg0`, own `pre_exec` hooks | no | yes |
+/// | `LISTEN_PID` for [`Inherit::listen_fds`] | set by the child itself | through `/bin/sh` ([`listen_fds_command`](crate::listen_fds_command)) |
+/// | exec errors under fd churn | in memory: always typed, never in a passed fd | std's error pipe (placeholders guard the targets) |
+/// | kernel | Linux 5.4+ (pidfds: `pidfd_open`, `waitid(P_PIDFD)`) | any |
+///
+/// Prefer `Spawn`; take `inherit` when a `std::process::Child` or a std-only setting is
+/// needed.
 ///
 /// # Examples
 ///
@@ -59,6 +79,8 @@ pub struct Spawn {
     /// Holds its duplicates of the kept fds until this `Spawn` is dropped.
     plan: Inherit,
     steps: ChildPlan,
+    stdio: [Stdio; 3],
+    kill_on_release: Option<(i32, Duration)>,
 }
 
 impl Spawn {
@@ -87,13 +109,18 @@ impl Spawn {
             env_clear: false,
             steps: ChildPlan::new(&plan),
             plan,
+            stdio: [Stdio::Inherit; 3],
+            kill_on_release: None,
         }
     }
 
     /// Which fds the child keeps, at which numbers (it replaces an earlier plan). The
     /// plan's duplicates of the fds stay open until this `Spawn` is dropped. With
-    /// [`Inherit::listen_fds`], `LISTEN_FDS` is set and `LISTEN_PID`, `LISTEN_PIDFDID`
-    /// and `LISTEN_FDNAMES` are removed from the child's environment.
+    /// [`Inherit::listen_fds`], `LISTEN_FDS` is set, `LISTEN_PIDFDID` and
+    /// `LISTEN_FDNAMES` are removed from the child's environment, and `LISTEN_PID` is the
+    /// child's own pid: the child writes it into a buffer prepared here, just before its
+    /// `execve` (no `/bin/sh`, unlike [`listen_fds_command`](crate::listen_fds_command)
+    /// for std's `Command`).
     ///
     /// # Errors
     ///
@@ -139,13 +166,102 @@ impl Spawn {
         self
     }
 
-    /// Starts the child: it has exec'd when this returns.
+    /// The child's stdin: this process's (the default), `/dev/null`, or a guard pipe
+    /// whose write end is [`Child::take_stdin`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::{Spawn, Stdio};
+    /// let mut cmd = std::process::Command::new("/bin/cat"); // reads EOF at once
+    /// assert!(Spawn::from_command(&cmd).stdin(Stdio::Null).spawn()?.wait()?.success());
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stdin(mut self, how: Stdio) -> Spawn {
+        self.stdio[0] = how;
+        self
+    }
+
+    /// The child's stdout: this process's (the default), `/dev/null`, or a guard pipe
+    /// whose read end is [`Child::take_stdout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::{Spawn, Stdio};
+    /// let mut cmd = std::process::Command::new("/bin/echo");
+    /// cmd.arg("not shown");
+    /// assert!(Spawn::from_command(&cmd).stdout(Stdio::Null).spawn()?.wait()?.success());
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stdout(mut self, how: Stdio) -> Spawn {
+        self.stdio[1] = how;
+        self
+    }
+
+    /// The child's stderr: this process's (the default), `/dev/null`, or a guard pipe
+    /// whose read end is [`Child::take_stderr`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_os::{Spawn, Stdio};
+    /// let mut cmd = std::process::Command::new("/bin/ls");
+    /// cmd.arg("/no/such/dir");
+    /// let out = Spawn::from_command(&cmd).stderr(Stdio::Piped).spawn()?.wait_with_output()?;
+    /// assert!(!out.stderr.is_empty());
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stderr(mut self, how: Stdio) -> Spawn {
+        self.stdio[2] = how;
+        self
+    }
+
+    /// What the child's release (and a drop) does to a child still running: its release
+    /// sends `signal` (a number, as `kill(2)` takes it: `libc::SIGTERM`), waits up to
+    /// `grace` for it to exit, then sends `SIGKILL`, then waits. Dying of either signal
+    /// is then no failure. A `Child` dropped without release gets `SIGKILL` at once (a
+    /// drop never waits), as with tokio's `kill_on_drop`. Without this, a release waits
+    /// for the child however long it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut cmd = std::process::Command::new("/bin/sleep");
+    /// cmd.arg("60");
+    /// let mut spawn = guard_os::Spawn::from_command(&cmd).kill_on_release(libc::SIGTERM, Duration::from_secs(5));
+    /// guard_core::scope(|s| {
+    ///     let _child = s.enter(spawn.spawn()?);
+    ///     Ok::<_, guard_os::Error>(())
+    /// })?; // SIGTERM ends `sleep`: not an error
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn kill_on_release(mut self, signal: i32, grace: Duration) -> Spawn {
+        self.kill_on_release = Some((signal, grace));
+        self
+    }
+
+    /// Starts the child: it has exec'd when this returns. Its pidfd (and its stdio pipes'
+    /// ends, if piped) are registered as created at the caller.
     ///
     /// # Errors
     ///
-    /// [`Error::SpawnNul`] (a NUL byte in a string to pass), [`Error::Spawn`]: the child
+    /// [`Error::SpawnNul`] (a NUL byte in a string to pass: std's getters show
+    /// `<string-with-nul>` for a program, argument or directory it refused, and that
+    /// string is taken as this error), [`Error::Open`] or [`Error::Pipe`] (making the
+    /// fds of [`Stdio::Null`] or [`Stdio::Piped`]), [`Error::InheritCollision`] (a stdio
+    /// setting other than `Inherit` for a number the plan's
+    /// [`keep_as_stdio`](Inherit::keep_as_stdio) fills), [`Error::Spawn`]: the child
     /// could not be created, a step before `exec` failed, or `exec` did (a missing
-    /// program: `ENOENT`); a child that failed was reaped already.
+    /// program: `ENOENT`), or no pidfd could be had (`op: "pidfd_open"`: a kernel before
+    /// 5.3, whose child was killed and reaped; use
+    /// [`CommandExt::inherit`](crate::CommandExt::inherit) there); a child that failed
+    /// was reaped already.
     ///
     /// # Examples
     ///
@@ -155,50 +271,50 @@ impl Spawn {
     /// assert!(matches!(err, guard_os::Error::Spawn { op: "exec", .. }));
     /// assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
     /// ```
+    #[track_caller]
     pub fn spawn(&mut self) -> Result<Child> {
-        let c = |what, value: &OsStr| {
-            CString::new(value.as_bytes()).map_err(|_| Error::SpawnNul {
-                program: PathBuf::from(&self.program),
-                what,
-                value: value.to_owned(),
-            })
-        };
-        let program = c("program", &self.program)?;
-        let mut argv = vec![program.clone()];
-        for arg in &self.args {
-            argv.push(c("argument", arg)?);
-        }
+        let site = Location::caller();
         let env = self.environment();
-        let mut envp = Vec::with_capacity(env.len());
-        for (k, v) in &env {
-            let mut kv = k.clone();
-            kv.push("=");
-            kv.push(v);
-            envp.push(c("environment variable", &kv)?);
-        }
-        let cwd = match &self.cwd {
-            Some(dir) => Some(c("directory", dir.as_os_str())?),
-            None => None,
+        let listen_pid = self.plan.listen_fds.is_some();
+        let mut strings = CStrings::new(
+            &self.program,
+            &self.args,
+            &env,
+            self.cwd.as_deref(),
+            listen_pid,
+        )?;
+        let stdio = if self.stdio == [Stdio::Inherit; 3] {
+            stdio::StdioFds::default()
+        } else {
+            stdio::open(self.stdio, site)?
         };
-        let paths = search_path(&program, env.get(OsStr::new("PATH")));
-        let path_refs: Vec<&std::ffi::CStr> = paths.iter().map(CString::as_c_str).collect();
-        let argv_ptrs = null_terminated(&argv);
-        let envp_ptrs = null_terminated(&envp);
-        let image = Image {
-            paths: &path_refs,
-            argv: &argv_ptrs,
-            envp: &envp_ptrs,
-            cwd: cwd.as_deref(),
+        let mut with_stdio;
+        let steps = if stdio.child_ends.is_empty() {
+            &mut self.steps
+        } else {
+            with_stdio = self.steps.with_moves(stdio.moves())?;
+            &mut with_stdio
         };
-        let steps = &mut self.steps;
-        // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes only
-        // into its own scratch space (allocated in `ChildPlan::new`, never grown), takes no
-        // lock and cannot panic (R4); it changes only the child's fds. The fds it names
-        // stay open: `self.plan` holds them (its duplicates). `image` points into the vectors
-        // above, alive until `spawn` returns, and every array ends with a null pointer.
-        let spawned = unsafe { spawn(&image, &mut || steps.run()) };
+        let spawned = strings.with_image(|image| {
+            // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes
+            // only into its own scratch space (allocated in `ChildPlan::new`, never grown),
+            // takes no lock and cannot panic (R4); it changes only the child's fds. The fds
+            // it names stay open: `self.plan` holds them (its duplicates), `stdio` the
+            // stdio ends. `image` is valid for the call (`CStrings::with_image`).
+            unsafe { spawn(image, &mut || steps.run()) }
+        });
         match spawned {
-            Ok(s) => Ok(Child::new(s.pid, s.pidfd)),
+            Ok(s) => Ok(Child::new(
+                s.pid,
+                s.pidfd,
+                PathBuf::from(&self.program),
+                stdio::StdioFds {
+                    child_ends: Vec::new(), // the child's ends close here
+                    ..stdio
+                },
+                self.kill_on_release,
+                site,
+            )),
             Err((step, source)) => Err(Error::Spawn {
                 program: PathBuf::from(&self.program),
                 op: match step {
@@ -206,6 +322,7 @@ impl Spawn {
                     Step::Setup => "placing the kept fds",
                     Step::Chdir => "chdir",
                     Step::Exec => "exec",
+                    Step::Pidfd => "pidfd_open",
                 },
                 source,
             }),
@@ -233,52 +350,5 @@ impl Spawn {
             }
         }
         env
-    }
-}
-
-/// The paths `execvp` would try for `program`: itself if it has a `/`, else each directory
-/// of `path` (`/bin:/usr/bin` if unset; an empty entry is the working directory).
-fn search_path(program: &CString, path: Option<&OsString>) -> Vec<CString> {
-    let name = program.as_bytes();
-    if name.is_empty() || name.contains(&b'/') {
-        return vec![program.clone()];
-    }
-    let path = path.map_or(&b"/bin:/usr/bin"[..], |p| p.as_bytes());
-    path.split(|&b| b == b':')
-        .filter_map(|dir| {
-            let dir = if dir.is_empty() { &b"."[..] } else { dir };
-            let mut full = dir.to_vec();
-            full.push(b'/');
-            full.extend_from_slice(name);
-            CString::new(full).ok() // a directory with a NUL cannot hold it
-        })
-        .collect()
-}
-
-fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
-    let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    ptrs
-}
-
-#[cfg(test)]
-mod tests {
-    use super::search_path;
-    use std::ffi::{CString, OsString};
-
-    #[test]
-    fn path_search_is_execvps() {
-        let p = |s: &str| CString::new(s).unwrap();
-        assert_eq!(search_path(&p("/bin/true"), None), [p("/bin/true")]);
-        assert_eq!(search_path(&p("./x"), None), [p("./x")]);
-        assert_eq!(
-            search_path(&p("true"), None),
-            [p("/bin/true"), p("/usr/bin/true")]
-        );
-        let path = OsString::from("/a::/b");
-        assert_eq!(
-            search_path(&p("x"), Some(&path)),
-            [p("/a/x"), p("./x"), p("/b/x")]
-        );
     }
 }

@@ -107,6 +107,19 @@ impl fmt::Display for Error {
             ),
             Error::Wait { pid, .. } => write!(f, "waiting for child {pid} failed"),
             Error::Kill { pid, .. } => write!(f, "killing child {pid} failed"),
+            Error::ChildFailed {
+                program,
+                pid,
+                status,
+            } => {
+                use std::os::unix::process::ExitStatusExt;
+                write!(f, "child {pid} (`{}`) ", program.display())?;
+                match (status.code(), status.signal()) {
+                    (Some(code), _) => write!(f, "exited with code {code}"),
+                    (None, Some(sig)) => write!(f, "was killed by signal {sig}"),
+                    (None, None) => write!(f, "ended with status {status}"),
+                }
+            }
             Error::Release { first, rest } => {
                 write!(f, "{} errors while releasing: ", 1 + rest.len())?;
                 list(f, first, rest)

@@ -27,15 +27,19 @@ pub(crate) enum FdOwner {
     UnixListener,
     UnixStream,
     IpcMutex,
+    /// A child's pidfd.
+    Child,
 }
 
 impl FdOwner {
     /// Unique (released at a precise point) or counted, as the module docs' table says.
     pub(crate) fn kind(self) -> Kind {
         match self {
-            FdOwner::WriteFile | FdOwner::PipeWriter | FdOwner::TcpStream | FdOwner::UnixStream => {
-                Kind::Unique
-            }
+            FdOwner::WriteFile
+            | FdOwner::PipeWriter
+            | FdOwner::TcpStream
+            | FdOwner::UnixStream
+            | FdOwner::Child => Kind::Unique,
             FdOwner::Fd
             | FdOwner::ReadFile
             | FdOwner::PipeReader
@@ -61,6 +65,7 @@ impl FdOwner {
             FdOwner::UnixListener => "guard_os::socket::unix::UnixListener",
             FdOwner::UnixStream => "guard_os::socket::unix::UnixStream",
             FdOwner::IpcMutex => "guard_os::ipc_mutex::handle::IpcMutex",
+            FdOwner::Child => "guard_os::command::child::Child",
         }
     }
 
@@ -105,6 +110,7 @@ mod tests {
         counted::<crate::UnixListener>(FdOwner::UnixListener);
         unique::<crate::UnixStream>(FdOwner::UnixStream);
         counted::<crate::IpcMutex>(FdOwner::IpcMutex);
+        unique::<crate::Child>(FdOwner::Child);
         let o = FdOwner::PipeWriter.origin(Location::caller());
         assert_eq!(o.site().line(), line!() - 1);
         assert_eq!(std::mem::size_of::<FdOwner>(), 1);

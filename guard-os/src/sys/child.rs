@@ -200,9 +200,74 @@ pub(crate) unsafe fn place(src: RawFd, dst: RawFd) -> io::Result<()> {
     }
 }
 
+/// In the child: its own pid (`getpid(2)`, a raw syscall), in decimal, NUL-terminated,
+/// into the `len` bytes at `ptr` (nothing if they cannot hold it). No allocation, no
+/// lock: async-signal-safe.
+///
+/// # Safety
+///
+/// `ptr` points to `len` writable bytes that nothing else reads or writes meanwhile.
+pub(super) unsafe fn write_pid(ptr: *mut u8, len: usize) {
+    // SAFETY: `getpid` has no preconditions; the raw syscall, since a libc may cache the
+    // parent's pid in memory this child shares.
+    let pid = unsafe { libc::syscall(libc::SYS_getpid) };
+    let mut digits = [0u8; 20];
+    let text = format_decimal(u64::try_from(pid).unwrap_or(0), &mut digits);
+    if text.len() < len {
+        // SAFETY: `slot` is `len` writable bytes that nothing else touches (the
+        // contract); `text.len() + 1 <= len`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), ptr, text.len());
+            ptr.add(text.len()).write(0);
+        }
+    }
+}
+
+/// `n` in decimal, in the tail of `buf`, without allocating.
+fn format_decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// In the child: every caught signal back to its default action, and SIGPIPE too (Rust
+/// programs ignore it; std's children get the default).
+///
+/// # Safety
+///
+/// Only in a child with a signal handler table of its own (no `CLONE_SIGHAND`), before
+/// `exec`: in any other process it would remove that process's handlers.
+pub(super) unsafe fn reset_signal_handlers() {
+    for sig in 1..65 {
+        // SAFETY: a zeroed `sigaction` is a valid value to be overwritten.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: `sigaction` reads nothing (null) and writes `old`; it fails harmlessly
+        // (EINVAL) for numbers it does not allow.
+        if unsafe { libc::sigaction(sig, std::ptr::null(), &raw mut old) } != 0 {
+            continue;
+        }
+        let caught = old.sa_sigaction != libc::SIG_IGN && old.sa_sigaction != libc::SIG_DFL;
+        if caught || (sig == libc::SIGPIPE && old.sa_sigaction == libc::SIG_IGN) {
+            // SAFETY: as above.
+            let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+            dfl.sa_sigaction = libc::SIG_DFL;
+            // SAFETY: this child has its own handler table (no CLONE_SIGHAND): the
+            // parent's handlers are untouched.
+            unsafe { libc::sigaction(sig, &raw const dfl, std::ptr::null_mut()) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_fd;
+    use super::{format_decimal, parse_fd};
 
     #[test]
     fn parses_fd_names() {
@@ -210,5 +275,13 @@ mod tests {
         assert_eq!(parse_fd(b"."), None);
         assert_eq!(parse_fd(b".."), None);
         assert_eq!(parse_fd(b"99999999999"), None);
+    }
+
+    #[test]
+    fn formats_pids_without_allocating() {
+        let mut buf = [0; 20];
+        assert_eq!(format_decimal(0, &mut buf), b"0");
+        assert_eq!(format_decimal(4_194_304, &mut buf), b"4194304");
+        assert_eq!(format_decimal(u64::MAX, &mut buf), b"18446744073709551615");
     }
 }

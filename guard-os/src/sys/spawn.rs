@@ -25,6 +25,20 @@ pub(crate) struct Image<'a> {
     pub(crate) argv: &'a [*const c_char],
     pub(crate) envp: &'a [*const c_char],
     pub(crate) cwd: Option<&'a CStr>,
+    /// Where the child writes its own pid, in decimal and NUL-terminated, before `execve`:
+    /// the value of an entry of `envp` (`LISTEN_PID=` and room for the digits), so that a
+    /// variable can carry the pid without a shell.
+    pub(crate) pid_slot: Option<PidSlot>,
+}
+
+/// Room in the parent's memory for the child's pid: `len` bytes at `ptr` (at least 11: ten
+/// digits and a NUL), inside a buffer that outlives [`spawn`] and that nothing else reads
+/// or writes while it runs. A raw pointer: the child writes through it while `envp` holds
+/// a pointer into the same buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PidSlot {
+    pub(crate) ptr: *mut u8,
+    pub(crate) len: usize,
 }
 
 /// The child's step that failed.
@@ -38,6 +52,10 @@ pub(crate) enum Step {
     Chdir,
     /// `execve` of every path.
     Exec,
+    /// Getting a pidfd for a child that has exec'd: the kernel ignored `CLONE_PIDFD`
+    /// (before Linux 5.2) and `pidfd_open` failed (before 5.3). The child was killed and
+    /// reaped.
+    Pidfd,
 }
 
 /// A child that was started; it has exec'd.
@@ -67,7 +85,8 @@ const GUARD: usize = 4096;
 /// `setup` runs in the child, in this process's memory, while other threads of this
 /// process run on: it must be async-signal-safe (raw syscalls only, no allocation, no
 /// lock), must not unwind, and may change only the child's fds. Every pointer in `image`
-/// must be valid and its arrays null-terminated.
+/// must be valid and its arrays null-terminated; its `pid_slot`, if any, must be valid
+/// per [`PidSlot`] until this returns.
 pub(crate) unsafe fn spawn(
     image: &Image<'_>,
     setup: &mut dyn FnMut() -> io::Result<()>,
@@ -117,17 +136,29 @@ pub(crate) unsafe fn spawn(
     // memory (no page table copied); without CLONE_FILES the child gets a copy of the fd
     // table; CLONE_PIDFD stores a close-on-exec pidfd into `pidfd`; SIGCHLD makes it an
     // ordinary child to wait for.
-    let pid = unsafe {
+    let start = |flags: c_int, pidfd: &mut c_int, shared: &mut Shared<'_>| unsafe {
         let top = stack.cast::<u8>().add(STACK + GUARD).cast::<c_void>();
         libc::clone(
             child_main,
             top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
-            (&raw mut shared).cast::<c_void>(),
-            &raw mut pidfd,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD | flags,
+            std::ptr::from_mut(shared).cast::<c_void>(),
+            std::ptr::from_mut(pidfd),
         )
     };
-    let clone_error = io::Error::last_os_error();
+    let mut pid = start(libc::CLONE_PIDFD, &mut pidfd, &mut shared);
+    let mut clone_error = io::Error::last_os_error();
+    if pid == -1
+        && matches!(
+            clone_error.raw_os_error(),
+            Some(libc::EINVAL | libc::ENOSYS)
+        )
+    {
+        // A kernel (or a seccomp filter) that refuses CLONE_PIDFD: without it, and
+        // `pidfd_open` below.
+        pid = start(0, &mut pidfd, &mut shared);
+        clone_error = io::Error::last_os_error();
+    }
     // SAFETY: restores this thread's mask saved above.
     unsafe {
         libc::syscall(
@@ -143,15 +174,37 @@ pub(crate) unsafe fn spawn(
     if pid == -1 {
         return Err((Step::Clone, clone_error));
     }
-    // SAFETY: CLONE_PIDFD stored a new fd, owned by nobody else, in `pidfd`.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let pidfd = if pidfd >= 0 {
+        // SAFETY: CLONE_PIDFD stored a new fd, owned by nobody else, in `pidfd`.
+        unsafe { OwnedFd::from_raw_fd(pidfd) }
+    } else {
+        // No CLONE_PIDFD: the child is not reaped yet, so `pid` is still its own.
+        match pidfd_open(pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // SAFETY: `kill` and `waitpid` on our own child, not reaped yet: the pid
+                // cannot have been recycled.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    while libc::waitpid(pid, std::ptr::null_mut(), 0) == -1
+                        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+                    {
+                    }
+                }
+                return Err((Step::Pidfd, e));
+            }
+        }
+    };
     match shared.step.load(Ordering::SeqCst) {
         0 => Ok(Spawned {
             pid: pid.unsigned_abs(),
             pidfd,
         }),
         step => {
-            let _ = wait(&pidfd, false); // reap it: it has exited
+            // Reap it: it is exiting. Blocking: CLONE_VFORK resumes this thread when the
+            // child releases its memory, before it has become a zombie, and `WNOHANG`
+            // then finds nothing (the child would stay a zombie).
+            let _ = wait(&pidfd, true);
             let step = match step {
                 1 => Step::Clone,
                 2 => Step::Setup,
@@ -162,6 +215,12 @@ pub(crate) unsafe fn spawn(
             Err((step, e))
         }
     }
+}
+
+/// [`pidfd_open(2)`](https://man7.org/linux/man-pages/man2/pidfd_open.2.html) of `pid`.
+fn pidfd_open(pid: c_int) -> io::Result<OwnedFd> {
+    let pid = rustix::process::Pid::from_raw(pid).ok_or(io::ErrorKind::InvalidInput)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).map_err(errno)
 }
 
 /// The child. Async-signal-safe only; never returns (execs or `_exit`s).
@@ -180,7 +239,8 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         // SAFETY: `_exit` ends this child only (no CLONE_THREAD), running no atexit handler.
         unsafe { libc::_exit(127) }
     };
-    reset_signal_handlers();
+    // SAFETY: this is the child, with its own handler table (no CLONE_SIGHAND), before exec.
+    unsafe { super::child::reset_signal_handlers() };
     if let Err(e) = setup() {
         fail(Step::Setup, e);
     }
@@ -202,6 +262,11 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
             8usize,
         )
     };
+    if let Some(slot) = image.pid_slot {
+        // SAFETY: the `Image` contract: a `PidSlot` that nothing else touches while the
+        // parent's thread is suspended.
+        unsafe { super::child::write_pid(slot.ptr, slot.len) };
+    }
     let mut denied = false;
     let mut last = libc::ENOENT;
     // As `execvp`: a path that is missing moves on to the next; one found but not
@@ -225,29 +290,6 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         last = libc::EACCES;
     }
     fail(Step::Exec, io::Error::from_raw_os_error(last))
-}
-
-/// In the child: every caught signal back to its default action, and SIGPIPE too (Rust
-/// programs ignore it; std's children get the default).
-fn reset_signal_handlers() {
-    for sig in 1..65 {
-        // SAFETY: a zeroed `sigaction` is a valid value to be overwritten.
-        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: `sigaction` reads nothing (null) and writes `old`; it fails harmlessly
-        // (EINVAL) for numbers it does not allow.
-        if unsafe { libc::sigaction(sig, std::ptr::null(), &raw mut old) } != 0 {
-            continue;
-        }
-        let caught = old.sa_sigaction != libc::SIG_IGN && old.sa_sigaction != libc::SIG_DFL;
-        if caught || (sig == libc::SIGPIPE && old.sa_sigaction == libc::SIG_IGN) {
-            // SAFETY: as above.
-            let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
-            dfl.sa_sigaction = libc::SIG_DFL;
-            // SAFETY: this child has its own handler table (no CLONE_SIGHAND): the
-            // parent's handlers are untouched.
-            unsafe { libc::sigaction(sig, &raw const dfl, std::ptr::null_mut()) };
-        }
-    }
 }
 
 /// [`waitid(P_PIDFD)`](https://man7.org/linux/man-pages/man2/waitid.2.html) with
@@ -276,9 +318,48 @@ pub(crate) fn wait(pidfd: impl AsFd, block: bool) -> io::Result<Option<i32>> {
 }
 
 /// [`pidfd_send_signal(2)`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
-/// of `SIGKILL`: reaches the child the pidfd refers to, never a recycled pid.
-pub(crate) fn kill(pidfd: impl AsFd) -> io::Result<()> {
-    rustix::process::pidfd_send_signal(pidfd, rustix::process::Signal::KILL).map_err(errno)
+/// of `signal` (a number, as `kill(2)` takes it).
+pub(crate) fn send_signal(pidfd: impl AsFd, signal: c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain integers and a null `siginfo` (the kernel fills in a default one).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_fd().as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html) of one pidfd for at most
+/// `timeout`: true if its process has exited. Retries on `EINTR` (with the full timeout
+/// again: the caller's grace period is a lower bound).
+pub(crate) fn exited_within(pidfd: impl AsFd, timeout: std::time::Duration) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let ms = c_int::try_from(timeout.as_millis()).unwrap_or(c_int::MAX);
+    let mut p = libc::pollfd {
+        fd: pidfd.as_fd().as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid `pollfd` of an fd borrowed for the call.
+        let n = unsafe { libc::poll(&raw mut p, 1, ms) };
+        if n >= 0 {
+            return Ok(n > 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 /// [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html) for readability, without

@@ -54,3 +54,32 @@ pub fn temp_path(tag: &str) -> PathBuf {
     let n = N.fetch_add(1, Ordering::Relaxed);
     std::env::temp_dir().join(format!("guard-os-test-{}-{tag}-{n}", std::process::id()))
 }
+
+/// Whether `pid` is a zombie child of this process: from outside, `/proc/<pid>/stat`.
+pub fn is_zombie_of_ours(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let mut rest = stat.rsplit_once(") ").unwrap().1.split(' ');
+    let state = rest.next().unwrap();
+    let ppid: u32 = rest.next().unwrap().parse().unwrap();
+    state == "Z" && ppid == std::process::id()
+}
+
+/// Whether any child of this process is waitable (exited, not reaped), asked without
+/// reaping it: `waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT)`.
+pub fn any_unreaped_child() -> bool {
+    // SAFETY: a zeroed siginfo_t is a valid buffer for waitid to fill.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid siginfo_t; WNOWAIT leaves any child as it is.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &raw mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: `si_pid` is valid to read after waitid (0 when no child was waitable).
+    r == 0 && unsafe { info.si_pid() } != 0
+}
