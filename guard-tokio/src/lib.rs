@@ -5,3 +5,5 @@
 //! guard's children and on the finalizer, an async mutex whose guard is a unique resource
 //! and that cannot futurelock by hand-off, a detector for the futurelocks no lock design
 //! prevents, and async scopes for resources with an async release.
+
+pub mod lock;
