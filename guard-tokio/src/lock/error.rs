@@ -70,7 +70,7 @@ macro_rules! accessors {
 /// let _held = m.try_lock().unwrap();
 /// let e = m.try_lock().unwrap_err();
 /// assert!(e.holder_site().is_some());
-/// assert!(e.to_string().starts_with("`i32` is locked: `guard_tokio::lock::Mutex<i32>` created at "));
+/// assert!(e.to_string().starts_with("locked: `guard_tokio::lock::mutex::Mutex<i32>` created at "));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct TryLockError {
@@ -89,13 +89,7 @@ impl TryLockError {
 
 impl fmt::Display for TryLockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = self
-            .cx
-            .lock
-            .strip_prefix("guard_tokio::lock::Mutex<")
-            .and_then(|t| t.strip_suffix('>'))
-            .unwrap_or(self.cx.lock);
-        write!(f, "`{value}` is locked: {}", self.cx)
+        write!(f, "locked: {}", self.cx)
     }
 }
 
