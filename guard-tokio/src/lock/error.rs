@@ -107,7 +107,7 @@ impl std::error::Error for TryLockError {}
 /// let m = guard_tokio::lock::Mutex::new(());
 /// let _held = m.lock().await;
 /// let e = m.lock_timeout(Duration::from_millis(10)).await.unwrap_err();
-/// assert_eq!(e.waited(), Duration::from_millis(10));
+/// assert!(e.waited() >= Duration::from_millis(10));
 /// assert!(e.holder_site().is_some());
 /// # }
 /// ```
@@ -127,7 +127,7 @@ impl LockTimeout {
 
     accessors!();
 
-    /// The limit the caller gave.
+    /// How long it waited (at least the limit the caller gave).
     pub fn waited(&self) -> Duration {
         self.waited
     }

@@ -12,14 +12,22 @@ use std::ops::{Deref, DerefMut};
 /// or at the end of the guard scope it was entered in.
 ///
 /// `Send` when `T: Send` (it may be held across an `.await` in a task that moves between
-/// threads), `Sync` when `T: Sync`.
+/// threads), `Sync` when `T: Sync`:
+///
+/// ```compile_fail,E0277
+/// fn sync<T: Sync>(_: &T) {}
+/// let m = guard_tokio::lock::Mutex::new(std::cell::Cell::new(0));
+/// sync(&m.try_lock().unwrap()); // `Cell` is `Send` but not `Sync`
+/// ```
 ///
 /// # Examples
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
+/// fn send<T: Send>(_: &T) {}
 /// let m = guard_tokio::lock::Mutex::new(1);
+/// send(&m.lock().await);
 /// *m.lock().await += 1;
 /// assert_eq!(*m.lock().await, 2);
 /// # }

@@ -311,6 +311,7 @@ impl RawLock {
             }
             if q.entries.is_empty() {
                 self.state.fetch_and(!WAITING, Ordering::Relaxed);
+                q.reported = false; // the episode ends with its last waiter
             }
             let free = self.state.load(Ordering::Relaxed) & LOCKED == 0;
             if (e.notified || was_reserved) && free {
