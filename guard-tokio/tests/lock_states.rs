@@ -179,3 +179,40 @@ fn a_reserved_waiter_dropped_unpolled_passes_the_release_on() {
         assert!(b.poll().is_some(), "a's reservation left with it");
     });
 }
+
+#[test]
+fn under_a_barger_that_always_polls_first_every_waiter_wins_within_a_bound() {
+    const WAITERS: usize = 8;
+    watchdog(LIMIT, || {
+        let m = Mutex::new(0);
+        let mut held = m.try_lock().ok();
+        let mut waiters: Vec<Option<Waiter<'_>>> =
+            (0..WAITERS).map(|_| Some(Waiter::new(&m))).collect();
+        for w in waiters.iter_mut().flatten() {
+            assert!(w.poll().is_none());
+        }
+        let mut rounds = 0;
+        while waiters.iter().any(Option::is_some) {
+            rounds += 1;
+            // Each waiter may lose four wakes, then wins the release it reserved.
+            assert!(
+                rounds <= WAITERS * 6,
+                "a waiter starved: {rounds} rounds, {} still waiting",
+                waiters.iter().flatten().count()
+            );
+            drop(held.take());
+            held = m.try_lock().ok(); // the barger, polled before any waiter
+            for slot in &mut waiters {
+                if let Some(w) = slot
+                    && let Some(g) = w.poll()
+                {
+                    assert!(held.is_none(), "two holders");
+                    held = Some(g);
+                    *slot = None;
+                }
+            }
+        }
+        drop(held);
+        assert_eq!(*m.try_lock().expect("free"), 0);
+    });
+}
