@@ -1,9 +1,10 @@
 //! The acquisitions as futures: each waits in the lock's queue, and takes the lock itself
 //! when polled while it is free.
 
+use super::guard::{MutexGuard, OwnedMutexGuard};
 use super::loom::Arc;
+use super::mutex::Mutex;
 use super::raw::Wait;
-use super::{Mutex, MutexGuard, OwnedMutexGuard};
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;

@@ -1,7 +1,7 @@
 //! The guards: a held lock, as a unique resource whose release is the unlock.
 
-use super::Mutex;
 use super::loom::Arc;
+use super::mutex::Mutex;
 use guard_core::{Resource, UniqueResource};
 use std::convert::Infallible;
 use std::fmt;

@@ -13,11 +13,13 @@
 //! [`Event::LockWait`](guard_core::event::Event::LockWait) to guard's event hook, with the
 //! lock's creation site, the holder's acquisition site and task, once per stuck episode.
 
+mod acquire;
 mod error;
 mod future;
 mod guard;
 mod loom;
 mod mutex;
+mod patience;
 mod queue;
 mod raw;
 mod watch;
@@ -26,4 +28,4 @@ pub use error::{LockTimeout, TryLockError};
 pub use future::{Lock, LockOwned};
 pub use guard::{MutexGuard, OwnedMutexGuard};
 pub use mutex::Mutex;
-pub use watch::{DEFAULT_PATIENCE, default_patience, set_default_patience};
+pub use patience::{DEFAULT_PATIENCE, default_patience, set_default_patience};

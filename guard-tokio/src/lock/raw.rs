@@ -8,8 +8,9 @@
 //! the retry sees the lock free or the unlock sees the waiter.
 
 use super::loom::{Arc, AtomicPtr, AtomicU64, AtomicUsize, Ordering, StdMutex, lock};
+use super::patience;
 use super::queue::{GRACE, Queue, STARVING_AFTER, Wakes};
-use super::watch;
+use super::watch::{self, Tick};
 use guard_core::event::{self, Event};
 use std::panic::Location;
 use std::task::{Context, Poll};
@@ -33,7 +34,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn patience(&self) -> Duration {
         match self.patience.load(Ordering::Relaxed) {
-            0 => watch::default_patience(),
+            0 => patience::default_patience(),
             n => Duration::from_nanos(n),
         }
     }
@@ -44,11 +45,12 @@ impl Shared {
             .max(1);
         self.patience.store(nanos, Ordering::Relaxed);
     }
+}
 
-    /// The detector's tick: wakes every waiter so each re-checks (one reports, and a waiter
-    /// nobody woke takes a lock left free). Returns the patience to re-arm with, or `None`
-    /// once nobody waits.
-    pub(crate) fn tick(&self) -> Option<Duration> {
+impl Tick for Shared {
+    /// Wakes every waiter so each re-checks (one reports, and a waiter nobody woke takes a
+    /// lock left free). Returns the patience to re-arm with, or `None` once nobody waits.
+    fn tick(&self) -> Option<Duration> {
         let mut wakes = Wakes::default();
         {
             let mut q = lock(&self.queue);

@@ -4,55 +4,23 @@
 //! nobody woke (the wake went to a future that is not polled) re-checks, and takes a lock
 //! left free. Executor-agnostic: it needs no tokio timer.
 
-use super::loom::{AtomicU64, Condvar, Ordering, StdMutex, Weak, lock};
-use super::raw::Shared;
+use super::loom::{Arc, Condvar, StdMutex, Weak, lock};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The process default for [`Mutex::set_patience`](super::Mutex::set_patience).
-pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(1);
-
-static PATIENCE: AtomicU64 = AtomicU64::new(0);
-
-/// How long a task may wait for a [`Mutex`](super::Mutex) before it reports through
-/// guard's event hook ([`Event::LockWait`](guard_core::event::Event::LockWait)), for
-/// locks without a patience of their own.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(guard_tokio::lock::default_patience(), guard_tokio::lock::DEFAULT_PATIENCE);
-/// ```
-pub fn default_patience() -> Duration {
-    match PATIENCE.load(Ordering::Relaxed) {
-        0 => DEFAULT_PATIENCE,
-        n => Duration::from_nanos(n),
-    }
-}
-
-/// Sets [`default_patience`] for the process (a zero duration restores
-/// [`DEFAULT_PATIENCE`]).
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// guard_tokio::lock::set_default_patience(Duration::from_secs(5));
-/// assert_eq!(guard_tokio::lock::default_patience(), Duration::from_secs(5));
-/// # guard_tokio::lock::set_default_patience(Duration::ZERO);
-/// ```
-pub fn set_default_patience(patience: Duration) {
-    let nanos = u64::try_from(patience.as_nanos()).unwrap_or(u64::MAX);
-    PATIENCE.store(nanos, Ordering::Relaxed);
+/// What the detector's thread calls on a watched lock when its patience has run out.
+pub(crate) trait Tick: Send + Sync {
+    /// Wakes the lock's waiters; returns the patience to re-arm with, or `None` to stop.
+    fn tick(&self) -> Option<Duration>;
 }
 
 struct Watch {
-    due: StdMutex<Vec<(Instant, Weak<Shared>)>>,
+    due: StdMutex<Vec<(Instant, Weak<dyn Tick>)>>,
     changed: Condvar,
 }
 
-/// Puts `shared`'s lock on the watch list, due at `at`.
-pub(crate) fn watch(shared: &super::loom::Arc<Shared>, at: Instant) {
+/// Puts a lock on the watch list, due at `at`.
+pub(crate) fn watch(lock_: &Arc<impl Tick + 'static>, at: Instant) {
     static WATCH: OnceLock<&'static Watch> = OnceLock::new();
     let w = *WATCH.get_or_init(|| {
         let w: &'static Watch = Box::leak(Box::new(Watch {
@@ -65,7 +33,8 @@ pub(crate) fn watch(shared: &super::loom::Arc<Shared>, at: Instant) {
             .spawn(move || run(w));
         w
     });
-    lock(&w.due).push((at, super::loom::Arc::downgrade(shared)));
+    let weak: Weak<dyn Tick> = Arc::downgrade(lock_) as Weak<dyn Tick>;
+    lock(&w.due).push((at, weak));
     w.changed.notify_one();
 }
 
@@ -82,8 +51,8 @@ fn run(w: &'static Watch) {
             let rearm: Vec<_> = ready
                 .into_iter()
                 .filter_map(|(_, weak)| {
-                    let shared = weak.upgrade()?;
-                    let patience = shared.tick()?;
+                    let watched = weak.upgrade()?;
+                    let patience = watched.tick()?;
                     Some((Instant::now() + patience, weak))
                 })
                 .collect();
