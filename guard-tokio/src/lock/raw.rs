@@ -267,8 +267,8 @@ impl RawLock {
         }
         let report = self.overdue(&mut q, wait);
         drop(q);
-        if let Some(from) = watch_from {
-            watch::watch(&self.shared, from + self.shared.patience());
+        if let Some(due) = watch_from.and_then(|t| t.checked_add(self.shared.patience())) {
+            watch::watch(&self.shared, due);
         }
         if let Some(event) = report {
             self.report(event);

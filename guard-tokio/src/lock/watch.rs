@@ -53,7 +53,7 @@ fn run(w: &'static Watch) {
                 .filter_map(|(_, weak)| {
                     let watched = weak.upgrade()?;
                     let patience = watched.tick()?;
-                    Some((Instant::now() + patience, weak))
+                    Some((Instant::now().checked_add(patience)?, weak))
                 })
                 .collect();
             due = lock(&w.due);
