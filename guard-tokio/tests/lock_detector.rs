@@ -81,6 +81,8 @@ fn a_guard_held_across_select_is_named_with_both_sites_once() {
                     _ = m.lock() => unreachable!("op1 holds the lock"),
                     _ = reported.notified() => {}
                 }
+                // A new episode (the last waiter left); no second report within this test.
+                m.set_patience(Duration::from_secs(3600));
                 let timeout = m
                     .lock_timeout(Duration::from_millis(50))
                     .await
