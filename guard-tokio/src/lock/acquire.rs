@@ -4,7 +4,7 @@
 use super::error::{LockTimeout, TryLockError};
 use super::future::{Lock, LockOwned};
 use super::guard::MutexGuard;
-use super::loom::Arc;
+use super::loom::StdArc as Arc;
 use super::mutex::Mutex;
 use std::future::Future;
 use std::panic::Location;

@@ -2,7 +2,7 @@
 //! when polled while it is free.
 
 use super::guard::{MutexGuard, OwnedMutexGuard};
-use super::loom::Arc;
+use super::loom::StdArc as Arc;
 use super::mutex::Mutex;
 use super::raw::Wait;
 use std::fmt;

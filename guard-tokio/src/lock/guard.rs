@@ -1,6 +1,6 @@
 //! The guards: a held lock, as a unique resource whose release is the unlock.
 
-use super::loom::Arc;
+use super::loom::StdArc as Arc;
 use super::mutex::Mutex;
 use guard_core::{Resource, UniqueResource};
 use std::convert::Infallible;

@@ -1,12 +1,12 @@
 //! The process default for how long a task may wait for a lock before it reports.
 
-use super::loom::{AtomicU64, Ordering};
+use super::loom::{Ordering, StdAtomicU64};
 use std::time::Duration;
 
 /// The process default for [`Mutex::set_patience`](super::Mutex::set_patience).
 pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(1);
 
-static PATIENCE: AtomicU64 = AtomicU64::new(0);
+static PATIENCE: StdAtomicU64 = StdAtomicU64::new(0);
 
 /// How long a task may wait for a [`Mutex`](super::Mutex) before it reports through
 /// guard's event hook ([`Event::LockWait`](guard_core::event::Event::LockWait)), for

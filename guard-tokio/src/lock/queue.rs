@@ -101,6 +101,7 @@ impl Queue {
     }
 
     /// Every waiter's waker (the detector's tick: each re-checks, and one reports).
+    #[cfg_attr(guard_loom, allow(dead_code))]
     pub(crate) fn wake_all(&mut self, wake: &mut Wakes) {
         for e in &mut self.entries {
             wake.push(e.waker.clone());

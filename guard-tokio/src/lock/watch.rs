@@ -4,22 +4,32 @@
 //! nobody woke (the wake went to a future that is not polled) re-checks, and takes a lock
 //! left free. Executor-agnostic: it needs no tokio timer.
 
-use super::loom::{Arc, Condvar, StdMutex, Weak, lock};
+use super::loom::Arc;
+#[cfg(not(guard_loom))]
+use super::loom::{Condvar, StdMutex, Weak, lock};
+#[cfg(not(guard_loom))]
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// What the detector's thread calls on a watched lock when its patience has run out.
 pub(crate) trait Tick: Send + Sync {
     /// Wakes the lock's waiters; returns the patience to re-arm with, or `None` to stop.
+    #[cfg_attr(guard_loom, allow(dead_code))]
     fn tick(&self) -> Option<Duration>;
 }
 
+#[cfg(not(guard_loom))]
 struct Watch {
     due: StdMutex<Vec<(Instant, Weak<dyn Tick>)>>,
     changed: Condvar,
 }
 
+/// Under loom, no thread: the models drive every wake themselves.
+#[cfg(guard_loom)]
+pub(crate) fn watch(_: &Arc<impl Tick + 'static>, _: Instant) {}
+
 /// Puts a lock on the watch list, due at `at`.
+#[cfg(not(guard_loom))]
 pub(crate) fn watch(lock_: &Arc<impl Tick + 'static>, at: Instant) {
     static WATCH: OnceLock<&'static Watch> = OnceLock::new();
     let w = *WATCH.get_or_init(|| {
@@ -38,6 +48,7 @@ pub(crate) fn watch(lock_: &Arc<impl Tick + 'static>, at: Instant) {
     w.changed.notify_one();
 }
 
+#[cfg(not(guard_loom))]
 fn run(w: &'static Watch) {
     let mut due = lock(&w.due);
     loop {
