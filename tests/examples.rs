@@ -19,6 +19,8 @@ mod fd_registry;
 mod fd_registry_faults;
 #[path = "../examples/scenarios/finaliser_deadlock.rs"]
 mod finaliser_deadlock;
+#[path = "../examples/scenarios/futurelock.rs"]
+mod futurelock;
 #[path = "../examples/scenarios/handles.rs"]
 mod handles;
 #[path = "../examples/scenarios/pipeline.rs"]
@@ -201,6 +203,35 @@ fn finaliser_deadlock_plain_drop_hangs_counted_release_completes_stuck_one_is_re
 }
 
 #[test]
+fn futurelock_tokio_mutex_hangs_guard_mutex_completes_held_guard_is_named() {
+    let _s = serial();
+    common::section(futurelock::TITLE, futurelock::ABOUT);
+    let out = futurelock::run().expect("the futurelock scenario");
+    assert!(
+        out.tokio_hung,
+        "RFD 609 with tokio's mutex should have hung"
+    );
+    assert_eq!(out.guard_total, Some(10), "op2 took guard's lock: {out:?}");
+    let report = out.report.as_deref().expect("the detector's report");
+    assert!(
+        report.contains("examples/scenarios/futurelock.rs") && report.contains("held since"),
+        "{report}"
+    );
+    assert_eq!(
+        out.reported_lines,
+        Some((out.lines.0, Some(out.lines.1))),
+        "the lock's creation line and op1's acquisition line"
+    );
+    assert!(
+        out.timeout
+            .as_deref()
+            .is_some_and(|t| t.contains("held since")),
+        "{out:?}"
+    );
+    assert!(out.verdict.held(), "{:?}", out.verdict.failures());
+}
+
+#[test]
 fn counter_guarded_by_a_scoped_acquisition_loses_nothing() {
     let _s = serial();
     let out = counter::run(counter::THREADS, counter::ITERATIONS).expect("the counter scenario");
@@ -289,6 +320,7 @@ fn every_example_binary_exits_zero_and_says_its_guarantee_held() {
         "handles",
         "fd_registry",
         "finaliser_deadlock",
+        "futurelock",
         "counter",
         "reexec",
         "pipeline",

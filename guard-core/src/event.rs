@@ -8,6 +8,7 @@ use crate::loom::{StdArc as Arc, StdMutex};
 use crate::resource::Kind;
 use std::error::Error as StdError;
 use std::fmt;
+use std::panic::Location;
 use std::time::Duration;
 
 /// Something guard had to report because no caller could receive it.
@@ -108,6 +109,24 @@ pub enum Event<'a> {
         /// `true`: handed to a cleanup task; `false`: run before the drop returned.
         cleanup_task: bool,
     },
+    /// A task has waited for an async lock past its patience: the async twin of
+    /// [`Stuck`](Event::Stuck). Often a futurelock: the guard is held by a future that is
+    /// not being polled (a branch `select!` polls by reference lost), or held across an await
+    /// on something that needs the same lock. Reported once per stuck episode.
+    LockWait {
+        /// The lock's type name.
+        lock: &'static str,
+        /// Where the lock was created.
+        site: &'static Location<'static>,
+        /// Where the current holder acquired it, if it is held.
+        holder_site: Option<&'static Location<'static>>,
+        /// The holder's task (tokio's task id), if it acquired the lock inside a task.
+        holder_task: Option<u64>,
+        /// How long the reporting waiter has waited.
+        waited: Duration,
+        /// How many wait for the lock, the reporter included.
+        waiters: usize,
+    },
 }
 
 impl fmt::Display for Event<'_> {
@@ -172,6 +191,31 @@ impl fmt::Display for Event<'_> {
                  {:.3}s: drops go past the bound until the finalizer moves again",
                 patience.as_secs_f64()
             ),
+            Event::LockWait {
+                lock,
+                site,
+                holder_site,
+                holder_task,
+                waited,
+                waiters,
+            } => {
+                write!(
+                    f,
+                    "waited {:.3}s for `{lock}` created at {site} ({waiters} waiting); ",
+                    waited.as_secs_f64()
+                )?;
+                match holder_site {
+                    Some(held) => write!(f, "held since {held}")?,
+                    None => write!(f, "free, but no waiter polled has taken it")?,
+                }
+                if let Some(task) = holder_task {
+                    write!(f, " by task {task}")?;
+                }
+                write!(
+                    f,
+                    ": a guard held by a future that is not polled, or across an await that needs the lock?"
+                )
+            }
             Event::FinalizerUnavailable { error } => {
                 write!(
                     f,
@@ -320,6 +364,26 @@ mod tests {
             error: &plain,
         };
         assert_eq!(e.to_string(), "releasing unique `app::Fd` failed: EIO");
+    }
+
+    #[test]
+    fn a_lock_wait_names_both_sites_and_the_task() {
+        let site = Location::caller();
+        let e = Event::LockWait {
+            lock: "app::Cache",
+            site,
+            holder_site: Some(site),
+            holder_task: Some(7),
+            waited: Duration::from_millis(1500),
+            waiters: 2,
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("waited 1.500s for `app::Cache` created at "),
+            "{text}"
+        );
+        assert!(text.contains("(2 waiting); held since "), "{text}");
+        assert!(text.contains(" by task 7: "), "{text}");
     }
 
     #[test]

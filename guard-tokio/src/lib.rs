@@ -6,6 +6,8 @@
 //! and that cannot futurelock by hand-off, a detector for the futurelocks no lock design
 //! prevents, and async scopes for resources with an async release.
 
+pub mod lock;
 pub mod scope;
 
+pub use lock::Mutex;
 pub use scope::{AsyncRelease, scope};
