@@ -7,7 +7,7 @@
 //! Entering a counted resource costs a cache lookup and one relaxed atomic add; leaving
 //! costs one relaxed atomic add through the count kept with the resource. A scope's
 //! resources enter and leave on one thread, so they are counted per thread
-//! ([`ThreadCount`]: a load and a store, no atomic read-modify-write), and the census sums
+//! (a `ThreadCount`: a load and a store, no atomic read-modify-write), and the census sums
 //! the threads' counts.
 
 mod group;
