@@ -105,6 +105,36 @@ fn scoped_increment(counter: &parking_lot::Mutex<u64>) {
     .expect("an infallible scope");
 }
 
+/// The same lock acquisition as a leaf resource written by hand (no derive).
+struct LeafIncrement<'a>(parking_lot::MutexGuard<'a, u64>);
+
+impl Resource for LeafIncrement<'_> {
+    type Error = std::convert::Infallible;
+    fn release(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+impl guard::UniqueResource for LeafIncrement<'_> {}
+
+/// One increment under the lock, the hand-written leaf entered in a scope of its own.
+fn leaf_increment(counter: &parking_lot::Mutex<u64>) {
+    guard::scope(|s| {
+        let mut held = s.enter(LeafIncrement(counter.lock()));
+        *held.0 += 1;
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .expect("an infallible scope");
+}
+
+/// One increment under the lock, by hand, inside a scope that enters nothing.
+fn empty_scope_increment(counter: &parking_lot::Mutex<u64>) {
+    guard::scope(|_| {
+        bare_increment(counter);
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .expect("an infallible scope");
+}
+
 /// One increment under the lock, by hand.
 fn bare_increment(counter: &parking_lot::Mutex<u64>) {
     let mut count = counter.lock();
@@ -113,16 +143,25 @@ fn bare_increment(counter: &parking_lot::Mutex<u64>) {
 
 /// `scope/lock`: a scoped lock acquisition (scope, enter, census count, slot, release with
 /// its panic handling) vs the bare `lock` + increment + unlock, one thread, uncontended.
+/// Two rows split the difference: `empty_scope` (the bare increment inside a scope that
+/// enters nothing: what the scope itself costs) and `leaf` (a hand-written resource entered:
+/// what entering costs, the derive's code aside). Each row is interleaved with `bare`.
 fn lock(c: &mut Criterion) {
     let counter = parking_lot::Mutex::new(0u64);
     let counter = black_box(&counter);
     let scoped = || scoped_increment(counter);
+    let leaf = || leaf_increment(counter);
+    let empty = || empty_scope_increment(counter);
     let bare = || bare_increment(counter);
     let mut g = c.benchmark_group("scope/lock");
     g.bench_function("guard_scope", |b| {
         b.iter_custom(|n| interleaved(n, scoped, bare))
     });
     g.bench_function("bare", |b| b.iter_custom(|n| interleaved(n, bare, scoped)));
+    g.bench_function("leaf", |b| b.iter_custom(|n| interleaved(n, leaf, bare)));
+    g.bench_function("empty_scope", |b| {
+        b.iter_custom(|n| interleaved(n, empty, bare))
+    });
     g.finish();
 }
 

@@ -144,6 +144,17 @@ impl Release {
     }
 }
 
+/// Reports a derived unique value of type `resource`, declared at `site`, dropped without
+/// being released (the derive's `Drop` impl calls it): to the event hook and the report,
+/// as a leaf resource's `Drop` reports itself.
+pub fn dropped_unreleased(resource: &'static str, site: &'static std::panic::Location<'static>) {
+    guard_core::report::unreleased(guard_core::census::Origin::new(
+        Kind::Unique,
+        resource,
+        site,
+    ));
+}
+
 /// The error of one element of a `Vec` or array field: its position (one index per level,
 /// outermost first) and the element's own error, which is its [`source`](Error::source).
 #[derive(Debug)]

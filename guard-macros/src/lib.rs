@@ -53,6 +53,30 @@ use proc_macro::TokenStream;
 /// Entering the value in a `guard::scope` or wrapping it in `guard::Counted::new` registers
 /// it in `guard::report()` with its type name and creation site; nothing else is needed.
 ///
+/// # Dropped unreleased
+///
+/// A unique type gets a `Drop` impl from the derive: a value dropped without being released
+/// (never entered in a scope, or taken back out with `Guard::into_inner`) is reported to
+/// the event hook and counted in `guard::report()`, as a leaf resource's drop is, with the
+/// type's name and the derive's site (a struct expression has no creation site of its
+/// own). Its parts are then dropped as usual (a leaf resource among them releases itself
+/// and reports too). So a unique derived type cannot be taken apart by a pattern nor have
+/// a field moved out: release it, or take what it holds through its release hook.
+///
+/// ```
+/// #[derive(guard::Resource)]
+/// #[resource(unique)]
+/// struct Session {
+///     id: u64,
+/// }
+///
+/// guard::event::set_hook(|event| eprintln!("{event}"));
+/// let before = guard::report().unreleased();
+/// drop(Session { id: 7 }); // reported: "unique `...Session` created at ... was dropped ..."
+/// assert_eq!(guard::report().unreleased(), before + 1);
+/// # guard::event::reset_hook();
+/// ```
+///
 /// # Compile-time checks
 ///
 /// Each mistake is an error at the offending tokens, all the mistakes of one item are
@@ -179,9 +203,10 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// A derived type must not implement `Drop`: its release is its destructor. Put the logic
-/// in the release hook instead:
+/// in the release hook instead. For a unique type, a user's `impl Drop` conflicts with the
+/// derive's own:
 ///
-/// ```compile_fail,E0277
+/// ```compile_fail,E0119
 /// #[derive(guard::Resource)]
 /// #[resource(unique)]
 /// struct Journal {
@@ -189,6 +214,20 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// impl Drop for Journal {
+///     fn drop(&mut self) {}
+/// }
+/// ```
+///
+/// and a counted type's release takes the value apart, which a type with `Drop` cannot be:
+///
+/// ```compile_fail,E0277
+/// #[derive(guard::Resource)]
+/// #[resource(counted)]
+/// struct Snapshot {
+///     pending: Vec<u8>,
+/// }
+///
+/// impl Drop for Snapshot {
 ///     fn drop(&mut self) {}
 /// }
 /// ```

@@ -14,6 +14,7 @@
 use super::group::CensusGroup;
 use super::origin::Origin;
 use super::site_count::SiteCount;
+use super::thread_count::ThreadCount;
 use crate::loom::StdMutex;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -63,6 +64,10 @@ type Map = HashMap<Key, &'static SiteCount, BuildHasherDefault<AddrHasher>>;
 struct All {
     map: Map,
     list: Vec<&'static SiteCount>,
+    /// Every [`ThreadCount`] ever made, for the census to copy.
+    threads: Vec<&'static ThreadCount>,
+    /// Thread counts given back by exited threads, by origin, for the next thread to take.
+    free: HashMap<Key, Vec<&'static ThreadCount>, BuildHasherDefault<AddrHasher>>,
 }
 
 /// The global index (a cache miss looks here; the census copies its list).
@@ -74,6 +79,26 @@ thread_local! {
     /// The count this thread used last: a loop entering the same kind of resource at the
     /// same site skips the map.
     static LAST: Cell<Option<(Key, &'static SiteCount)>> = const { Cell::new(None) };
+    /// The thread counts this thread holds (given back when it exits).
+    static HELD: RefCell<Held> = RefCell::new(Held::default());
+    /// The thread count this thread used last.
+    static LAST_HELD: Cell<Option<(Key, &'static ThreadCount)>> = const { Cell::new(None) };
+}
+
+/// The thread counts a thread holds, by origin; given back to the index when it exits.
+#[derive(Default)]
+struct Held(HashMap<Key, &'static ThreadCount, BuildHasherDefault<AddrHasher>>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // No later call on this thread may reach a count another thread will take.
+        let _ = LAST_HELD.try_with(|last| last.set(None));
+        let mut all = lock_all();
+        let all = all.get_or_insert_with(All::default);
+        for (key, count) in self.0.drain() {
+            all.free.entry(key).or_default().push(count);
+        }
+    }
 }
 
 /// Locks the global map; the first call makes the lock held across every `fork` (see
@@ -87,7 +112,7 @@ fn lock_all() -> std::sync::MutexGuard<'static, Option<All>> {
 /// Finds (or makes) the count of `origin` in the global map.
 fn lookup(origin: Origin) -> &'static SiteCount {
     let mut all = lock_all();
-    let All { map, list } = all.get_or_insert_with(All::default);
+    let All { map, list, .. } = all.get_or_insert_with(All::default);
     let count: &mut &'static SiteCount = map.entry(key(&origin)).or_insert_with(|| {
         let count: &'static SiteCount = Box::leak(Box::new(SiteCount::new(origin)));
         list.push(count);
@@ -100,6 +125,58 @@ fn lookup(origin: Origin) -> &'static SiteCount {
 pub(crate) fn enter(origin: Origin) -> &'static SiteCount {
     let count = count_of(origin);
     count.enter();
+    count
+}
+
+/// Counts one more live resource of `origin` on this thread, for a resource that leaves
+/// on this thread too (a scope's); returns its count, to [`ThreadCount::leave`] there.
+/// While the thread's locals are being destroyed, the count is a fresh one of its own.
+pub(crate) fn enter_on_thread(origin: Origin) -> &'static ThreadCount {
+    let count = thread_count_of(origin);
+    count.enter();
+    count
+}
+
+/// This thread's count of `origin`, through its caches.
+#[inline]
+fn thread_count_of(origin: Origin) -> &'static ThreadCount {
+    let k = key(&origin);
+    match LAST_HELD.try_with(Cell::get) {
+        Ok(Some((last, count))) if last == k => count,
+        _ => thread_count_slow(origin, k),
+    }
+}
+
+#[cold]
+fn thread_count_slow(origin: Origin, k: Key) -> &'static ThreadCount {
+    let held = HELD.try_with(|held| {
+        *held
+            .borrow_mut()
+            .0
+            .entry(k)
+            .or_insert_with(|| take_thread_count(origin, k))
+    });
+    match held {
+        Ok(count) => {
+            let _ = LAST_HELD.try_with(|last| last.set(Some((k, count))));
+            count
+        }
+        // The thread is exiting and its counts were given back: this one is never given
+        // back (a rare leak), so no other thread ever writes it.
+        Err(_) => take_thread_count(origin, k),
+    }
+}
+
+/// A thread count of `origin` no thread holds: one given back, else a new one.
+fn take_thread_count(origin: Origin, k: Key) -> &'static ThreadCount {
+    let site = count_of(origin);
+    let mut all = lock_all();
+    let all = all.get_or_insert_with(All::default);
+    if let Some(count) = all.free.get_mut(&k).and_then(Vec::pop) {
+        return count;
+    }
+    let count: &'static ThreadCount = Box::leak(Box::new(ThreadCount::new(site)));
+    all.threads.push(count);
     count
 }
 
@@ -133,17 +210,21 @@ fn count_of(origin: Origin) -> &'static SiteCount {
 /// Live resources grouped by origin, largest groups first. Linear in the number of
 /// counts; the lock is held only to copy their list.
 pub(crate) fn census() -> Vec<CensusGroup> {
-    let sites: Vec<&'static SiteCount> = {
+    let (sites, threads): (Vec<&'static SiteCount>, Vec<&'static ThreadCount>) = {
         let all = lock_all();
-        all.as_ref().map(|a| a.list.clone()).unwrap_or_default()
+        all.as_ref()
+            .map(|a| (a.list.clone(), a.threads.clone()))
+            .unwrap_or_default()
     };
     #[cfg(test)]
     tests::pause_after_copy();
-    group(
-        sites
-            .iter()
-            .map(|site| (*site.origin(), site.live() as usize, 0)),
-    )
+    let sites = sites
+        .iter()
+        .map(|site| (*site.origin(), site.live() as usize, 0));
+    let threads = threads
+        .iter()
+        .map(|count| (*count.site().origin(), count.live(), 0));
+    group(sites.chain(threads))
 }
 
 /// Groups `(origin, live, pinned)` triples by origin value (one type may have several
@@ -223,6 +304,57 @@ mod tests {
         resume.send(()).unwrap();
         reporter.join().unwrap();
         assert!(entered.is_ok(), "entering a new site waited for the census");
+    }
+
+    /// A scope's resources are counted per thread: the census sums the threads' counts,
+    /// and a thread's count goes back to the index when the thread exits, for the next
+    /// thread to reuse.
+    #[test]
+    fn thread_counts_are_summed_and_reused_after_their_thread_exits() {
+        struct PerThread;
+        let here = Origin::here::<PerThread>(Kind::Unique);
+        let count = || {
+            census()
+                .iter()
+                .filter(|c| c.origin == here)
+                .map(|c| c.count)
+                .sum::<usize>()
+        };
+        let mine = enter_on_thread(here);
+        assert!(
+            std::ptr::eq(mine, enter_on_thread(here)),
+            "one count per thread"
+        );
+        let (entered, wait) = (mpsc::channel(), mpsc::channel::<()>());
+        let (entered_tx, entered) = entered;
+        let (leave, wait) = wait;
+        let other = std::thread::spawn(move || {
+            let count = enter_on_thread(here);
+            entered_tx.send(std::ptr::from_ref(count) as usize).unwrap();
+            wait.recv().unwrap();
+            count.leave();
+        });
+        let theirs = entered.recv().unwrap();
+        assert_ne!(
+            theirs,
+            std::ptr::from_ref(mine) as usize,
+            "a count per thread"
+        );
+        assert_eq!(count(), 3, "summed over threads");
+        leave.send(()).unwrap();
+        other.join().unwrap();
+        assert_eq!(count(), 2);
+        let next = std::thread::spawn(move || {
+            let count = enter_on_thread(here);
+            count.leave();
+            std::ptr::from_ref(count) as usize
+        })
+        .join()
+        .unwrap();
+        assert_eq!(next, theirs, "the exited thread's count is reused");
+        mine.leave();
+        mine.leave();
+        assert_eq!(count(), 0);
     }
 
     #[test]

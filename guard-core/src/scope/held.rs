@@ -3,7 +3,7 @@
 use super::link::{Link, Ops};
 use super::outcome::Outcome;
 use super::state::ScopeState;
-use crate::census::SiteCount;
+use crate::census::ThreadCount;
 use crate::resource::Resource;
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
@@ -14,7 +14,7 @@ use std::ptr::NonNull;
 #[repr(C)]
 pub(crate) struct Held<T> {
     link: Link,
-    count: &'static SiteCount,
+    count: &'static ThreadCount,
     value: UnsafeCell<Option<T>>,
 }
 
@@ -26,7 +26,7 @@ impl<T: Resource> Held<T> {
     };
 
     /// A slot for a resource just entered (not yet linked).
-    pub(super) fn new(value: T, count: &'static SiteCount) -> Self {
+    pub(super) fn new(value: T, count: &'static ThreadCount) -> Self {
         Held {
             link: Link::new(Self::OPS),
             count,

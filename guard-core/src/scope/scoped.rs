@@ -121,7 +121,7 @@ impl<'scope> Scope<'scope, '_> {
     /// ```
     #[track_caller]
     pub fn enter<T: Resource + 'scope>(&'scope self, resource: T) -> Guard<'scope, T> {
-        let count = census::enter(Origin::here::<T>(Kind::Unique));
+        let count = census::enter_on_thread(Origin::here::<T>(Kind::Unique));
         let held = self.inner.place(Held::new(resource, count));
         Guard::new(HeldRef::new(held, &self.inner))
     }

@@ -42,7 +42,11 @@ fn expand(input: &Input<'_>) -> TokenStream {
     };
     let body = release::body(input, kind);
     let marker = match kind {
-        Kind::Unique => unique::marker(input, &where_clause),
+        Kind::Unique => {
+            let mut marker = unique::marker(input, &where_clause);
+            marker.extend(unique::drop_impl(input));
+            marker
+        }
         Kind::Counted => counted::marker(input, &where_clause),
     };
     let items = quote! {
@@ -85,6 +89,54 @@ mod tests {
             !out.contains("\"b\""),
             "plain fields are only dropped: {out}"
         );
+    }
+
+    #[test]
+    fn a_type_with_nothing_to_release_part_by_part_skips_the_collector() {
+        for input in [
+            parse_quote!(
+                #[resource(unique)]
+                struct Held<'a> {
+                    count: Guard<'a>,
+                }
+            ),
+            parse_quote!(
+                #[resource(counted)]
+                struct Id(u64);
+            ),
+        ] {
+            let out = expand(&input);
+            assert!(!out.contains("Release :: new"), "{out}");
+        }
+        let out = expand(&parse_quote!(
+            #[resource(unique, release = Self::flush)]
+            struct Journal {
+                pending: Vec<u8>,
+            }
+        ));
+        assert!(
+            out.contains("Release :: new"),
+            "the hook's outcome is collected: {out}"
+        );
+    }
+
+    #[test]
+    fn only_a_unique_type_gets_the_reporting_drop() {
+        let unique = expand(&parse_quote!(
+            #[resource(unique)]
+            struct S {
+                a: u8,
+            }
+        ));
+        assert!(unique.contains(":: core :: ops :: Drop for S"), "{unique}");
+        assert!(unique.contains("dropped_unreleased"), "{unique}");
+        let counted = expand(&parse_quote!(
+            #[resource(counted)]
+            struct S {
+                a: u8,
+            }
+        ));
+        assert!(!counted.contains("Drop for"), "{counted}");
     }
 
     #[test]

@@ -12,58 +12,180 @@ use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
 /// The statements of `fn release(self)`.
+///
+/// A unique type has the derive's own `Drop` impl (it reports a value dropped unreleased,
+/// see [`unique::drop_impl`](super::unique::drop_impl)), so its release cannot move fields
+/// out of `self`: it takes the value apart instead ([`take_apart`]). A counted type has no
+/// `Drop` (checked), and its marked fields are moved out of `self`.
 pub(crate) fn body(input: &Input<'_>, kind: Kind) -> TokenStream {
-    let drop_check = drop_check(input.ident);
+    let drop_check = match kind {
+        Kind::Counted => drop_check(input.ident),
+        // The derive's own `impl Drop` conflicts with a user's (E0119).
+        Kind::Unique => TokenStream::new(),
+    };
     let assertions = match kind {
         Kind::Counted => counted::assertions(input),
         Kind::Unique => TokenStream::new(),
     };
+    if let Data::Enum(variants) = &input.data
+        && variants.is_empty()
+    {
+        return quote! { #drop_check match self {} };
+    }
+    let hook = input.attrs.release.as_ref().map(hook);
+    let marked = input.all_fields().any(Field::is_resource);
+    if hook.is_none() && !marked {
+        // Nothing to release part by part: the fast path drops the plain fields.
+        let parts = match kind {
+            Kind::Unique => take_apart(input, kind),
+            // `self` drops at the end of `release`.
+            Kind::Counted => TokenStream::new(),
+        };
+        return quote! {
+            #drop_check
+            #assertions
+            #parts
+            ::core::result::Result::Ok(())
+        };
+    }
+    let parts = match kind {
+        Kind::Unique => take_apart(input, kind),
+        Kind::Counted => move_out(input, kind),
+    };
     let release = release_ident();
-    let parts = match &input.data {
-        Data::Enum(variants) if variants.is_empty() => {
-            return quote! { #drop_check match self {} };
-        }
+    let kind = match kind {
+        Kind::Unique => quote!(__guard::Kind::Unique),
+        Kind::Counted => quote!(__guard::Kind::Counted),
+    };
+    quote! {
+        #drop_check
+        #assertions
+        let mut #release = __guard::Release::new(::core::any::type_name::<Self>(), #kind);
+        #hook
+        #parts
+        #release.finish()
+    }
+}
+
+/// A counted type (no `Drop`): moves its marked fields out of `self` and releases them;
+/// the plain fields drop with the rest of `self`.
+fn move_out(input: &Input<'_>, kind: Kind) -> TokenStream {
+    match &input.data {
         Data::Struct(fields) => match destructure(quote!(Self), fields, None, kind) {
             Some((pattern, calls)) => quote! { let #pattern = self; #calls },
             None => TokenStream::new(),
         },
         Data::Enum(variants) => {
-            let arms: Vec<TokenStream> = variants
-                .iter()
-                .map(|v| {
-                    let ident = v.ident;
-                    match destructure(quote!(Self::#ident), &v.fields, Some(ident), kind) {
-                        Some((pattern, calls)) => quote! { #pattern => { #calls } },
-                        None => quote! { Self::#ident { .. } => {} },
-                    }
-                })
-                .collect();
-            if input.all_fields().any(Field::is_resource) {
-                quote! { match self { #(#arms)* } }
+            let arms = variants.iter().map(|v| {
+                let ident = v.ident;
+                match destructure(quote!(Self::#ident), &v.fields, Some(ident), kind) {
+                    Some((pattern, calls)) => quote! { #pattern => { #calls } },
+                    None => quote! { Self::#ident { .. } => {} },
+                }
+            });
+            quote! { match self { #(#arms)* } }
+        }
+        Data::Union(_) => unreachable!("check rejects unions"),
+    }
+}
+
+/// A unique type (which has the derive's `Drop`): puts `self` in a `ManuallyDrop` (so its
+/// `Drop` does not run: it is being released), reads every field out of it exactly once,
+/// releases the marked ones and drops the plain ones, in declaration order, afterwards.
+///
+/// The reads are the generated code's only `unsafe`. They are sound because each field is
+/// read once, from a value that is never dropped nor used again (`ManuallyDrop`), and
+/// nothing between the reads can panic; a struct's fields are read through raw pointers,
+/// unaligned, so a `#[repr(packed)]` struct is fine too.
+fn take_apart(input: &Input<'_>, kind: Kind) -> TokenStream {
+    let whole = Ident::new("__whole", Span::mixed_site());
+    let plain = Ident::new("__plain", Span::mixed_site());
+    let reads = |fields: &[Field<'_>], read: &dyn Fn(usize, &Field<'_>) -> TokenStream| {
+        let (mut names, mut values, mut plain_values) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, field) in fields.iter().enumerate() {
+            if field.is_resource() {
+                names.push(field_binding(i));
+                values.push(read(i, field));
             } else {
-                TokenStream::new()
+                plain_values.push(read(i, field));
             }
+        }
+        if fields.is_empty() {
+            return TokenStream::new();
+        }
+        quote! {
+            let (#(#names,)* #plain,) = unsafe { (#(#values,)* (#(#plain_values,)*),) };
+        }
+    };
+    let release_calls = |fields: &[Field<'_>], variant: Option<&Ident>| -> TokenStream {
+        let calls = fields
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, field)| field.is_resource())
+            .map(|(i, field)| release_call(field, variant, kind, &field_binding(i)));
+        quote!(#(#calls)*)
+    };
+    let taken = match &input.data {
+        Data::Struct(fields) => {
+            let this = Ident::new("__this", Span::mixed_site());
+            let read = |_: usize, field: &Field<'_>| {
+                let member = &field.member;
+                quote!(::core::ptr::read_unaligned(&raw const #this.#member))
+            };
+            let reads = reads(fields, &read);
+            let calls = release_calls(fields, None);
+            quote! {
+                let #this: &Self = &#whole;
+                #reads
+                #calls
+            }
+        }
+        Data::Enum(variants) => {
+            let arms = variants.iter().map(|v| {
+                let ident = v.ident;
+                let bindings = v.fields.iter().enumerate().map(|(i, field)| {
+                    let member = &field.member;
+                    let binding = field_binding(i);
+                    quote!(#member: #binding)
+                });
+                let read = |i: usize, _: &Field<'_>| {
+                    let binding = field_binding(i);
+                    quote!(::core::ptr::read(#binding))
+                };
+                let reads = reads(&v.fields, &read);
+                let calls = release_calls(&v.fields, Some(ident));
+                quote! { Self::#ident { #(#bindings,)* } => { #reads #calls } }
+            });
+            quote! { match &*#whole { #(#arms)* } }
         }
         Data::Union(_) => unreachable!("check rejects unions"),
     };
-    let hook = input.attrs.release.as_ref().map(hook);
-    let kind = match kind {
-        Kind::Unique => quote!(__guard::Kind::Unique),
-        Kind::Counted => quote!(__guard::Kind::Counted),
-    };
-    let release_mut = if hook.is_some() || input.all_fields().any(Field::is_resource) {
-        quote!(mut)
-    } else {
-        TokenStream::new()
-    };
     quote! {
-        #drop_check
-        #assertions
-        let #release_mut #release = __guard::Release::new(::core::any::type_name::<Self>(), #kind);
-        #hook
-        #parts
-        #release.finish()
+        let #whole = ::core::mem::ManuallyDrop::new(self);
+        #taken
     }
+}
+
+/// The local holding field `i` (of a struct or a variant) once taken out.
+fn field_binding(i: usize) -> Ident {
+    format_ident!("__field{}", i, span = Span::mixed_site())
+}
+
+/// The statements releasing one marked `field`, bound to `binding`.
+fn release_call(
+    field: &Field<'_>,
+    variant: Option<&Ident>,
+    kind: Kind,
+    binding: &Ident,
+) -> TokenStream {
+    let name = field.display_name(variant);
+    let part = Part {
+        name: &name,
+        kind,
+        indices: Vec::new(),
+    };
+    part.release(field.ty, &field.shape(), binding)
 }
 
 /// The local that collects the outcome of every part.
@@ -87,22 +209,15 @@ fn destructure(
     if marked.is_empty() {
         return None;
     }
-    let binding = |i: usize| format_ident!("__field{}", i, span = Span::mixed_site());
     let bindings = marked.iter().map(|&(i, field)| {
         let member = &field.member;
-        let binding = binding(i);
+        let binding = field_binding(i);
         quote!(#member: #binding)
     });
-    let calls = marked.iter().rev().map(|&(i, field)| {
-        let name = field.display_name(variant);
-        let binding = binding(i);
-        let part = Part {
-            name: &name,
-            kind,
-            indices: Vec::new(),
-        };
-        part.release(field.ty, &field.shape(), &binding)
-    });
+    let calls = marked
+        .iter()
+        .rev()
+        .map(|&(i, field)| release_call(field, variant, kind, &field_binding(i)));
     Some((quote!(#path { #(#bindings,)* .. }), quote!(#(#calls)*)))
 }
 
@@ -224,9 +339,10 @@ fn hook(hook: &Hook) -> TokenStream {
     }
 }
 
-/// A type whose release is generated must not implement `Drop` (its release is its
-/// destructor, and `release` moves its fields out). When `Self: Drop`, the probe's inherent
-/// method applies and demands a trait nobody implements, whose message says what to do.
+/// A counted type whose release is generated must not implement `Drop` (its release is its
+/// destructor, and `release` moves its fields out; a unique type has the derive's own).
+/// When `Self: Drop`, the probe's inherent method applies and demands a trait nobody
+/// implements, whose message says what to do.
 fn drop_check(ident: &Ident) -> TokenStream {
     let probe = quote_spanned!(located_at(ident.span())=> __guard::DropProbe::<Self>::new().assert_no_drop());
     quote! {
