@@ -70,8 +70,8 @@ pub use command::CloexecStrategy;
 pub use command::{Child, CommandExt, Inherit, ListenFd, Registered, Spawn, listen_fds_command};
 pub use error::{Error, Result};
 pub use fd::{
-    Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, retry_on_pressure,
-    untracked,
+    Fd, Fds, IntoOwnedError, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries,
+    retry_on_pressure, untracked,
 };
 pub use file::{ReadFile, WriteFile};
 pub use ipc_mutex::{IpcLock, IpcMutex, LockError, OwnerDied};
