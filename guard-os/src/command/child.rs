@@ -11,7 +11,7 @@ use crate::sys::{
     self,
     spawn::{kill, wait},
 };
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
@@ -163,6 +163,27 @@ impl Child {
         })?;
         self.status = raw.map(ExitStatus::from_raw);
         Ok(self.status)
+    }
+}
+
+impl AsFd for Child {
+    /// The child's pidfd: readable once the child has exited (so it can be polled, or
+    /// registered with an event loop), valid until the `Child` is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::{AsFd, AsRawFd};
+    /// let mut child = guard_os::Spawn::from_command(&std::process::Command::new("/bin/true")).spawn()?;
+    /// assert!(child.as_fd().as_raw_fd() > 2);
+    /// child.wait()?;
+    /// # Ok::<(), guard_os::Error>(())
+    /// ```
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.pidfd {
+            Some(pidfd) => pidfd.as_fd(),
+            None => unreachable!("the pidfd is taken only in `drop`"),
+        }
     }
 }
 
