@@ -75,6 +75,6 @@ pub use fd::{
 };
 pub use file::{ReadFile, WriteFile};
 pub use ipc_mutex::{IpcLock, IpcMutex, LockError, OwnerDied};
-pub use passing::{ListenFds, listen_fds, listen_fds_unchecked};
+pub use passing::{ListenFds, ListenOptions, listen_fds, listen_fds_unchecked};
 pub use pipe::{PipeReader, PipeWriter, pipe};
 pub use socket::{TcpListener, TcpStream, TryFromFdError, UdpSocket, UnixListener, UnixStream};
