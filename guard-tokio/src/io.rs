@@ -262,12 +262,20 @@ where
     }
 
     /// `shutdown(Write)` on a socket (the peer reads EOF; the fd stays open and guard's);
-    /// nothing on a pipe, whose end sees EOF only when the writer is released.
+    /// nothing on a pipe, whose end sees EOF only when the writer is released. A stream's
+    /// release shuts down again, which fails with `ENOTCONN` once the peer has closed too:
+    /// release it without this, or expect that error.
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match rustix::net::shutdown(self.fd.get_ref(), rustix::net::Shutdown::Write) {
             Err(rustix::io::Errno::NOTSOCK) => Poll::Ready(Ok(())),
             other => Poll::Ready(other.map_err(io::Error::from)),
         }
+    }
+}
+
+impl<T: AsRawFd> AsRawFd for Async<T> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.get_ref().as_raw_fd()
     }
 }
 
