@@ -24,6 +24,11 @@ const BUFFER: usize = 8 * 1024;
 /// [event hook](guard_core::event::set_hook) and the drop is reported
 /// ([`guard_core::report::unreleased`]).
 ///
+/// Handed to std (`std::fs::File::try_from`, `OwnedFd::try_from`), its buffer is written
+/// out first (a failure gives the file back, in [`IntoOwnedError`](crate::IntoOwnedError));
+/// the `fsync` of [`sync_on_release`](Self::sync_on_release) is not done (call
+/// [`sync_all`](Self::sync_all) before), and std's drop closes it, ignoring errors.
+///
 /// # Examples
 ///
 /// ```
