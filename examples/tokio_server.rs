@@ -9,11 +9,13 @@
 mod common;
 #[path = "scenarios/tokio_server.rs"]
 mod tokio_server;
+#[path = "scenarios/tokio_server_child.rs"]
+mod tokio_server_child;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    if let Some(code) = tokio_server::child_main() {
+    if let Some(code) = tokio_server_child::child_main() {
         return code;
     }
     common::section(tokio_server::TITLE, tokio_server::ABOUT);

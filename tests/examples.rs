@@ -27,8 +27,10 @@ mod reexec;
 #[allow(dead_code)] // the server runs in the example binary
 mod reexec_server;
 #[path = "../examples/scenarios/tokio_server.rs"]
-#[allow(dead_code)] // the server runs in the example binary
 mod tokio_server;
+#[path = "../examples/scenarios/tokio_server_child.rs"]
+#[allow(dead_code)] // the server runs in the example binary
+mod tokio_server_child;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -286,6 +288,16 @@ fn tokio_server_hands_its_listener_to_its_next_image_and_refuses_no_client() {
     }
     assert!(out.exited_cleanly);
     assert!(out.verdict.held(), "{:?}", out.verdict.failures());
+    // And the example binary, run whole, as a user would.
+    let done = run_example("tokio_server");
+    assert!(done.stdout.contains(&format!("== {}", tokio_server::TITLE)));
+    assert!(tokio_server::ABOUT.iter().all(|l| done.stdout.contains(l)));
+    assert!(
+        done.stdout
+            .contains("tokio_server: guard's guarantee held."),
+        "{}",
+        done.stdout
+    );
 }
 
 #[test]
@@ -297,7 +309,6 @@ fn every_example_binary_exits_zero_and_says_its_guarantee_held() {
         "finaliser_deadlock",
         "counter",
         "reexec",
-        "tokio_server",
     ] {
         let done = run_example(name);
         assert!(

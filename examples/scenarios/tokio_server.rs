@@ -11,22 +11,20 @@
 //! The driver keeps clients sending throughout and checks that none is refused, that every
 //! image served, ran in one process and started with fds 0-2 and the listener only.
 //!
-//! The server's stdout is the driver's pipe: `FD <n> <target>` (its fds at start),
-//! `READY gen=<g> pid=<p> addr=<a>`, `ERROR <text>`.
+//! The server (`tokio_server_child.rs`) writes to the driver's pipe: `FD <n> <target>`
+//! (its fds at start), `READY gen=<g> pid=<p> addr=<a>`, `ERROR <text>`.
 
-use crate::common::{self, CHILD_ARG, Result, Verdict, Watchdog};
-use guard::os::{CommandExt as _, Inherit, ListenFds, ListenOptions, TcpListener};
-use guard_tokio::Async;
+use crate::common::{CHILD_ARG, Result, Verdict, Watchdog};
+use crate::tokio_server_child::SERVER_ROLE;
+use guard::os::{CommandExt as _, Inherit};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// The scenario's title.
 pub const TITLE: &str = "tokio_server: a tokio server on guard's sockets, upgraded by re-exec";
@@ -38,145 +36,9 @@ pub const ABOUT: &[&str] = &[
     "starts. Clients keep sending throughout: none is refused.",
 ];
 
-/// The role of the server process.
-pub const SERVER_ROLE: &str = "tokio-server";
-
 const CLIENTS: usize = 3;
 const PER_GENERATION: u64 = 20;
 const STEP: Duration = Duration::from_secs(10);
-
-// ----- the server -----
-
-/// If this process is the server, serves and returns its exit code (or re-executes).
-pub fn child_main() -> Option<ExitCode> {
-    if common::child_role().as_deref() != Some(SERVER_ROLE) {
-        return None;
-    }
-    let at_start = common::open_fds();
-    // Before any thread: take what the previous image passed, then build the runtime.
-    let options = ListenOptions::new().accept_missing_pid(true);
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.worker_threads(2).enable_all();
-    let started = guard_tokio::listen::build(options, &mut builder);
-    let generation: u32 = std::env::args()
-        .nth(3)
-        .and_then(|g| g.parse().ok())
-        .unwrap_or(0);
-    let result = (|| -> Result {
-        let (passed, runtime) = started?;
-        for (n, target) in at_start? {
-            println!("FD {n} {target}");
-        }
-        let listener = runtime.block_on(serve(generation, passed))?;
-        drop(runtime); // workers stopped; the listener is blocking and out of the reactor
-        Err(reexec(generation + 1, listener))
-    })();
-    Some(match result {
-        Err(e) if e.to_string() == "quit" => ExitCode::SUCCESS,
-        Err(e) => {
-            println!("ERROR gen {generation}: {}", common::chain(&*e));
-            ExitCode::FAILURE
-        }
-        Ok(()) => ExitCode::SUCCESS,
-    })
-}
-
-/// The listener passed on by the previous image, checked, or a new one.
-fn listener(passed: ListenFds) -> Result<TcpListener> {
-    let mut fds = passed.into_fds();
-    match fds.len() {
-        0 => Ok(TcpListener::bind("127.0.0.1:0")?),
-        1 => Ok(TcpListener::try_from(fds.remove(0))?),
-        n => Err(format!("{n} fds passed: this server takes one").into()),
-    }
-}
-
-/// Why the serving loop ends.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Stop {
-    Restart,
-    Quit,
-}
-
-/// Serves until `RESTART` (returns the listener, blocking again, after every connection
-/// in flight was answered) or `QUIT` (an error "quit", which ends the process).
-async fn serve(generation: u32, passed: ListenFds) -> Result<TcpListener> {
-    let listener = Async::new(listener(passed)?)?;
-    let addr = listener.get_ref().local_addr()?;
-    println!(
-        "READY gen={generation} pid={} addr={addr}",
-        std::process::id()
-    );
-    std::io::stdout().flush()?;
-    let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel(1);
-    let mut tasks = tokio::task::JoinSet::new();
-    let stop = loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (conn, _) = accepted?;
-                tasks.spawn(handle(conn, generation, stop_tx.clone()));
-            }
-            Some(stop) = stop_rx.recv() => break stop,
-        }
-    };
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(Err(e)) = done {
-            eprintln!("gen {generation}: a connection failed: {e}");
-        }
-    }
-    match stop {
-        Stop::Quit => Err("quit".into()),
-        Stop::Restart => Ok(listener.into_inner()?),
-    }
-}
-
-/// One connection: a request line, a reply, then guard's release of the stream.
-async fn handle(
-    conn: Async<guard::os::TcpStream>,
-    generation: u32,
-    stop: tokio::sync::mpsc::Sender<Stop>,
-) -> Result {
-    let mut conn = tokio::io::BufReader::new(conn);
-    let mut line = String::new();
-    conn.read_line(&mut line).await?;
-    let mut conn = conn.into_inner();
-    let mut words = line.split_whitespace();
-    let (reply, then) = match (words.next(), words.next()) {
-        (Some("PING"), Some(id)) => {
-            let pid = std::process::id();
-            (format!("PONG {id} gen={generation} pid={pid}\n"), None)
-        }
-        (Some("RESTART"), _) => ("RESTARTING\n".to_owned(), Some(Stop::Restart)),
-        (Some("QUIT"), _) => ("BYE\n".to_owned(), Some(Stop::Quit)),
-        _ => ("ERROR unknown request\n".to_owned(), None),
-    };
-    conn.write_all(reply.as_bytes()).await?;
-    // guard's release of the connection: shutdown(Write), close; the client sees EOF.
-    conn.into_inner()?.close()?;
-    if let Some(then) = then {
-        let _ = stop.send(then).await;
-    }
-    Ok(())
-}
-
-/// Re-executes this binary as `generation`, passing only `listener` as fd 3 (no
-/// `LISTEN_PID`: the next image accepts it missing). Returns only if the exec failed.
-fn reexec(generation: u32, listener: TcpListener) -> common::Error {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return e.into(),
-    };
-    let mut cmd = Command::new(&exe);
-    cmd.arg(CHILD_ARG)
-        .arg(SERVER_ROLE)
-        .arg(generation.to_string());
-    if let Err(e) = cmd.inherit(Inherit::new().listen_fds(&[&listener])) {
-        return e.into();
-    }
-    let _ = std::io::stdout().flush();
-    let error = cmd.exec();
-    format!("exec {}: {error}", exe.display()).into()
-}
 
 // ----- the driver -----
 
