@@ -30,6 +30,11 @@ use guard_core::finalizer::{self, FlushError};
 /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 pub async fn flush() -> Result<(), FlushError> {
+    if finalizer::stats().pending == 0 {
+        // Nothing enqueued and unfinished (a stuck release counts as pending): `flush`
+        // returns at once, so a blocking-pool round trip would only add latency.
+        return finalizer::flush();
+    }
     match tokio::task::spawn_blocking(finalizer::flush).await {
         Ok(result) => result,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
