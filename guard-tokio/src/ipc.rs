@@ -31,6 +31,9 @@ struct Held {
 enum Command {
     MarkConsistent(mpsc::SyncSender<guard_os::Result<()>>),
     Unlock(mpsc::SyncSender<guard_os::Result<()>>),
+    /// The task's lock was dropped while it panicked: drop the OS lock while unwinding
+    /// too, so that it poisons the state as a panicking holder does.
+    Poison,
 }
 
 /// The error when the holder thread is gone (it panicked: it does not otherwise end
@@ -77,6 +80,16 @@ fn holder(mutex: &guard_os::IpcMutex, requests: mpsc::Receiver<Request>) {
                 }
                 Ok(Command::Unlock(done)) => {
                     let _ = done.send(lock.unlock());
+                    break;
+                }
+                Ok(Command::Poison) => {
+                    // `resume_unwind` unwinds without running the panic hook; the lock's
+                    // drop sees a panicking thread and records the poison, then unlocks.
+                    let unwind = std::panic::AssertUnwindSafe(move || {
+                        let _dropped_while_unwinding = lock;
+                        std::panic::resume_unwind(Box::new(()));
+                    });
+                    let _ = std::panic::catch_unwind(unwind);
                     break;
                 }
                 Err(mpsc::RecvError) => {
@@ -243,7 +256,9 @@ impl fmt::Debug for IpcMutex {
 
 /// An acquisition of an [`IpcMutex`], held by its holder thread on this task's behalf.
 /// Unique: [`unlock`](Self::unlock) it, or enter it in a scope. Dropped, it is unlocked
-/// anyway and the drop reported, as [`guard_os::IpcLock`]'s drop does.
+/// anyway and the drop reported, as [`guard_os::IpcLock`]'s drop does; dropped by a
+/// panicking task, it poisons the state first (the next owner gets
+/// [`LockError::OwnerDied`] with this process's pid).
 ///
 /// `Send`: the OS lock never moves, so the task holding this may.
 ///
@@ -316,6 +331,19 @@ impl IpcLock {
         let (done, result) = mpsc::sync_channel(1);
         held.commands.send(command(done)).map_err(|_| gone())?;
         result.recv().map_err(|_| gone())?
+    }
+}
+
+impl Drop for IpcLock {
+    /// Unlocked without [`unlock`](Self::unlock): the holder thread drops the OS lock,
+    /// which unlocks and reports the drop; while this thread panics, it poisons the state
+    /// first, as a holder that panics does.
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take()
+            && std::thread::panicking()
+        {
+            let _ = held.commands.send(Command::Poison);
+        }
     }
 }
 

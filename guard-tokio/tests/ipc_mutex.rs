@@ -215,3 +215,28 @@ fn a_holders_death_is_reported_to_the_async_owner() {
     });
     guard_os::IpcMutex::remove(&n).unwrap();
 }
+
+/// A task that panics holding the lock poisons it, as a panicking thread does.
+#[test]
+fn a_task_that_panics_holding_the_lock_poisons_it() {
+    let n = name("panic");
+    let m = guard_tokio::IpcMutex::open(&n).unwrap();
+    on_runtime(true, async move {
+        let task = {
+            let m = m.clone();
+            tokio::spawn(async move {
+                let _held = m.lock().await.unwrap();
+                panic!("a task panics holding the lock");
+            })
+        };
+        assert!(task.await.unwrap_err().is_panic());
+        match m.lock().await {
+            Err(guard_os::LockError::OwnerDied(died)) => assert_eq!(died.pid(), std::process::id()),
+            other => panic!("expected OwnerDied, got {other:?}"),
+        }
+        let mut held = m.lock_poisoned().await.unwrap();
+        held.mark_consistent().unwrap();
+        held.unlock().unwrap();
+    });
+    guard_os::IpcMutex::remove(&n).unwrap();
+}
