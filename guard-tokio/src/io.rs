@@ -170,6 +170,62 @@ impl<T: AsFd + AsRawFd> Async<T> {
     }
 }
 
+impl<T: AsRawFd> Async<T> {
+    /// `T`, out of the reactor, still non-blocking: for a release, which closes it anyway.
+    fn take(self) -> T {
+        self.fd.into_inner()
+    }
+}
+
+impl<T: guard_core::Resource + AsRawFd> guard_core::Resource for Async<T> {
+    type Error = T::Error;
+
+    /// Deregisters the fd from the reactor, then releases `T` as `T` does (a stream's
+    /// `shutdown(Write)` and close, a listener's close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let l = guard_os::TcpListener::bind("127.0.0.1:0")?;
+    /// let (a, b) = (guard_os::TcpStream::connect(l.local_addr()?)?, l.accept()?.0);
+    /// let a = guard_tokio::Async::new(a)?;
+    /// guard_core::scope(|s| {
+    ///     let _a = s.enter(a); // released at the scope's end: b reads EOF
+    ///     Ok::<_, guard_os::Error>(())
+    /// })?;
+    /// assert_eq!(std::io::Read::read(&mut &b, &mut [0; 8])?, 0);
+    /// # b.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    fn release(self) -> Result<(), T::Error> {
+        self.take().release()
+    }
+}
+
+impl<T: guard_core::UniqueResource + AsRawFd> guard_core::UniqueResource for Async<T> {}
+
+/// Counted: a listener shared by tasks in a [`Counted`](guard_core::Counted) handle, closed
+/// on the finalizer after the last handle (its reactor registration ends there too).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let l = guard_os::TcpListener::bind("127.0.0.1:0")?;
+/// let shared = guard_core::Counted::new(guard_tokio::Async::new(l)?);
+/// let for_task = shared.clone();
+/// let addr = shared.get_ref().local_addr()?;
+/// let accepted = tokio::spawn(async move { for_task.accept().await.map(|_| ()) });
+/// let c = guard_os::TcpStream::connect(addr)?;
+/// accepted.await??;
+/// # c.close()?;
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
+impl<T: guard_core::CountedResource + AsRawFd> guard_core::CountedResource for Async<T> {}
+
 /// An error of a guard accept as the `io::Error` it wraps (so that `WouldBlock` is seen).
 fn os(e: guard_os::Error) -> io::Error {
     match e.raw_os_error() {
