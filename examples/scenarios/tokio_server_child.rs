@@ -70,7 +70,9 @@ enum Stop {
 /// Serves until `RESTART` (returns the listener, blocking again, after every connection
 /// in flight was answered) or `QUIT` (an error "quit", which ends the process).
 async fn serve(generation: u32, passed: ListenFds) -> Result<TcpListener> {
-    let listener = Async::new(listener(passed)?)?;
+    // Counted (closed on the finalizer after its last handle), polled by tokio's reactor,
+    // and still in guard's registry.
+    let listener = guard::Counted::new(Async::new(listener(passed)?)?);
     let addr = listener.get_ref().local_addr()?;
     println!(
         "READY gen={generation} pid={} addr={addr}",
@@ -95,7 +97,12 @@ async fn serve(generation: u32, passed: ListenFds) -> Result<TcpListener> {
     }
     match stop {
         Stop::Quit => Err("quit".into()),
-        Stop::Restart => Ok(listener.into_inner()?),
+        Stop::Restart => {
+            // The last handle: take the listener back from its handle, then from tokio.
+            let listener = guard::Counted::into_inner(listener)
+                .map_err(|_| "the listener is still shared at the hand-over")?;
+            Ok(listener.into_inner()?)
+        }
     }
 }
 
