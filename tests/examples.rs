@@ -30,6 +30,11 @@ mod reexec;
 #[path = "../examples/scenarios/reexec_server.rs"]
 #[allow(dead_code)] // the server runs in the example binary
 mod reexec_server;
+#[path = "../examples/scenarios/tokio_server.rs"]
+mod tokio_server;
+#[path = "../examples/scenarios/tokio_server_child.rs"]
+#[allow(dead_code)] // the server runs in the example binary
+mod tokio_server_child;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -311,6 +316,46 @@ fn pipeline_returns_both_statuses_from_the_scope_and_names_the_failing_consumer(
     );
     assert_eq!(out.zombies, [], "every release reaped its child");
     assert!(out.verdict.held(), "{:?}", out.verdict.failures());
+}
+
+#[test]
+fn tokio_server_hands_its_listener_to_its_next_image_and_refuses_no_client() {
+    let _s = serial();
+    let out = tokio_server::run(&example("tokio_server")).expect("the tokio_server scenario");
+    assert_eq!(out.refused, 0, "no connection refused");
+    assert!(out.failed.is_empty(), "{:?}", out.failed);
+    assert_eq!(out.generations.len(), 3);
+    let numbers = |g: &tokio_server::Generation| g.fds.iter().map(|(n, _)| *n).collect::<Vec<_>>();
+    assert_eq!(numbers(&out.generations[0]), [0, 1, 2]);
+    for g in &out.generations[1..] {
+        assert_eq!(
+            numbers(g),
+            [0, 1, 2, 3],
+            "gen {}: only the listener passed",
+            g.number
+        );
+        assert!(g.fds[3].1.starts_with("socket:["), "{g:?}");
+        assert_eq!(g.fds[3].1, out.generations[1].fds[3].1, "the same listener");
+        assert_eq!(g.pid, out.generations[0].pid, "re-executed in place");
+    }
+    for g in 0..3 {
+        assert!(
+            out.served.get(&g).copied().unwrap_or(0) > 0,
+            "gen {g} served nothing"
+        );
+    }
+    assert!(out.exited_cleanly);
+    assert!(out.verdict.held(), "{:?}", out.verdict.failures());
+    // And the example binary, run whole, as a user would.
+    let done = run_example("tokio_server");
+    assert!(done.stdout.contains(&format!("== {}", tokio_server::TITLE)));
+    assert!(tokio_server::ABOUT.iter().all(|l| done.stdout.contains(l)));
+    assert!(
+        done.stdout
+            .contains("tokio_server: guard's guarantee held."),
+        "{}",
+        done.stdout
+    );
 }
 
 #[test]

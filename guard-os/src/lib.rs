@@ -73,11 +73,11 @@ pub use command::{
 };
 pub use error::{Error, Result};
 pub use fd::{
-    Fd, Fds, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries, retry_on_pressure,
-    untracked,
+    Fd, Fds, IntoOwnedError, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries,
+    retry_on_pressure, untracked,
 };
 pub use file::{ReadFile, WriteFile};
 pub use ipc_mutex::{IpcLock, IpcMutex, LockError, OwnerDied};
-pub use passing::{ListenFds, listen_fds, listen_fds_unchecked};
+pub use passing::{ListenFds, ListenOptions, listen_fds, listen_fds_unchecked};
 pub use pipe::{PipeReader, PipeWriter, pipe};
 pub use socket::{TcpListener, TcpStream, TryFromFdError, UdpSocket, UnixListener, UnixStream};

@@ -2,7 +2,10 @@
 //! last write end is closed, so that close must happen at a precise point).
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, FdOwner, UniqueFd, counted_fd, fd_access, retry_on_pressure};
+use crate::fd::{
+    self, Fd, FdOwner, UniqueFd, counted_fd, counted_interop, fd_access, retry_on_pressure,
+    unique_interop,
+};
 use crate::sys;
 use guard_core::{Resource, UniqueResource};
 use std::io::{self, Read, Write};
@@ -87,6 +90,13 @@ counted_fd! {
     /// ```
     PipeReader, Debug
 }
+
+counted_interop!(
+    PipeReader,
+    std::io::PipeReader,
+    |fd| PipeReader { fd },
+    "std::io::pipe()?.0"
+);
 
 impl Read for &PipeReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -203,3 +213,14 @@ impl Drop for PipeWriter {
 }
 
 fd_access!(PipeWriter => |s| s.fd.get(), Debug);
+
+unique_interop!(
+    PipeWriter,
+    std::io::PipeWriter,
+    |owned, site| PipeWriter {
+        fd: UniqueFd::new(Fd::register(owned, FdOwner::PipeWriter, site)),
+    },
+    |t| &mut t.fd,
+    |_| Ok(()),
+    "std::io::pipe()?.1"
+);

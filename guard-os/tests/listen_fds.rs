@@ -33,12 +33,16 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let cases: [(&str, fn()); 10] = [
+    let cases: [(&str, fn()); 11] = [
         (
             "a_child_takes_working_listeners",
             a_child_takes_working_listeners,
         ),
         ("another_pid_yields_nothing", another_pid_yields_nothing),
+        (
+            "a_missing_pid_is_accepted_only_when_asked",
+            a_missing_pid_is_accepted_only_when_asked,
+        ),
         (
             "malformed_values_are_typed_errors",
             malformed_values_are_typed_errors,
@@ -202,6 +206,21 @@ fn another_pid_yields_nothing() {
     assert_eq!(got["fd3"], "open untracked", "left alone");
 }
 
+fn a_missing_pid_is_accepted_only_when_asked() {
+    for (role, count, fd3) in [
+        ("missing_pid_strict", "0", "open untracked"),
+        ("missing_pid_accept", "1", "open registered"),
+    ] {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut cmd = child(role, false);
+        cmd.inherit(Inherit::new().listen_fds(&[&tcp])).unwrap(); // LISTEN_FDS=1, no LISTEN_PID
+        let got = report(&mut cmd);
+        assert_eq!(got["count"], count, "{role}");
+        assert_eq!(got["env"], "none", "{role}: removed either way");
+        assert_eq!(got["fd3"], fd3, "{role}");
+    }
+}
+
 fn malformed_values_are_typed_errors() {
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     // (variable, value, the error the child must get)
@@ -363,6 +382,8 @@ fn play(role: &str) {
     match role {
         "take" => take(),
         "other_pid" => other_pid(),
+        "missing_pid_strict" => missing_pid(false),
+        "missing_pid_accept" => missing_pid(true),
         "malformed" => malformed(),
         "twice" => twice(),
         "registered" => registered(),
@@ -488,6 +509,18 @@ fn is_cloexec(n: i32) -> bool {
 
 fn other_pid() {
     let passed = listen_fds().expect("listen_fds");
+    say_passed(&passed);
+}
+
+fn missing_pid(accept: bool) {
+    assert!(std::env::var_os("LISTEN_PID").is_none());
+    assert_eq!(std::env::var("LISTEN_FDS").as_deref(), Ok("1"));
+    let options = guard_os::ListenOptions::new().accept_missing_pid(accept);
+    say_passed(&options.take().expect("take"));
+}
+
+/// Reports what was taken, the environment and fd 3.
+fn say_passed(passed: &ListenFds) {
     println!("BEGIN");
     say("count", passed.len());
     say("env", env());

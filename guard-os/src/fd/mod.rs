@@ -13,6 +13,7 @@
 //!   the registry's back, `EIO`, `EINTR`) still removes the entry, and is never retried.
 
 mod impls;
+mod interop;
 mod owned;
 mod owner;
 mod pressure;
@@ -22,6 +23,8 @@ mod registry;
 pub(crate) mod table;
 
 pub(crate) use impls::{counted_fd, fd_access};
+pub use interop::IntoOwnedError;
+pub(crate) use interop::{adopt_as, counted_interop, give_away, unique_interop};
 pub use owned::Fd;
 pub(crate) use owned::{UniqueFd, dropped_unreleased};
 pub(crate) use owner::FdOwner;

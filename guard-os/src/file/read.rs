@@ -1,7 +1,7 @@
 //! [`ReadFile`]: counted.
 
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdOwner, counted_fd, retry_on_pressure};
+use crate::fd::{Fd, FdOwner, counted_fd, counted_interop, retry_on_pressure};
 use crate::sys;
 use std::fmt;
 use std::io::{self, Read};
@@ -130,6 +130,13 @@ counted_fd! {
     /// ```
     ReadFile
 }
+
+counted_interop!(
+    ReadFile,
+    std::fs::File,
+    |fd| ReadFile { fd },
+    "std::fs::File::open(\"/dev/null\")?"
+);
 
 impl Read for &ReadFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

@@ -2,7 +2,7 @@
 //! close.
 
 use crate::error::{Error, Result};
-use crate::fd::{self, Fd, FdOwner, UniqueFd, fd_access, retry_on_pressure};
+use crate::fd::{self, Fd, FdOwner, UniqueFd, fd_access, retry_on_pressure, unique_interop};
 use crate::sys;
 use guard_core::{Resource, UniqueResource};
 use std::fmt;
@@ -23,6 +23,11 @@ const BUFFER: usize = 8 * 1024;
 /// Dropped without release, it still flushes and closes at once; its errors go to the
 /// [event hook](guard_core::event::set_hook) and the drop is reported
 /// ([`guard_core::report::unreleased`]).
+///
+/// Handed to std (`std::fs::File::try_from`, `OwnedFd::try_from`), its buffer is written
+/// out first (a failure gives the file back, in [`IntoOwnedError`](crate::IntoOwnedError));
+/// the `fsync` of [`sync_on_release`](Self::sync_on_release) is not done (call
+/// [`sync_all`](Self::sync_all) before), and std's drop closes it, ignoring errors.
 ///
 /// # Examples
 ///
@@ -260,6 +265,25 @@ impl Drop for WriteFile {
 }
 
 fd_access!(WriteFile => |s| s.fd.get());
+
+// Handed to std, the buffer is written out first (an error gives the file back); the
+// `fsync` of `sync_on_release` is not done: call `sync_all` before if it is needed.
+unique_interop!(
+    WriteFile,
+    std::fs::File,
+    |owned, site| WriteFile {
+        fd: UniqueFd::new(Fd::register(owned, FdOwner::WriteFile, site)),
+        buf: Vec::new(),
+        sync_on_release: false,
+    },
+    |t| &mut t.fd,
+    |t: &mut WriteFile| {
+        let fd = t.fd.get().as_raw_fd();
+        t.flush_buffer()
+            .map_err(|source| Error::Flush { fd, source })
+    },
+    "std::fs::File::create(\"/tmp/guard-os-interop-doc\")?"
+);
 
 impl fmt::Debug for WriteFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

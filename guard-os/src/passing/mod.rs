@@ -3,6 +3,8 @@
 //! The sending side is part of a spawn plan: [`Inherit::listen_fds`](crate::Inherit::listen_fds).
 
 mod env;
+mod options;
 mod receive;
 
+pub use options::ListenOptions;
 pub use receive::{ListenFds, listen_fds, listen_fds_unchecked};

@@ -202,7 +202,11 @@ impl IntoIterator for ListenFds {
 /// only one ([`listen_fds_unchecked`] is the `unsafe` variant without the check).
 #[track_caller]
 pub fn listen_fds() -> Result<ListenFds> {
-    let site = Location::caller();
+    checked(false, Location::caller())
+}
+
+/// [`listen_fds()`] with the option to take fds when `LISTEN_PID` is missing.
+pub(super) fn checked(missing_pid: bool, site: &'static Location<'static>) -> Result<ListenFds> {
     let Some(vars) = Vars::read() else {
         return Ok(ListenFds::default());
     };
@@ -214,7 +218,7 @@ pub fn listen_fds() -> Result<ListenFds> {
     // SAFETY: this is the process's only thread (counted just now), and only it could start
     // another, which it does not do in `take`: nothing can read or write the environment
     // while `take` removes the variables.
-    unsafe { take(vars, site) }
+    unsafe { take(vars, missing_pid, site) }
 }
 
 /// [`listen_fds()`] without the thread check, for a program that cannot call it before
@@ -244,12 +248,24 @@ pub fn listen_fds() -> Result<ListenFds> {
 /// ```
 #[track_caller]
 pub unsafe fn listen_fds_unchecked() -> Result<ListenFds> {
-    let site = Location::caller();
+    // SAFETY: forwarded: the caller's contract is `unchecked`'s.
+    unsafe { unchecked(false, Location::caller()) }
+}
+
+/// [`listen_fds_unchecked`] with the option to take fds when `LISTEN_PID` is missing.
+///
+/// # Safety
+///
+/// As [`listen_fds_unchecked`].
+pub(super) unsafe fn unchecked(
+    missing_pid: bool,
+    site: &'static Location<'static>,
+) -> Result<ListenFds> {
     let Some(vars) = Vars::read() else {
         return Ok(ListenFds::default());
     };
     // SAFETY: forwarded: the caller's contract is `take`'s.
-    unsafe { take(vars, site) }
+    unsafe { take(vars, missing_pid, site) }
 }
 
 /// Removes the variables, then takes what they pass to this process.
@@ -257,18 +273,26 @@ pub unsafe fn listen_fds_unchecked() -> Result<ListenFds> {
 /// # Safety
 ///
 /// As [`listen_fds_unchecked`].
-unsafe fn take(vars: Vars, site: &'static Location<'static>) -> Result<ListenFds> {
+unsafe fn take(
+    vars: Vars,
+    missing_pid: bool,
+    site: &'static Location<'static>,
+) -> Result<ListenFds> {
     // SAFETY: forwarded contract. First: whatever follows, the variables are consumed.
     unsafe { env::remove_listen_vars() };
     if TAKEN.load(Ordering::Acquire) {
         return Ok(ListenFds::default());
     }
-    let Some(pid) = vars.pid else {
-        return Ok(ListenFds::default());
-    };
-    let pid: u32 = env::parse("LISTEN_PID", &pid, "not a positive decimal pid", |&p| p > 0)?;
-    if pid != std::process::id() {
-        return Ok(ListenFds::default()); // meant for another process
+    match vars.pid {
+        None if missing_pid => {} // listenfd's and systemfd's rule, asked for
+        None => return Ok(ListenFds::default()),
+        Some(pid) => {
+            let pid: u32 =
+                env::parse("LISTEN_PID", &pid, "not a positive decimal pid", |&p| p > 0)?;
+            if pid != std::process::id() {
+                return Ok(ListenFds::default()); // meant for another process
+            }
+        }
     }
     let Some(count) = vars.fds else {
         return Ok(ListenFds::default());
@@ -292,8 +316,8 @@ unsafe fn take(vars: Vars, site: &'static Location<'static>) -> Result<ListenFds
     let fds = numbers
         .map(|raw| {
             // SAFETY: `raw` is open and nobody else owns it: by the convention, fds 3..3+n
-            // were passed for this process to take when LISTEN_PID (this pid) and
-            // LISTEN_FDS (n) are set, and we consumed that claim (removed the variables;
+            // were passed for this process to take when LISTEN_PID (this pid, or missing
+            // and the caller accepts that, as listenfd does) and LISTEN_FDS (n) are set, and we consumed that claim (removed the variables;
             // TAKEN makes it once per process); none is registered (checked).
             let owned = unsafe { sys::claim_inherited(raw) };
             Fd::register(owned, FdOwner::Fd, site)

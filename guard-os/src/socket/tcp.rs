@@ -2,7 +2,7 @@
 
 use super::stream::{Stream, accept, each_addr, inet, stream_common};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdOwner, counted_fd};
+use crate::fd::{Fd, FdOwner, counted_fd, counted_interop, unique_interop};
 use crate::sys::{self, Type};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
@@ -146,6 +146,13 @@ counted_fd! {
     TcpListener, Debug
 }
 
+counted_interop!(
+    TcpListener,
+    std::net::TcpListener,
+    |fd| TcpListener::from_registered(fd),
+    "std::net::TcpListener::bind(\"127.0.0.1:0\")?"
+);
+
 /// A connected TCP stream. Unique: enter it in a [`scope`](guard_core::scope) (or call
 /// [`close`](Self::close)); its release shuts the write side down, so the peer reads EOF
 /// right there, then closes. Dropped without release, it does the same at once and the
@@ -254,4 +261,13 @@ stream_common!(
     "let l = guard_os::TcpListener::bind(\"127.0.0.1:0\")?;\n\
      let a = guard_os::TcpStream::connect(l.local_addr()?)?;\n\
      let (b, _) = l.accept()?;"
+);
+
+unique_interop!(
+    TcpStream,
+    std::net::TcpStream,
+    |owned, site| TcpStream::accepted(owned, site),
+    |t| &mut t.0.fd,
+    |_| Ok(()),
+    "{ let l = std::net::TcpListener::bind(\"127.0.0.1:0\")?; std::net::TcpStream::connect(l.local_addr()?)? }"
 );

@@ -2,7 +2,7 @@
 
 use super::stream::{each_addr, inet};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdOwner, counted_fd};
+use crate::fd::{Fd, FdOwner, counted_fd, counted_interop};
 use crate::sys::{self, Type};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -139,3 +139,10 @@ counted_fd! {
     /// ```
     UdpSocket, Debug
 }
+
+counted_interop!(
+    UdpSocket,
+    std::net::UdpSocket,
+    |fd| UdpSocket { fd },
+    "std::net::UdpSocket::bind(\"127.0.0.1:0\")?"
+);

@@ -3,7 +3,7 @@
 
 use super::stream::{Stream, accept, socket, stream_common};
 use crate::error::{Error, Result};
-use crate::fd::{Fd, FdOwner, counted_fd, retry_on_pressure};
+use crate::fd::{Fd, FdOwner, counted_fd, counted_interop, retry_on_pressure, unique_interop};
 use crate::sys::{self, Domain, SockAddr, Type};
 use std::os::fd::OwnedFd;
 use std::panic::Location;
@@ -120,6 +120,13 @@ counted_fd! {
     UnixListener, Debug
 }
 
+counted_interop!(
+    UnixListener,
+    std::os::unix::net::UnixListener,
+    |fd| UnixListener::from_registered(fd),
+    "{ use std::os::linux::net::SocketAddrExt; let name = format!(\"guard-os-doc-{}\", std::process::id()); std::os::unix::net::UnixListener::bind_addr(&std::os::unix::net::SocketAddr::from_abstract_name(name)?)? }"
+);
+
 /// A connected Unix stream socket. Unique, like [`TcpStream`](crate::TcpStream): its release shuts the
 /// write side down (the peer reads EOF) and closes.
 ///
@@ -205,3 +212,12 @@ impl UnixStream {
 }
 
 stream_common!(UnixStream, "let (a, b) = guard_os::UnixStream::pair()?;");
+
+unique_interop!(
+    UnixStream,
+    std::os::unix::net::UnixStream,
+    |owned, site| UnixStream(Stream::new(owned, FdOwner::UnixStream, site)),
+    |t| &mut t.0.fd,
+    |_| Ok(()),
+    "std::os::unix::net::UnixStream::pair()?.0"
+);
