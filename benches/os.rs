@@ -15,9 +15,14 @@
 //!   `IpcMutex` builds on) and `parking_lot::Mutex` (in-process only).
 //!
 //! `cargo bench --bench os`
+//!
+//! Linux only: its peers and `Spawn` are Linux mechanisms (elsewhere `main` does nothing).
+#![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile, Spawn};
+#[cfg(target_os = "linux")]
+use guard::os::Spawn;
+use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile};
 use std::hint::black_box;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
@@ -64,6 +69,7 @@ fn resident_heap(bytes: usize) -> Vec<u8> {
     heap
 }
 
+#[cfg(target_os = "linux")]
 fn spawn(c: &mut Criterion) {
     let mut g = c.benchmark_group("os/spawn_true");
     g.sample_size(20);
@@ -105,6 +111,7 @@ fn spawn(c: &mut Criterion) {
 
 /// The cost of exec hygiene with many live registered fds: spawning `/bin/true` with
 /// N ∈ {0, 1000, 10000} of them.
+#[cfg(target_os = "linux")]
 fn spawn_fds(c: &mut Criterion) {
     let max_fd = raise_fd_limit() as i32;
     let mut g = c.benchmark_group("os/spawn_true_fds");
@@ -172,6 +179,7 @@ fn spawn_fds(c: &mut Criterion) {
     g.finish();
 }
 
+#[cfg(target_os = "linux")]
 fn mutex(c: &mut Criterion) {
     let mut g = c.benchmark_group("os/mutex_lock_unlock");
     let pid = std::process::id();
@@ -214,6 +222,7 @@ fn mutex(c: &mut Criterion) {
 /// mapping, called directly (what C code would do, without guard's checks and record).
 struct RawRobustMutex(*mut libc::pthread_mutex_t);
 
+#[cfg(target_os = "linux")]
 impl RawRobustMutex {
     fn new() -> RawRobustMutex {
         // SAFETY: a fresh shared anonymous mapping, big enough for the mutex and never
@@ -249,9 +258,14 @@ impl RawRobustMutex {
     }
 }
 
+#[cfg(target_os = "linux")]
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     targets = spawn, spawn_fds, mutex
 }
+#[cfg(target_os = "linux")]
 criterion_main!(benches);
+
+#[cfg(not(target_os = "linux"))]
+fn main() {}

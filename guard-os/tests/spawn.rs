@@ -5,6 +5,8 @@
 //!
 //! Tests that open and close fds at a rate, or that need a number to stay closed, take
 //! `FDS` so that they do not run at once.
+// Linux only: `Spawn` and `Child` are.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -6,17 +6,22 @@
 //! The receiving side of [`Inherit::listen_fds`], in the child, is
 //! [`listen_fds()`](crate::listen_fds).
 
+#[cfg(target_os = "linux")]
 mod child;
 mod exec;
 mod plan;
+#[cfg(target_os = "linux")]
 mod reaper;
 mod registered;
 mod reserve;
+#[cfg(target_os = "linux")]
 mod spawn;
 
+#[cfg(target_os = "linux")]
 pub use child::Child;
 pub use exec::CommandExt;
 pub use plan::{CloexecStrategy, Inherit, listen_fds_command};
 pub use registered::{ListenFd, Registered};
 pub(crate) use reserve::reserved_numbers;
+#[cfg(target_os = "linux")]
 pub use spawn::Spawn;
