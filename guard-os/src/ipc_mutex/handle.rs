@@ -79,11 +79,13 @@ impl IpcMutex {
         IpcMutex::open_at(IpcMutex::path_of(name)?, site)
     }
 
-    /// The lock file of the mutex `name`: `guard-mutex.NAME` in `$XDG_RUNTIME_DIR` when it
-    /// is set to an absolute path of a directory that belongs to this process's effective
-    /// uid with mode `0700` (a per-user directory nobody else can put files in); else in
-    /// `/dev/shm`, else in the temp dir. In the shared directories, [`open`](Self::open)
-    /// refuses a file another user put there ([`Error::UntrustedLockFile`]).
+    /// The lock file of the mutex `name`: `guard-mutex.NAME` in a per-user directory
+    /// nobody else can put files in (one that belongs to this process's effective uid, with
+    /// mode `0700`): `$XDG_RUNTIME_DIR` when it is set to an absolute path of such a
+    /// directory; on macOS else the user's temporary directory
+    /// (`confstr(_CS_DARWIN_USER_TEMP_DIR)`). Otherwise in `/dev/shm` (Linux), else in the
+    /// temp dir. In the shared directories, [`open`](Self::open) refuses a file another user
+    /// put there ([`Error::UntrustedLockFile`]).
     ///
     /// # Errors
     ///
@@ -314,14 +316,16 @@ impl IpcMutex {
     }
 }
 
-/// `$XDG_RUNTIME_DIR` if it is a private directory of this user, else `/dev/shm`, else
-/// the temp dir (see [`IpcMutex::path_of`]).
+/// `$XDG_RUNTIME_DIR` or the OS's per-user directory if it is a private directory of this
+/// user, else `/dev/shm`, else the temp dir (see [`IpcMutex::path_of`]).
 fn lock_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)
-        && dir.is_absolute()
-        && sys::owner_of_path(&dir)
-            .is_ok_and(|o| o.dir && o.uid == sys::euid() && o.mode & 0o777 == 0o700)
-    {
+    let private = |dir: &Path| {
+        dir.is_absolute()
+            && sys::owner_of_path(dir)
+                .is_ok_and(|o| o.dir && o.uid == sys::euid() && o.mode & 0o777 == 0o700)
+    };
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    if let Some(dir) = xdg.into_iter().chain(sys::user_dir()).find(|d| private(d)) {
         return dir;
     }
     let shm = Path::new("/dev/shm");

@@ -8,7 +8,7 @@
 //!
 //! - [`fd`]: duplicating, the `FD_CLOEXEC` flag, checking and closing numbers;
 //! - [`fs`]: files (open, positioned I/O, `fsync`, owner and mode, `flock`);
-//! - [`shm`]: a lock file's shared mapping;
+//! - [`shm`]: a lock file's shared mapping; [`lock`]: what locking its mutex got;
 //! - [`io`]: reading, writing, pipes;
 //! - [`socket`]: sockets, through socket2;
 //! - [`process`]: this process's id.
@@ -32,6 +32,7 @@ pub(crate) use conv::{EBADF, EINVAL, EMFILE, ENFILE, ENOTSOCK};
 mod fd;
 mod fs;
 mod io;
+mod lock;
 mod process;
 mod shm;
 mod socket;
@@ -74,8 +75,9 @@ pub(crate) use fs::{
     open_write, owner, owner_at, owner_of_path, pread, set_len,
 };
 pub(crate) use io::{pipe, read, write};
-pub(crate) use os::{fd_target, open_fds, thread_count};
-pub(crate) use shm::{EDEADLK, LOCK_PAGE_LEN, LockMap, Locked, cached_pid, map_lock_page};
+pub(crate) use lock::{EDEADLK, Locked};
+pub(crate) use os::{fd_target, open_fds, thread_count, user_dir};
+pub(crate) use shm::{LOCK_PAGE_LEN, LockMap, cached_pid, map_lock_page};
 pub(crate) use socket::{
     Domain, Protocol, SockAddr, Type, accept, bind, connect, listen, local_addr, peer_addr, recv,
     recv_from, send, send_to, set_nonblocking, set_read_timeout, set_reuse_address,

@@ -102,21 +102,6 @@ impl Drop for LockMap {
     }
 }
 
-/// What locking a lock file's mutex got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Locked {
-    /// Acquired.
-    Yes,
-    /// Acquired, but the previous holder died holding it (`EOWNERDEAD`): call
-    /// `make_consistent` before unlocking, or it becomes unusable.
-    OwnerDied,
-    /// `try_lock` only: held by another thread, or by this one (`EBUSY`, `EDEADLK`).
-    Busy,
-}
-
-/// Locking from the thread that holds the mutex.
-pub(crate) use libc::EDEADLK;
-
 static PID: AtomicU32 = AtomicU32::new(0);
 static AT_FORK: Once = Once::new();
 

@@ -6,3 +6,9 @@ pub(crate) mod child;
 mod process;
 
 pub(crate) use process::{fd_target, open_fds, thread_count};
+
+/// The per-user directory for named mutexes the OS provides besides `$XDG_RUNTIME_DIR`:
+/// none (a shared directory is used, with its trust checks).
+pub(crate) fn user_dir() -> Option<std::path::PathBuf> {
+    None
+}

@@ -8,3 +8,9 @@ mod robust_mutex;
 
 pub(crate) use process::{fd_target, open_fds, thread_count};
 pub(crate) use robust_mutex::RobustMutex;
+
+/// The per-user directory for named mutexes the OS provides besides `$XDG_RUNTIME_DIR`:
+/// none (a shared directory is used, with its trust checks).
+pub(crate) fn user_dir() -> Option<std::path::PathBuf> {
+    None
+}

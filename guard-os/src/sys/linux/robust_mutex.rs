@@ -1,7 +1,7 @@
 //! The robust, process-shared pthread mutex in a lock file's page (Linux: glibc and musl
 //! have robust mutexes; the kernel releases a dead holder's through its robust list).
 
-use super::super::shm::Locked;
+use super::super::lock::Locked;
 use std::cell::UnsafeCell;
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};

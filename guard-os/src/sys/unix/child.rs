@@ -7,6 +7,7 @@
 //! the calling process, which is sound only in a child that is about to `exec`: hence
 //! `unsafe`.
 
+use super::super::fd::set_cloexec_number as set_cloexec;
 use super::super::os::child as os;
 use std::io;
 use std::os::fd::RawFd;
@@ -58,25 +59,6 @@ pub(crate) unsafe fn cloexec_from(first: RawFd, how: Cloexec) -> io::Result<()> 
     }
     // SAFETY: forwarded contract.
     unsafe { cloexec_sweep(first) }
-}
-
-/// Sets `FD_CLOEXEC` on `raw`, ignoring `EBADF` (not open).
-///
-/// # Safety
-///
-/// As [`cloexec_from`].
-pub(crate) unsafe fn set_cloexec(raw: RawFd) -> io::Result<()> {
-    // SAFETY: `fcntl(F_SETFD)` takes a plain integer: on a number that is not open it fails
-    // with EBADF and changes nothing; on an open one it sets the only fd flag, which the
-    // caller (a child about to exec, per the contract) may do to any of its fds.
-    let r = unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) };
-    if r == -1 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EBADF) {
-            return Err(e);
-        }
-    }
-    Ok(())
 }
 
 /// # Safety
