@@ -26,6 +26,13 @@ const MAX_NAME: usize = 200;
 /// gets [`LockError::OwnerDied`] naming the holder's pid, until one takes the lock with
 /// [`lock_poisoned`](Self::lock_poisoned) and calls [`IpcLock::mark_consistent`].
 ///
+/// On macOS and FreeBSD (no robust pthread mutex there) the lock is the lock file's
+/// [`flock(2)`](https://man.freebsd.org/cgi/man.cgi?query=flock&sektion=2), which the
+/// kernel drops at its holder's death, taken after this process's threads take turns on
+/// it: the same guarantees (a death or panic poisons, `EDEADLK` for a thread locking
+/// again), at the cost of two syscalls per lock; a child forked without `exec` cannot lock
+/// its parent's handle there (open the mutex again in the child).
+///
 /// `open` trusts only a lock file that belongs to this process's effective uid (or root)
 /// and that group and others cannot write, checked on the opened file: anything else is
 /// refused ([`Error::UntrustedLockFile`]) before it is locked, waited on or read. It
@@ -211,7 +218,8 @@ impl IpcMutex {
     }
 
     /// Waits for the mutex and acquires it
-    /// ([`pthread_mutex_lock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)).
+    /// ([`pthread_mutex_lock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html);
+    /// `flock(LOCK_EX)` on macOS and FreeBSD).
     ///
     /// Not re-entrant: a thread that already holds this mutex (through this handle or any
     /// other for the same file) gets an error, not a deadlock.
@@ -252,7 +260,8 @@ impl IpcMutex {
 
     /// Acquires the mutex if it is free now; `Ok(None)` if a thread (this one included) or
     /// process holds it
-    /// ([`pthread_mutex_trylock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)).
+    /// ([`pthread_mutex_trylock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html);
+    /// `flock(LOCK_EX | LOCK_NB)` on macOS and FreeBSD).
     ///
     /// # Errors
     ///

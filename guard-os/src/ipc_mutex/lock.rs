@@ -123,7 +123,8 @@ impl<'a> IpcLock<'a> {
     }
 
     /// Unlocks now: records "free" in the owner record, then
-    /// [`pthread_mutex_unlock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_unlock.3p.html).
+    /// [`pthread_mutex_unlock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_unlock.3p.html)
+    /// (`flock(LOCK_UN)` on macOS and FreeBSD).
     ///
     /// # Errors
     ///
