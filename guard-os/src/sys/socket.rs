@@ -51,7 +51,10 @@ pub(crate) fn listen(fd: impl AsFd, backlog: i32) -> io::Result<()> {
 /// installed without `SA_RESTART` must not end a blocking accept with an error.
 pub(crate) fn accept(listener: impl AsFd) -> io::Result<(OwnedFd, SockAddr)> {
     let listener = SockRef::from(&listener);
-    retry_on_eintr(|| listener.accept()).map(|(s, a)| (OwnedFd::from(s), a))
+    let (s, a) = retry_on_eintr(|| listener.accept())?;
+    #[cfg(target_os = "macos")]
+    super::apple::no_sigpipe(&s);
+    Ok((OwnedFd::from(s), a))
 }
 
 /// [`connect(2)`](https://man7.org/linux/man-pages/man2/connect.2.html), as std's

@@ -10,4 +10,4 @@ mod socket;
 
 pub(crate) use dirs::user_dir;
 pub(crate) use process::{fd_target, open_fds, thread_count};
-pub(crate) use socket::{is_listener, socket_protocol};
+pub(crate) use socket::{is_listener, no_sigpipe, socket_protocol};

@@ -19,6 +19,13 @@ pub(crate) fn socket_protocol(fd: impl AsFd) -> io::Result<Option<Protocol>> {
     })
 }
 
+/// `SO_NOSIGPIPE` on an accepted socket: socket2 leaves it to be inherited from the
+/// listener, and a listener passed in by another program (`listen_fds()`) may not have it.
+/// A socket that refuses it (socket2 reports Unix sockets may) keeps what it inherited.
+pub(crate) fn no_sigpipe(fd: impl AsFd) {
+    let _ = SockRef::from(&fd).set_nosigpipe(true);
+}
+
 /// True if the socket is listening (`SO_ACCEPTCONN`,
 /// [`getsockopt(2)`](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/getsockopt.2.html)).
 pub(crate) fn is_listener(fd: impl AsFd) -> io::Result<bool> {
