@@ -17,9 +17,14 @@
 //!   `IpcMutex` builds on) and `parking_lot::Mutex` (in-process only).
 //!
 //! `cargo bench --bench os`
+//!
+//! Linux only: its peers and `Spawn` are Linux mechanisms (elsewhere `main` does nothing).
+#![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile, Spawn};
+#[cfg(target_os = "linux")]
+use guard::os::Spawn;
+use guard::os::{CommandExt, Inherit, IpcMutex, ReadFile};
 use std::hint::black_box;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
@@ -57,13 +62,16 @@ fn run(cmd: &mut Command) {
     assert!(status.success());
 }
 
+#[cfg(target_os = "linux")]
 /// Parent heap sizes of `os/spawn_true`, in MiB: ~0, 1 GiB, 4 GiB.
 const SPAWN_HEAP_MIB: [usize; 3] = [0, 1024, 4096];
 
+#[cfg(target_os = "linux")]
 /// A heap of `mib` MiB is measured only when `/proc/meminfo`'s `MemAvailable` is at least
 /// this many times its size (4 GiB rows need ~8 GiB), so a smaller machine skips it.
 const SPAWN_HEAP_HEADROOM: usize = 2;
 
+#[cfg(target_os = "linux")]
 /// `MemAvailable` from `/proc/meminfo`, in MiB (`None` if it cannot be read).
 fn mem_available_mib() -> Option<usize> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -72,6 +80,7 @@ fn mem_available_mib() -> Option<usize> {
     Some(kib / 1024)
 }
 
+#[cfg(target_os = "linux")]
 /// This process's resident set (`VmRSS` from `/proc/self/status`), in MiB.
 fn rss_mib() -> Option<usize> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -80,6 +89,7 @@ fn rss_mib() -> Option<usize> {
     Some(kib / 1024)
 }
 
+#[cfg(target_os = "linux")]
 /// Makes `heap` a resident `mib`-MiB allocation (every page touched) unless it is one
 /// already. Called at the start of each row, outside the timed loop, so a run filtered to
 /// other groups allocates nothing.
@@ -98,6 +108,7 @@ fn ensure_heap(heap: &mut Option<Vec<u8>>, mib: usize) {
     );
 }
 
+#[cfg(target_os = "linux")]
 /// guard's `Spawn` keeping none: spawn + wait of `/bin/true`, its plan built first.
 fn guard_keep_0() {
     let status = Spawn::from_command(&Command::new("/bin/true"))
@@ -108,6 +119,7 @@ fn guard_keep_0() {
     assert!(status.success());
 }
 
+#[cfg(target_os = "linux")]
 /// guard's `Spawn` keeping `kept` as fd 3.
 fn guard_keep_1(kept: &ReadFile) {
     let status = Spawn::from_command(&Command::new("/bin/true"))
@@ -120,11 +132,13 @@ fn guard_keep_1(kept: &ReadFile) {
     assert!(status.success());
 }
 
+#[cfg(target_os = "linux")]
 /// std's `Command` without hook (posix_spawn).
 fn std_no_hook() {
     run(&mut Command::new("/bin/true"))
 }
 
+#[cfg(target_os = "linux")]
 /// Times `iters` calls of `timed`, each right after an untimed call of `partner`: the two
 /// sides alternate spawn by spawn, so both see the same load on a shared machine and their
 /// ratio is not the drift between two measurement windows (as in `benches/scope.rs`).
@@ -147,6 +161,7 @@ fn alternating(iters: u64, mut timed: impl FnMut(), mut partner: impl FnMut()) -
 /// peer is `benches/peers/spawn_rss.py`). guard's rows alternate with std's, and std's with
 /// guard's keep one ([`alternating`]). The fork rows at 4 GiB take ~150 ms a spawn, so
 /// they run last with 10 samples in a short measurement (criterion then samples flat).
+#[cfg(target_os = "linux")]
 fn spawn(c: &mut Criterion) {
     let mut g = c.benchmark_group("os/spawn_true");
     g.sample_size(20);
@@ -215,6 +230,7 @@ fn spawn(c: &mut Criterion) {
 
 /// The cost of exec hygiene with many live registered fds: spawning `/bin/true` with
 /// N ∈ {0, 1000, 10000} of them.
+#[cfg(target_os = "linux")]
 fn spawn_fds(c: &mut Criterion) {
     let max_fd = raise_fd_limit() as i32;
     let mut g = c.benchmark_group("os/spawn_true_fds");
@@ -282,6 +298,7 @@ fn spawn_fds(c: &mut Criterion) {
     g.finish();
 }
 
+#[cfg(target_os = "linux")]
 fn mutex(c: &mut Criterion) {
     let mut g = c.benchmark_group("os/mutex_lock_unlock");
     let pid = std::process::id();
@@ -324,6 +341,7 @@ fn mutex(c: &mut Criterion) {
 /// mapping, called directly (what C code would do, without guard's checks and record).
 struct RawRobustMutex(*mut libc::pthread_mutex_t);
 
+#[cfg(target_os = "linux")]
 impl RawRobustMutex {
     fn new() -> RawRobustMutex {
         // SAFETY: a fresh shared anonymous mapping, big enough for the mutex and never
@@ -359,9 +377,14 @@ impl RawRobustMutex {
     }
 }
 
+#[cfg(target_os = "linux")]
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     targets = spawn, spawn_fds, mutex
 }
+#[cfg(target_os = "linux")]
 criterion_main!(benches);
+
+#[cfg(not(target_os = "linux"))]
+fn main() {}

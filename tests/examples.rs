@@ -7,6 +7,8 @@
 //! The tests look at this process's fds and set process-wide state (the event hook, the
 //! finalizer's stuck deadline), so they run one at a time. Every blocking step is under a
 //! watchdog (the scenarios arm their own; child processes have deadlines).
+// Linux only: it reads /proc/self/fd (macOS and FreeBSD are compile-checked, README).
+#![cfg(target_os = "linux")]
 
 #[path = "../examples/scenarios/common.rs"]
 mod common;

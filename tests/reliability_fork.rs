@@ -9,6 +9,8 @@
 //!
 //! Children end with `_exit`; their verdict is their exit code. Sizes: CI by default;
 //! `GUARD_FULL=1` for the (see `RELIABILITY.md`).
+// Linux only: it reads /proc/self/fd (macOS and FreeBSD are compile-checked, README).
+#![cfg(target_os = "linux")]
 
 mod reliability;
 

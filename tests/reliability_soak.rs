@@ -15,6 +15,8 @@
 //! ```
 //!
 //! One test in this binary (plus the child role), so the counters it checks are its own.
+// Linux only: it reads /proc/self/fd (macOS and FreeBSD are compile-checked, README).
+#![cfg(target_os = "linux")]
 
 mod reliability;
 

@@ -59,15 +59,21 @@ enum Next {
 /// only make async-signal-safe calls).
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 
+/// The calling thread's `errno`.
+#[cfg(target_os = "linux")]
+use libc::__errno_location as errno_location;
+#[cfg(not(target_os = "linux"))]
+use libc::__error as errno_location;
+
 extern "C" fn on_sighup(_: libc::c_int) {
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
     if fd >= 0 {
         // SAFETY: write(2) is async-signal-safe, the buffer is static, and errno is saved and
         // restored around it. The pipe is non-blocking: the handler never waits.
         unsafe {
-            let errno = *libc::__errno_location();
+            let errno = *errno_location();
             libc::write(fd, b"!".as_ptr().cast(), 1);
-            *libc::__errno_location() = errno;
+            *errno_location() = errno;
         }
     }
 }

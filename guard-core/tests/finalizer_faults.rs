@@ -4,6 +4,8 @@
 //! succeeds. Each scenario runs in a child process (the finalizer, its hook and deadline
 //! are process-wide, and thread spawn failure is made with `RLIMIT_AS`), under a hard
 //! timeout, so nothing here can hang or take other tests down.
+// Linux only: its limits are sized from /proc/self/status.
+#![cfg(target_os = "linux")]
 
 use guard_core::event::{self, Event};
 use guard_core::{Counted, CountedResource, Resource, finalizer};

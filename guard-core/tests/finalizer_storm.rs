@@ -4,6 +4,8 @@
 //! count under `max_stuck_workers` more than before the storm, the stuck releases are
 //! reported, and every release completes once the lock is free. (Own test binary: the
 //! deadline, the cap and the hook are process-wide.)
+// Linux only: it counts threads in /proc/self/task.
+#![cfg(target_os = "linux")]
 
 use guard_core::event::{self, Event};
 use guard_core::{Counted, CountedResource, FlushError, Resource, finalizer};

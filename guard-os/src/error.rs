@@ -105,7 +105,8 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
-    /// Reading the list of open fds (`/proc/self/fd`) failed.
+    /// Reading the list of open fds failed (`/proc/self/fd` on Linux,
+    /// `proc_pidinfo(PROC_PIDLISTFDS)` on macOS, `sysctl(kern.proc.filedesc)` on FreeBSD).
     ListFds {
         /// The OS error.
         source: io::Error,
@@ -229,7 +230,8 @@ pub enum Error {
         /// How many threads the process had (this one included).
         threads: usize,
     },
-    /// Counting this process's threads (`/proc/self/status`) failed.
+    /// Counting this process's threads failed (`/proc/self/status` on Linux,
+    /// `proc_pidinfo(PROC_PIDTASKINFO)` on macOS, `sysctl(kern.proc.pid)` on FreeBSD).
     ListenFdsThreadCount {
         /// The OS error.
         source: io::Error,

@@ -1,4 +1,4 @@
-//! guard-os: the Linux layer of guard.
+//! guard-os: the OS layer of guard, for Linux, macOS and FreeBSD (elsewhere it is empty).
 //!
 //! Every OS object gets the classification its release calls for:
 //!
@@ -27,6 +27,21 @@
 //! sockets the systemd way, and [`listen_fds()`] takes them in the child, as registered
 //! [`Fd`]s that `TryFrom` turns into a [`TcpListener`] or [`UnixListener`].
 //!
+//! # Platforms
+//!
+//! Linux, macOS and FreeBSD, each through its own mechanisms (`docs/DESIGN.md`, "guard-os
+//! beyond Linux"). Everything is tested on Linux; macOS and FreeBSD are compile-checked
+//! (clippy) in CI. Linux only, and marked so in their docs: `Spawn` and `Child`. Where
+//! they differ:
+//!
+//! | | Linux | macOS | FreeBSD |
+//! |---|---|---|---|
+//! | `FD_CLOEXEC` at creation | atomic | atomic for files and dups; set just after for sockets and pipes | atomic |
+//! | a child's other fds ([`CommandExt::inherit`]) | `close_range(CLOEXEC)` | `proc_pidinfo` list | `close_range(CLOEXEC)` |
+//! | [`untracked()`] | `/proc/self/fd` | `proc_pidinfo(PROC_PIDLISTFDS)` | `sysctl(kern.proc.filedesc)` |
+//! | [`listen_fds()`]'s thread count | `/proc/self/status` | `proc_pidinfo(PROC_PIDTASKINFO)` | `sysctl(kern.proc.pid)` |
+//! | [`IpcMutex`] | robust pthread mutex | `flock` | `flock` |
+//!
 //! # Examples
 //!
 //! ```
@@ -44,11 +59,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#![cfg(target_os = "linux")]
 // Synchronisation: guard-os takes `std::sync` (atomics, `LazyLock`, `Arc`) and `parking_lot`
 // directly. STYLE's rule (sync types only through `crate::loom`) exists so that loom can
 // model-check guard-core's concurrent cores; guard-os has none of its own (its registry is
 // guard-core's), and its tests exercise real fds and processes, which loom cannot model.
+#![cfg(any(target_os = "linux", target_os = "macos", target_os = "freebsd"))]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -66,11 +81,19 @@ mod socket;
 #[allow(unsafe_code)]
 mod sys;
 
+/// **Linux only**: it is waited for and signalled through a pidfd.
+#[cfg(target_os = "linux")]
+pub use command::Child;
 #[doc(hidden)]
 pub use command::CloexecStrategy;
-pub use command::{
-    Child, CommandExt, Inherit, ListenFd, Registered, Spawn, Stdio, listen_fds_command,
-};
+/// **Linux only**: it starts children with `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)`.
+/// On macOS and FreeBSD, use [`CommandExt::inherit`] on a `std::process::Command`.
+#[cfg(target_os = "linux")]
+pub use command::Spawn;
+/// **Linux only**: how a [`Spawn`]ed child's stdin, stdout and stderr are set.
+#[cfg(target_os = "linux")]
+pub use command::Stdio;
+pub use command::{CommandExt, Inherit, ListenFd, Registered, listen_fds_command};
 pub use error::{Error, Result};
 pub use fd::{
     Fd, Fds, IntoOwnedError, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries,

@@ -4,6 +4,8 @@
 //!
 //! Sizes: the churn test spawns 200 children by default (CI); `GUARD_FULL=1` runs the
 //! issue's 1,000. Every child runs under a 60 s timeout, the whole test under a watchdog.
+// Linux only: it reads /proc/self/fd (macOS and FreeBSD are compile-checked, README).
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -7,6 +7,8 @@
 //! fds are pending at once: RLIMIT_NOFILE may be as low as 20,000 and cannot be raised, and
 //! this test is about leaks, not fd pressure (tests/pressure.rs), so it also checks that
 //! no fd creation needed the pressure retry.
+// Linux only: it reads /proc/self/fd (macOS and FreeBSD are compile-checked, README).
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -28,6 +28,11 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 fn main() -> ExitCode {
+    if cfg!(not(target_os = "linux")) {
+        // Its checks read /proc/self/fd and /proc/self/fdinfo (the README's "Platforms").
+        println!("listen_fds: skipped, Linux only");
+        return ExitCode::SUCCESS;
+    }
     if let Some(role) = common::role() {
         play(&role); // a panic here fails the child: the parent shows its stderr
         return ExitCode::SUCCESS;

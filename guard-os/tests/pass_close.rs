@@ -4,6 +4,8 @@
 //!
 //! One test in its own binary: the registry holds only this test's fds, so both fds are in
 //! the pass's first batch.
+// Linux only: it reads /proc/self/fd (macOS and FreeBSD are compile-checked, README).
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Unique closes are real (issue 14): when `close()` or a unique's drop returns, its fd is
 //! closed, even while a `Command` that keeps it for a child is alive (the `Command` holds
 //! its own duplicate, as std's `Stdio::from` owns its fd).
+// Linux only: it reads /proc/self/fd (macOS and FreeBSD are compile-checked, README).
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -3,6 +3,8 @@
 //!
 //! Tests here look at fd numbers, so they are serialised (a number freed by one test could
 //! be reused by another running in parallel).
+// Linux only: it reads /proc/self/fd (macOS and FreeBSD are compile-checked, README).
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -6,6 +6,8 @@
 //! Tests that open and close fds at a rate, that need a number to stay closed, or that
 //! start children (a zombie check looks at every child of this process), take `FDS` so
 //! that they do not run at once.
+// Linux only: `Spawn` and `Child` are.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -279,7 +279,7 @@ fn an_unleased_fd_converts_in_place_with_no_fd_to_spare() {
             // SAFETY: getrlimit and setrlimit read and write a plain struct we own.
             unsafe {
                 assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-                limit.rlim_cur = number as u64 + 64;
+                limit.rlim_cur = number as libc::rlim_t + 64;
                 assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
             }
             let mut fillers = Vec::new();
@@ -335,14 +335,15 @@ fn accept_through_a_signal(accept: impl FnOnce() -> bool + Send + 'static, conne
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let t = std::thread::spawn(move || {
-        // SAFETY: gettid has no preconditions.
-        tx.send(unsafe { libc::gettid() }).unwrap();
+        tx.send(()).unwrap();
         accept()
     });
-    let tid = rx.recv().unwrap();
+    rx.recv().unwrap();
     std::thread::sleep(Duration::from_millis(200)); // let it block in accept
-    // SAFETY: sends SIGUSR1, which has a handler, to one thread of this process.
-    let sent = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGUSR1) };
+    let thread = std::os::unix::thread::JoinHandleExt::as_pthread_t(&t);
+    // SAFETY: sends SIGUSR1, which has a handler, to one thread of this process, still
+    // running (it is joined below).
+    let sent = unsafe { libc::pthread_kill(thread, libc::SIGUSR1) };
     assert_eq!(sent, 0);
     std::thread::sleep(Duration::from_millis(200));
     assert!(!t.is_finished(), "accept ended on the signal");

@@ -8,21 +8,26 @@
 //! The receiving side of [`Inherit::listen_fds`], in the child, is
 //! [`listen_fds()`](crate::listen_fds).
 
+#[cfg(target_os = "linux")]
 mod child;
 mod exec;
 mod image;
 mod plan;
+#[cfg(target_os = "linux")]
 mod reaper;
 mod registered;
 mod release;
 mod reserve;
+#[cfg(target_os = "linux")]
 mod spawn;
 mod stdio;
 
+#[cfg(target_os = "linux")]
 pub use child::Child;
 pub use exec::CommandExt;
 pub use plan::{CloexecStrategy, Inherit, listen_fds_command};
 pub use registered::{ListenFd, Registered};
 pub(crate) use reserve::reserved_numbers;
+#[cfg(target_os = "linux")]
 pub use spawn::Spawn;
 pub use stdio::Stdio;

@@ -26,7 +26,7 @@ impl fmt::Display for Error {
             }
             Error::Close { fd, .. } => write!(f, "closing fd {fd} failed"),
             Error::Dup { fd, .. } => write!(f, "duplicating fd {fd} failed"),
-            Error::ListFds { .. } => write!(f, "listing /proc/self/fd failed"),
+            Error::ListFds { .. } => write!(f, "listing the process's open fds failed"),
             Error::Lock { op, path, .. } => {
                 write!(f, "{op} on the OS mutex `{}` failed", path.display())
             }

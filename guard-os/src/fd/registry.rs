@@ -268,11 +268,15 @@ impl fmt::Debug for LiveFd<'_> {
 pub struct Untracked {
     /// Its number.
     pub number: i32,
-    /// What it refers to (`/proc/self/fd/N`'s link), if it was still open when looked at.
+    /// What it refers to (Linux: `/proc/self/fd/N`'s link; macOS: `fcntl(F_GETPATH)`;
+    /// FreeBSD: `kf_path`), if it was still open when looked at; on macOS and FreeBSD only
+    /// files have a path (`None` for sockets and pipes).
     pub target: Option<PathBuf>,
 }
 
-/// The fds open in this process (per `/proc/self/fd`) that guard does not own, ascending.
+/// The fds open in this process (per `/proc/self/fd` on Linux,
+/// `proc_pidinfo(PROC_PIDLISTFDS)` on macOS, `sysctl(kern.proc.filedesc)` on FreeBSD) that
+/// guard does not own, ascending.
 /// A diagnostic for leaks from other code: a snapshot, so an fd being created or closed
 /// meanwhile may show up or not. Not listed: registered fds, including those whose close
 /// waits for a [`for_each`](Fds::for_each) lease to end; the placeholders that hold a
@@ -280,7 +284,7 @@ pub struct Untracked {
 ///
 /// # Errors
 ///
-/// [`Error::ListFds`] if `/proc/self/fd` cannot be read.
+/// [`Error::ListFds`] if the list cannot be read.
 ///
 /// # Examples
 ///

@@ -26,6 +26,13 @@ const MAX_NAME: usize = 200;
 /// gets [`LockError::OwnerDied`] naming the holder's pid, until one takes the lock with
 /// [`lock_poisoned`](Self::lock_poisoned) and calls [`IpcLock::mark_consistent`].
 ///
+/// On macOS and FreeBSD (no robust pthread mutex there) the lock is the lock file's
+/// [`flock(2)`](https://man.freebsd.org/cgi/man.cgi?query=flock&sektion=2), which the
+/// kernel drops at its holder's death, taken after this process's threads take turns on
+/// it: the same guarantees (a death or panic poisons, `EDEADLK` for a thread locking
+/// again), at the cost of two syscalls per lock; a child forked without `exec` cannot lock
+/// its parent's handle there (open the mutex again in the child).
+///
 /// `open` trusts only a lock file that belongs to this process's effective uid (or root)
 /// and that group and others cannot write, checked on the opened file: anything else is
 /// refused ([`Error::UntrustedLockFile`]) before it is locked, waited on or read. It
@@ -79,11 +86,13 @@ impl IpcMutex {
         IpcMutex::open_at(IpcMutex::path_of(name)?, site)
     }
 
-    /// The lock file of the mutex `name`: `guard-mutex.NAME` in `$XDG_RUNTIME_DIR` when it
-    /// is set to an absolute path of a directory that belongs to this process's effective
-    /// uid with mode `0700` (a per-user directory nobody else can put files in); else in
-    /// `/dev/shm`, else in the temp dir. In the shared directories, [`open`](Self::open)
-    /// refuses a file another user put there ([`Error::UntrustedLockFile`]).
+    /// The lock file of the mutex `name`: `guard-mutex.NAME` in a per-user directory
+    /// nobody else can put files in (one that belongs to this process's effective uid, with
+    /// mode `0700`): `$XDG_RUNTIME_DIR` when it is set to an absolute path of such a
+    /// directory; on macOS else the user's temporary directory
+    /// (`confstr(_CS_DARWIN_USER_TEMP_DIR)`). Otherwise in `/dev/shm` (Linux), else in the
+    /// temp dir. In the shared directories, [`open`](Self::open) refuses a file another user
+    /// put there ([`Error::UntrustedLockFile`]).
     ///
     /// # Errors
     ///
@@ -209,7 +218,8 @@ impl IpcMutex {
     }
 
     /// Waits for the mutex and acquires it
-    /// ([`pthread_mutex_lock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)).
+    /// ([`pthread_mutex_lock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html);
+    /// `flock(LOCK_EX)` on macOS and FreeBSD).
     ///
     /// Not re-entrant: a thread that already holds this mutex (through this handle or any
     /// other for the same file) gets an error, not a deadlock.
@@ -250,7 +260,8 @@ impl IpcMutex {
 
     /// Acquires the mutex if it is free now; `Ok(None)` if a thread (this one included) or
     /// process holds it
-    /// ([`pthread_mutex_trylock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)).
+    /// ([`pthread_mutex_trylock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html);
+    /// `flock(LOCK_EX | LOCK_NB)` on macOS and FreeBSD).
     ///
     /// # Errors
     ///
@@ -314,14 +325,16 @@ impl IpcMutex {
     }
 }
 
-/// `$XDG_RUNTIME_DIR` if it is a private directory of this user, else `/dev/shm`, else
-/// the temp dir (see [`IpcMutex::path_of`]).
+/// `$XDG_RUNTIME_DIR` or the OS's per-user directory if it is a private directory of this
+/// user, else `/dev/shm`, else the temp dir (see [`IpcMutex::path_of`]).
 fn lock_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)
-        && dir.is_absolute()
-        && sys::owner_of_path(&dir)
-            .is_ok_and(|o| o.dir && o.uid == sys::euid() && o.mode & 0o777 == 0o700)
-    {
+    let private = |dir: &Path| {
+        dir.is_absolute()
+            && sys::owner_of_path(dir)
+                .is_ok_and(|o| o.dir && o.uid == sys::euid() && o.mode & 0o777 == 0o700)
+    };
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    if let Some(dir) = xdg.into_iter().chain(sys::user_dir()).find(|d| private(d)) {
         return dir;
     }
     let shm = Path::new("/dev/shm");

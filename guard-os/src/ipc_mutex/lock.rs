@@ -1,6 +1,6 @@
 //! [`IpcLock`], the unique acquisition, and what `lock` returns when a holder died.
 
-use super::lock_file::LockFile;
+use super::lock_file::{LockFile, OPS};
 use crate::error::{Error, Result};
 use crate::sys::{self, Locked};
 use guard_core::census::Origin;
@@ -123,7 +123,8 @@ impl<'a> IpcLock<'a> {
     }
 
     /// Unlocks now: records "free" in the owner record, then
-    /// [`pthread_mutex_unlock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_unlock.3p.html).
+    /// [`pthread_mutex_unlock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_unlock.3p.html)
+    /// (`flock(LOCK_UN)` on macOS and FreeBSD).
     ///
     /// # Errors
     ///
@@ -159,11 +160,11 @@ impl<'a> IpcLock<'a> {
     ) -> Result<Option<IpcLock<'a>>> {
         file.check_magic()?;
         let page = &file.page;
-        let got = page.mutex.lock(wait).map_err(|e| {
+        let got = file.lock(wait).map_err(|e| {
             let op = if e.raw_os_error() == Some(sys::EDEADLK) {
                 "locking it again from the thread that holds it"
             } else {
-                "pthread_mutex_lock"
+                OPS.lock
             };
             file.error(op, e)
         })?;
@@ -178,9 +179,9 @@ impl<'a> IpcLock<'a> {
                 }
                 // At once, so the mutex stays usable whatever this owner does; the poison
                 // lives in the owner record.
-                if let Err(e) = page.mutex.make_consistent() {
-                    let _ = page.mutex.unlock();
-                    return Err(file.error("pthread_mutex_consistent", e));
+                if let Err(e) = file.make_consistent() {
+                    let _ = file.unlock();
+                    return Err(file.error(OPS.consistent, e));
                 }
             }
         }
@@ -224,9 +225,9 @@ impl<'a> IpcLock<'a> {
             page.poisoned.store(1, Ordering::Relaxed);
         }
         page.holder.store(0, Ordering::Relaxed);
-        page.mutex
+        self.file
             .unlock()
-            .map_err(|e| self.file.error("pthread_mutex_unlock", e))
+            .map_err(|e| self.file.error(OPS.unlock, e))
     }
 }
 

@@ -1,13 +1,15 @@
-//! The lock file of an [`IpcMutex`](crate::IpcMutex): its registered fd, its path, and the
-//! shared mapping of its page (the magic word, the owner record, the robust mutex).
+//! The lock file of an [`IpcMutex`](crate::IpcMutex): its registered fd, its path, the
+//! shared mapping of its page (the magic word, the owner record, on Linux the robust
+//! mutex), and the lock itself (on macOS and FreeBSD the file's `flock`: `flock.rs`).
 //!
 //! A lock file is trusted only if it belongs to this process's effective uid (or root) and
 //! group and others cannot write it, checked with `fstat` on the opened fd; a new (empty)
-//! file is initialised under its `flock`, the magic word written last.
+//! file is initialised under its `flock`, the magic word written last (a file that has its
+//! magic word needs no `flock` to open: on macOS and FreeBSD the `flock` is the mutex).
 
 use crate::error::{Error, Result};
 use crate::fd::{Fd, FdOwner, retry_on_pressure};
-use crate::sys::{self, LOCK_PAGE_LEN, LockMap, Owner};
+use crate::sys::{self, LOCK_PAGE_LEN, LockMap, Locked, Owner};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::Location;
@@ -23,7 +25,31 @@ pub(super) struct LockFile {
     pub(super) fd: Fd,
     pub(super) path: PathBuf,
     pub(super) page: LockMap,
+    /// The turns of this process's threads at the file's `flock`.
+    #[cfg(not(target_os = "linux"))]
+    turns: std::sync::Arc<super::flock::Turns>,
 }
+
+/// The calls behind the lock, as its errors name them.
+pub(super) struct Ops {
+    pub(super) lock: &'static str,
+    pub(super) consistent: &'static str,
+    pub(super) unlock: &'static str,
+}
+
+#[cfg(target_os = "linux")]
+pub(super) const OPS: Ops = Ops {
+    lock: "pthread_mutex_lock",
+    consistent: "pthread_mutex_consistent",
+    unlock: "pthread_mutex_unlock",
+};
+
+#[cfg(not(target_os = "linux"))]
+pub(super) const OPS: Ops = Ops {
+    lock: "flock",
+    consistent: "flock",
+    unlock: "flock(LOCK_UN)",
+};
 
 impl LockFile {
     /// Opens (creating if needed, mode `0o600`, never through a symlink) the lock file at
@@ -47,20 +73,74 @@ impl LockFile {
         if !owner.regular {
             return Err(not_a_lock_file(&path, "it is not a regular file"));
         }
-        // Only while checking and initialising: the flock never guards the mutex itself.
-        sys::flock_exclusive(&owned, true).map_err(|e| lock_error("flock", &path, e))?;
-        let page = map_checked(&owned, &path);
-        let unlocked =
-            sys::flock_unlock(&owned).map_err(|e| lock_error("flock(LOCK_UN)", &path, e));
-        let page = page?;
-        unlocked?;
+        let page = match map_ready(&owned, &path, owner)? {
+            Some(page) => page,
+            None => {
+                // Only while checking and initialising a new file (no holder can hold a
+                // file without its magic word): on Linux the flock never guards the mutex.
+                sys::flock_exclusive(&owned, true).map_err(|e| lock_error("flock", &path, e))?;
+                let page = map_checked(&owned, &path);
+                let unlocked =
+                    sys::flock_unlock(&owned).map_err(|e| lock_error("flock(LOCK_UN)", &path, e));
+                let page = page?;
+                unlocked?;
+                page
+            }
+        };
         Ok(LockFile {
             fd: Fd::register(owned, FdOwner::IpcMutex, site),
             path,
             page,
+            #[cfg(not(target_os = "linux"))]
+            turns: super::flock::Turns::of(owner.id),
         })
     }
+}
 
+/// The lock on Linux: the robust pthread mutex in the page.
+#[cfg(target_os = "linux")]
+impl LockFile {
+    /// Takes the lock (waiting for it if `wait`); `OwnerDied` if its holder died holding it.
+    #[inline]
+    pub(super) fn lock(&self, wait: bool) -> io::Result<Locked> {
+        self.page.mutex.lock(wait)
+    }
+
+    /// After `OwnerDied`: makes the mutex usable again (`pthread_mutex_consistent`).
+    pub(super) fn make_consistent(&self) -> io::Result<()> {
+        self.page.mutex.make_consistent()
+    }
+
+    /// Gives the lock back.
+    #[inline]
+    pub(super) fn unlock(&self) -> io::Result<()> {
+        self.page.mutex.unlock()
+    }
+}
+
+/// The lock on macOS and FreeBSD: the file's `flock`, after this process's turn.
+#[cfg(not(target_os = "linux"))]
+impl LockFile {
+    /// Takes the lock (waiting for it if `wait`); `OwnerDied` if its holder died holding
+    /// it: its owner record is still set (the kernel dropped its `flock`).
+    #[inline]
+    pub(super) fn lock(&self, wait: bool) -> io::Result<Locked> {
+        self.turns.lock(&self.fd, wait, &self.page.holder)
+    }
+
+    /// After `OwnerDied`: nothing to do, a `flock` stays usable.
+    pub(super) fn make_consistent(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Gives the lock back.
+    #[inline]
+    pub(super) fn unlock(&self) -> io::Result<()> {
+        self.turns.unlock(&self.fd)
+    }
+}
+
+impl LockFile {
     /// `Ok` if the page still starts with the magic word (the file was not rewritten since
     /// the open).
     #[inline]
@@ -97,9 +177,18 @@ fn trusted(owner: Owner, euid: u32) -> bool {
 /// The refusal for the file at `path` if it is one this process does not trust (looked at
 /// without opening it for access, and never through a symlink), else `None`.
 fn untrusted_at(path: &Path) -> Option<Error> {
-    let fd = sys::open_to_inspect(path).ok()?;
-    let owner = sys::owner(&fd).ok()?;
+    let owner = sys::owner_at(path).ok()?;
     trust(path, owner, sys::euid()).err()
+}
+
+/// The page of the lock file open at `fd` if it is one already (its size and magic word):
+/// no initialiser can change it any more. `None` for a file to check and initialise.
+fn map_ready(fd: &OwnedFd, path: &Path, owner: Owner) -> Result<Option<LockMap>> {
+    if owner.size != LOCK_PAGE_LEN {
+        return Ok(None);
+    }
+    let page = map(fd, path)?;
+    Ok((page.magic.load(Ordering::Acquire) == MAGIC).then_some(page))
 }
 
 /// Maps the page of the lock file open at `fd` (its `flock` held), initialising an empty
@@ -138,10 +227,12 @@ fn map(fd: impl AsFd, path: &Path) -> Result<LockMap> {
 }
 
 /// Writes a free, clean owner record and a new mutex, then the magic word.
+#[cfg_attr(not(target_os = "linux"), allow(unused_variables))] // `path`: for errors on Linux
 fn init(page: LockMap, path: &Path) -> Result<LockMap> {
     page.holder.store(0, Ordering::Relaxed);
     page.poisoned.store(0, Ordering::Relaxed);
     page.dead.store(0, Ordering::Relaxed);
+    #[cfg(target_os = "linux")]
     page.mutex
         .init()
         .map_err(|e| lock_error("pthread_mutex_init", path, e))?;
@@ -174,6 +265,7 @@ mod tests {
             regular: true,
             dir: false,
             size: 0,
+            id: sys::FileId::default(),
         }
     }
 

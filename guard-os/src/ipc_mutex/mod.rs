@@ -3,6 +3,8 @@
 //!
 //! Its guarantees: see [`IpcMutex`]; the mechanism is in `docs/DESIGN.md`.
 
+#[cfg(any(not(target_os = "linux"), test))]
+mod flock;
 mod handle;
 mod lock;
 mod lock_file;

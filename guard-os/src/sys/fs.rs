@@ -46,12 +46,26 @@ pub(crate) fn open_lock_file(path: &Path) -> io::Result<OwnedFd> {
     )
 }
 
-/// Opens `path` only to look at it, never through a symlink
-/// ([`open(2)`](https://man7.org/linux/man-pages/man2/open.2.html),
-/// `O_PATH | O_NOFOLLOW | O_CLOEXEC`): no read or write access is needed, and opening it
-/// has no effect on the file.
-pub(crate) fn open_to_inspect(path: &Path) -> io::Result<OwnedFd> {
-    open(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
+/// The owner, mode, type and size of `path` itself, never of a symlink's target, looked at
+/// without opening it for access: on Linux through an fd opened with
+/// `O_PATH | O_NOFOLLOW | O_CLOEXEC` ([`open(2)`](https://man7.org/linux/man-pages/man2/open.2.html))
+/// and `fstat`, which needs no read or write permission and has no effect on the file;
+/// elsewhere (no `O_PATH` in macOS, nor in rustix for FreeBSD) with `lstat`.
+pub(crate) fn owner_at(path: &Path) -> io::Result<Owner> {
+    #[cfg(target_os = "linux")]
+    {
+        let fd = open(path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())?;
+        owner(&fd)
+    }
+    #[cfg(not(target_os = "linux"))]
+    owner_of_path(path)
+}
+
+/// Which file a file is: its device and inode numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct FileId {
+    dev: u64,
+    ino: u64,
 }
 
 /// Who owns a file, and what it is.
@@ -67,17 +81,26 @@ pub(crate) struct Owner {
     pub(crate) dir: bool,
     /// The size in bytes.
     pub(crate) size: u64,
+    /// Which file it is.
+    pub(crate) id: FileId,
 }
 
 impl Owner {
     fn of(st: &rustix::fs::Stat) -> Owner {
         let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        // `st_mode` is a u16 on macOS, `st_dev` an i32 there and a u64 elsewhere.
+        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+        let (mode, dev) = (u32::from(st.st_mode), st.st_dev as u64);
         Owner {
             uid: st.st_uid,
-            mode: st.st_mode & 0o7777,
+            mode: mode & 0o7777,
             regular: kind == rustix::fs::FileType::RegularFile,
             dir: kind == rustix::fs::FileType::Directory,
             size: u64::try_from(st.st_size).unwrap_or(0),
+            id: FileId {
+                dev,
+                ino: st.st_ino,
+            },
         }
     }
 }

@@ -1,47 +1,87 @@
 //! Every call into the OS, as thin safe wrappers (the rustix model: each area a file of
 //! small functions, FFI confined here). Nothing here imports from the rest of the crate,
 //! and nothing outside calls rustix, libc or socket2. Every fd created here has
-//! `FD_CLOEXEC` set atomically.
+//! `FD_CLOEXEC` set, atomically wherever the OS can (on macOS, sockets and pipes get it
+//! just after their creation: see [`io`] and [`socket`]).
+//!
+//! The areas every OS shares, one file each:
 //!
 //! - [`fd`]: duplicating, the `FD_CLOEXEC` flag, checking and closing numbers;
 //! - [`fs`]: files (open, positioned I/O, `fsync`, owner and mode, `flock`);
-//! - [`shm`]: a lock file's shared mapping and the robust pthread mutex in it;
+//! - [`shm`]: a lock file's shared mapping; [`lock`]: what locking its mutex got;
 //! - [`io`]: reading, writing, pipes;
 //! - [`socket`]: sockets, through socket2;
-//! - [`process`]: this process's id and the fds open in it;
-//! - [`child`]: the async-signal-safe calls a child makes between `fork` and `exec`;
-//! - [`spawn`]: starting a child with `clone(CLONE_VM | CLONE_VFORK)`, waiting for it and
-//!   signalling it through its pidfd.
+//! - [`process`]: this process's id.
+//!
+//! Each OS's own mechanisms, one module per OS: [`linux`] (`/proc`, the robust pthread
+//! mutex), [`apple`] (`proc_pidinfo`, `F_GETPATH`, `SO_ACCEPTCONN`, non-atomic
+//! close-on-exec), [`freebsd`] (`sysctl(KERN_PROC_FILEDESC)`, `close_range`), and
+//! [`unix`], what macOS and FreeBSD share: the child's fd hygiene between `fork` and
+//! `exec`. On Linux that is [`child`], beside [`spawn`] (starting a child with
+//! `clone(CLONE_VM | CLONE_VFORK)`, waiting for it and signalling it through its pidfd),
+//! both Linux only.
 //!
 //! Syscalls go through rustix wherever it has them; libc where rustix lacks the call
-//! (`close_range(2)`, pthread mutexes) or would need a `BorrowedFd` for a number not known to be open.
+//! (`close_range(2)`, pthread mutexes, `proc_pidinfo`, `sysctl`) or would need a
+//! `BorrowedFd` for a number not known to be open.
 
-pub(crate) mod child;
 mod conv;
-pub(crate) use conv::{EBADF, EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
+#[cfg(target_os = "linux")]
+pub(crate) use conv::ESRCH;
+pub(crate) use conv::{EBADF, EINVAL, EMFILE, ENFILE, ENOTSOCK};
 mod fd;
 mod fs;
 mod io;
+mod lock;
 mod process;
 mod shm;
 mod socket;
+
+#[cfg(target_os = "linux")]
+pub(crate) mod child;
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as os;
+#[cfg(target_os = "linux")]
 pub(crate) mod spawn;
 
+#[cfg(target_os = "macos")]
+mod apple;
+#[cfg(target_os = "macos")]
+use apple as os;
+
+#[cfg(target_os = "freebsd")]
+mod freebsd;
+#[cfg(target_os = "freebsd")]
+use freebsd as os;
+
+#[cfg(not(target_os = "linux"))]
+mod unix;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use unix::child;
+
+#[cfg(target_os = "macos")]
+pub(crate) use apple::{is_listener, socket_protocol};
 #[cfg(test)]
 pub(crate) use fd::{check_open, is_cloexec};
 pub(crate) use fd::{
     check_open_number, claim_inherited, close_raw, dup_cloexec, dup_cloexec_from, set_cloexec,
 };
+#[cfg(any(not(target_os = "linux"), test))]
+pub(crate) use fs::FileId;
 pub(crate) use fs::{
     Owner, euid, file_size, flock_exclusive, flock_unlock, fsync, open_lock_file, open_read,
-    open_to_inspect, open_write, owner, owner_of_path, pread, set_len,
+    open_write, owner, owner_at, owner_of_path, pread, set_len,
 };
 pub(crate) use io::{pipe, read, write};
-pub(crate) use process::{fd_target, open_fds, thread_count};
-pub(crate) use shm::{EDEADLK, LOCK_PAGE_LEN, LockMap, Locked, cached_pid, map_lock_page};
+pub(crate) use lock::{EDEADLK, Locked};
+pub(crate) use os::{fd_target, open_fds, thread_count, user_dir};
+pub(crate) use shm::{LOCK_PAGE_LEN, LockMap, cached_pid, map_lock_page};
 pub(crate) use socket::{
-    Domain, Protocol, SockAddr, Type, accept, bind, connect, is_listener, listen, local_addr,
-    peer_addr, recv, recv_from, send, send_to, set_nonblocking, set_read_timeout,
-    set_reuse_address, set_write_timeout, shutdown_write, socket, socket_domain, socket_protocol,
-    socket_type, unix_stream_pair,
+    Domain, Protocol, SockAddr, Type, accept, bind, connect, listen, local_addr, peer_addr, recv,
+    recv_from, send, send_to, set_nonblocking, set_read_timeout, set_reuse_address,
+    set_write_timeout, shutdown_write, socket, socket_domain, socket_type, unix_stream_pair,
 };
+#[cfg(not(target_os = "macos"))]
+pub(crate) use socket::{is_listener, socket_protocol};

@@ -1,17 +1,18 @@
-//! A lock file's shared mapping: the page layout an OS mutex keeps in it, the robust,
-//! process-shared pthread mutex there, and a cached pid for the owner record.
+//! A lock file's shared mapping: the page layout an OS mutex keeps in it (on Linux with
+//! the robust, process-shared pthread mutex of `linux/robust_mutex.rs` at offset 64; on
+//! macOS and FreeBSD the lock is the file's `flock` and those bytes are unused), and a
+//! cached pid for the owner record.
 //!
 //! Only the memory layout and the calls are here; what the fields mean, and when the
 //! mutex may be initialised, is `ipc_mutex::lock_file`'s protocol.
 
 use super::conv::errno;
 use rustix::mm::{MapFlags, ProtFlags};
-use std::cell::UnsafeCell;
 use std::io;
 use std::os::fd::AsFd;
 use std::ptr::NonNull;
 use std::sync::Once;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The size of a lock file, in bytes: its whole [`LockPage`].
 pub(crate) const LOCK_PAGE_LEN: u64 = 128;
@@ -31,15 +32,21 @@ pub(crate) struct LockPage {
     pub(crate) dead: AtomicU32,
     _reserved: [u32; 11],
     /// The mutex, at offset 64.
-    pub(crate) mutex: RobustMutex,
+    #[cfg(target_os = "linux")]
+    pub(crate) mutex: super::linux::RobustMutex,
+    /// Unused where the lock is the file's `flock`.
+    #[cfg(not(target_os = "linux"))]
+    _mutex: [u64; 8],
 }
 
 const _: () = assert!(std::mem::size_of::<LockPage>() as u64 <= LOCK_PAGE_LEN);
+#[cfg(target_os = "linux")]
 const _: () = assert!(std::mem::offset_of!(LockPage, mutex) == 64);
 
-/// A `MAP_SHARED` mapping of a lock file's [`LockPage`]. Unmapped on drop, unless a thread
-/// of this process holds its mutex: glibc keeps a held robust mutex in the holding thread's
-/// robust list, which it and the kernel walk later, so the page then stays mapped.
+/// A `MAP_SHARED` mapping of a lock file's [`LockPage`]. Unmapped on drop, unless (on
+/// Linux) a thread of this process holds its mutex: glibc keeps a held robust mutex in the
+/// holding thread's robust list, which it and the kernel walk later, so the page then stays
+/// mapped.
 pub(crate) struct LockMap {
     page: NonNull<LockPage>,
 }
@@ -85,6 +92,7 @@ impl std::ops::Deref for LockMap {
 
 impl Drop for LockMap {
     fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
         if self.mutex.held_in_this_process() {
             return; // left mapped: a robust list here may still point into it
         }
@@ -93,123 +101,6 @@ impl Drop for LockMap {
         let _ = unsafe { rustix::mm::munmap(self.page.as_ptr().cast(), LOCK_PAGE_LEN as usize) };
     }
 }
-
-/// A robust, process-shared, error-checking pthread mutex in shared memory.
-#[repr(transparent)]
-pub(crate) struct RobustMutex(UnsafeCell<libc::pthread_mutex_t>);
-
-/// What [`RobustMutex::lock`] got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Locked {
-    /// Acquired.
-    Yes,
-    /// Acquired, but the previous holder died holding it (`EOWNERDEAD`): call
-    /// [`RobustMutex::make_consistent`] before unlocking, or it becomes unusable.
-    OwnerDied,
-    /// `try_lock` only: held by another thread, or by this one (`EBUSY`, `EDEADLK`).
-    Busy,
-}
-
-impl RobustMutex {
-    fn ptr(&self) -> *mut libc::pthread_mutex_t {
-        self.0.get()
-    }
-
-    /// Initialises the mutex: `PTHREAD_PROCESS_SHARED`, `PTHREAD_MUTEX_ROBUST`,
-    /// `PTHREAD_MUTEX_ERRORCHECK`
-    /// ([`pthread_mutex_init(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_init.3p.html)).
-    /// The caller keeps every other user away meanwhile (guard-os holds the file's `flock`
-    /// while its magic is unset).
-    pub(crate) fn init(&self) -> io::Result<()> {
-        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
-        // SAFETY: `attr` is initialised by `pthread_mutexattr_init` before any other use
-        // and destroyed before it goes out of scope; `self.ptr()` points into the live
-        // mapping, which pthread writes as plain memory.
-        unsafe {
-            check(libc::pthread_mutexattr_init(attr.as_mut_ptr()))?;
-            let a = attr.as_mut_ptr();
-            let set = check(libc::pthread_mutexattr_setpshared(
-                a,
-                libc::PTHREAD_PROCESS_SHARED,
-            ))
-            .and_then(|()| {
-                check(libc::pthread_mutexattr_setrobust(
-                    a,
-                    libc::PTHREAD_MUTEX_ROBUST,
-                ))
-            })
-            .and_then(|()| {
-                check(libc::pthread_mutexattr_settype(
-                    a,
-                    libc::PTHREAD_MUTEX_ERRORCHECK,
-                ))
-            })
-            .and_then(|()| check(libc::pthread_mutex_init(self.ptr(), a)));
-            libc::pthread_mutexattr_destroy(a);
-            set
-        }
-    }
-
-    /// [`pthread_mutex_lock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
-    /// (or `pthread_mutex_trylock` if `!wait`). Errors: `EDEADLK` (this thread holds it),
-    /// `ENOTRECOVERABLE`, or what the mutex's memory made of it.
-    #[inline]
-    pub(crate) fn lock(&self, wait: bool) -> io::Result<Locked> {
-        // SAFETY: the mutex lives in a shared mapping that outlives `&self`; pthread
-        // treats it as shared memory, which other processes may change.
-        let rc = unsafe {
-            if wait {
-                libc::pthread_mutex_lock(self.ptr())
-            } else {
-                libc::pthread_mutex_trylock(self.ptr())
-            }
-        };
-        match rc {
-            0 => Ok(Locked::Yes),
-            libc::EOWNERDEAD => Ok(Locked::OwnerDied),
-            libc::EBUSY | libc::EDEADLK if !wait => Ok(Locked::Busy),
-            e => Err(io::Error::from_raw_os_error(e)),
-        }
-    }
-
-    /// [`pthread_mutex_consistent(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3p.html),
-    /// after [`Locked::OwnerDied`].
-    pub(crate) fn make_consistent(&self) -> io::Result<()> {
-        // SAFETY: as in `lock`; called by the thread holding the mutex.
-        check(unsafe { libc::pthread_mutex_consistent(self.ptr()) })
-    }
-
-    /// [`pthread_mutex_unlock(3)`](https://man7.org/linux/man-pages/man3/pthread_mutex_unlock.3p.html):
-    /// `EPERM` if this thread does not hold it.
-    #[inline]
-    pub(crate) fn unlock(&self) -> io::Result<()> {
-        // SAFETY: as in `lock`.
-        check(unsafe { libc::pthread_mutex_unlock(self.ptr()) })
-    }
-
-    /// True if the owner in the mutex's lock word is a thread of this process. Reads the
-    /// C library's lock word (its first `int` on glibc, its second on musl), whose low 30
-    /// bits hold the owner's thread id for a robust mutex.
-    fn held_in_this_process(&self) -> bool {
-        const TID_MASK: i32 = 0x3fff_ffff;
-        let index = if cfg!(target_env = "musl") { 1 } else { 0 };
-        // SAFETY: `pthread_mutex_t` is at least two aligned `int`s on every Linux libc;
-        // the word is read atomically, as other threads and processes change it.
-        let word = unsafe { &*self.ptr().cast::<AtomicI32>().add(index) };
-        let tid = word.load(Ordering::Relaxed) & TID_MASK;
-        tid != 0 && std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
-    }
-}
-
-fn check(rc: libc::c_int) -> io::Result<()> {
-    match rc {
-        0 => Ok(()),
-        e => Err(io::Error::from_raw_os_error(e)),
-    }
-}
-
-/// `pthread_mutex_lock` from the thread that holds the mutex.
-pub(crate) use libc::EDEADLK;
 
 static PID: AtomicU32 = AtomicU32::new(0);
 static AT_FORK: Once = Once::new();

@@ -1,6 +1,12 @@
-//! Sockets, through socket2: creation (always `SOCK_CLOEXEC`), `bind`, `listen`, `accept`,
+//! Sockets, through socket2: creation (always close-on-exec), `bind`, `listen`, `accept`,
 //! `connect`, the socket options guard-os sets or reads, and stream I/O with `send`/`recv`
-//! (every send with `MSG_NOSIGNAL`).
+//! (no send raises `SIGPIPE`).
+//!
+//! On Linux and FreeBSD, sockets are created with `SOCK_CLOEXEC` and accepted with
+//! `accept4(SOCK_CLOEXEC)`, and sends pass `MSG_NOSIGNAL`. macOS has neither: socket2 sets
+//! `FD_CLOEXEC` and `SO_NOSIGPIPE` just after `socket`, `socketpair` and `accept` (a spawn
+//! by other code in between can inherit the socket; guard's own spawns close every fd they
+//! do not pass), and `apple/socket.rs` reads what macOS has no socket option for.
 //! Each function takes the socket as `impl AsFd` and returns what it made as an `OwnedFd`.
 
 use super::conv::errno;
@@ -12,13 +18,13 @@ use std::time::Duration;
 
 pub(crate) use socket2::{Domain, Protocol, SockAddr, Type};
 
-/// A new socket of `domain` and `ty`, `SOCK_CLOEXEC` set atomically
+/// A new socket of `domain` and `ty`, `SOCK_CLOEXEC` set (atomically but on macOS)
 /// ([`socket(2)`](https://man7.org/linux/man-pages/man2/socket.2.html)).
 pub(crate) fn socket(domain: Domain, ty: Type) -> io::Result<OwnedFd> {
     Socket::new(domain, ty, None).map(OwnedFd::from)
 }
 
-/// A connected pair of Unix stream sockets, `SOCK_CLOEXEC` set atomically
+/// A connected pair of Unix stream sockets, `SOCK_CLOEXEC` set (atomically but on macOS)
 /// ([`socketpair(2)`](https://man7.org/linux/man-pages/man2/socketpair.2.html)).
 pub(crate) fn unix_stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM, None)?;
@@ -41,11 +47,14 @@ pub(crate) fn listen(fd: impl AsFd, backlog: i32) -> io::Result<()> {
 }
 
 /// [`accept4(2)`](https://man7.org/linux/man-pages/man2/accept4.2.html) with
-/// `SOCK_CLOEXEC`, retried on `EINTR` as std does (socket2 does not): a signal handler
+/// `SOCK_CLOEXEC` (on macOS `accept`, then `FD_CLOEXEC` and `SO_NOSIGPIPE`), retried on `EINTR` as std does (socket2 does not): a signal handler
 /// installed without `SA_RESTART` must not end a blocking accept with an error.
 pub(crate) fn accept(listener: impl AsFd) -> io::Result<(OwnedFd, SockAddr)> {
     let listener = SockRef::from(&listener);
-    retry_on_eintr(|| listener.accept()).map(|(s, a)| (OwnedFd::from(s), a))
+    let (s, a) = retry_on_eintr(|| listener.accept())?;
+    #[cfg(target_os = "macos")]
+    super::apple::no_sigpipe(&s);
+    Ok((OwnedFd::from(s), a))
 }
 
 /// [`connect(2)`](https://man7.org/linux/man-pages/man2/connect.2.html), as std's
@@ -112,7 +121,13 @@ pub(crate) fn recv(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
 /// The flags of every send on a guard socket: `MSG_NOSIGNAL`, as std's sockets use, so that
 /// writing to a peer that left fails with `EPIPE` instead of raising `SIGPIPE` (whose
 /// default action kills the process). socket2's `send` and `Write` pass no flags.
+#[cfg(not(target_os = "macos"))]
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+
+/// None on macOS, whose sockets get `SO_NOSIGPIPE` from socket2 when created or accepted
+/// (as std's do): a send to a peer that left is `EPIPE` there too.
+#[cfg(target_os = "macos")]
+const SEND_FLAGS: libc::c_int = 0;
 
 /// [`send(2)`](https://man7.org/linux/man-pages/man2/send.2.html) of `data` with
 /// `MSG_NOSIGNAL`: a peer that left is `EPIPE`, never `SIGPIPE`.
@@ -143,16 +158,28 @@ pub(crate) fn socket_type(fd: impl AsFd) -> io::Result<Type> {
 }
 
 /// The socket's address family, `SO_DOMAIN`.
+#[cfg(target_os = "linux")]
 pub(crate) fn socket_domain(fd: impl AsFd) -> io::Result<Domain> {
     SockRef::from(&fd).domain()
 }
 
-/// The socket's protocol, `SO_PROTOCOL`.
+/// The socket's address family, from the address it is bound to
+/// ([`getsockname(2)`](https://man.freebsd.org/cgi/man.cgi?query=getsockname&sektion=2);
+/// socket2 reads `SO_DOMAIN` only on Linux, and macOS has none).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn socket_domain(fd: impl AsFd) -> io::Result<Domain> {
+    Ok(SockRef::from(&fd).local_addr()?.domain())
+}
+
+/// The socket's protocol, `SO_PROTOCOL` (macOS has none: `apple/socket.rs`).
+#[cfg(not(target_os = "macos"))]
 pub(crate) fn socket_protocol(fd: impl AsFd) -> io::Result<Option<Protocol>> {
     SockRef::from(&fd).protocol()
 }
 
-/// True if the socket is listening, `SO_ACCEPTCONN`.
+/// True if the socket is listening, `SO_ACCEPTCONN` (socket2 does not read it on macOS:
+/// `apple/socket.rs`).
+#[cfg(not(target_os = "macos"))]
 pub(crate) fn is_listener(fd: impl AsFd) -> io::Result<bool> {
     SockRef::from(&fd).is_listener()
 }

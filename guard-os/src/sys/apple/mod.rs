@@ -1,0 +1,13 @@
+//! macOS's own mechanisms: the fds open in the process and its thread count from
+//! `proc_pidinfo`, what an fd refers to from `fcntl(F_GETPATH)`, the socket facts macOS
+//! has no socket option for, the per-user temporary directory, and the child's fd listing
+//! between `fork` and `exec`.
+
+pub(crate) mod child;
+mod dirs;
+mod process;
+mod socket;
+
+pub(crate) use dirs::user_dir;
+pub(crate) use process::{fd_target, open_fds, thread_count};
+pub(crate) use socket::{is_listener, no_sigpipe, socket_protocol};

@@ -1,0 +1,14 @@
+//! FreeBSD's own mechanisms: the fds open in the process, what each refers to and the
+//! thread count from `sysctl(KERN_PROC)`, and `close_range(CLOSE_RANGE_CLOEXEC)` in the
+//! child between `fork` and `exec`.
+
+pub(crate) mod child;
+mod process;
+
+pub(crate) use process::{fd_target, open_fds, thread_count};
+
+/// The per-user directory for named mutexes the OS provides besides `$XDG_RUNTIME_DIR`:
+/// none (a shared directory is used, with its trust checks).
+pub(crate) fn user_dir() -> Option<std::path::PathBuf> {
+    None
+}
