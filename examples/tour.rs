@@ -28,6 +28,8 @@ mod fd_registry_faults;
 mod finaliser_deadlock;
 #[path = "scenarios/handles.rs"]
 mod handles;
+// Linux only: guard's `Spawn` and `Child` are.
+#[cfg(target_os = "linux")]
 #[path = "scenarios/pipeline.rs"]
 mod pipeline;
 #[path = "scenarios/reexec.rs"]
@@ -91,8 +93,11 @@ fn main() -> ExitCode {
     };
     results.push(("reexec", outcome));
 
-    common::section(&format!("6. {}", pipeline::TITLE), pipeline::ABOUT);
-    results.push(("pipeline", pipeline::run().map(|o| o.verdict)));
+    #[cfg(target_os = "linux")]
+    {
+        common::section(&format!("6. {}", pipeline::TITLE), pipeline::ABOUT);
+        results.push(("pipeline", pipeline::run().map(|o| o.verdict)));
+    }
 
     common::section(
         "7. guard::report(): what is live, by type and creation site, and the finalizer's counters",

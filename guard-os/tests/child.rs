@@ -6,6 +6,8 @@
 //!
 //! Every test takes `SERIAL`: the zombie checks look for children of this process by pid,
 //! and no other test may be starting or reaping children meanwhile.
+// Linux only: `Spawn` and `Child` are.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! guard's fds, sockets and pipes with tokio: `Async` keeps them registered while the
 //! reactor polls them, `IntoTokio`/`FromTokio` hand them over (out of the registry and back
 //! in), with no fd leaked; child waits and the finalizer flush never block a worker.
+// Linux only: guard's `Spawn`, `Child` and the pidfd waits are.
+#![cfg(target_os = "linux")]
 
 use guard_tokio::{Async, FromTokio, IntoTokio};
 use std::os::fd::{AsRawFd, RawFd};

@@ -1,6 +1,8 @@
 //! guard-tokio's `IpcMutex`: locking never blocks a runtime worker (current-thread and
 //! multi-thread runtimes, a holder across an `.await`), excludes tasks and processes, is
 //! cancel-safe, and still reports a holder's death.
+// Linux only: the child waits (`guard_tokio::child`, through pidfds) are.
+#![cfg(target_os = "linux")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -169,6 +169,7 @@ impl ChildPlan {
         }
     }
 
+    #[cfg(target_os = "linux")] // for `Spawn`'s stdio: Linux only
     /// This plan with `extra` moves (a spawn's stdio) after its own.
     ///
     /// # Errors

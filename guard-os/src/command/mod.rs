@@ -11,15 +11,18 @@
 #[cfg(target_os = "linux")]
 mod child;
 mod exec;
+#[cfg(target_os = "linux")]
 mod image;
 mod plan;
 #[cfg(target_os = "linux")]
 mod reaper;
 mod registered;
+#[cfg(target_os = "linux")]
 mod release;
 mod reserve;
 #[cfg(target_os = "linux")]
 mod spawn;
+#[cfg(target_os = "linux")]
 mod stdio;
 
 #[cfg(target_os = "linux")]
@@ -30,4 +33,5 @@ pub use registered::{ListenFd, Registered};
 pub(crate) use reserve::reserved_numbers;
 #[cfg(target_os = "linux")]
 pub use spawn::Spawn;
+#[cfg(target_os = "linux")]
 pub use stdio::Stdio;
