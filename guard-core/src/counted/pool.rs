@@ -440,4 +440,39 @@ mod tests {
         // SAFETY: as above.
         unsafe { free(b, layout) };
     }
+
+    #[test]
+    fn a_full_list_moves_to_another_thread_whole() {
+        // A class no other test uses; 64 nodes of it fit in a thread's room.
+        let layout = Layout::from_size_align(464, 16).unwrap();
+        let (freed_tx, freed_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        // The freeing thread stays alive (its own list is not given back by its exit).
+        let freer = std::thread::spawn(move || {
+            let nodes: Vec<_> = (0..=LOCAL_CAP).map(|_| alloc(layout)).collect();
+            let addrs: Vec<usize> = nodes.iter().map(|p| p.as_ptr() as usize).collect();
+            for node in nodes {
+                // SAFETY: each came from `alloc(layout)` and is not used again.
+                unsafe { free(node, layout) };
+            }
+            freed_tx.send(addrs).unwrap();
+            done_rx.recv().unwrap();
+        });
+        let freed = freed_rx.recv().unwrap();
+        let taken: Vec<_> = (0..LOCAL_CAP).map(|_| alloc(layout)).collect();
+        let reused = taken
+            .iter()
+            .filter(|p| freed.contains(&(p.as_ptr() as usize)))
+            .count();
+        done_tx.send(()).unwrap();
+        freer.join().unwrap();
+        for node in taken {
+            // SAFETY: as above.
+            unsafe { free(node, layout) };
+        }
+        assert_eq!(
+            reused, LOCAL_CAP,
+            "the other thread's full list came over whole"
+        );
+    }
 }
