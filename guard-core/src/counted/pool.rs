@@ -5,16 +5,20 @@
 //! cross-thread free path off both sides: see `counted/new_and_last_drop` in
 //! `benches/counted.rs`.
 //!
-//! Returning is a CAS push onto a shared stack. Taking empties the whole shared stack with
-//! one swap (ABA-free: nobody pops single nodes from a shared stack), keeps what fits in
-//! the taking thread's own list, and pushes the rest back whole (one swap, plus a push of
-//! whatever arrived meanwhile). A thread then pops from its own list without atomics.
+//! Memory moves between threads in *batches*: a thread frees onto its own list, and once
+//! that list is full it goes to the shared stack of its class whole, as one batch (one
+//! CAS); a thread whose own list is empty takes one batch and makes it its list (no node of
+//! it is touched until it is used). The shared stack is taken whole with one swap, its top
+//! batch kept, and the rest put back (one swap, plus a push of whatever arrived
+//! meanwhile): ABA-free, since nobody pops single batches from a shared stack. A thread
+//! pops from and pushes onto its own list without atomics.
 //!
 //! Bounded: a thread's list holds at most [`LOCAL_CAP`] nodes per class and
 //! [`LOCAL_BYTES`] in all, and everything pooled (the shared stacks plus the room every
 //! thread's list may fill, reserved once per thread) stays under the pool limit
-//! ([`set_pool_limit`], default 4 MiB); beyond that, memory goes back to the allocator. A thread's list goes back to the shared stacks
-//! when the thread exits, and its room to the total.
+//! ([`set_pool_limit`], default 4 MiB); beyond that, memory goes back to the allocator. A
+//! thread's lists go back to the shared stacks when the thread exits, and its room to the
+//! total.
 //!
 //! Not part of any loom model (a cache, not a protocol): std atomics under both backends.
 
@@ -26,8 +30,8 @@ use std::ptr::{self, NonNull};
 const GRAIN: usize = 16;
 const CLASSES: usize = 32;
 
-/// Nodes a thread keeps on its own list per class, at most.
-const LOCAL_CAP: u32 = 64;
+/// Nodes a thread keeps on its own list per class, at most (and so the largest batch).
+const LOCAL_CAP: usize = 64;
 /// Bytes a thread keeps on its own lists, at most (reserved from [`TOTAL_BYTES`] the
 /// first time it keeps one).
 const LOCAL_BYTES: usize = 32 * 1024;
@@ -36,9 +40,20 @@ const LOCAL_BYTES: usize = 32 * 1024;
 pub const DEFAULT_POOL_LIMIT: usize = 4 * 1024 * 1024;
 static TOTAL_BYTES: StdAtomicUsize = StdAtomicUsize::new(DEFAULT_POOL_LIMIT);
 
-/// A pooled allocation's first word, while it is in a pool.
+/// A pooled allocation's first words, while it is in a pool (every class holds them).
 struct Free {
+    /// The next node of its list or batch.
     next: *mut Free,
+    /// In a batch's first node: the next batch on the shared stack.
+    next_batch: *mut Free,
+    /// In a batch's first node: the number of nodes in the batch.
+    len: usize,
+}
+
+/// A null-terminated list of `len` nodes of one class, owned by whoever holds it.
+struct Batch {
+    head: NonNull<Free>,
+    len: usize,
 }
 
 static SHARED: [StdAtomicPtr<Free>; CLASSES] =
@@ -49,7 +64,7 @@ static POOLED: StdAtomicUsize = StdAtomicUsize::new(0);
 /// A thread's own lists; given back to the shared stacks when the thread exits.
 struct Local {
     heads: [Cell<*mut Free>; CLASSES],
-    lens: [Cell<u32>; CLASSES],
+    lens: [Cell<usize>; CLASSES],
     /// Bytes on this thread's lists.
     bytes: Cell<usize>,
     /// Bytes of [`TOTAL_BYTES`] reserved for this thread's lists: 0 or [`LOCAL_BYTES`].
@@ -58,6 +73,7 @@ struct Local {
 
 impl Local {
     /// Pops a node of `class` from this thread's list.
+    #[inline]
     fn pop(&self, class: usize) -> Option<NonNull<Free>> {
         let node = NonNull::new(self.heads[class].get())?;
         // SAFETY: the node is on this thread's list, which owns it.
@@ -67,37 +83,58 @@ impl Local {
         Some(node)
     }
 
-    /// Nodes of `class` this list may still take.
-    fn space(&self, class: usize) -> usize {
+    /// Reserves this thread's room in the total, once; false if it has none.
+    fn has_room(&self) -> bool {
         if self.room.get() == 0 && reserve(LOCAL_BYTES) {
             self.room.set(LOCAL_BYTES);
         }
-        let by_bytes = (self.room.get() - self.bytes.get()) / class_size(class);
-        by_bytes.min((LOCAL_CAP - self.lens[class].get()) as usize)
+        self.room.get() != 0
     }
 
-    /// Makes the chain at `head` (`len` nodes of `class`, null-terminated) this thread's
-    /// list of `class`, which is empty.
-    fn install(&self, class: usize, head: *mut Free, len: usize) {
+    /// True if one more node of `class` fits on this thread's list.
+    #[inline]
+    fn fits_one(&self, class: usize) -> bool {
+        self.lens[class].get() < LOCAL_CAP
+            && self.bytes.get() + class_size(class) <= self.room.get()
+    }
+
+    /// Nodes of `class` this list may still take.
+    fn space(&self, class: usize) -> usize {
+        if !self.has_room() {
+            return 0;
+        }
+        let by_bytes = (self.room.get() - self.bytes.get()) / class_size(class);
+        by_bytes.min(LOCAL_CAP - self.lens[class].get())
+    }
+
+    /// Makes `batch` this thread's list of `class`, which is empty and has room for it.
+    fn install(&self, class: usize, batch: Batch) {
         debug_assert!(self.heads[class].get().is_null());
-        self.heads[class].set(head);
-        self.lens[class].set(len as u32);
-        self.bytes.set(self.bytes.get() + len * class_size(class));
+        self.heads[class].set(batch.head.as_ptr());
+        self.lens[class].set(batch.len);
+        self.bytes
+            .set(self.bytes.get() + batch.len * class_size(class));
+    }
+
+    /// Takes this thread's whole list of `class`, if it is not empty.
+    fn take_list(&self, class: usize) -> Option<Batch> {
+        let head = NonNull::new(self.heads[class].replace(ptr::null_mut()))?;
+        let len = self.lens[class].replace(0);
+        self.bytes.set(self.bytes.get() - len * class_size(class));
+        Some(Batch { head, len })
     }
 
     /// Pushes `node` onto this thread's list of `class`.
     ///
     /// # Safety
     ///
-    /// `node` is a class-`class` allocation the caller gives up; [`space`](Self::space) said
-    /// there was room.
+    /// `node` is a class-`class` allocation the caller gives up; [`fits_one`](Self::fits_one)
+    /// said there was room.
+    #[inline]
     unsafe fn push(&self, class: usize, node: NonNull<Free>) {
-        // SAFETY: the caller gives the node up; it joins this thread's list.
-        unsafe {
-            node.as_ptr().write(Free {
-                next: self.heads[class].get(),
-            })
-        };
+        // SAFETY: the caller gives the node up; it joins this thread's list (only `next`
+        // matters on a list).
+        unsafe { (*node.as_ptr()).next = self.heads[class].get() };
         self.heads[class].set(node.as_ptr());
         self.lens[class].set(self.lens[class].get() + 1);
         self.bytes.set(self.bytes.get() + class_size(class));
@@ -106,12 +143,11 @@ impl Local {
 
 impl Drop for Local {
     fn drop(&mut self) {
-        // The room first, so the nodes given back below may fill it on the shared stacks.
+        // The room first, so the lists given back below may fill it on the shared stacks.
         POOLED.fetch_sub(self.room.replace(0), StdOrdering::Relaxed);
         for class in 0..CLASSES {
-            while let Some(node) = self.pop(class) {
-                // SAFETY: `pop` hands over a class-`class` node nobody else references.
-                unsafe { give_back(class, node) };
+            if let Some(batch) = self.take_list(class) {
+                give_back(class, batch);
             }
         }
     }
@@ -165,10 +201,10 @@ pub fn pool_limit() -> usize {
     TOTAL_BYTES.load(StdOrdering::Relaxed)
 }
 
-/// The size class of `layout`, if it is pooled.
+/// The size class of `layout`, if it is pooled. Every class holds a [`Free`].
 fn class_of(layout: Layout) -> Option<usize> {
     (layout.align() <= GRAIN && layout.size() <= GRAIN * CLASSES && layout.size() > 0)
-        .then(|| layout.size().div_ceil(GRAIN) - 1)
+        .then(|| layout.size().max(size_of::<Free>()).div_ceil(GRAIN) - 1)
 }
 
 fn class_size(class: usize) -> usize {
@@ -191,90 +227,100 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
     match pooled {
         Ok(Some(node)) => node.cast(),
         Ok(None) => fresh(class_layout(class)),
-        // This thread's lists are gone (it is exiting): one node from the shared stack.
-        Err(_) => match take_shared(class, |_| false) {
-            Some(node) => node.cast(),
+        // This thread's lists are gone (it is exiting): one node of a shared batch.
+        Err(_) => match take_batch(class) {
+            Some(batch) => {
+                let (first, rest) = split_first(batch);
+                if let Some(rest) = rest {
+                    give_back(class, rest);
+                }
+                first.cast()
+            }
             None => fresh(class_layout(class)),
         },
     }
 }
 
-/// Takes one node of `class` from the shared stack and fills this thread's (empty) list
-/// from it: the nodes after the first, up to the list's room, stay linked as they are
-/// (their links are read, not rewritten: each was freed moments ago on the finalizer's
-/// core, and writing it would cost a second cross-core transfer), and the rest goes back.
+/// Takes a batch of `class` from the shared stack: returns its first node, and makes the
+/// rest this thread's (empty) list, as far as it has room (the nodes stay as they are:
+/// each was freed moments ago on another core, and is touched only when it is used).
+#[cold]
 fn refill(local: &Local, class: usize) -> Option<NonNull<Free>> {
     let space = local.space(class);
-    let shared = &SHARED[class];
-    if shared.load(StdOrdering::Relaxed).is_null() {
-        return None;
-    }
-    let first = NonNull::new(shared.swap(ptr::null_mut(), StdOrdering::Acquire))?;
-    // SAFETY: the whole list was just taken by this thread, which owns it.
-    let chain = unsafe { first.as_ref() }.next;
-    let mut rest = chain;
-    let mut tail: Option<NonNull<Free>> = None;
-    let mut kept = 0;
-    while kept < space {
-        let Some(node) = NonNull::new(rest) else {
-            break;
-        };
-        // SAFETY: as above.
-        rest = unsafe { node.as_ref() }.next;
-        tail = Some(node);
-        kept += 1;
-    }
-    if let Some(tail) = tail {
-        if !rest.is_null() {
-            // SAFETY: as above; the kept chain ends here.
-            unsafe { (*tail.as_ptr()).next = ptr::null_mut() };
-        }
-        local.install(class, chain, kept);
-    }
-    POOLED.fetch_sub((1 + kept) * class_size(class), StdOrdering::Relaxed);
-    if let Some(rest) = NonNull::new(rest) {
-        // Back whole: the stack is ours again in one swap; whatever was pushed meanwhile
-        // (usually little) is pushed on top of it.
-        let arrived = shared.swap(rest.as_ptr(), StdOrdering::AcqRel);
-        if let Some(arrived) = NonNull::new(arrived) {
-            // SAFETY: the swap handed this thread the list pushed meanwhile, owned whole.
-            unsafe { push_chain(shared, arrived) };
+    let (first, rest) = split_first(take_batch(class)?);
+    if let Some(rest) = rest {
+        if rest.len <= space {
+            local.install(class, rest);
+        } else {
+            let (kept, over) = split_at(rest, space);
+            if let Some(kept) = kept {
+                local.install(class, kept);
+            }
+            give_back(class, over);
         }
     }
     Some(first)
 }
 
-/// Takes the shared stack of `class`: returns its first node, offers the next ones to
-/// `keep` until it refuses one, and pushes the rest back.
-fn take_shared(class: usize, mut keep: impl FnMut(NonNull<Free>) -> bool) -> Option<NonNull<Free>> {
+/// The first node of `batch`, and the rest of it.
+fn split_first(batch: Batch) -> (NonNull<Free>, Option<Batch>) {
+    // SAFETY: the caller owns the batch.
+    let next = unsafe { batch.head.as_ref() }.next;
+    let rest = NonNull::new(next).map(|head| Batch {
+        head,
+        len: batch.len - 1,
+    });
+    (batch.head, rest)
+}
+
+/// Cuts `batch` after its first `n` nodes (fewer than its length): the first part (if `n`
+/// is not 0) and the rest.
+fn split_at(batch: Batch, n: usize) -> (Option<Batch>, Batch) {
+    debug_assert!(n < batch.len);
+    let Some(last) = n.checked_sub(1) else {
+        return (None, batch);
+    };
+    let mut tail = batch.head;
+    for _ in 0..last {
+        // SAFETY: the caller owns the batch, which has more than `n` nodes.
+        tail = unsafe { NonNull::new_unchecked(tail.as_ref().next) };
+    }
+    // SAFETY: as above: `tail` is the `n`th node, and a next one follows it.
+    let rest = unsafe { NonNull::new_unchecked(tail.as_ref().next) };
+    // SAFETY: as above; the first part ends here.
+    unsafe { (*tail.as_ptr()).next = ptr::null_mut() };
+    let first = Batch {
+        head: batch.head,
+        len: n,
+    };
+    let rest = Batch {
+        head: rest,
+        len: batch.len - n,
+    };
+    (Some(first), rest)
+}
+
+/// Takes the top batch of the shared stack of `class`: the whole stack in one swap, and
+/// the batches under the top one back in another (what was pushed between the two goes on
+/// top of them).
+fn take_batch(class: usize) -> Option<Batch> {
     let shared = &SHARED[class];
     if shared.load(StdOrdering::Relaxed).is_null() {
         return None;
     }
-    let first = NonNull::new(shared.swap(ptr::null_mut(), StdOrdering::Acquire))?;
-    // SAFETY: the whole list was just taken by this thread, which owns it.
-    let mut rest = unsafe { first.as_ref() }.next;
-    let mut taken = 1;
-    while let Some(node) = NonNull::new(rest) {
-        // SAFETY: as above; the link is read before `keep` may overwrite it.
-        let next = unsafe { node.as_ref() }.next;
-        if !keep(node) {
-            break;
-        }
-        taken += 1;
-        rest = next;
-    }
-    POOLED.fetch_sub(taken * class_size(class), StdOrdering::Relaxed);
-    if !rest.is_null() {
-        // Back whole: the stack is ours again in one swap; whatever was pushed meanwhile
-        // (usually little) is pushed on top of it.
-        let arrived = shared.swap(rest, StdOrdering::AcqRel);
+    let head = NonNull::new(shared.swap(ptr::null_mut(), StdOrdering::Acquire))?;
+    // SAFETY: the whole stack was just taken by this thread, which owns it; its batches
+    // were published by `push_batches` (Release), acquired by the swap.
+    let (len, below) = unsafe { (head.as_ref().len, head.as_ref().next_batch) };
+    POOLED.fetch_sub(len * class_size(class), StdOrdering::Relaxed);
+    if !below.is_null() {
+        let arrived = shared.swap(below, StdOrdering::AcqRel);
         if let Some(arrived) = NonNull::new(arrived) {
-            // SAFETY: the swap handed this thread the list pushed meanwhile, owned whole.
-            unsafe { push_chain(shared, arrived) };
+            // SAFETY: the swap handed this thread the batches pushed meanwhile, owned whole.
+            unsafe { push_batches(shared, arrived) };
         }
     }
-    Some(first)
+    Some(Batch { head, len })
 }
 
 /// Takes back memory from [`alloc`] whose value has been moved out or dropped.
@@ -287,16 +333,23 @@ pub(crate) unsafe fn free(ptr: NonNull<u8>, layout: Layout) {
         Some(class) => {
             let node = ptr.cast::<Free>();
             let kept_here = LOCAL.try_with(|local| {
-                if local.space(class) == 0 {
-                    return false;
+                if !local.fits_one(class) {
+                    // Full: this thread's list of the class goes to the shared stack whole.
+                    if let Some(batch) = local.take_list(class) {
+                        give_back(class, batch);
+                    }
+                    if !local.has_room() || !local.fits_one(class) {
+                        return false;
+                    }
                 }
-                // SAFETY: the caller gives the node up; `space` said there was room.
+                // SAFETY: the caller gives the node up; `fits_one` said there was room.
                 unsafe { local.push(class, node) };
                 true
             });
             if kept_here != Ok(true) {
-                // SAFETY: a class allocation; the caller gives it up.
-                unsafe { give_back(class, node) };
+                // SAFETY: a class allocation the caller gives up: a batch of one.
+                unsafe { (*node.as_ptr()).next = ptr::null_mut() };
+                give_back(class, Batch { head: node, len: 1 });
             }
         }
         // SAFETY: unpooled layouts come from `fresh(layout)`, i.e. `std::alloc::alloc`.
@@ -304,50 +357,52 @@ pub(crate) unsafe fn free(ptr: NonNull<u8>, layout: Layout) {
     }
 }
 
-/// Pushes a class allocation onto the shared stack, or frees it if the pool is full.
-///
-/// # Safety
-///
-/// `node` is a class-`class` allocation owned by the caller, who gives it up.
-unsafe fn give_back(class: usize, node: NonNull<Free>) {
-    if !reserve(class_size(class)) {
-        // SAFETY: class allocations are made with `class_layout(class)`.
-        unsafe { std::alloc::dealloc(node.as_ptr().cast(), class_layout(class)) };
+/// Pushes a batch onto the shared stack of `class`, or frees its nodes if the pool is full.
+fn give_back(class: usize, batch: Batch) {
+    if !reserve(batch.len * class_size(class)) {
+        let mut node = batch.head.as_ptr();
+        while let Some(n) = NonNull::new(node) {
+            // SAFETY: the batch's nodes are owned by the caller; each link is read before
+            // its node is freed. Class allocations are made with `class_layout(class)`.
+            unsafe {
+                node = n.as_ref().next;
+                std::alloc::dealloc(n.as_ptr().cast(), class_layout(class));
+            }
+        }
         return;
     }
-    // SAFETY: the caller owns `node`, a one-node list.
+    // SAFETY: the caller owns the batch; its first node becomes a one-batch stack.
     unsafe {
-        node.as_ptr().write(Free {
-            next: ptr::null_mut(),
-        })
-    };
-    // SAFETY: as above.
-    unsafe { push_chain(&SHARED[class], node) };
+        let head = &mut *batch.head.as_ptr();
+        head.len = batch.len;
+        head.next_batch = ptr::null_mut();
+        push_batches(&SHARED[class], batch.head);
+    }
 }
 
-/// Pushes a list onto a shared stack, whole.
+/// Pushes a stack of batches (linked by `next_batch`) onto a shared stack, whole.
 ///
 /// # Safety
 ///
-/// The caller owns the list headed by `head` (already counted in [`POOLED`]).
-unsafe fn push_chain(shared: &StdAtomicPtr<Free>, head: NonNull<Free>) {
-    let mut tail = head;
-    // SAFETY: the caller owns the list.
-    while let Some(next) = NonNull::new(unsafe { tail.as_ref() }.next) {
-        tail = next;
+/// The caller owns the batches headed by `top` (already counted in [`POOLED`]).
+unsafe fn push_batches(shared: &StdAtomicPtr<Free>, top: NonNull<Free>) {
+    let mut bottom = top;
+    // SAFETY: the caller owns the batches.
+    while let Some(next) = NonNull::new(unsafe { bottom.as_ref() }.next_batch) {
+        bottom = next;
     }
-    let mut top = shared.load(StdOrdering::Relaxed);
+    let mut old = shared.load(StdOrdering::Relaxed);
     loop {
-        // SAFETY: the caller owns the list until the CAS publishes it.
-        unsafe { (*tail.as_ptr()).next = top };
+        // SAFETY: the caller owns the batches until the CAS publishes them.
+        unsafe { (*bottom.as_ptr()).next_batch = old };
         match shared.compare_exchange_weak(
-            top,
-            head.as_ptr(),
+            old,
+            top.as_ptr(),
             StdOrdering::Release,
             StdOrdering::Relaxed,
         ) {
             Ok(_) => return,
-            Err(actual) => top = actual,
+            Err(actual) => old = actual,
         }
     }
 }
@@ -364,9 +419,11 @@ mod tests {
 
     #[test]
     fn classes_cover_small_layouts_and_round_up() {
-        assert_eq!(class_of(Layout::new::<[u8; 1]>()), Some(0));
-        assert_eq!(class_of(Layout::new::<[u64; 2]>()), Some(0));
-        assert_eq!(class_of(Layout::new::<[u64; 3]>()), Some(1));
+        // The smallest class holds a `Free` (three words).
+        assert_eq!(class_of(Layout::new::<[u8; 1]>()), Some(1));
+        assert_eq!(class_of(Layout::new::<[u64; 2]>()), Some(1));
+        assert_eq!(class_of(Layout::new::<[u64; 4]>()), Some(1));
+        assert_eq!(class_of(Layout::new::<[u64; 5]>()), Some(2));
         assert_eq!(class_of(Layout::new::<[u8; 512]>()), Some(31));
         assert_eq!(class_of(Layout::new::<[u8; 513]>()), None);
         assert_eq!(class_of(Layout::from_size_align(64, 64).unwrap()), None);
@@ -382,5 +439,40 @@ mod tests {
         assert_eq!(a, b, "the freed node came back");
         // SAFETY: as above.
         unsafe { free(b, layout) };
+    }
+
+    #[test]
+    fn a_full_list_moves_to_another_thread_whole() {
+        // A class no other test uses; 64 nodes of it fit in a thread's room.
+        let layout = Layout::from_size_align(464, 16).unwrap();
+        let (freed_tx, freed_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        // The freeing thread stays alive (its own list is not given back by its exit).
+        let freer = std::thread::spawn(move || {
+            let nodes: Vec<_> = (0..=LOCAL_CAP).map(|_| alloc(layout)).collect();
+            let addrs: Vec<usize> = nodes.iter().map(|p| p.as_ptr() as usize).collect();
+            for node in nodes {
+                // SAFETY: each came from `alloc(layout)` and is not used again.
+                unsafe { free(node, layout) };
+            }
+            freed_tx.send(addrs).unwrap();
+            done_rx.recv().unwrap();
+        });
+        let freed = freed_rx.recv().unwrap();
+        let taken: Vec<_> = (0..LOCAL_CAP).map(|_| alloc(layout)).collect();
+        let reused = taken
+            .iter()
+            .filter(|p| freed.contains(&(p.as_ptr() as usize)))
+            .count();
+        done_tx.send(()).unwrap();
+        freer.join().unwrap();
+        for node in taken {
+            // SAFETY: as above.
+            unsafe { free(node, layout) };
+        }
+        assert_eq!(
+            reused, LOCAL_CAP,
+            "the other thread's full list came over whole"
+        );
     }
 }

@@ -61,6 +61,7 @@ pub fn set_pending_bound(bound: u64) {
 /// ```
 /// assert!(guard_core::finalizer::pending_bound() >= 1);
 /// ```
+#[inline]
 pub fn pending_bound() -> u64 {
     BOUND.load(StdOrdering::Relaxed)
 }
@@ -111,6 +112,10 @@ pub(crate) enum Admission {
 /// The state of the bound that producers share: what they count, and the stall they saw.
 #[derive(Default)]
 pub(crate) struct Bound {
+    /// A finished count some producer read (the finished count is monotone, so it is at
+    /// least this now): a chunk whose ticket it admits needs no read of the worker's
+    /// counters, whose line the worker writes with every release.
+    seen: AtomicU64,
     /// 1 + the finished count at which a stall was declared; 0 before any. While the
     /// finished count is still that, the finalizer has not moved since: no drop waits.
     stalled_at: AtomicU64,
@@ -124,7 +129,15 @@ impl Bound {
     /// In a forked child: the finished count starts again from zero, so a stall declared
     /// in the parent means nothing here.
     pub(crate) fn forget_after_fork(&self) {
+        self.seen.store(0, Ordering::Relaxed);
         self.stalled_at.store(0, Ordering::Relaxed);
+    }
+
+    /// True if the chunk whose ticket is `ticket` is admitted against `bound` by a finished
+    /// count already seen: the common case, which reads only lines producers share.
+    #[inline]
+    pub(crate) fn has_room(&self, ticket: u64, bound: u64) -> bool {
+        ticket.saturating_sub(bound) <= self.seen.load(Ordering::Relaxed)
     }
 
     /// Admits the chunk whose ticket is `ticket` (pushes published up to and including
@@ -138,7 +151,11 @@ impl Bound {
         finished: impl Fn() -> u64,
     ) -> Admission {
         let target = ticket.saturating_sub(bound);
+        if target <= self.seen.load(Ordering::Relaxed) {
+            return Admission::Room;
+        }
         let mut seen = finished();
+        self.seen.fetch_max(seen, Ordering::Relaxed);
         if seen >= target {
             return Admission::Room;
         }
@@ -151,6 +168,7 @@ impl Bound {
             clock.pause();
             let now = finished();
             if now >= target {
+                self.seen.fetch_max(now, Ordering::Relaxed);
                 self.waited.fetch_add(1, Ordering::Relaxed);
                 return Admission::Waited;
             }
@@ -208,10 +226,11 @@ impl Stall {
 
 /// Admits a chunk of the calling thread's pushes (its ticket from the push count), against
 /// the global bound and patience, and reports a stall it declares. Not for finalizer
-/// workers (they must never wait for themselves): the caller checks.
+/// workers (they must never wait for themselves): the caller checks, after
+/// [`Bound::has_room`] said no.
 #[cold]
-pub(crate) fn admit(bound: &Bound, ticket: u64, finished: impl Fn() -> u64) {
-    let limit = pending_bound();
+#[inline(never)]
+pub(crate) fn admit(bound: &Bound, ticket: u64, limit: u64, finished: impl Fn() -> u64) {
     if let Admission::Past { first: true } = bound.admit(ticket, limit, stall_patience(), &finished)
     {
         report_stall(ticket.saturating_sub(finished()), limit);

@@ -50,6 +50,7 @@ static GLOBAL: LazyLock<Finalizer> = LazyLock::new(|| Finalizer {
 });
 
 impl Finalizer {
+    #[inline]
     pub(crate) fn global() -> &'static Finalizer {
         &GLOBAL
     }

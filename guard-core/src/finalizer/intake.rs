@@ -22,10 +22,11 @@ pub(crate) fn enqueue(job: Job) {
     if f.intake.restart.load(StdOrdering::Relaxed) {
         restart_after_fork(f);
     }
-    if let Some(ticket) = push_count::add_one()
-        && !on_finalizer_thread()
-    {
-        bound::admit(&f.bound, ticket, || f.counters.finished());
+    if let Some(ticket) = push_count::add_one() {
+        let limit = bound::pending_bound();
+        if !f.bound.has_room(ticket, limit) && !on_finalizer_thread() {
+            bound::admit(&f.bound, ticket, limit, || f.counters.finished());
+        }
     }
     f.queue.push(job);
 }

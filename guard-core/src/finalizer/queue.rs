@@ -46,6 +46,7 @@ impl Queue {
 
     /// Pushes a job. Lock-free (one CAS, retried only under contention), never blocks, and
     /// wakes the consumer only on the empty to non-empty transition while it sleeps.
+    #[inline]
     pub(crate) fn push(&self, job: Job) {
         let node = job.into_raw();
         let mut head = self.head.load(Ordering::Relaxed);
@@ -67,6 +68,7 @@ impl Queue {
         }
     }
 
+    #[inline(never)]
     fn wake_consumer(&self) {
         fence(Ordering::SeqCst);
         if self.state.load(Ordering::SeqCst) == SLEEPING
