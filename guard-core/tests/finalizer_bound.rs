@@ -41,6 +41,11 @@ fn a_producer_that_outruns_a_1ms_release_is_held_to_the_bound() {
     const DROPS: u64 = 3000;
     let _turn = turn();
     finalizer::set_pending_bound(BOUND);
+    // A stall lets drops past the bound by design; at the default 100 ms patience a loaded
+    // CI machine that leaves the finalizer unscheduled that long declares one (seen once at
+    // load 20). A 1 ms release is never 800 ms late unless the finalizer is truly stuck.
+    let patience = finalizer::stall_patience();
+    finalizer::set_stall_patience(Duration::from_millis(800));
     let (max_pending, grown) = watchdog(Duration::from_secs(60), || {
         finalizer::flush().unwrap();
         let before = ALLOC.live();
@@ -56,6 +61,7 @@ fn a_producer_that_outruns_a_1ms_release_is_held_to_the_bound() {
         (max_pending, grown)
     });
     finalizer::set_pending_bound(finalizer::DEFAULT_PENDING_BOUND);
+    finalizer::set_stall_patience(patience);
     let stats = finalizer::stats();
     eprintln!(
         "flood: max pending {max_pending}, heap grew {} KiB; {stats}",
