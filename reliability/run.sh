@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the reliability suites (tests/reliability_*.rs), the pinned bugs (their ignored
-# tests), the loom models and valgrind over guard-core's tests, and regenerates
+# tests), the per-crate tests whose figures the report shows (guard-os's pressure_figures),
+# the loom models and valgrind over guard-core's tests, and regenerates
 # RELIABILITY.md from what they print (`RELIABILITY {json}` lines) with report.py.
 #
 #   reliability/run.sh                 # CI sizes, debug build (a few minutes on 2 cores)
@@ -110,6 +111,27 @@ EOF
         record "{\"suite\":\"bugs\",\"test\":\"$name\",\"file\":\"tests/reliability_$suite.rs\",\"reproduced\":$reproduced}"
         echo "   $name: $([ "$reproduced" = true ] && echo 'still fails (bug reproduced)' || echo 'passes now: remove its #[ignore]')"
     done
+done
+
+# Figures from per-crate tests that print `RELIABILITY {json}` lines too (package:test).
+# Their failures count like a suite's.
+for entry in guard-os:pressure_figures; do
+    package=${entry%%:*} test=${entry#*:}
+    echo "== $package --test $test ($size)"
+    t=$(now)
+    test_log="$out/$test.log"
+    if cargo test -p "$package" "${profile[@]}" --test "$test" -- --nocapture \
+        >"$test_log" 2>&1; then ok=true; else ok=false; status=1; fi
+    grep '^RELIABILITY ' "$test_log" >>"$log" || true
+    summary=$(grep -E '^test result:' "$test_log" | tail -1 || true)
+    echo "   ${summary:-no result (see $test_log)}"
+    record "$(python3 - "$test" "$ok" "$(elapsed "$t")" "$summary" <<'EOF'
+import json, re, sys
+test, ok, secs, summary = sys.argv[1], sys.argv[2] == "true", float(sys.argv[3]), sys.argv[4]
+counts = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|ignored)", summary)}
+print(json.dumps({"suite": "run", "test": test, "ok": ok, "seconds": secs, **counts}))
+EOF
+)"
 done
 
 if [ "$loom" = 1 ]; then
