@@ -137,27 +137,31 @@ done
 if [ "$loom" = 1 ]; then
     echo "== loom models (LOOM_MAX_PREEMPTIONS=$preemptions)"
     loom_target="$target/loom"
-    RUSTFLAGS="--cfg guard_loom" CARGO_TARGET_DIR="$loom_target" \
-        cargo test -p guard-core --release --test loom --no-run 2>&1 | tail -1
-    bin=$(RUSTFLAGS="--cfg guard_loom" CARGO_TARGET_DIR="$loom_target" \
-        cargo test -p guard-core --release --test loom --no-run --message-format=json 2>/dev/null |
-        python3 -c '
+    # package:test of each loom test binary (as .ci/run runs them).
+    for spec in guard-core:loom guard-tokio:lock_loom; do
+        package=${spec%%:*} test=${spec#*:}
+        RUSTFLAGS="--cfg guard_loom" CARGO_TARGET_DIR="$loom_target" \
+            cargo test -p "$package" --release --test "$test" --no-run 2>&1 | tail -1
+        bin=$(RUSTFLAGS="--cfg guard_loom" CARGO_TARGET_DIR="$loom_target" \
+            cargo test -p "$package" --release --test "$test" --no-run --message-format=json 2>/dev/null |
+            python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
         print(m["executable"])')
-    for model in $("$bin" --list 2>/dev/null | sed -n 's/: test$//p'); do
-        t=$(now)
-        if LOOM_MAX_PREEMPTIONS="$preemptions" "$bin" --exact "$model" -q >"$out/loom.$model.log" 2>&1; then
-            ok=true
-        else
-            ok=false
-            status=1
-        fi
-        secs=$(elapsed "$t")
-        echo "   $model: $([ "$ok" = true ] && echo ok || echo FAILED) in ${secs}s"
-        record "{\"suite\":\"loom\",\"test\":\"$model\",\"ok\":$ok,\"preemptions\":$preemptions,\"seconds\":$secs}"
+        for model in $("$bin" --list 2>/dev/null | sed -n 's/: test$//p'); do
+            t=$(now)
+            if LOOM_MAX_PREEMPTIONS="$preemptions" "$bin" --exact "$model" -q >"$out/loom.$model.log" 2>&1; then
+                ok=true
+            else
+                ok=false
+                status=1
+            fi
+            secs=$(elapsed "$t")
+            echo "   $model: $([ "$ok" = true ] && echo ok || echo FAILED) in ${secs}s"
+            record "{\"suite\":\"loom\",\"test\":\"$model\",\"file\":\"$package/tests/$test.rs\",\"ok\":$ok,\"preemptions\":$preemptions,\"seconds\":$secs}"
+        done
     done
     if [ "$mutants" = 1 ]; then
         echo "== loom models against broken copies of the code (reliability/mutants.py)"
