@@ -186,7 +186,7 @@ def render(d):
       f"{env.get('date', '?')}, commit `{env.get('commit', '?')}`, {env.get('cores', '?')} cores, "
       f"Linux {env.get('kernel', '?')}, {env.get('rustc', '?')}, RLIMIT_NOFILE "
       f"{fmt(env.get('nofile'))}. Everything below took {fmt(total.get('seconds'))} s "
-      f"(suites, pinned bugs, loom, valgrind); overall: "
+      f"(suites, pinned bugs, fd pressure, loom, valgrind); overall: "
       f"**{'passed' if total.get('ok') else 'FAILED'}**"
       + ("" if total.get("ok") else f" ({', '.join(failed_steps(d)) or 'see the logs'})") + ".")
     w("")
