@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the reliability suites (tests/reliability_*.rs), the pinned bugs (their ignored
-# tests), the loom models and valgrind over guard-core's tests, and regenerates
+# tests), the per-crate tests whose figures the report shows (guard-os's pressure_figures),
+# the loom models and valgrind over guard-core's tests, and regenerates
 # RELIABILITY.md from what they print (`RELIABILITY {json}` lines) with report.py.
 #
 #   reliability/run.sh                 # CI sizes, debug build (a few minutes on 2 cores)
@@ -112,30 +113,55 @@ EOF
     done
 done
 
+# Figures from per-crate tests that print `RELIABILITY {json}` lines too (package:test).
+# Their failures count like a suite's.
+for entry in guard-os:pressure_figures; do
+    package=${entry%%:*} test=${entry#*:}
+    echo "== $package --test $test ($size)"
+    t=$(now)
+    test_log="$out/$test.log"
+    if cargo test -p "$package" "${profile[@]}" --test "$test" -- --nocapture \
+        >"$test_log" 2>&1; then ok=true; else ok=false; status=1; fi
+    grep '^RELIABILITY ' "$test_log" >>"$log" || true
+    summary=$(grep -E '^test result:' "$test_log" | tail -1 || true)
+    echo "   ${summary:-no result (see $test_log)}"
+    record "$(python3 - "$test" "$ok" "$(elapsed "$t")" "$summary" <<'EOF'
+import json, re, sys
+test, ok, secs, summary = sys.argv[1], sys.argv[2] == "true", float(sys.argv[3]), sys.argv[4]
+counts = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|ignored)", summary)}
+print(json.dumps({"suite": "run", "test": test, "ok": ok, "seconds": secs, **counts}))
+EOF
+)"
+done
+
 if [ "$loom" = 1 ]; then
     echo "== loom models (LOOM_MAX_PREEMPTIONS=$preemptions)"
     loom_target="$target/loom"
-    RUSTFLAGS="--cfg guard_loom" CARGO_TARGET_DIR="$loom_target" \
-        cargo test -p guard-core --release --test loom --no-run 2>&1 | tail -1
-    bin=$(RUSTFLAGS="--cfg guard_loom" CARGO_TARGET_DIR="$loom_target" \
-        cargo test -p guard-core --release --test loom --no-run --message-format=json 2>/dev/null |
-        python3 -c '
+    # package:test of each loom test binary (as .ci/run runs them).
+    for spec in guard-core:loom guard-tokio:lock_loom; do
+        package=${spec%%:*} test=${spec#*:}
+        RUSTFLAGS="--cfg guard_loom" CARGO_TARGET_DIR="$loom_target" \
+            cargo test -p "$package" --release --test "$test" --no-run 2>&1 | tail -1
+        bin=$(RUSTFLAGS="--cfg guard_loom" CARGO_TARGET_DIR="$loom_target" \
+            cargo test -p "$package" --release --test "$test" --no-run --message-format=json 2>/dev/null |
+            python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
         print(m["executable"])')
-    for model in $("$bin" --list 2>/dev/null | sed -n 's/: test$//p'); do
-        t=$(now)
-        if LOOM_MAX_PREEMPTIONS="$preemptions" "$bin" --exact "$model" -q >"$out/loom.$model.log" 2>&1; then
-            ok=true
-        else
-            ok=false
-            status=1
-        fi
-        secs=$(elapsed "$t")
-        echo "   $model: $([ "$ok" = true ] && echo ok || echo FAILED) in ${secs}s"
-        record "{\"suite\":\"loom\",\"test\":\"$model\",\"ok\":$ok,\"preemptions\":$preemptions,\"seconds\":$secs}"
+        for model in $("$bin" --list 2>/dev/null | sed -n 's/: test$//p'); do
+            t=$(now)
+            if LOOM_MAX_PREEMPTIONS="$preemptions" "$bin" --exact "$model" -q >"$out/loom.$model.log" 2>&1; then
+                ok=true
+            else
+                ok=false
+                status=1
+            fi
+            secs=$(elapsed "$t")
+            echo "   $model: $([ "$ok" = true ] && echo ok || echo FAILED) in ${secs}s"
+            record "{\"suite\":\"loom\",\"test\":\"$model\",\"file\":\"$package/tests/$test.rs\",\"ok\":$ok,\"preemptions\":$preemptions,\"seconds\":$secs}"
+        done
     done
     if [ "$mutants" = 1 ]; then
         echo "== loom models against broken copies of the code (reliability/mutants.py)"

@@ -5,6 +5,10 @@
 //! figure beside it. Limits 1024 and 64; 1, 2, 4 and 8 threads; releases that take no
 //! time and releases that take 1 ms. Each configuration runs in a child process with its
 //! own `RLIMIT_NOFILE`. Sizes: CI small, `GUARD_FULL=1` larger.
+//!
+//! Each configuration's figures are also printed as a `RELIABILITY {json}` line (seen with
+//! `--nocapture`), from which `reliability/run.sh` and `reliability/report.py` write the
+//! table in `RELIABILITY.md`.
 
 mod common;
 
@@ -99,7 +103,9 @@ fn child_role(limit: u64) {
             let opens = if delay.is_zero() {
                 common::size(20_000, 500_000)
             } else {
-                common::size(40, 400)
+                // The finalizer closes at most one fd a ms: 8 × 150 opens can leave more
+                // than 1024 closes pending, so the 1 ms rows reach both limits.
+                common::size(150, 400)
             };
             let (g_emfile, g_other, g_time) = run(threads, opens, delay, true);
             guard_core::finalizer::flush().unwrap();
@@ -142,6 +148,23 @@ fn counted_fds_pending_close_never_cause_emfile() {
             println!(
                 "{:>5} {:>7} {:>10} {:>6} | guard: {:>5} {:>5} {:>6} | std: {:>5} {:>5} {:>6}",
                 f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]
+            );
+            println!(
+                "RELIABILITY {{\"suite\":\"pressure\",\"test\":\"counted_fds_pending_close_never_cause_emfile\",\
+                 \"size\":\"{}\",\"limit\":{},\"threads\":{},\"release_ms\":{},\"opens\":{},\
+                 \"guard_emfile\":{},\"guard_other\":{},\"guard_ms\":{},\
+                 \"std_emfile\":{},\"std_other\":{},\"std_ms\":{}}}",
+                if common::full() { "full" } else { "ci" },
+                f[0],
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                f[5],
+                f[6],
+                f[7],
+                f[8],
+                f[9]
             );
             if f[4] != "0" || f[5] != "0" {
                 failures.push(row.clone());
