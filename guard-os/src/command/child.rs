@@ -269,7 +269,7 @@ impl Child {
         let Some(pidfd) = &self.pidfd else {
             return Ok(());
         };
-        match sys::spawn::send_signal(pidfd, signal) {
+        match sys::spawn::send_signal(self.pid, pidfd, signal) {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(sys::ESRCH) => Ok(()), // exited meanwhile
             Err(source) => Err(Error::Kill {
@@ -287,7 +287,7 @@ impl Child {
         let Some(pidfd) = &self.pidfd else {
             return Ok(None); // only in `drop`, after the reaper took it
         };
-        let raw = wait(pidfd, block).map_err(|source| Error::Wait {
+        let raw = wait(self.pid, pidfd, block).map_err(|source| Error::Wait {
             pid: self.pid,
             source,
         })?;
@@ -333,7 +333,7 @@ impl Drop for Child {
             Ok(Some(_)) | Err(_) => {} // reaped, or not ours to reap (ECHILD)
             Ok(None) => {
                 if let Some(pidfd) = self.pidfd.take() {
-                    reaper::adopt(pidfd);
+                    reaper::adopt(self.pid, pidfd);
                 }
             }
         }

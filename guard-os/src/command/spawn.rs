@@ -295,6 +295,7 @@ impl Spawn {
             with_stdio = self.steps.with_moves(stdio.moves())?;
             &mut with_stdio
         };
+        #[cfg(target_os = "linux")]
         let spawned = strings.with_image(|image| {
             // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes
             // only into its own scratch space (allocated in `ChildPlan::new`, never grown),
@@ -302,6 +303,13 @@ impl Spawn {
             // it names stay open: `self.plan` holds them (its duplicates), `stdio` the
             // stdio ends. `image` is valid for the call (`CStrings::with_image`).
             unsafe { spawn(image, &mut || steps.run()) }
+        });
+        #[cfg(not(target_os = "linux"))]
+        let spawned = strings.with_image(|image| {
+            // SAFETY: the sources of the moves stay open: `self.plan` holds them (its
+            // duplicates), `stdio` the stdio ends. `image` is valid for the call
+            // (`CStrings::with_image`).
+            unsafe { spawn(image, steps.moves(), steps.closes_others()) }
         });
         match spawned {
             Ok(s) => Ok(Child::new(
@@ -318,11 +326,17 @@ impl Spawn {
             Err((step, source)) => Err(Error::Spawn {
                 program: PathBuf::from(&self.program),
                 op: match step {
+                    #[cfg(target_os = "linux")]
                     Step::Clone => "clone",
+                    #[cfg(not(target_os = "linux"))]
+                    Step::Clone => "posix_spawn setup",
                     Step::Setup => "placing the kept fds",
                     Step::Chdir => "chdir",
                     Step::Exec => "exec",
+                    #[cfg(target_os = "linux")]
                     Step::Pidfd => "pidfd_open",
+                    #[cfg(not(target_os = "linux"))]
+                    Step::Pidfd => "kqueue",
                 },
                 source,
             }),

@@ -8,8 +8,7 @@ pub(crate) fn errno(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
 
-/// No such process (a child's pidfd: Linux only).
-#[cfg(target_os = "linux")]
+/// No such process (a child that exited meanwhile).
 pub(crate) use libc::ESRCH;
 /// The errno values guard-os tells apart: out of fds (`EMFILE`, `ENFILE`), a number not
 /// below `RLIMIT_NOFILE` (`EINVAL`), not a socket (`ENOTSOCK`).

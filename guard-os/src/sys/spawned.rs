@@ -1,0 +1,121 @@
+//! What every OS's spawn shares: the [`Image`] a child execs, the [`Step`] that failed,
+//! the [`Spawned`] child with the fd that tells when it exits (Linux a pidfd, macOS and
+//! FreeBSD a `kqueue` watching its pid), and `poll(2)` on such fds, which both kinds
+//! answer the same way (readable once the child has exited).
+
+use std::ffi::{CStr, c_char, c_int};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// What the child execs: every pointer array ends with a null pointer, and everything they
+/// point to outlives the spawn.
+#[derive(Debug)]
+pub(crate) struct Image<'a> {
+    /// The paths to try in turn (the `PATH` search, done in the parent), as `execvp` does:
+    /// a path that does not exist moves on to the next.
+    pub(crate) paths: &'a [&'a CStr],
+    pub(crate) argv: &'a [*const c_char],
+    pub(crate) envp: &'a [*const c_char],
+    pub(crate) cwd: Option<&'a CStr>,
+    /// Where the child writes its own pid, in decimal and NUL-terminated, before `execve`:
+    /// the value of an entry of `envp` (`LISTEN_PID=` and room for the digits), so that a
+    /// variable can carry the pid without a shell.
+    pub(crate) pid_slot: Option<PidSlot>,
+}
+
+/// Room in the parent's memory for the child's pid: `len` bytes at `ptr` (at least 11: ten
+/// digits and a NUL), inside a buffer that outlives the spawn and that nothing else reads
+/// or writes while it runs. A raw pointer: the child writes through it while `envp` holds
+/// a pointer into the same buffer.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // there, `/bin/sh` sets it
+pub(crate) struct PidSlot {
+    pub(crate) ptr: *mut u8,
+    pub(crate) len: usize,
+}
+
+/// The child's step that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Creating the child: Linux `mmap` of its stack, or `clone` itself; macOS and FreeBSD
+    /// setting up `posix_spawn`'s attributes and file actions.
+    Clone,
+    /// Placing the fds it keeps: Linux the caller's steps in the child; macOS and
+    /// FreeBSD the parent's copies of sources that collide with a target.
+    Setup,
+    /// `chdir` to the working directory (Linux: macOS's and FreeBSD's `posix_spawn`
+    /// reports a failing `chdir` as its one errno, taken as [`Step::Exec`]).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    Chdir,
+    /// `execve` of every path.
+    Exec,
+    /// Getting the fd that tells when the child exits, for a child that has exec'd (it
+    /// was killed and reaped). Linux: its pidfd (the kernel ignored `CLONE_PIDFD`, before
+    /// Linux 5.2, and `pidfd_open` failed, before 5.3). macOS and FreeBSD: a `kqueue`
+    /// watching its exit (`EVFILT_PROC`, `NOTE_EXIT`).
+    Pidfd,
+}
+
+/// A child that was started; it has exec'd.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub(crate) pid: u32,
+    /// Close-on-exec, readable once the child has exited, and refers to this child only
+    /// (never to a recycled pid): Linux its pidfd, macOS and FreeBSD a `kqueue` with an
+    /// `EVFILT_PROC`/`NOTE_EXIT` filter on its pid (registered before it can be reaped).
+    pub(crate) pidfd: OwnedFd,
+}
+
+/// [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html) of one pidfd (or exit-watching kqueue) for at most
+/// `timeout`: true if its process has exited. Retries on `EINTR` (with the full timeout
+/// again: the caller's grace period is a lower bound).
+pub(crate) fn exited_within(pidfd: impl AsFd, timeout: std::time::Duration) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let ms = c_int::try_from(timeout.as_millis()).unwrap_or(c_int::MAX);
+    let mut p = libc::pollfd {
+        fd: pidfd.as_fd().as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid `pollfd` of an fd borrowed for the call.
+        let n = unsafe { libc::poll(&raw mut p, 1, ms) };
+        if n >= 0 {
+            return Ok(n > 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html) for readability, without
+/// timeout: each entry of `ready` is set to whether its fd in `fds` is readable (a pidfd, or a
+/// child's exit-watching kqueue, is once its process has exited). Retries on `EINTR`.
+pub(crate) fn poll_readable(fds: &[impl AsFd], ready: &mut Vec<bool>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: `polled` is a valid array of `polled.len()` entries, of open fds
+        // borrowed from `fds` for the call.
+        let n = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, -1) };
+        if n >= 0 {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    ready.clear();
+    ready.extend(polled.iter().map(|p| p.revents != 0));
+    Ok(())
+}
