@@ -40,7 +40,7 @@ pub(crate) unsafe fn fd_actions(
     moves: &[(RawFd, RawFd)],
     _close_others: bool,
 ) -> io::Result<()> {
-    use super::super::unix::spawn::check;
+    use super::super::conv::errno_result as check;
     for n in 0..3 {
         // SAFETY: `fcntl(F_GETFD)` reads a flag of a number, open or not.
         let open = unsafe { libc::fcntl(n, libc::F_GETFD) } != -1;

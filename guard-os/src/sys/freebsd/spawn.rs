@@ -44,7 +44,7 @@ pub(crate) unsafe fn fd_actions(
     moves: &[(RawFd, RawFd)],
     close_others: bool,
 ) -> io::Result<()> {
-    use super::super::unix::spawn::check;
+    use super::super::conv::errno_result as check;
     for &(source, target) in moves {
         // SAFETY: an initialised object (contract); `source` is open.
         check(unsafe { libc::posix_spawn_file_actions_adddup2(actions, source, target) })?;

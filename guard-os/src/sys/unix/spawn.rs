@@ -13,6 +13,7 @@
 //! reaper, after it) reaps it, so `kill` before that cannot reach a recycled pid.
 //! Something else that reaps it (`waitpid(-1)`, `SIGCHLD` set to `SIG_IGN`) breaks that.
 
+use super::super::conv::errno_result as check;
 use super::super::os::spawn as os;
 pub(crate) use super::super::spawned::{
     Image, PidSlot, Spawned, Step, exited_within, poll_readable,
@@ -61,15 +62,6 @@ impl Drop for Attrs {
             libc::posix_spawn_file_actions_destroy(&raw mut self.actions);
             libc::posix_spawnattr_destroy(&raw mut self.attr);
         }
-    }
-}
-
-/// A `posix_spawn*` return value (an errno, not `-1`) as a result.
-pub(crate) fn check(r: c_int) -> io::Result<()> {
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(r))
     }
 }
 
