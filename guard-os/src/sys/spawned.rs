@@ -6,6 +6,12 @@
 use std::ffi::{CStr, c_char, c_int};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+#[cfg(any(not(target_os = "linux"), test))]
+use std::os::fd::{FromRawFd, RawFd};
+
+/// `(source, target)` per kept fd.
+#[cfg(any(not(target_os = "linux"), test))]
+type Moves = Vec<(RawFd, RawFd)>;
 
 /// What the child execs: every pointer array ends with a null pointer, and everything they
 /// point to outlives the spawn.
@@ -118,4 +124,104 @@ pub(crate) fn poll_readable(fds: &[impl AsFd], ready: &mut Vec<bool>) -> io::Res
     ready.clear();
     ready.extend(polled.iter().map(|p| p.revents != 0));
     Ok(())
+}
+
+/// For `posix_spawn` (macOS, FreeBSD): `moves` with each source that is also a target
+/// (and, with `copy_in_place`, each source placed at its own number) replaced by a close-on-exec copy
+/// at a number that is no target, and the copies, to hold until the spawn returns.
+#[cfg(any(not(target_os = "linux"), test))]
+pub(crate) fn copy_off_targets(
+    moves: &[(RawFd, RawFd)],
+    copy_in_place: bool,
+) -> io::Result<(Moves, Vec<OwnedFd>)> {
+    let is_target = |n: RawFd| moves.iter().any(|&(_, t)| t == n);
+    let mut copies = Vec::new();
+    let mut out = Vec::with_capacity(moves.len());
+    for &(source, target) in moves {
+        let collides = if source == target {
+            copy_in_place
+        } else {
+            is_target(source)
+        };
+        if !collides {
+            out.push((source, target));
+            continue;
+        }
+        let mut min = 3;
+        loop {
+            // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` creates a new fd at a free number and closes
+            // nothing; `source` is open (the caller's contract). The new fd is ours.
+            let r = unsafe { libc::fcntl(source, libc::F_DUPFD_CLOEXEC, min) };
+            if r == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `r` is a new fd, owned by nobody else.
+            let copy = unsafe { OwnedFd::from_raw_fd(r) };
+            if !is_target(r) {
+                out.push((r, target));
+                copies.push(copy);
+                break;
+            }
+            min = r.saturating_add(1); // dropped: closed, and the next try starts above
+        }
+    }
+    Ok((out, copies))
+}
+
+/// For FreeBSD's file actions: the numbers from 3 up that are no target of `moves` and lie
+/// below the highest (each to close), and the first number above every target (to close
+/// from).
+#[cfg(any(target_os = "freebsd", test))]
+pub(crate) fn closes(moves: &[(RawFd, RawFd)]) -> (Vec<RawFd>, RawFd) {
+    let above = moves
+        .iter()
+        .map(|&(_, t)| t.saturating_add(1))
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let below = (3..above)
+        .filter(|&n| !moves.iter().any(|&(_, t)| t == n))
+        .collect();
+    (below, above)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{closes, copy_off_targets};
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    fn open() -> OwnedFd {
+        std::fs::File::open("/dev/null").unwrap().into()
+    }
+
+    #[test]
+    fn swapped_sources_are_copied_off_every_target() {
+        let (a, b) = (open(), open());
+        let (ra, rb) = (a.as_raw_fd(), b.as_raw_fd());
+        let moves = [(ra, rb), (rb, ra), (ra, 40)];
+        let (out, copies) = copy_off_targets(&moves, false).unwrap();
+        let targets: Vec<_> = moves.iter().map(|m| m.1).collect();
+        assert_eq!(out.iter().map(|m| m.1).collect::<Vec<_>>(), targets);
+        assert!(out.iter().all(|(s, _)| !targets.contains(s)), "{out:?}");
+        assert_eq!(copies.len(), 3, "each source is a target: {out:?}");
+        assert!(crate::sys::is_cloexec(&copies[0]).unwrap());
+    }
+
+    #[test]
+    fn in_place_sources_are_copied_only_when_asked() {
+        let a = open();
+        let ra = a.as_raw_fd();
+        let (out, copies) = copy_off_targets(&[(ra, ra)], false).unwrap();
+        assert_eq!((out, copies.len()), (vec![(ra, ra)], 0));
+        let (out, copies) = copy_off_targets(&[(ra, ra)], true).unwrap();
+        assert_eq!(copies.len(), 1);
+        assert_eq!(out, [(copies[0].as_raw_fd(), ra)]);
+    }
+
+    #[test]
+    fn closes_every_number_but_the_targets() {
+        assert_eq!(closes(&[]), (vec![], 3));
+        assert_eq!(closes(&[(9, 0), (8, 1)]), (vec![], 3));
+        assert_eq!(closes(&[(9, 3), (8, 6)]), (vec![4, 5], 7));
+    }
 }

@@ -52,13 +52,11 @@ pub(crate) unsafe fn fd_actions(
     if !close_others {
         return Ok(());
     }
-    let above = moves.iter().map(|&(_, t)| t + 1).max().unwrap_or(3).max(3);
-    for n in 3..above {
-        if !moves.iter().any(|&(_, t)| t == n) {
-            // SAFETY: an initialised object (contract). FreeBSD's child ignores a close of
-            // a number that is not open.
-            check(unsafe { libc::posix_spawn_file_actions_addclose(actions, n) })?;
-        }
+    let (below, above) = super::super::spawned::closes(moves);
+    for n in below {
+        // SAFETY: an initialised object (contract). FreeBSD's child ignores a close of
+        // a number that is not open.
+        check(unsafe { libc::posix_spawn_file_actions_addclose(actions, n) })?;
     }
     // SAFETY: an initialised object (contract).
     check(unsafe { posix_spawn_file_actions_addclosefrom_np(actions, above) })

@@ -15,6 +15,7 @@
 
 use super::super::conv::errno_result as check;
 use super::super::os::spawn as os;
+use super::super::spawned::copy_off_targets;
 pub(crate) use super::super::spawned::{
     Image, PidSlot, Spawned, Step, exited_within, poll_readable,
 };
@@ -22,9 +23,6 @@ use std::ffi::c_int;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-
-/// `(source, target)` per kept fd.
-type Moves = Vec<(RawFd, RawFd)>;
 
 /// `posix_spawn`'s attributes and file actions, destroyed on drop.
 struct Attrs {
@@ -84,7 +82,8 @@ pub(crate) unsafe fn spawn(
         image.pid_slot.is_none(),
         "LISTEN_PID goes through /bin/sh here"
     );
-    let (moves, _copies) = copy_off_targets(moves).map_err(|e| (Step::Setup, e))?;
+    let (moves, _copies) =
+        copy_off_targets(moves, os::COPY_IN_PLACE).map_err(|e| (Step::Setup, e))?;
     let mut attrs = Attrs::new().map_err(|e| (Step::Clone, e))?;
     // SAFETY: `attrs` holds initialised objects; `moves`' sources are open (contract, and
     // `_copies` holds the copies); `cwd` is a valid C string (contract), copied by the call.
@@ -183,44 +182,6 @@ unsafe fn configure(
         check(unsafe { os::addchdir_np(&raw mut attrs.actions, dir.as_ptr()) })?;
     }
     Ok(())
-}
-
-/// `moves` with each source that is also a target (and, where the OS needs it, each
-/// source placed at its own number: [`os::COPY_IN_PLACE`]) replaced by a close-on-exec copy
-/// at a number that is no target, and the copies, to hold until the spawn returns.
-fn copy_off_targets(moves: &[(RawFd, RawFd)]) -> io::Result<(Moves, Vec<OwnedFd>)> {
-    let is_target = |n: RawFd| moves.iter().any(|&(_, t)| t == n);
-    let mut copies = Vec::new();
-    let mut out = Vec::with_capacity(moves.len());
-    for &(source, target) in moves {
-        let collides = if source == target {
-            os::COPY_IN_PLACE
-        } else {
-            is_target(source)
-        };
-        if !collides {
-            out.push((source, target));
-            continue;
-        }
-        let mut min = 3;
-        loop {
-            // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` creates a new fd at a free number and closes
-            // nothing; `source` is open (the caller's contract). The new fd is ours.
-            let r = unsafe { libc::fcntl(source, libc::F_DUPFD_CLOEXEC, min) };
-            if r == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `r` is a new fd, owned by nobody else.
-            let copy = unsafe { OwnedFd::from_raw_fd(r) };
-            if !is_target(r) {
-                out.push((r, target));
-                copies.push(copy);
-                break;
-            }
-            min = r.saturating_add(1); // dropped: closed, and the next try starts above
-        }
-    }
-    Ok((out, copies))
 }
 
 /// A close-on-exec `kqueue` with an `EVFILT_PROC`/`NOTE_EXIT` filter on `pid`: readable once
