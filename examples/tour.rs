@@ -28,8 +28,6 @@ mod fd_registry_faults;
 mod finaliser_deadlock;
 #[path = "scenarios/handles.rs"]
 mod handles;
-// Linux only: guard's `Spawn` and `Child` are.
-#[cfg(target_os = "linux")]
 #[path = "scenarios/pipeline.rs"]
 mod pipeline;
 #[path = "scenarios/reexec.rs"]
@@ -93,11 +91,8 @@ fn main() -> ExitCode {
     };
     results.push(("reexec", outcome));
 
-    #[cfg(target_os = "linux")]
-    {
-        common::section(&format!("6. {}", pipeline::TITLE), pipeline::ABOUT);
-        results.push(("pipeline", pipeline::run().map(|o| o.verdict)));
-    }
+    common::section(&format!("6. {}", pipeline::TITLE), pipeline::ABOUT);
+    results.push(("pipeline", pipeline::run().map(|o| o.verdict)));
 
     common::section(
         "7. guard::report(): what is live, by type and creation site, and the finalizer's counters",

@@ -253,7 +253,10 @@ pub enum Error {
     Spawn {
         /// The program as the `Command` named it.
         program: PathBuf,
-        /// The failing step: `"clone"`, `"placing the kept fds"`, `"chdir"`, `"exec"`.
+        /// The failing step: `"clone"`, `"placing the kept fds"`, `"chdir"`, `"exec"`,
+        /// `"pidfd_open"`; on macOS and FreeBSD `"posix_spawn setup"`, `"placing the kept
+        /// fds"`, `"exec"` (`posix_spawn`'s result, also for its `chdir` and `dup2`s),
+        /// `"kqueue"`.
         op: &'static str,
         /// The OS error.
         source: io::Error,

@@ -31,16 +31,31 @@
 //!
 //! Linux, macOS and FreeBSD, each through its own mechanisms (`docs/DESIGN.md`, "guard-os
 //! beyond Linux"). Everything is tested on Linux; macOS and FreeBSD are compile-checked
-//! (clippy) in CI. Linux only, and marked so in their docs: `Spawn` and `Child`. Where
-//! they differ:
+//! (clippy) in CI. Where they differ:
 //!
 //! | | Linux | macOS | FreeBSD |
 //! |---|---|---|---|
-//! | `FD_CLOEXEC` at creation | atomic | atomic for files and dups; set just after for sockets and pipes | atomic |
+//! | `FD_CLOEXEC` at creation | atomic | atomic for files and dups; set just after for sockets and pipes (see below) | atomic |
 //! | a child's other fds ([`CommandExt::inherit`]) | `close_range(CLOEXEC)` | `proc_pidinfo` list | `close_range(CLOEXEC)` |
+//! | [`Spawn`] (never `fork`) | `clone(CLONE_VM \| CLONE_VFORK \| CLONE_PIDFD)` | `posix_spawn`, `POSIX_SPAWN_CLOEXEC_DEFAULT`, `addinherit_np` | `posix_spawn`, `addclosefrom_np` (13.1+) |
+//! | [`Child`]: wait, signal, [`AsFd`](std::os::fd::AsFd) | pidfd: `waitid(P_PIDFD)`, `pidfd_send_signal`, the pidfd | pid (ours until reaped): `waitpid`, `kill`, a `kqueue` watching its exit | as macOS |
+//! | `LISTEN_PID` with [`Spawn`] and [`Inherit::listen_fds`] | written by the child | through `/bin/sh` | through `/bin/sh` |
 //! | [`untracked()`] | `/proc/self/fd` | `proc_pidinfo(PROC_PIDLISTFDS)` | `sysctl(kern.proc.filedesc)` |
 //! | [`listen_fds()`]'s thread count | `/proc/self/status` | `proc_pidinfo(PROC_PIDTASKINFO)` | `sysctl(kern.proc.pid)` |
 //! | [`IpcMutex`] | robust pthread mutex | `flock` | `flock` |
+//!
+//! ## macOS: the close-on-exec window
+//!
+//! macOS has no `SOCK_CLOEXEC`, no `accept4`, and `pipe2` only in recent SDKs, so guard-os
+//! creates sockets, accepted connections and pipes and then sets `FD_CLOEXEC`: for a few
+//! instructions such an fd is inheritable. guard's own spawns ([`Spawn`]) are immune: with
+//! `POSIX_SPAWN_CLOEXEC_DEFAULT` a child gets only the fds its file actions name, whatever
+//! other threads do. Other code's spawns are not: a `std::process::Command` (or any
+//! `fork`/`posix_spawn` without that flag) that another thread starts inside the window
+//! gives its child a copy of the fd, which then lives as long as that child (a listener
+//! stays bound, a pipe's reader never sees EOF). [`CommandExt::inherit`] closes that for
+//! the `Command`s it is applied to (its child marks every fd from 3 up close-on-exec);
+//! spawning through [`Spawn`], or from one thread, closes it everywhere.
 //!
 //! # Examples
 //!
@@ -81,19 +96,10 @@ mod socket;
 #[allow(unsafe_code)]
 mod sys;
 
-/// **Linux only**: it is waited for and signalled through a pidfd.
-#[cfg(target_os = "linux")]
 pub use command::Child;
 #[doc(hidden)]
 pub use command::CloexecStrategy;
-/// **Linux only**: it starts children with `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)`.
-/// On macOS and FreeBSD, use [`CommandExt::inherit`] on a `std::process::Command`.
-#[cfg(target_os = "linux")]
-pub use command::Spawn;
-/// **Linux only**: how a [`Spawn`]ed child's stdin, stdout and stderr are set.
-#[cfg(target_os = "linux")]
-pub use command::Stdio;
-pub use command::{CommandExt, Inherit, ListenFd, Registered, listen_fds_command};
+pub use command::{CommandExt, Inherit, ListenFd, Registered, Spawn, Stdio, listen_fds_command};
 pub use error::{Error, Result};
 pub use fd::{
     Fd, Fds, IntoOwnedError, LiveFd, PRESSURE_FLUSH_TIMEOUT, Untracked, fds, pressure_retries,

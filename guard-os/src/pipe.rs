@@ -64,7 +64,6 @@ pub struct PipeReader {
 }
 
 impl PipeReader {
-    #[cfg(target_os = "linux")] // a `Child`'s stdio: Linux only
     /// A read end from an fd registered as one (a child's stdout or stderr, in `command`).
     pub(crate) fn from_registered(fd: Fd) -> PipeReader {
         PipeReader { fd }
@@ -144,7 +143,6 @@ pub struct PipeWriter {
 }
 
 impl PipeWriter {
-    #[cfg(target_os = "linux")] // a `Child`'s stdio: Linux only
     /// A write end from an fd registered as one (a child's stdin, in `command`).
     pub(crate) fn from_registered(fd: Fd) -> PipeWriter {
         PipeWriter {

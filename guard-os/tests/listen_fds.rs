@@ -336,7 +336,6 @@ fn the_in_place_reexec_recipe_hands_the_listener_over() {
     assert_eq!(got["served"], "hello from image 1");
 }
 
-#[cfg(target_os = "linux")] // `Spawn` is Linux only
 /// guard's own spawn execs the program itself (no `/bin/sh`), and the child, before its
 /// `execve`, writes its own pid into `LISTEN_PID`: the child reads it equal to its pid and
 /// takes the listener.
@@ -706,6 +705,3 @@ fn exec1() {
     say("served", served);
     println!("END");
 }
-
-#[cfg(not(target_os = "linux"))]
-fn spawn_sets_listen_pid_without_a_shell() {}

@@ -6,8 +6,8 @@
 //! Tests that open and close fds at a rate, that need a number to stay closed, or that
 //! start children (a zombie check looks at every child of this process), take `FDS` so
 //! that they do not run at once.
-// Linux only: `Spawn` and `Child` are.
-#![cfg(target_os = "linux")]
+// Compiled everywhere; run on Linux only: every check reads /proc/<pid>/fd or
+// /proc/<pid>/stat from outside (macOS and FreeBSD would need their own listing).
 
 mod common;
 
@@ -81,6 +81,10 @@ fn kill_and_check(mut child: Child) {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "checks through /proc/<pid>: Linux only"
+)]
 fn child_gets_exactly_its_keep_list_at_the_numbers_asked() {
     watchdog(60, || {
         let _serial = serial();
@@ -125,6 +129,10 @@ fn child_gets_exactly_its_keep_list_at_the_numbers_asked() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "checks through /proc/<pid>: Linux only"
+)]
 fn swapped_sources_and_targets_land_where_asked() {
     watchdog(60, || {
         let _serial = serial();
@@ -169,6 +177,10 @@ fn churn(stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<usize>> {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "checks through /proc/<pid>: Linux only"
+)]
 fn spawns_under_churn_inherit_nothing_unexpected() {
     let spawns = common::size(200, 1_000);
     watchdog(600, move || {
@@ -200,6 +212,10 @@ fn spawns_under_churn_inherit_nothing_unexpected() {
 /// A missing program, spawned while other threads open and close fds: every spawn is an
 /// `exec` error (`ENOENT`), and nothing is written into the passed pipe.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "checks through /proc/<pid>: Linux only"
+)]
 fn a_missing_program_is_an_error_every_time_and_writes_nothing() {
     let spawns = common::size(1_000, 10_000);
     watchdog(600, move || {
@@ -237,6 +253,10 @@ fn a_missing_program_is_an_error_every_time_and_writes_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "checks through /proc/<pid>: Linux only"
+)]
 fn a_child_killed_by_a_signal_is_reported_as_such() {
     watchdog(60, || {
         let _serial = serial();
@@ -251,6 +271,10 @@ fn a_child_killed_by_a_signal_is_reported_as_such() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "checks through /proc/<pid>: Linux only"
+)]
 fn bad_input_is_a_typed_error() {
     watchdog(60, || {
         let _serial = serial();
@@ -306,6 +330,10 @@ fn bad_input_is_a_typed_error() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "checks through /proc/<pid>: Linux only"
+)]
 fn path_cwd_and_env_are_the_commands() {
     watchdog(60, || {
         let _serial = serial();
@@ -324,6 +352,10 @@ fn path_cwd_and_env_are_the_commands() {
 
 /// Children dropped while they run are reaped by the reaper as they exit.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "checks through /proc/<pid>: Linux only"
+)]
 fn dropped_children_never_stay_zombies() {
     watchdog(120, || {
         let _serial = serial();

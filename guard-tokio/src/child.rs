@@ -1,6 +1,7 @@
-//! Async waits on a child process through its pidfd, which becomes readable when the child
-//! exits ([`pidfd_open(2)`](https://man7.org/linux/man-pages/man2/pidfd_open.2.html)):
-//! [`wait`] for guard's [`Child`](guard_os::Child), [`wait_std`] for std's.
+//! Async waits on a child process through an fd that becomes readable when the child
+//! exits: [`wait`] for guard's [`Child`](guard_os::Child) (its pidfd on Linux, its
+//! exit-watching `kqueue` on macOS and FreeBSD), [`wait_std`] for std's (**Linux only**:
+//! [`pidfd_open(2)`](https://man7.org/linux/man-pages/man2/pidfd_open.2.html)).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -19,8 +20,8 @@ async fn exited(pidfd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits for guard's child to exit, without blocking a runtime worker (its pidfd, polled
-/// by tokio's reactor), and reaps it.
+/// Waits for guard's child to exit, without blocking a runtime worker (its pidfd, or on
+/// macOS and FreeBSD its exit-watching `kqueue`, polled by tokio's reactor), and reaps it.
 ///
 /// Cancel-safe: dropping the future leaves the child as it was (not reaped).
 ///
@@ -58,7 +59,8 @@ pub async fn wait(child: &mut guard_os::Child) -> guard_os::Result<ExitStatus> {
     child.wait()
 }
 
-/// Waits for std's child to exit, without blocking a runtime worker, and reaps it: a
+/// **Linux only** (`pidfd_open`). Waits for std's child to exit, without blocking a
+/// runtime worker, and reaps it: a
 /// pidfd is opened for it
 /// ([`pidfd_open(2)`](https://man7.org/linux/man-pages/man2/pidfd_open.2.html)) and
 /// polled by tokio's reactor. For a child spawned by std's `Command` (with guard's
@@ -90,6 +92,7 @@ pub async fn wait(child: &mut guard_os::Child) -> guard_os::Result<ExitStatus> {
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
+#[cfg(target_os = "linux")]
 pub async fn wait_std(child: &mut std::process::Child) -> io::Result<ExitStatus> {
     if let Some(status) = child.try_wait()? {
         return Ok(status);

@@ -17,8 +17,6 @@
 #![warn(missing_debug_implementations)]
 
 // `AsyncFd::register`, tokio's only constructor that is not deprecated, is `unsafe`.
-// Linux only: guard's `Child` and `pidfd_open` are.
-#[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 pub mod child;
 mod convert;

@@ -1,5 +1,5 @@
 //! [`Child`]: a process started by [`Spawn`](crate::Spawn), waited for and signalled
-//! through its pidfd, with its stdio pipes. Its release (a unique resource, or counted)
+//! through its pidfd (macOS, FreeBSD: its pid, ours until reaped), with its stdio pipes. Its release (a unique resource, or counted)
 //! is in `release.rs`.
 
 use super::reaper;
@@ -19,10 +19,19 @@ use std::time::Duration;
 /// `std::process::Child` offers (wait, try_wait, kill, id, stdio handles,
 /// [`wait_with_output`](Self::wait_with_output)), and a resource.
 ///
-/// Signals go through a pidfd (created with the child, `CLONE_PIDFD`), so they reach this
-/// child and never a process that got its pid after it was reaped. The pidfd is a
-/// registered fd: it shows in [`fds()`](crate::fds) as owned by a `Child`, with the
-/// `spawn` call's site.
+/// Signals reach this child and never a process that got its pid after it was reaped:
+///
+/// - **Linux**: they go through a pidfd (created with the child, `CLONE_PIDFD`), and
+///   waits through `waitid(P_PIDFD)`.
+/// - **macOS and FreeBSD** (no pidfd): through `kill` and `waitpid` on the pid, which
+///   stays this child's until it is reaped, and only this `Child` (or guard-os's reaper,
+///   once it was dropped) reaps it. Anything else in the process that reaps children
+///   (`waitpid(-1)`, `SIGCHLD` set to `SIG_IGN`) breaks that guarantee, and a `wait` then
+///   fails with `ECHILD`. Its fd ([`AsFd`]) is a `kqueue` watching its exit
+///   (`EVFILT_PROC`, `NOTE_EXIT`), readable once it has exited, as a pidfd is.
+///
+/// That fd is registered: it shows in [`fds()`](crate::fds) as owned by a `Child`, with
+/// the `spawn` call's site.
 ///
 /// # As a resource
 ///
@@ -179,7 +188,7 @@ impl Child {
     /// # Errors
     ///
     /// [`Error::Wait`]: [`waitid(P_PIDFD)`](https://man7.org/linux/man-pages/man2/waitid.2.html)
-    /// failed (someone else reaped the child: `ECHILD`).
+    /// (macOS, FreeBSD: `waitpid`) failed (someone else reaped the child: `ECHILD`).
     ///
     /// # Examples
     ///
@@ -220,12 +229,13 @@ impl Child {
         self.reap(false)
     }
 
-    /// Sends `SIGKILL` to the child through its pidfd; `Ok` if it has exited already.
+    /// Sends `SIGKILL` to the child through its pidfd (macOS, FreeBSD: `kill` on its pid,
+    /// not reaped yet); `Ok` if it has exited already.
     ///
     /// # Errors
     ///
     /// [`Error::Kill`]: [`pidfd_send_signal(2)`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
-    /// failed.
+    /// (macOS, FreeBSD: `kill(2)`) failed.
     ///
     /// # Examples
     ///
@@ -243,12 +253,13 @@ impl Child {
     }
 
     /// Sends `signal` (a number, as `kill(2)` takes it: `libc::SIGTERM`) to the child
-    /// through its pidfd; `Ok` if it has exited already.
+    /// through its pidfd (macOS, FreeBSD: `kill` on its pid, not reaped yet); `Ok` if it
+    /// has exited already.
     ///
     /// # Errors
     ///
     /// [`Error::Kill`]: [`pidfd_send_signal(2)`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
-    /// failed (`EINVAL` for a number that is no signal).
+    /// (macOS, FreeBSD: `kill(2)`) failed (`EINVAL` for a number that is no signal).
     ///
     /// # Examples
     ///
@@ -269,7 +280,7 @@ impl Child {
         let Some(pidfd) = &self.pidfd else {
             return Ok(());
         };
-        match sys::spawn::send_signal(pidfd, signal) {
+        match sys::spawn::send_signal(self.pid, pidfd, signal) {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(sys::ESRCH) => Ok(()), // exited meanwhile
             Err(source) => Err(Error::Kill {
@@ -287,7 +298,7 @@ impl Child {
         let Some(pidfd) = &self.pidfd else {
             return Ok(None); // only in `drop`, after the reaper took it
         };
-        let raw = wait(pidfd, block).map_err(|source| Error::Wait {
+        let raw = wait(self.pid, pidfd, block).map_err(|source| Error::Wait {
             pid: self.pid,
             source,
         })?;
@@ -297,8 +308,9 @@ impl Child {
 }
 
 impl AsFd for Child {
-    /// The child's pidfd: readable once the child has exited (so it can be polled, or
-    /// registered with an event loop), valid until the `Child` is dropped.
+    /// The child's pidfd (macOS, FreeBSD: a `kqueue` watching its exit): readable once
+    /// the child has exited (so it can be polled, or registered with an event loop),
+    /// valid until the `Child` is dropped.
     ///
     /// # Examples
     ///
@@ -333,7 +345,7 @@ impl Drop for Child {
             Ok(Some(_)) | Err(_) => {} // reaped, or not ours to reap (ECHILD)
             Ok(None) => {
                 if let Some(pidfd) = self.pidfd.take() {
-                    reaper::adopt(pidfd);
+                    reaper::adopt(self.pid, pidfd);
                 }
             }
         }

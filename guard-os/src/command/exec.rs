@@ -169,7 +169,6 @@ impl ChildPlan {
         }
     }
 
-    #[cfg(target_os = "linux")] // for `Spawn`'s stdio: Linux only
     /// This plan with `extra` moves (a spawn's stdio) after its own.
     ///
     /// # Errors
@@ -196,6 +195,18 @@ impl ChildPlan {
             moves,
             cloexec: self.cloexec,
         })
+    }
+
+    /// (source, target) per kept fd, for `posix_spawn`'s file actions.
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn moves(&self) -> &[(RawFd, RawFd)] {
+        &self.moves
+    }
+
+    /// Whether the child closes every other fd (the plan does not trust `FD_CLOEXEC`).
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn closes_others(&self) -> bool {
+        self.cloexec.is_some()
     }
 
     /// The targets that are no kept fd's source: the numbers to reserve in the parent.

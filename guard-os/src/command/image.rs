@@ -1,6 +1,7 @@
 //! The strings a [`Spawn`](crate::Spawn) hands to `execve`, as C strings built in the
 //! parent: the arguments, the environment (with room for the child to write its own
-//! `LISTEN_PID`), the working directory and the `PATH` candidates.
+//! `LISTEN_PID`; on macOS and FreeBSD, through `/bin/sh`), the working directory and the
+//! `PATH` candidates.
 
 use crate::error::{Error, Result};
 use crate::sys::spawn::{Image, PidSlot};
@@ -18,6 +19,11 @@ const STD_NUL_PLACEHOLDER: &str = "<string-with-nul>";
 /// spare).
 const LISTEN_PID: &[u8] = b"LISTEN_PID=";
 const PID_ROOM: usize = 12;
+
+/// The script that gives `LISTEN_PID` the program's pid where the child cannot write it
+/// (macOS, FreeBSD): `$0` is the program, `$@` its arguments.
+#[cfg(not(target_os = "linux"))]
+const SH_LISTEN_PID: &CStr = c"LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
 
 /// The C strings of one spawn, owned until it returns.
 #[derive(Debug)]
@@ -56,6 +62,20 @@ impl CStrings {
         };
         let program_c = c("program", program)?;
         let mut argv = vec![program_c.clone()];
+        // No child code of guard's runs before the exec on macOS and FreeBSD
+        // (`posix_spawn`): `/bin/sh` sets `LISTEN_PID` to its own pid and execs the program
+        // in its place, as `listen_fds_command` does for std's `Command`.
+        #[cfg(not(target_os = "linux"))]
+        let (program_c, listen_pid) = if listen_pid {
+            argv = [c"/bin/sh", c"-c", SH_LISTEN_PID]
+                .map(CStr::to_owned)
+                .into_iter()
+                .chain(argv)
+                .collect();
+            (c"/bin/sh".to_owned(), false)
+        } else {
+            (program_c, listen_pid)
+        };
         for arg in args {
             argv.push(c("argument", arg)?);
         }

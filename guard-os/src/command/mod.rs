@@ -8,30 +8,21 @@
 //! The receiving side of [`Inherit::listen_fds`], in the child, is
 //! [`listen_fds()`](crate::listen_fds).
 
-#[cfg(target_os = "linux")]
 mod child;
 mod exec;
-#[cfg(target_os = "linux")]
 mod image;
 mod plan;
-#[cfg(target_os = "linux")]
 mod reaper;
 mod registered;
-#[cfg(target_os = "linux")]
 mod release;
 mod reserve;
-#[cfg(target_os = "linux")]
 mod spawn;
-#[cfg(target_os = "linux")]
 mod stdio;
 
-#[cfg(target_os = "linux")]
 pub use child::Child;
 pub use exec::CommandExt;
 pub use plan::{CloexecStrategy, Inherit, listen_fds_command};
 pub use registered::{ListenFd, Registered};
 pub(crate) use reserve::reserved_numbers;
-#[cfg(target_os = "linux")]
 pub use spawn::Spawn;
-#[cfg(target_os = "linux")]
 pub use stdio::Stdio;

@@ -19,10 +19,31 @@ use std::time::Duration;
 /// names, even fds other code opened without `FD_CLOEXEC`.
 ///
 /// Unlike [`CommandExt::inherit`](crate::CommandExt::inherit), which makes std `fork` (any
-/// `pre_exec` hook does), the child shares this process's memory until it execs
-/// (`clone(CLONE_VM | CLONE_VFORK)`): no page table is copied, so the cost does not grow
-/// with the heap. An `exec` failure comes back as [`Error::Spawn`] through memory, never
-/// through an fd. The result is a guard [`Child`], signalled through a pidfd.
+/// `pre_exec` hook does), no page table is copied, so the cost does not grow with the
+/// heap. An `exec` failure comes back as [`Error::Spawn`], never through an fd. The result
+/// is a guard [`Child`].
+///
+/// # Platforms
+///
+/// - **Linux**: the child shares this process's memory until it execs
+///   (`clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)`), runs the plan's steps
+///   (`close_range(CLOSE_RANGE_CLOEXEC)`, then `dup2`s), writes its own `LISTEN_PID`, and
+///   reports a failed step through memory. Signals go through a pidfd.
+/// - **macOS**: [`posix_spawn(2)`](https://developer.apple.com/library/archive/documentation/System/Conceptual/ManPages_iPhoneOS/man2/posix_spawn.2.html)
+///   with `POSIX_SPAWN_CLOEXEC_DEFAULT`: the kernel gives the child only the fds its file
+///   actions name (`adddup2` to each target, `addinherit_np` for 0-2 and for an fd kept at
+///   its own number), so even fds other code opened without `FD_CLOEXEC` never reach it;
+///   the directory through `addchdir_np`.
+/// - **FreeBSD** (13.1+): [`posix_spawn(3)`](https://man.freebsd.org/cgi/man.cgi?query=posix_spawn&sektion=3)
+///   with `adddup2` to each target, then `addclose` below the highest target and
+///   `addclosefrom_np` above it; the directory through `addchdir_np`.
+///
+/// On macOS and FreeBSD a source that is also another fd's target is first copied in this
+/// process (as the Linux child copies it), `LISTEN_PID` is set by `/bin/sh` (as
+/// [`listen_fds_command`](crate::listen_fds_command) does: the program runs as `$0` of
+/// `sh -c`, with the pid `sh` had), and `posix_spawn` reports a failing `chdir` or
+/// `dup2` as the failure of the exec (`op: "exec"`, with its errno). The [`Child`] is
+/// waited for with `waitpid` and signalled with `kill`: see its docs.
 ///
 /// # What is taken from the `Command`
 ///
@@ -46,12 +67,12 @@ use std::time::Duration;
 /// | need | `Spawn` (this) | [`CommandExt::inherit`](crate::CommandExt::inherit) |
 /// |---|---|---|
 /// | spawn cost in a large process | flat: no page table copied | grows with the heap (`fork`): tens of ms per GiB |
-/// | result | guard [`Child`]: a resource (a scope returns its failure), pidfd signals | `std::process::Child` (for APIs that take one) |
+/// | result | guard [`Child`]: a resource (a scope returns its failure), signals that cannot hit a recycled pid | `std::process::Child` (for APIs that take one) |
 /// | stdio | [`Stdio`]: inherit, null, guard pipes | everything std's `Stdio` offers |
 /// | `uid`/`gid`, `process_group`, `arg0`, own `pre_exec` hooks | no | yes |
-/// | `LISTEN_PID` for [`Inherit::listen_fds`] | set by the child itself | through `/bin/sh` ([`listen_fds_command`](crate::listen_fds_command)) |
-/// | exec errors under fd churn | in memory: always typed, never in a passed fd | std's error pipe (placeholders guard the targets) |
-/// | kernel | Linux 5.4+ (pidfds: `pidfd_open`, `waitid(P_PIDFD)`) | any |
+/// | `LISTEN_PID` for [`Inherit::listen_fds`] | set by the child itself (Linux), through `/bin/sh` (macOS, FreeBSD) | through `/bin/sh` ([`listen_fds_command`](crate::listen_fds_command)) |
+/// | exec errors under fd churn | in memory (Linux), `posix_spawn`'s result (macOS, FreeBSD): always typed, never in a passed fd | std's error pipe (placeholders guard the targets) |
+/// | system | Linux 5.4+ (pidfds: `pidfd_open`, `waitid(P_PIDFD)`), macOS, FreeBSD 13.1+ | any |
 ///
 /// Prefer `Spawn`; take `inherit` when a `std::process::Child` or a std-only setting is
 /// needed.
@@ -120,7 +141,8 @@ impl Spawn {
     /// `LISTEN_FDNAMES` are removed from the child's environment, and `LISTEN_PID` is the
     /// child's own pid: the child writes it into a buffer prepared here, just before its
     /// `execve` (no `/bin/sh`, unlike [`listen_fds_command`](crate::listen_fds_command)
-    /// for std's `Command`).
+    /// for std's `Command`). On macOS and FreeBSD, where no code of guard's runs in the
+    /// child, `/bin/sh` sets it and execs the program in its place.
     ///
     /// # Errors
     ///
@@ -246,8 +268,9 @@ impl Spawn {
         self
     }
 
-    /// Starts the child: it has exec'd when this returns. Its pidfd (and its stdio pipes'
-    /// ends, if piped) are registered as created at the caller.
+    /// Starts the child: it has exec'd when this returns. Its pidfd (on macOS and FreeBSD
+    /// its exit-watching `kqueue`) and its stdio pipes' ends, if piped, are registered as
+    /// created at the caller.
     ///
     /// # Errors
     ///
@@ -259,7 +282,7 @@ impl Spawn {
     /// [`keep_as_stdio`](Inherit::keep_as_stdio) fills), [`Error::Spawn`]: the child
     /// could not be created, a step before `exec` failed, or `exec` did (a missing
     /// program: `ENOENT`), or no pidfd could be had (`op: "pidfd_open"`: a kernel before
-    /// 5.3, whose child was killed and reaped; use
+    /// 5.3; on macOS and FreeBSD `op: "kqueue"`), whose child was killed and reaped (use
     /// [`CommandExt::inherit`](crate::CommandExt::inherit) there); a child that failed
     /// was reaped already.
     ///
@@ -295,6 +318,7 @@ impl Spawn {
             with_stdio = self.steps.with_moves(stdio.moves())?;
             &mut with_stdio
         };
+        #[cfg(target_os = "linux")]
         let spawned = strings.with_image(|image| {
             // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes
             // only into its own scratch space (allocated in `ChildPlan::new`, never grown),
@@ -302,6 +326,13 @@ impl Spawn {
             // it names stay open: `self.plan` holds them (its duplicates), `stdio` the
             // stdio ends. `image` is valid for the call (`CStrings::with_image`).
             unsafe { spawn(image, &mut || steps.run()) }
+        });
+        #[cfg(not(target_os = "linux"))]
+        let spawned = strings.with_image(|image| {
+            // SAFETY: the sources of the moves stay open: `self.plan` holds them (its
+            // duplicates), `stdio` the stdio ends. `image` is valid for the call
+            // (`CStrings::with_image`).
+            unsafe { spawn(image, steps.moves(), steps.closes_others()) }
         });
         match spawned {
             Ok(s) => Ok(Child::new(
@@ -318,11 +349,17 @@ impl Spawn {
             Err((step, source)) => Err(Error::Spawn {
                 program: PathBuf::from(&self.program),
                 op: match step {
+                    #[cfg(target_os = "linux")]
                     Step::Clone => "clone",
+                    #[cfg(not(target_os = "linux"))]
+                    Step::Clone => "posix_spawn setup",
                     Step::Setup => "placing the kept fds",
                     Step::Chdir => "chdir",
                     Step::Exec => "exec",
+                    #[cfg(target_os = "linux")]
                     Step::Pidfd => "pidfd_open",
+                    #[cfg(not(target_os = "linux"))]
+                    Step::Pidfd => "kqueue",
                 },
                 source,
             }),

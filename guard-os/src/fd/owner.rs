@@ -27,8 +27,7 @@ pub(crate) enum FdOwner {
     UnixListener,
     UnixStream,
     IpcMutex,
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // `Child` is Linux only
-    /// A child's pidfd.
+    /// A child's exit fd: its pidfd (Linux), its exit-watching `kqueue` (macOS, FreeBSD).
     Child,
 }
 
@@ -111,7 +110,6 @@ mod tests {
         counted::<crate::UnixListener>(FdOwner::UnixListener);
         unique::<crate::UnixStream>(FdOwner::UnixStream);
         counted::<crate::IpcMutex>(FdOwner::IpcMutex);
-        #[cfg(target_os = "linux")]
         unique::<crate::Child>(FdOwner::Child);
         let o = FdOwner::PipeWriter.origin(Location::caller());
         assert_eq!(o.site().line(), line!() - 1);

@@ -17,18 +17,19 @@
 //! mutex), [`apple`] (`proc_pidinfo`, `F_GETPATH`, `SO_ACCEPTCONN`, non-atomic
 //! close-on-exec), [`freebsd`] (`sysctl(KERN_PROC_FILEDESC)`, `close_range`), and
 //! [`unix`], what macOS and FreeBSD share: the child's fd hygiene between `fork` and
-//! `exec`. On Linux that is [`child`], beside [`spawn`] (starting a child with
-//! `clone(CLONE_VM | CLONE_VFORK)`, waiting for it and signalling it through its pidfd),
-//! both Linux only.
+//! `exec`, and [`spawn`] there: `posix_spawn` with each OS's file actions (macOS
+//! `POSIX_SPAWN_CLOEXEC_DEFAULT` and `addinherit_np`, FreeBSD `addclosefrom_np`, in
+//! `apple/spawn.rs` and `freebsd/spawn.rs`), `waitpid`, `kill`, and a `kqueue` watching the
+//! child's exit. On Linux they are [`child`] and [`spawn`] (starting a child with
+//! `clone(CLONE_VM | CLONE_VFORK)`, waiting for it and signalling it through its pidfd).
+//! [`spawned`] is what every OS's spawn shares.
 //!
 //! Syscalls go through rustix wherever it has them; libc where rustix lacks the call
 //! (`close_range(2)`, pthread mutexes, `proc_pidinfo`, `sysctl`) or would need a
 //! `BorrowedFd` for a number not known to be open.
 
 mod conv;
-#[cfg(target_os = "linux")]
-pub(crate) use conv::ESRCH;
-pub(crate) use conv::{EBADF, EINVAL, EMFILE, ENFILE, ENOTSOCK};
+pub(crate) use conv::{EBADF, EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
 mod fd;
 mod fs;
 mod io;
@@ -36,6 +37,7 @@ mod lock;
 mod process;
 mod shm;
 mod socket;
+mod spawned;
 
 #[cfg(target_os = "linux")]
 pub(crate) mod child;
@@ -59,7 +61,7 @@ use freebsd as os;
 #[cfg(not(target_os = "linux"))]
 mod unix;
 #[cfg(not(target_os = "linux"))]
-pub(crate) use unix::child;
+pub(crate) use unix::{child, spawn};
 
 #[cfg(target_os = "macos")]
 pub(crate) use apple::{is_listener, socket_protocol};

@@ -10,61 +10,11 @@
 //! written into an fd) and exits with 127; the parent reaps it and reports the error.
 
 use super::conv::errno;
-use std::ffi::{CStr, c_char, c_int, c_void};
+pub(crate) use super::spawned::{Image, PidSlot, Spawned, Step, exited_within, poll_readable};
+use std::ffi::{c_int, c_void};
 use std::io;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
-
-/// What the child execs: every pointer array ends with a null pointer, and everything they
-/// point to outlives [`spawn`].
-#[derive(Debug)]
-pub(crate) struct Image<'a> {
-    /// The paths to try in turn (the `PATH` search, done in the parent), as `execvp` does:
-    /// a path that does not exist moves on to the next.
-    pub(crate) paths: &'a [&'a CStr],
-    pub(crate) argv: &'a [*const c_char],
-    pub(crate) envp: &'a [*const c_char],
-    pub(crate) cwd: Option<&'a CStr>,
-    /// Where the child writes its own pid, in decimal and NUL-terminated, before `execve`:
-    /// the value of an entry of `envp` (`LISTEN_PID=` and room for the digits), so that a
-    /// variable can carry the pid without a shell.
-    pub(crate) pid_slot: Option<PidSlot>,
-}
-
-/// Room in the parent's memory for the child's pid: `len` bytes at `ptr` (at least 11: ten
-/// digits and a NUL), inside a buffer that outlives [`spawn`] and that nothing else reads
-/// or writes while it runs. A raw pointer: the child writes through it while `envp` holds
-/// a pointer into the same buffer.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PidSlot {
-    pub(crate) ptr: *mut u8,
-    pub(crate) len: usize,
-}
-
-/// The child's step that failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// Creating the child (`mmap` of its stack, or `clone` itself).
-    Clone,
-    /// The caller's steps (placing the fds it keeps).
-    Setup,
-    /// `chdir` to the working directory.
-    Chdir,
-    /// `execve` of every path.
-    Exec,
-    /// Getting a pidfd for a child that has exec'd: the kernel ignored `CLONE_PIDFD`
-    /// (before Linux 5.2) and `pidfd_open` failed (before 5.3). The child was killed and
-    /// reaped.
-    Pidfd,
-}
-
-/// A child that was started; it has exec'd.
-#[derive(Debug)]
-pub(crate) struct Spawned {
-    pub(crate) pid: u32,
-    /// Close-on-exec, refers to this child only (never to a recycled pid).
-    pub(crate) pidfd: OwnedFd,
-}
 
 /// The child's report to the parent, in the parent's memory.
 struct Shared<'a> {
@@ -204,7 +154,7 @@ pub(crate) unsafe fn spawn(
             // Reap it: it is exiting. Blocking: CLONE_VFORK resumes this thread when the
             // child releases its memory, before it has become a zombie, and `WNOHANG`
             // then finds nothing (the child would stay a zombie).
-            let _ = wait(&pidfd, true);
+            let _ = wait(0, &pidfd, true);
             let step = match step {
                 1 => Step::Clone,
                 2 => Step::Setup,
@@ -294,8 +244,9 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
 
 /// [`waitid(P_PIDFD)`](https://man7.org/linux/man-pages/man2/waitid.2.html) with
 /// `WEXITED` (and `WNOHANG` if `!block`): the child's wait status as `waitpid` encodes it,
-/// `None` if it still runs. Retries on `EINTR`.
-pub(crate) fn wait(pidfd: impl AsFd, block: bool) -> io::Result<Option<i32>> {
+/// `None` if it still runs. Retries on `EINTR`. (`pid` is for the other OSes' signature:
+/// the pidfd names the child here.)
+pub(crate) fn wait(_pid: u32, pidfd: impl AsFd, block: bool) -> io::Result<Option<i32>> {
     use rustix::process::{WaitId, WaitIdOptions, waitid};
     let mut options = WaitIdOptions::EXITED;
     if !block {
@@ -318,8 +269,8 @@ pub(crate) fn wait(pidfd: impl AsFd, block: bool) -> io::Result<Option<i32>> {
 }
 
 /// [`pidfd_send_signal(2)`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
-/// of `signal` (a number, as `kill(2)` takes it).
-pub(crate) fn send_signal(pidfd: impl AsFd, signal: c_int) -> io::Result<()> {
+/// of `signal` (a number, as `kill(2)` takes it). (`pid` is for the other OSes' signature.)
+pub(crate) fn send_signal(_pid: u32, pidfd: impl AsFd, signal: c_int) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: plain integers and a null `siginfo` (the kernel fills in a default one).
     let r = unsafe {
@@ -336,58 +287,4 @@ pub(crate) fn send_signal(pidfd: impl AsFd, signal: c_int) -> io::Result<()> {
     } else {
         Ok(())
     }
-}
-
-/// [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html) of one pidfd for at most
-/// `timeout`: true if its process has exited. Retries on `EINTR` (with the full timeout
-/// again: the caller's grace period is a lower bound).
-pub(crate) fn exited_within(pidfd: impl AsFd, timeout: std::time::Duration) -> io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    let ms = c_int::try_from(timeout.as_millis()).unwrap_or(c_int::MAX);
-    let mut p = libc::pollfd {
-        fd: pidfd.as_fd().as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: one valid `pollfd` of an fd borrowed for the call.
-        let n = unsafe { libc::poll(&raw mut p, 1, ms) };
-        if n >= 0 {
-            return Ok(n > 0);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
-/// [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html) for readability, without
-/// timeout: each entry of `ready` is set to whether its fd in `fds` is readable (a pidfd is
-/// once its process has exited). Retries on `EINTR`.
-pub(crate) fn poll_readable(fds: &[impl AsFd], ready: &mut Vec<bool>) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let mut polled: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    loop {
-        // SAFETY: `polled` is a valid array of `polled.len()` entries, of open fds
-        // borrowed from `fds` for the call.
-        let n = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, -1) };
-        if n >= 0 {
-            break;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-    ready.clear();
-    ready.extend(polled.iter().map(|p| p.revents != 0));
-    Ok(())
 }

@@ -1,9 +1,10 @@
 //! FreeBSD's own mechanisms: the fds open in the process, what each refers to and the
 //! thread count from `sysctl(KERN_PROC)`, and `close_range(CLOSE_RANGE_CLOEXEC)` in the
-//! child between `fork` and `exec`.
+//! child between `fork` and `exec`, and a spawn's fd steps (`addclosefrom_np`).
 
 pub(crate) mod child;
 mod process;
+pub(crate) mod spawn;
 
 pub(crate) use process::{fd_target, open_fds, thread_count};
 
