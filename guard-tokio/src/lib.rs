@@ -41,7 +41,7 @@
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 //!
-//! [`scope`]: resources released newest first at the scope's end, each awaited; a lock
+//! [`scope`](mod@scope): resources released newest first at the scope's end, each awaited; a lock
 //! guard enters as it is.
 //!
 //! ```
@@ -109,7 +109,7 @@
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 //!
-//! [`flush()`] (module `flush`): await the finalizer's releases without blocking a worker.
+//! [`flush()`](fn@flush) (module `flush`): await the finalizer's releases without blocking a worker.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
