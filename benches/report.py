@@ -3,7 +3,8 @@
 benches/svg.py) from criterion's output and the cross-language peers' figures. Run by
 benches/run-all.sh; never edit BENCHMARKS.md by hand.
 
-`--spawn-only` prints the spawn sections and rewrites the two plots from whatever figures
+`--out PATH` writes the report to PATH instead of BENCHMARKS.md and leaves the plots alone
+(to check that a section renders from a partial local run). `--spawn-only` prints the spawn sections and rewrites the two plots from whatever figures
 there are (a run of the spawn groups and peers alone), leaving BENCHMARKS.md as it is.
 
 Reads target/criterion/**/new/{benchmark,estimates}.json (the median of each benchmark)
@@ -197,6 +198,47 @@ SECTIONS = [
      ]),
 ]
 
+
+# guard-tokio (benches/async_lock.rs, benches/async_io.rs) and the census (benches/census.rs).
+ASYNC_LOCKS = [("tokio::sync::Mutex", "tokio"), ("async-lock's `Mutex`", "async-lock"),
+               ("`parking_lot::Mutex` (blocking the worker)", "parking_lot")]
+ASYNC_CONTENDED_TARGET = {"async-lock": ("<=", 1.0)}
+IPC_PEERS = [("guard-os's blocking `IpcMutex` in `spawn_blocking`", "guard_os_ipc_mutex_spawn_blocking"),
+             ("std `File::lock` in `spawn_blocking`", "std_file_lock_spawn_blocking")]
+SECTIONS += [
+    ("The async mutex: lock + unlock, uncontended",
+     "guard-tokio's `Mutex` (cannot futurelock by hand-off, with the held-too-long detector) vs the "
+     "async mutexes users reach for today, one task on a current-thread runtime (benches/async_lock.rs).",
+     [(f"vs {name}", "async_lock/uncontended/guard", f"async_lock/uncontended/{peer}",
+       ("<=", 1.1) if peer == "tokio" else None) for name, peer in ASYNC_LOCKS]),
+    ("The async mutex, contended",
+     "2, 8 or 64 tasks on a 2-worker multi-thread runtime share 16,384 increments behind one "
+     "lock; the time to finish all.",
+     [(f"{tasks} tasks, vs {name}", f"async_lock/contended/{tasks}/guard", f"async_lock/contended/{tasks}/{peer}",
+       ASYNC_CONTENDED_TARGET.get(peer)) for tasks in (2, 8, 64) for name, peer in ASYNC_LOCKS]),
+    ("The async inter-process mutex: lock + unlock",
+     "guard-tokio's `IpcMutex` (no worker blocks; its holder thread takes the OS lock) vs what a "
+     "tokio user writes today: lock and unlock inside one `spawn_blocking` (benches/async_io.rs). "
+     "Uncontended: one task, per acquisition; contended: 2 or 8 tasks share 512 acquisitions, "
+     "the time to finish all (the `File::lock` peer opens one `File` per task).",
+     [(f"{what}, vs {name}", f"async_io/ipc_{group}/guard_tokio_ipc_mutex", f"async_io/ipc_{group}/{peer}",
+       ("<=", 1.0))
+      for what, group in (("uncontended", "uncontended"), ("2 tasks", "contended/2"), ("8 tasks", "contended/8"))
+      for name, peer in IPC_PEERS]),
+    ("Async sockets: a 64-byte ping-pong over loopback TCP",
+     "Per round trip, two tasks on a 2-worker runtime, `TCP_NODELAY` (benches/async_io.rs).",
+     [("`Async<guard_os::TcpStream>` vs `tokio::net::TcpStream`", "async_io/tcp_ping_pong/guard_async_tcp_stream",
+       "async_io/tcp_ping_pong/tokio_tcp_stream", ("<=", 1.05))]),
+    ("The census: `report()` over 10,000 live sites",
+     "One report, and one report formatted to text (benches/census.rs).",
+     [("`report()` vs `report().to_string()`", "census/report_10k/report", "census/report_10k/report_to_string", None)]),
+    ("The census: a new creation site while reports run",
+     "A fresh thread's first `Counted::new` (thread spawn included), with no report running and "
+     "while another thread takes `report()` over 10,000 live sites in a loop (benches/census.rs).",
+     [("while reporting 10k sites, vs idle", "census/new_site_during_report/reporting_10k",
+       "census/new_site_during_report/idle", None)]),
+]
+
 ABSOLUTE = [
     ("registry register + deregister", "registry/register_deregister/guard_registry", 40.0, 1),
     ("registry `for_each` per entry (10k entries)", "registry/for_each_10k/guard_leased", 10.0, 10_000),
@@ -274,7 +316,10 @@ def spawn_svgs(medians, peers):
 
 
 def main():
-    spawn_only = "--spawn-only" in sys.argv[1:]
+    args = sys.argv[1:]
+    spawn_only = "--spawn-only" in args
+    # `--out PATH`: write there instead of BENCHMARKS.md (to check a section renders).
+    out = args[args.index("--out") + 1] if "--out" in args else os.path.join(ROOT, "BENCHMARKS.md")
     medians = load_criterion()
     peers = load_peers()
     if not medians and not spawn_only:
@@ -311,16 +356,17 @@ def main():
             missed.append(what)
         lines.append(f"| {what} | {fmt_ns(v)} | ≤ {limit:g} ns | {state} |")
     lines.append("")
-    lines += spawn_svgs(medians, peers)
+    if "--out" not in args:
+        lines += spawn_svgs(medians, peers)
     lines += ["## Targets missed", ""]
     lines += [f"- {m}" for m in missed] or ["- none"]
     lines.append("")
     notes = os.path.join(ROOT, "benches/NOTES.md")
     if os.path.exists(notes):
         lines += ["## Why, where a target is missed", "", open(notes).read().strip(), ""]
-    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
+    with open(out, "w") as f:
         f.write("\n".join(lines))
-    print("wrote BENCHMARKS.md, benches/spawn.svg and benches/spawn_fds.svg")
+    print(f"wrote {out}" + ("" if "--out" in args else ", benches/spawn.svg and benches/spawn_fds.svg"))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf target/criterion
-cargo bench --bench counted --bench scope --bench registry --bench os
+cargo bench --bench counted --bench scope --bench registry --bench census --bench os \
+    --bench async_lock --bench async_io
 benches/peers/run.sh
 python3 benches/report.py

@@ -221,7 +221,7 @@ fn futurelock_tokio_mutex_hangs_guard_mutex_completes_held_guard_is_named() {
     assert_eq!(out.guard_total, Some(10), "op2 took guard's lock: {out:?}");
     let report = out.report.as_deref().expect("the detector's report");
     assert!(
-        report.contains("examples/scenarios/futurelock.rs") && report.contains("held since"),
+        report.contains("examples/scenarios/futurelock.rs") && report.contains("acquired at"),
         "{report}"
     );
     assert_eq!(
@@ -232,7 +232,7 @@ fn futurelock_tokio_mutex_hangs_guard_mutex_completes_held_guard_is_named() {
     assert!(
         out.timeout
             .as_deref()
-            .is_some_and(|t| t.contains("held since")),
+            .is_some_and(|t| t.contains("acquired at")),
         "{out:?}"
     );
     assert!(out.verdict.held(), "{:?}", out.verdict.failures());

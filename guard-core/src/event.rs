@@ -205,7 +205,7 @@ impl fmt::Display for Event<'_> {
                     waited.as_secs_f64()
                 )?;
                 match holder_site {
-                    Some(held) => write!(f, "held since {held}")?,
+                    Some(held) => write!(f, "acquired at {held}")?,
                     None => write!(f, "free, but no waiter polled has taken it")?,
                 }
                 if let Some(task) = holder_task {
@@ -382,7 +382,7 @@ mod tests {
             text.starts_with("waited 1.500s for `app::Cache` created at "),
             "{text}"
         );
-        assert!(text.contains("(2 waiting); held since "), "{text}");
+        assert!(text.contains("(2 waiting); acquired at "), "{text}");
         assert!(text.contains(" by task 7: "), "{text}");
     }
 

@@ -301,7 +301,7 @@ where
     }
 }
 
-impl<T: AsFd + AsRawFd> AsyncWrite for Async<T>
+impl<T: AsFd + AsRawFd + 'static> AsyncWrite for Async<T>
 where
     for<'a> &'a T: Write,
 {
@@ -318,10 +318,21 @@ where
     }
 
     /// `shutdown(Write)` on a socket (the peer reads EOF; the fd stays open and guard's);
-    /// nothing on a pipe, whose end sees EOF only when the writer is released. A stream's
-    /// release shuts down again, which fails with `ENOTCONN` once the peer has closed too:
-    /// release it without this, or expect that error.
+    /// nothing on a pipe, whose end sees EOF only when the writer is released. On guard's
+    /// [`TcpStream`] and [`UnixStream`] it is their
+    /// [`shutdown_write`](TcpStream::shutdown_write): their release then only closes (it
+    /// does not shut down again, which would fail with `ENOTCONN` once the peer has closed).
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let io: &dyn std::any::Any = self.fd.get_ref();
+        let guard_stream = if let Some(s) = io.downcast_ref::<TcpStream>() {
+            Some(s.shutdown_write())
+        } else {
+            io.downcast_ref::<UnixStream>()
+                .map(UnixStream::shutdown_write)
+        };
+        if let Some(done) = guard_stream {
+            return Poll::Ready(done.map_err(io::Error::from));
+        }
         match rustix::net::shutdown(self.fd.get_ref(), rustix::net::Shutdown::Write) {
             Err(rustix::io::Errno::NOTSOCK) => Poll::Ready(Ok(())),
             other => Poll::Ready(other.map_err(io::Error::from)),

@@ -7,12 +7,71 @@
 //! takes and releases the OS lock for the tasks of this process, one acquisition at a
 //! time; the tasks queue for it on an async mutex (FIFO, cancel-safe) in front. A task
 //! waiting for another process, or for another task of its own thread, only awaits.
+//!
+//! Back-to-back acquisitions by tasks of this process skip the holder thread: a task that
+//! unlocks while another task of this process waits leaves the OS lock held by the holder
+//! thread and passes it on with its turn (at most [`PASSES`] times in a row, then it
+//! unlocks for real, so other processes get their chance). The last task that stops
+//! wanting it (unlocking, or dropping its lock future) has the holder thread unlock it.
 
 use guard_core::{Resource, UniqueResource};
 use guard_os::LockError;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use tokio::sync::{OwnedMutexGuard, oneshot};
+
+/// How many times in a row the OS lock is passed from task to task of this process
+/// without being unlocked.
+const PASSES: u32 = 32;
+
+/// What the tasks of one [`IpcMutex`] (and its clones) share.
+struct Shared {
+    /// The turn among this process's tasks, and the OS acquisition kept between two turns.
+    queue: Arc<tokio::sync::Mutex<Kept>>,
+    /// Tasks that asked for the lock and have neither unlocked nor given up yet.
+    wanting: AtomicUsize,
+}
+
+/// The OS acquisition passed from one task's turn to the next, and how many passes ran.
+#[derive(Default)]
+struct Kept {
+    held: Option<Held>,
+    passes: u32,
+}
+
+impl Shared {
+    /// When no task wants the lock any more and the OS lock was left held for one, unlocks
+    /// it. Whoever holds the turn instead (a task that just came) takes the kept lock.
+    fn settle(&self) {
+        if self.wanting.load(Ordering::SeqCst) == 0
+            && let Ok(mut kept) = self.queue.try_lock()
+        {
+            kept.passes = 0;
+            if let Some(held) = kept.held.take() {
+                let _ = held.ask(Command::Unlock);
+            }
+        }
+    }
+}
+
+/// A task's want of the lock, from its `lock()` call to its unlock (or until it gives up):
+/// counted in [`Shared::wanting`].
+struct Want(Arc<Shared>);
+
+impl Want {
+    fn new(shared: &Arc<Shared>) -> Want {
+        shared.wanting.fetch_add(1, Ordering::SeqCst);
+        Want(Arc::clone(shared))
+    }
+}
+
+impl Drop for Want {
+    fn drop(&mut self) {
+        self.0.wanting.fetch_sub(1, Ordering::SeqCst);
+        self.0.settle();
+    }
+}
 
 /// What a task asks of the holder thread.
 struct Request {
@@ -25,6 +84,18 @@ struct Request {
 struct Held {
     commands: mpsc::Sender<Command>,
     poisoned: bool,
+}
+
+impl Held {
+    /// Asks the holder thread to do `command` and waits for its answer.
+    fn ask(
+        &self,
+        command: fn(mpsc::SyncSender<guard_os::Result<()>>) -> Command,
+    ) -> Option<guard_os::Result<()>> {
+        let (done, result) = mpsc::sync_channel(1);
+        self.commands.send(command(done)).ok()?;
+        result.recv().ok()
+    }
 }
 
 /// What the task of a held lock asks of the holder thread.
@@ -122,7 +193,7 @@ fn holder(mutex: &guard_os::IpcMutex, requests: mpsc::Receiver<Request>) {
 #[derive(Clone)]
 pub struct IpcMutex {
     requests: mpsc::Sender<Request>,
-    queue: Arc<tokio::sync::Mutex<()>>,
+    shared: Arc<Shared>,
     path: Arc<std::path::Path>,
 }
 
@@ -170,7 +241,10 @@ impl IpcMutex {
             })?;
         Ok(IpcMutex {
             requests,
-            queue: Arc::new(tokio::sync::Mutex::new(())),
+            shared: Arc::new(Shared {
+                queue: Arc::new(tokio::sync::Mutex::new(Kept::default())),
+                wanting: AtomicUsize::new(0),
+            }),
             path,
         })
     }
@@ -231,17 +305,26 @@ impl IpcMutex {
     }
 
     async fn acquire(&self, poisoned_ok: bool) -> Result<IpcLock, LockError> {
-        let turn = Arc::clone(&self.queue).lock_owned().await;
-        let (reply, granted) = oneshot::channel();
-        let gone = || LockError::Os(gone(&self.path));
-        self.requests
-            .send(Request { poisoned_ok, reply })
-            .map_err(|_| gone())?;
-        let held = granted.await.map_err(|_| gone())??;
+        // Declared before the turn: dropped (given up) after it.
+        let want = Want::new(&self.shared);
+        let mut turn = Arc::clone(&self.shared.queue).lock_owned().await;
+        let held = match turn.held.take() {
+            // Passed on by the task before: the holder thread still has the OS lock.
+            Some(held) => held,
+            None => {
+                let (reply, granted) = oneshot::channel();
+                let gone = || LockError::Os(gone(&self.path));
+                self.requests
+                    .send(Request { poisoned_ok, reply })
+                    .map_err(|_| gone())?;
+                granted.await.map_err(|_| gone())??
+            }
+        };
         Ok(IpcLock {
             path: Arc::clone(&self.path),
             held: Some(held),
-            _turn: turn,
+            turn: Some(turn),
+            _want: want,
         })
     }
 }
@@ -269,7 +352,10 @@ pub struct IpcLock {
     path: Arc<std::path::Path>,
     /// Declared first: on a drop, the OS lock goes before the next task's turn.
     held: Option<Held>,
-    _turn: OwnedMutexGuard<()>,
+    /// `None` only while being unlocked.
+    turn: Option<OwnedMutexGuard<Kept>>,
+    /// Declared last: given up after the turn, so that [`Shared::settle`] can take it.
+    _want: Want,
 }
 
 impl IpcLock {
@@ -305,7 +391,8 @@ impl IpcLock {
 
     /// Unlocks now, as [`guard_os::IpcLock::unlock`] (records "free", then unlocks). Waits
     /// only for the holder thread's `pthread_mutex_unlock`, which never waits for another
-    /// holder.
+    /// holder. If another task of this process waits for the mutex, the OS lock is passed
+    /// to it instead (at most 32 times in a row), without a round trip to the holder thread.
     ///
     /// # Errors
     ///
@@ -315,8 +402,21 @@ impl IpcLock {
     ///
     /// See [`IpcMutex`].
     pub fn unlock(mut self) -> guard_os::Result<()> {
+        let others_wait = self._want.0.wanting.load(Ordering::SeqCst) > 1;
+        if let (Some(turn), Some(held)) = (&mut self.turn, &self.held)
+            && others_wait
+            && !held.poisoned
+            && turn.passes < PASSES
+        {
+            turn.passes += 1;
+            turn.held = self.held.take();
+            return Ok(());
+        }
         let result = self.ask(Command::Unlock);
         self.held = None;
+        if let Some(turn) = &mut self.turn {
+            turn.passes = 0;
+        }
         result
     }
 
@@ -328,9 +428,7 @@ impl IpcLock {
         let Some(held) = &self.held else {
             return Err(gone());
         };
-        let (done, result) = mpsc::sync_channel(1);
-        held.commands.send(command(done)).map_err(|_| gone())?;
-        result.recv().map_err(|_| gone())?
+        held.ask(command).ok_or_else(gone)?
     }
 }
 

@@ -279,3 +279,40 @@ fn flush_does_not_block_the_worker() {
         assert_eq!(guard_core::finalizer::stats().pending, 0);
     });
 }
+
+/// tokio's `shutdown` on an `Async` guard stream, then the peer closes too: the stream's
+/// release (drop, `close`, a scope's end) must not shut down again, which fails with
+/// `ENOTCONN` on a TCP connection that is gone. It did before: `close()` returned
+/// `Error::Shutdown` (`ENOTCONN`), and a drop reported it.
+#[test]
+fn release_after_tokios_shutdown_and_the_peers_close_is_not_an_error() {
+    let _s = serial();
+    current_thread(|| async {
+        let listener = guard_os::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = guard_os::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (b, _) = listener.accept().unwrap();
+        let mut a = Async::new(a).unwrap();
+        let mut b = Async::new(b).unwrap();
+        a.shutdown().await.unwrap(); // the user's shutdown(Write): b reads EOF
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).await.unwrap();
+        b.into_inner().unwrap().close().unwrap(); // b's FIN: the connection is gone
+        a.read_to_end(&mut got).await.unwrap(); // a has read b's FIN
+        a.into_inner().unwrap().close().unwrap();
+
+        // The same with a Unix stream pair, and guard-os's own `shutdown_write`.
+        let (a, b) = guard_os::UnixStream::pair().unwrap();
+        let mut a = Async::new(a).unwrap();
+        a.shutdown().await.unwrap();
+        a.into_inner().unwrap().close().unwrap();
+        b.close().unwrap();
+        let listener = guard_os::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = guard_os::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (b, _) = listener.accept().unwrap();
+        a.shutdown_write().unwrap();
+        assert_eq!(std::io::Read::read(&mut &b, &mut [0; 8]).unwrap(), 0);
+        b.close().unwrap();
+        assert_eq!(std::io::Read::read(&mut &a, &mut [0; 8]).unwrap(), 0);
+        a.close().unwrap();
+    });
+}

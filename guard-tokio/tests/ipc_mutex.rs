@@ -119,6 +119,56 @@ fn a_cancelled_lock_leaves_the_mutex_usable() {
     guard_os::IpcMutex::remove(&n).unwrap();
 }
 
+/// Whether another handle (another thread, as another process would) can take the OS
+/// lock now.
+fn free_for_others(n: &str) -> bool {
+    let n = n.to_owned();
+    std::thread::spawn(move || {
+        let other = guard_os::IpcMutex::open(&n).unwrap();
+        let got = other.try_lock().unwrap().map(guard_os::IpcLock::unlock);
+        got.is_some()
+    })
+    .join()
+    .unwrap()
+}
+
+/// A task unlocking while another task of this process waits passes the OS lock on
+/// without unlocking it; the OS lock is unlocked for other processes once no task wants
+/// it: after the last unlock, and when the task it was passed to gives up before taking it.
+#[test]
+fn a_passed_lock_is_unlocked_once_no_task_wants_it() {
+    let n = name("pass");
+    let m = guard_tokio::IpcMutex::open(&n).unwrap();
+    let nn = n.clone();
+    on_runtime(false, async move {
+        // Passed to a waiter that takes it, then unlocked by the last one.
+        let held = m.lock().await.unwrap();
+        let waiter = tokio::spawn({
+            let m = m.clone();
+            async move { m.lock().await.unwrap().unlock().unwrap() }
+        });
+        tokio::task::yield_now().await; // the waiter queues
+        held.unlock().unwrap(); // passed on: still held for the waiter
+        assert!(!free_for_others(&nn), "passed, not unlocked");
+        waiter.await.unwrap();
+        assert!(free_for_others(&nn), "the last task unlocked it");
+
+        // Passed to a waiter that is cancelled before it takes it.
+        let held = m.lock().await.unwrap();
+        let waiter = tokio::spawn({
+            let m = m.clone();
+            async move { m.lock().await.unwrap().unlock().unwrap() }
+        });
+        tokio::task::yield_now().await;
+        held.unlock().unwrap();
+        waiter.abort(); // dropped while its turn is granted, before it ran
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        assert!(free_for_others(&nn), "given up: unlocked");
+        m.lock().await.unwrap().unlock().unwrap();
+    });
+    guard_os::IpcMutex::remove(&n).unwrap();
+}
+
 /// The read-modify-write of a counter file, `n` times, under the lock.
 async fn increment(m: &guard_tokio::IpcMutex, file: &std::path::Path, n: u64) {
     for _ in 0..n {

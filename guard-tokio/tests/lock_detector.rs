@@ -102,7 +102,7 @@ fn a_guard_held_across_select_is_named_with_both_sites_once() {
     assert_eq!(holder.line(), acquired, "op1's acquisition site");
     assert!(report.holder_task.is_some(), "the holder's task");
     assert_eq!(report.waiters, 1);
-    assert!(report.text.contains("held since"), "{}", report.text);
+    assert!(report.text.contains("acquired at"), "{}", report.text);
     assert_eq!(timeout.holder_site(), Some(holder));
     assert_eq!(timeout.site(), report.site);
     assert_eq!(timeout.holder_task(), report.holder_task);

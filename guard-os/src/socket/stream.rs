@@ -10,6 +10,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A new socket (`SOCK_CLOEXEC`, set atomically), retried once after draining the
 /// finalizer on `EMFILE`/`ENFILE`.
@@ -51,12 +52,16 @@ pub(super) fn accept(listener: &Fd) -> Result<(OwnedFd, SockAddr)> {
 /// The common part of both stream types: a unique socket fd.
 pub(super) struct Stream {
     pub(super) fd: UniqueFd,
+    /// Set by [`shutdown_write`](crate::TcpStream::shutdown_write): the release does not
+    /// shut down again (which fails with `ENOTCONN` once the peer has closed too).
+    write_shut: AtomicBool,
 }
 
 impl Stream {
     pub(super) fn new(fd: OwnedFd, ty: FdOwner, site: &'static Location<'static>) -> Stream {
         Stream {
             fd: UniqueFd::new(Fd::register(fd, ty, site)),
+            write_shut: AtomicBool::new(false),
         }
     }
 
@@ -64,14 +69,27 @@ impl Stream {
         self.fd.get()
     }
 
-    /// shutdown(Write), then close; both errors returned. Takes the fd: runs once.
+    /// shutdown(Write) now, remembered so that the release does not repeat it.
+    pub(super) fn shutdown_write(&self) -> Result<()> {
+        sys::shutdown_write(self.fd()).map_err(|source| Error::Shutdown {
+            fd: self.fd().as_raw_fd(),
+            source,
+        })?;
+        self.write_shut.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// shutdown(Write) (unless the user did it already), then close; both errors
+    /// returned. Takes the fd: runs once.
     pub(super) fn finish(&mut self) -> Result<()> {
         let Some(fd) = self.fd.take() else {
             return Ok(());
         };
         let n = fd.as_raw_fd();
         let mut errors = Vec::new();
-        if let Err(source) = sys::shutdown_write(&fd) {
+        if !*self.write_shut.get_mut()
+            && let Err(source) = sys::shutdown_write(&fd)
+        {
             errors.push(Error::Shutdown { fd: n, source });
         }
         if let Err(e) = fd.close() {
@@ -103,7 +121,8 @@ macro_rules! stream_common {
             /// [`Error::Shutdown`] and/or [`Error::Close`], all of them; the fd is closed
             /// and deregistered anyway. After the peer reset the connection (an `RST`),
             /// `shutdown` fails with `ENOTCONN`, so `close()` returns that
-            /// [`Error::Shutdown`] although the fd was closed fine.
+            /// [`Error::Shutdown`] although the fd was closed fine. After
+            /// [`shutdown_write`](Self::shutdown_write), `close()` only closes.
             ///
             /// # Examples
             ///
@@ -117,6 +136,29 @@ macro_rules! stream_common {
             /// ```
             pub fn close(mut self) -> $crate::Result<()> {
                 self.0.finish()
+            }
+
+            /// Shuts down the writing half now (`shutdown(Write)`: the peer reads EOF; reads
+            /// still work). The release then only closes: it does not shut down again,
+            /// which would fail with `ENOTCONN` once the peer has closed too.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Shutdown`] with the OS error (`ENOTCONN` if the connection is gone).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::io::Read;
+            #[doc = $pair]
+            /// a.shutdown_write()?;
+            /// assert_eq!((&b).read(&mut [0; 8])?, 0); // the peer reads EOF
+            /// b.close()?;
+            /// a.close()?; // closes only: no second shutdown, no `ENOTCONN`
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn shutdown_write(&self) -> $crate::Result<()> {
+                self.0.shutdown_write()
             }
 
             /// Sets the read timeout

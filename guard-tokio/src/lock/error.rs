@@ -27,7 +27,7 @@ impl fmt::Display for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "`{}` created at {}", self.lock, self.site)?;
         if let Some(site) = self.holder.site {
-            write!(f, ", held since {site}")?;
+            write!(f, ", acquired at {site}")?;
         }
         if let Some(task) = self.holder.task {
             write!(f, " by task {task}")?;
