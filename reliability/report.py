@@ -684,12 +684,33 @@ WAVE = [
          "guard-tokio/tests/ipc_mutex.rs",
          "guard-os's blocking lock, held across an await by one task while another of the "
          "same thread locked it, returned `EDEADLK` at once; the async lock waits instead."),
+        ("release_after_tokios_shutdown_and_the_peers_close_is_not_an_error",
+         "guard-tokio/tests/interop.rs",
+         "A guard stream shut down through tokio (`AsyncWriteExt::shutdown` on `Async`) "
+         "then closed after the peer's close: the release returned `Error::Shutdown` "
+         "(`ENOTCONN`). The stream now remembers its shutdown and only closes."),
+        ("a_passed_lock_is_unlocked_once_no_task_wants_it", "guard-tokio/tests/ipc_mutex.rs",
+         "New check of the pass-on (the OS lock handed from task to task without the "
+         "holder thread): with the final unlock off, another thread never got the lock."),
+        (("owned_guards_unlock_at_the_scope_end_newest_first_and_a_waiter_gets_them",
+          "a_cancelled_scope_unlocks_the_guard_it_held_and_a_waiter_gets_it",
+          "a_mutex_guard_enters_guard_cores_sync_scope_and_is_unlocked_at_its_end"),
+         "guard-tokio/tests/lock_scope.rs",
+         "Coverage, nothing found: the async mutex's guards in async and sync scopes, and "
+         "a cancelled scope holding one unlocks it."),
         ("tokio_server_hands_its_listener_to_its_next_image_and_refuses_no_client",
          "tests/examples.rs",
          "New example, not a bug: a multi-thread tokio server on guard's sockets hands its "
          "listener to its next image by re-exec; 0 clients refused over 3 generations."),
     ]),
     (17, "guard-os on macOS and FreeBSD", [
+        (("swapped_sources_are_copied_off_every_target",
+          "in_place_sources_are_copied_only_when_asked",
+          "closes_every_number_but_the_targets"),
+         "guard-os/src/sys/spawned.rs (unit tests, run on Linux)",
+         "The posix_spawn plan of macOS and FreeBSD: with `is_target(source)` forced false, "
+         "a kept fd whose number is another's target was overwritten by an earlier "
+         "`dup2`."),
         ("handles_to_one_file_share_turns_and_threads_take_them",
          "guard-os/src/ipc_mutex/flock.rs (unit test, runs on Linux)",
          "Without the in-process turns, the same thread locking again succeeded silently "
