@@ -114,9 +114,16 @@ impl RawLock {
     /// Takes the lock if nobody holds it, waits for it, or reserved it.
     #[inline]
     fn try_lock_fast(&self) -> bool {
-        self.state
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        // Barging is allowed while others wait (`WAITING`): whoever is polled while the lock
+        // is free takes it, as `try_acquire` does, without the queue's lock. Only a
+        // reservation (`RESERVED`: its lapse is judged under the queue's lock) sends the
+        // caller the slow way.
+        let s = self.state.load(Ordering::Relaxed);
+        s & (LOCKED | RESERVED) == 0
+            && self
+                .state
+                .compare_exchange(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
     }
 
     #[inline]
