@@ -87,13 +87,22 @@ fn lost<T>(e: guard_os::IntoOwnedError<T>) -> io::Error {
     io::Error::other(error)
 }
 
+/// The conversions of one socket type: out of guard into std (a unique type by `TryFrom`,
+/// which gives the wrapper back on failure; a counted one by `From`), then into tokio; and
+/// back.
 macro_rules! socket {
-    ($guard:ty, $std:ty, $tokio:ty, $into_std:expr) => {
+    (@to_std unique, $std:ty, $guard_value:expr) => {
+        <$std>::try_from($guard_value).map_err(lost)?
+    };
+    (@to_std counted, $std:ty, $guard_value:expr) => {
+        <$std>::from($guard_value)
+    };
+    ($kind:ident, $guard:ty, $std:ty, $tokio:ty, $into_std:expr) => {
         impl IntoTokio for $guard {
             type Tokio = $tokio;
 
             fn into_tokio(self) -> io::Result<$tokio> {
-                let std = <$std>::try_from(self).map_err(lost)?;
+                let std = socket!(@to_std $kind, $std, self);
                 std.set_nonblocking(true)?;
                 <$tokio>::from_std(std)
             }
@@ -111,54 +120,36 @@ macro_rules! socket {
 }
 
 socket!(
+    unique,
     guard_os::TcpStream,
     std::net::TcpStream,
     tokio::net::TcpStream,
     tokio::net::TcpStream::into_std
 );
 socket!(
+    unique,
     guard_os::UnixStream,
     std::os::unix::net::UnixStream,
     tokio::net::UnixStream,
     tokio::net::UnixStream::into_std
 );
 
-macro_rules! counted_socket {
-    ($guard:ty, $std:ty, $tokio:ty, $into_std:expr) => {
-        impl IntoTokio for $guard {
-            type Tokio = $tokio;
-
-            fn into_tokio(self) -> io::Result<$tokio> {
-                let std = <$std>::from(self);
-                std.set_nonblocking(true)?;
-                <$tokio>::from_std(std)
-            }
-        }
-
-        impl FromTokio<$tokio> for $guard {
-            #[track_caller]
-            fn from_tokio(theirs: $tokio) -> io::Result<$guard> {
-                let std: $std = ($into_std)(theirs)?;
-                std.set_nonblocking(false)?;
-                Ok(<$guard>::from(std))
-            }
-        }
-    };
-}
-
-counted_socket!(
+socket!(
+    counted,
     guard_os::TcpListener,
     std::net::TcpListener,
     tokio::net::TcpListener,
     tokio::net::TcpListener::into_std
 );
-counted_socket!(
+socket!(
+    counted,
     guard_os::UnixListener,
     std::os::unix::net::UnixListener,
     tokio::net::UnixListener,
     tokio::net::UnixListener::into_std
 );
-counted_socket!(
+socket!(
+    counted,
     guard_os::UdpSocket,
     std::net::UdpSocket,
     tokio::net::UdpSocket,
