@@ -5,7 +5,8 @@
 use crate::census::Origin;
 use crate::error::Failure;
 use crate::loom::{StdArc as Arc, StdMutex};
-use crate::resource::Kind;
+use crate::resource::{Created, Kind};
+use std::backtrace::Backtrace;
 use std::error::Error as StdError;
 use std::fmt;
 use std::panic::Location;
@@ -69,9 +70,26 @@ pub enum Event<'a> {
     /// A unique resource was dropped without going through a scope or an explicit release.
     /// Its OS parts were released synchronously anyway; nothing leaked, but its errors had
     /// nowhere to go.
+    ///
+    /// The message names the type and, when known, where the value was created: a leaf
+    /// resource's constructor call; for a derived one, its `#[resource(site)]` field, else
+    /// the first `#[resource]` field that knows its own ("created at src/x.rs:12, where its
+    /// field `log` was opened"). A derived value that knows none says where its type is
+    /// defined instead ("type defined at"), never a creation site it does not know. Where
+    /// it was dropped follows, as a backtrace, when `RUST_BACKTRACE` or
+    /// `RUST_LIB_BACKTRACE` enables one (as for `std::backtrace::Backtrace::capture`); it
+    /// is not captured otherwise.
+    #[non_exhaustive]
     Unreleased {
-        /// What was dropped, and where it was created.
+        /// What was dropped (its kind and type) and a site: where it was created if
+        /// `created` is `Some` (the same site), else where its type is defined.
         origin: Origin,
+        /// How the creation site is known: the value's own, or one of its parts'
+        /// ([`Created::part`]). `None`: the value knows no creation site.
+        created: Option<&'a Created>,
+        /// Where it was dropped, if `RUST_BACKTRACE` or `RUST_LIB_BACKTRACE` enables
+        /// backtraces.
+        dropped_at: Option<&'a Backtrace>,
     },
     /// A counted resource was released inline, on the dropping thread, because the process
     /// is exiting (`main` has returned): reported for the first such release only, the
@@ -170,13 +188,34 @@ impl fmt::Display for Event<'_> {
                 "finalizer stuck for {:.3}s releasing `{resource}`; a fresh worker took over the queue",
                 elapsed.as_secs_f64()
             ),
-            Event::Unreleased { origin } => write!(
-                f,
-                "unique `{}` created at {} was dropped without being released (released now; \
-                 enter it in a `guard::scope` or release it explicitly)",
-                origin.type_name(),
-                origin.site()
-            ),
+            Event::Unreleased {
+                origin,
+                created,
+                dropped_at,
+            } => {
+                write!(f, "{} `{}` ", origin.kind(), origin.type_name())?;
+                match created {
+                    Some(created) if created.part().is_some() => write!(f, "{created}, ")?,
+                    Some(created) => write!(f, "{created} ")?,
+                    None => write!(f, "(type defined at {}) ", origin.site())?,
+                }
+                write!(
+                    f,
+                    "was dropped without being released (released now; enter it in a \
+                     `guard::scope` or release it explicitly)"
+                )?;
+                if created.is_none() {
+                    write!(
+                        f,
+                        "; its creation site is unknown: a `#[resource(site)]` field would \
+                         give it"
+                    )?;
+                }
+                match dropped_at {
+                    Some(backtrace) => write!(f, "; dropped at:\n{backtrace}"),
+                    None => Ok(()),
+                }
+            }
             Event::ReleasedInline { resource } => write!(
                 f,
                 "counted `{resource}` released inline on the dropping thread: the process is exiting (later ones are counted in stats)"

@@ -74,7 +74,7 @@ pub use error::{
 };
 pub use registry::Lease;
 pub use report::{Report, report};
-pub use resource::{CountedResource, Kind, Resource, UniqueResource};
+pub use resource::{CountedResource, Created, Kind, Resource, UniqueResource};
 pub use runtime::{DEFAULT_DRAIN, ExitReport, Runtime, runtime};
 pub use scope::{Guard, Scope, scope};
 

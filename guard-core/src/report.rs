@@ -5,8 +5,10 @@ use crate::census::{CensusGroup, Origin};
 use crate::event::{self, Event};
 use crate::finalizer::{self, Stats};
 use crate::loom::{StdAtomicBool, StdAtomicU64, StdMutex, StdOrdering};
-use crate::resource::Kind;
+use crate::resource::{Created, Kind};
+use std::backtrace::{Backtrace, BacktraceStatus};
 use std::fmt;
+use std::panic::Location;
 
 /// Lists the live entries of one report section, grouped by origin.
 type CensusFn = fn() -> Vec<CensusGroup>;
@@ -40,8 +42,11 @@ static UNRELEASED: StdAtomicU64 = StdAtomicU64::new(0);
 static PANIC_ON_UNRELEASED: StdAtomicBool = StdAtomicBool::new(false);
 
 /// Records that a unique resource was dropped without being released (its `Drop` released
-/// it synchronously anyway). Reported to the event hook and counted in the report. Called
-/// by leaf resources' `Drop`.
+/// it synchronously anyway). Reported to the event hook ([`Event::Unreleased`]) and counted
+/// in the report. Called by leaf resources' `Drop`, with the origin they were created
+/// with. When `RUST_BACKTRACE` or `RUST_LIB_BACKTRACE` enables backtraces, one is
+/// captured here (where the value is being dropped) and sent with the event; otherwise
+/// nothing is captured.
 ///
 /// # Panics
 ///
@@ -58,17 +63,65 @@ static PANIC_ON_UNRELEASED: StdAtomicBool = StdAtomicBool::new(false);
 /// # guard_core::event::reset_hook();
 /// ```
 pub fn unreleased(origin: Origin) {
+    let created = Created::new(origin.site(), "created");
+    record_unreleased(origin, Some(&created));
+}
+
+/// Records that a unique value of type `type_name` (a derived resource, whose type is
+/// defined at `defined_at`) was dropped without being released, as [`unreleased`] does
+/// for a leaf. `created` is where the value was created, if it knows
+/// ([`Resource::created`](crate::Resource::created)); without it, the report says where
+/// the type is defined, and that the creation site is unknown. The derive's `Drop` calls
+/// this.
+///
+/// # Panics
+///
+/// As [`unreleased`].
+///
+/// # Examples
+///
+/// ```
+/// use guard_core::Created;
+/// use std::panic::Location;
+/// guard_core::event::set_hook(|_| {});
+/// let before = guard_core::report().unreleased();
+/// guard_core::report::unreleased_value("app::Journal", Some(Created::here("opened")), Location::caller());
+/// guard_core::report::unreleased_value("app::Journal", None, Location::caller());
+/// assert_eq!(guard_core::report().unreleased(), before + 2);
+/// # guard_core::event::reset_hook();
+/// ```
+pub fn unreleased_value(
+    type_name: &'static str,
+    created: Option<Created>,
+    defined_at: &'static Location<'static>,
+) {
+    let site = created.as_ref().map_or(defined_at, Created::site);
+    record_unreleased(Origin::new(Kind::Unique, type_name, site), created.as_ref());
+}
+
+/// Counts the drop, captures where it happens (if backtraces are enabled) and sends the
+/// event; then the drop bomb, if armed.
+#[cold]
+fn record_unreleased(origin: Origin, created: Option<&Created>) {
     UNRELEASED.fetch_add(1, StdOrdering::Relaxed);
-    event::emit(&Event::Unreleased { origin });
+    let backtrace = Backtrace::capture();
+    let dropped_at = (backtrace.status() == BacktraceStatus::Captured).then_some(&backtrace);
+    event::emit(&Event::Unreleased {
+        origin,
+        created,
+        dropped_at,
+    });
     if cfg!(debug_assertions)
         && PANIC_ON_UNRELEASED.load(StdOrdering::Relaxed)
         && !std::thread::panicking()
     {
-        panic!(
-            "unique `{}` created at {} was dropped without being released",
-            origin.type_name(),
-            origin.site()
-        );
+        // The panic's own backtrace (if enabled) shows where: not repeated in its message.
+        let event = Event::Unreleased {
+            origin,
+            created,
+            dropped_at: None,
+        };
+        panic!("{event}");
     }
 }
 
@@ -159,7 +212,10 @@ impl Report {
         self.stats
     }
 
-    /// How many unique resources were dropped without being released so far.
+    /// How many unique resources were dropped without being released so far. Each was
+    /// reported to the event hook when it happened ([`Event::Unreleased`]): its type, where
+    /// it was created (or, for a derived value that knows no creation site, where its type
+    /// is defined), and where it was dropped when backtraces are enabled.
     pub fn unreleased(&self) -> u64 {
         self.unreleased
     }

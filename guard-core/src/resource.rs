@@ -1,5 +1,10 @@
 //! What a resource is: a value that says how it is given back ([`Resource`]) and which of
-//! the two disciplines it follows ([`UniqueResource`] or [`CountedResource`]).
+//! the two disciplines it follows ([`UniqueResource`] or [`CountedResource`]), and where a
+//! value was created, when it knows ([`Created`]).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::panic::Location;
 
 /// A value that must be given back, and how.
 ///
@@ -57,6 +62,148 @@ pub trait Resource: Sized {
     /// Whatever the resource reports while being released (a failed `close(2)`, a flush that
     /// could not write, a peer that reset the connection). The resource is gone either way.
     fn release(self) -> Result<(), Self::Error>;
+
+    /// Where this value was created, if it knows: for a report that has only the value (a
+    /// unique value dropped without being released), not for releasing it. Default: `None`.
+    ///
+    /// A leaf resource that records its constructor's caller (`#[track_caller]`) returns
+    /// that site (guard-os's files, pipes, sockets, locks and children do). A derived
+    /// resource returns its `#[resource(site)]` field if it has one, else the first
+    /// `#[resource]` field (in declaration order, looking into `Option`, `Box`, `Vec`,
+    /// arrays and nested derived types) whose value knows its own, with the field's path
+    /// ([`Created::part`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_core::{Created, Resource};
+    /// use std::panic::Location;
+    ///
+    /// /// A connection that remembers where it was opened.
+    /// struct Conn {
+    ///     site: &'static Location<'static>,
+    /// }
+    ///
+    /// impl Conn {
+    ///     #[track_caller]
+    ///     fn open() -> Conn {
+    ///         Conn { site: Location::caller() }
+    ///     }
+    /// }
+    ///
+    /// impl Resource for Conn {
+    ///     type Error = std::convert::Infallible;
+    ///     fn release(self) -> Result<(), Self::Error> {
+    ///         Ok(())
+    ///     }
+    ///     fn created(&self) -> Option<Created> {
+    ///         Some(Created::new(self.site, "opened"))
+    ///     }
+    /// }
+    ///
+    /// let conn = Conn::open();
+    /// assert_eq!(conn.created().unwrap().site().line(), line!() - 1);
+    /// ```
+    fn created(&self) -> Option<Created> {
+        None
+    }
+}
+
+/// Where a resource was created, as the value knows it ([`Resource::created`]): the site,
+/// what happened there (`"opened"`, `"acquired"`, `"spawned"`), and, for a value made of
+/// parts, the part the site came from.
+///
+/// `Display` gives the phrase the reports use: `created at src/x.rs:12` for the value
+/// itself, `created at src/x.rs:12, where its field `log` was opened` for a part.
+///
+/// # Examples
+///
+/// ```
+/// use guard_core::Created;
+///
+/// let opened = Created::here("opened");
+/// assert_eq!(opened.part(), None);
+/// let composed = opened.in_element(2).in_field("logs").in_field("journal");
+/// assert_eq!(composed.part(), Some("journal.logs[2]"));
+/// assert!(composed.to_string().ends_with(", where its field `journal.logs[2]` was opened"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    site: &'static Location<'static>,
+    action: &'static str,
+    /// The path from the value to the part whose site this is (`log`, `inner.log`,
+    /// `logs[2]`); empty for the value itself.
+    part: Cow<'static, str>,
+}
+
+impl Created {
+    /// The value was created at `site`; `action` says what happened there, in the past
+    /// tense (`"opened"`, `"created"`, `"acquired"`).
+    pub const fn new(site: &'static Location<'static>, action: &'static str) -> Self {
+        Created {
+            site,
+            action,
+            part: Cow::Borrowed(""),
+        }
+    }
+
+    /// The value was created at the caller's location (for a `#[track_caller]`
+    /// constructor).
+    #[track_caller]
+    pub fn here(action: &'static str) -> Self {
+        Created::new(Location::caller(), action)
+    }
+
+    /// The creation site.
+    pub fn site(&self) -> &'static Location<'static> {
+        self.site
+    }
+
+    /// What happened at the site (`"opened"`, `"created"`, `"acquired"`).
+    pub fn action(&self) -> &'static str {
+        self.action
+    }
+
+    /// The path of the part the site came from (`log`, `inner.log`, `logs[2]`), or `None`
+    /// if it is the value's own.
+    pub fn part(&self) -> Option<&str> {
+        (!self.part.is_empty()).then_some(&*self.part)
+    }
+
+    /// The same site, seen from a value that holds this one in its field `name`.
+    #[must_use]
+    pub fn in_field(self, name: &'static str) -> Self {
+        let part = match &*self.part {
+            "" => Cow::Borrowed(name),
+            inner if inner.starts_with('[') => Cow::Owned(format!("{name}{inner}")),
+            inner => Cow::Owned(format!("{name}.{inner}")),
+        };
+        Created { part, ..self }
+    }
+
+    /// The same site, seen from a collection that holds this value at `index`.
+    #[must_use]
+    pub fn in_element(self, index: usize) -> Self {
+        let part = match &*self.part {
+            "" => format!("[{index}]"),
+            inner if inner.starts_with('[') => format!("[{index}]{inner}"),
+            inner => format!("[{index}].{inner}"),
+        };
+        Created {
+            part: Cow::Owned(part),
+            ..self
+        }
+    }
+}
+
+impl fmt::Display for Created {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "created at {}", self.site)?;
+        match self.part() {
+            Some(part) => write!(f, ", where its field `{part}` was {}", self.action),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A resource whose release timing matters: a lock acquisition, a writable file (close
@@ -119,8 +266,8 @@ pub enum Kind {
     Counted,
 }
 
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(match self {
             Kind::Unique => "unique",
             Kind::Counted => "counted",

@@ -13,6 +13,8 @@ pub(crate) struct Input<'a> {
     pub(crate) generics: &'a Generics,
     pub(crate) attrs: attr::Container,
     pub(crate) data: Data<'a>,
+    /// `#[repr(packed)]`: its fields cannot be borrowed, only read unaligned.
+    pub(crate) packed: bool,
 }
 
 /// The shape of the type.
@@ -68,6 +70,19 @@ impl<'a> Input<'a> {
             generics: &input.generics,
             attrs,
             data,
+            packed: is_packed(&input.attrs),
+        }
+    }
+
+    /// The fields of each struct or variant, with the variant's name (`None` for a struct).
+    pub(crate) fn field_lists(&self) -> Vec<(Option<&'a Ident>, &[Field<'a>])> {
+        match &self.data {
+            Data::Struct(fields) => vec![(None, fields.as_slice())],
+            Data::Enum(variants) => variants
+                .iter()
+                .map(|v| (Some(v.ident), v.fields.as_slice()))
+                .collect(),
+            Data::Union(_) => Vec::new(),
         }
     }
 
@@ -86,6 +101,11 @@ impl<'a> Field<'a> {
     /// True if the field is marked `#[resource]`: it is released, not merely dropped.
     pub(crate) fn is_resource(&self) -> bool {
         self.attrs.resource.is_some()
+    }
+
+    /// True if the field is marked `#[resource(site)]`: it holds the value's creation site.
+    pub(crate) fn is_site(&self) -> bool {
+        self.attrs.site.is_some()
     }
 
     /// How the field holds its resources, if it is marked `#[resource]`.
@@ -200,4 +220,19 @@ fn fields<'a>(cx: &Ctxt, fields: &'a syn::Fields) -> Vec<Field<'a>> {
             attrs: attr::Field::from_attrs(cx, &field.attrs),
         })
         .collect()
+}
+
+/// True if a `#[repr(..)]` among `attrs` says `packed` (or `packed(N)`).
+fn is_packed(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().filter(|a| a.path().is_ident("repr")).any(|a| {
+        let mut packed = false;
+        let _ = a.parse_nested_meta(|meta| {
+            packed |= meta.path.is_ident("packed");
+            if meta.input.peek(syn::token::Paren) {
+                meta.input.parse::<proc_macro2::Group>()?;
+            }
+            Ok(())
+        });
+        packed
+    })
 }

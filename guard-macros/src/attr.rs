@@ -187,16 +187,20 @@ fn classify(cx: &Ctxt, kinds: &mut Vec<(Kind, Span)>, kind: Kind, span: Span) {
     }
 }
 
-/// What a field's `#[resource]` says: whether the field holds a resource to release.
+/// What a field's `#[resource]` says: whether the field holds a resource to release, or
+/// the value's creation site (`#[resource(site)]`).
 pub(crate) struct Field {
     /// The span of the field's `#[resource]`, if it has one.
     pub(crate) resource: Option<Span>,
+    /// The span of the `site` in the field's `#[resource(site)]`, if it has one.
+    pub(crate) site: Option<Span>,
 }
 
 impl Field {
     /// Reads the `#[resource]` among a field's attributes.
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut resource = None;
+        let mut site = Once::new(cx, "site");
         for attr in attrs.iter().filter(|a| a.path().is_ident(RESOURCE)) {
             match &attr.meta {
                 Meta::Path(_) if resource.is_some() => {
@@ -216,6 +220,11 @@ impl Field {
                 ),
                 Meta::List(_) => {
                     let parsed = attr.parse_nested_meta(|meta| {
+                        if meta.path.is_ident("site") {
+                            no_value(&meta, "site")?;
+                            site.set(meta.path.span(), meta.path.span());
+                            return Ok(());
+                        }
                         let message = if meta.path.is_ident("unique")
                             || meta.path.is_ident("counted")
                         {
@@ -223,7 +232,10 @@ impl Field {
                              `counted`) goes on the type, in `#[resource(...)]` above it"
                                 .to_owned()
                         } else {
-                            unknown_key(&meta.path, "none: a field takes a bare `#[resource]`")
+                            unknown_key(
+                                &meta.path,
+                                "`site` (`#[resource(site)]`), or a bare `#[resource]`",
+                            )
                         };
                         cx.error_spanned_by(&meta.path, message);
                         skip_value(&meta)
@@ -234,7 +246,15 @@ impl Field {
                 }
             }
         }
-        Field { resource }
+        let site = site.value;
+        if let (Some(_), Some(at)) = (resource, site) {
+            cx.error_at(
+                at,
+                "a field is either a resource (`#[resource]`) or the creation site \
+                 (`#[resource(site)]`), not both",
+            );
+        }
+        Field { resource, site }
     }
 }
 
@@ -320,7 +340,7 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 /// The message for an unknown key, with a suggestion when it is a near miss.
 fn unknown_key(path: &Path, expected: &str) -> String {
     let key = path_text(path);
-    let hint = ["unique", "counted", "release", "crate"]
+    let hint = ["unique", "counted", "release", "crate", "site"]
         .into_iter()
         .filter(|known| edit_distance(&key, known) <= 2)
         .min_by_key(|known| edit_distance(&key, known))

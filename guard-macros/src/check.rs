@@ -12,6 +12,20 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
     classification(cx, input);
     not_union(cx, input);
     counted_is_static(cx, input);
+    one_site(cx, input);
+}
+
+/// At most one `#[resource(site)]` field per struct or variant: the value has one creation
+/// site. Each extra one is reported.
+fn one_site(cx: &Ctxt, input: &Input<'_>) {
+    for (_, fields) in input.field_lists() {
+        for extra in fields.iter().filter_map(|f| f.attrs.site).skip(1) {
+            cx.error_at(
+                extra,
+                "only one field may be `#[resource(site)]`: a value has one creation site",
+            );
+        }
+    }
 }
 
 /// A classification is required: the macro cannot guess when a resource may be released.

@@ -56,7 +56,7 @@ fn unreleased_during(f: impl FnOnce()) -> Vec<String> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     event::set_hook(move |e| {
-        if let Event::Unreleased { origin } = e {
+        if let Event::Unreleased { origin, .. } = e {
             let name = origin
                 .type_name()
                 .rsplit("::")

@@ -199,6 +199,10 @@ impl Resource for PipeWriter {
     fn release(self) -> Result<()> {
         self.close()
     }
+
+    fn created(&self) -> Option<guard_core::Created> {
+        fd::created(self.fd.peek(), "created")
+    }
 }
 
 impl UniqueResource for PipeWriter {}

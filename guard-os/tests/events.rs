@@ -78,7 +78,7 @@ impl Capture {
                     },
                     None => Seen::Foreign(error.to_string()),
                 },
-                Event::Unreleased { origin } => Seen::Unreleased {
+                Event::Unreleased { origin, .. } => Seen::Unreleased {
                     type_name: origin.type_name(),
                     kind: origin.kind(),
                     file: origin.site().file(),

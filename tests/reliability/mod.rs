@@ -312,7 +312,7 @@ impl Events {
                 }
                 Event::ReleasePanicked { resource, .. } => ("panicked", *resource, None),
                 Event::Stuck { resource, .. } => ("stuck", *resource, None),
-                Event::Unreleased { origin } => ("unreleased", origin.type_name(), None),
+                Event::Unreleased { origin, .. } => ("unreleased", origin.type_name(), None),
                 Event::ReleasedInline { resource } => ("inline", *resource, None),
                 _ => ("other", "", None),
             };

@@ -5,7 +5,7 @@ use crate::ast::Input;
 use crate::attr::Kind;
 use crate::ctxt::Ctxt;
 use crate::expand::hygiene::wrap;
-use crate::expand::{bounds, counted, release, unique};
+use crate::expand::{bounds, counted, created, release, unique};
 use crate::{check, fallback};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -41,6 +41,8 @@ fn expand(input: &Input<'_>) -> TokenStream {
         quote!(self)
     };
     let body = release::body(input, kind);
+    let this = created::this();
+    let created = created::body(input);
     let marker = match kind {
         Kind::Unique => {
             let mut marker = unique::marker(input, &where_clause);
@@ -56,6 +58,11 @@ fn expand(input: &Input<'_>) -> TokenStream {
 
             fn release(#receiver) -> ::core::result::Result<(), __guard::ReleaseErrors> {
                 #body
+            }
+
+            fn created(&self) -> ::core::option::Option<__guard::Created> {
+                let #this: &Self = self;
+                #created
             }
         }
 

@@ -3,6 +3,7 @@
 
 mod bounds;
 mod counted;
+mod created;
 mod hygiene;
 mod item;
 mod release;

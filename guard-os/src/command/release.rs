@@ -149,6 +149,10 @@ impl Resource for Child {
     fn release(mut self) -> Result<()> {
         self.finish()
     }
+
+    fn created(&self) -> Option<guard_core::Created> {
+        crate::fd::created(self.pidfd.as_ref(), "spawned")
+    }
 }
 
 impl UniqueResource for Child {}

@@ -66,13 +66,18 @@ macro_rules! fd_access {
 ///   [`PipeReader`](crate::PipeReader), [`TcpListener`](crate::TcpListener),
 ///   [`UdpSocket`](crate::UdpSocket), [`UnixListener`](crate::UnixListener).
 macro_rules! counted_fd {
-    (release $ty:ident) => {
+    (release $ty:ident $(, $fd:ident)?) => {
         impl ::guard_core::Resource for $ty {
             type Error = $crate::Error;
             #[doc = ::core::concat!("Same as [`", ::core::stringify!($ty), "::close`].")]
             fn release(self) -> $crate::Result<()> {
                 self.close()
             }
+            $(
+                fn created(&self) -> ::core::option::Option<::guard_core::Created> {
+                    $crate::fd::created(::core::option::Option::Some(&self.$fd), "opened")
+                }
+            )?
         }
 
         impl ::guard_core::CountedResource for $ty {}
@@ -85,7 +90,7 @@ macro_rules! counted_fd {
             }
         }
 
-        $crate::fd::counted_fd!(release $ty);
+        $crate::fd::counted_fd!(release $ty, fd);
     };
     ($(#[$close:meta])* $ty:ident $(, $debug:ident)?) => {
         $crate::fd::counted_fd!($(#[$close])* close $ty);

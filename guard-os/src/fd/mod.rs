@@ -26,7 +26,7 @@ pub(crate) use impls::{counted_fd, fd_access};
 pub use interop::IntoOwnedError;
 pub(crate) use interop::{adopt_as, counted_interop, give_away, unique_interop};
 pub use owned::Fd;
-pub(crate) use owned::{UniqueFd, dropped_unreleased};
+pub(crate) use owned::{UniqueFd, created, dropped_unreleased};
 pub(crate) use owner::FdOwner;
 pub use pressure::{PRESSURE_FLUSH_TIMEOUT, pressure_retries, retry_on_pressure};
 pub use registry::{Fds, LiveFd, Untracked, fds, untracked};

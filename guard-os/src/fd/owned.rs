@@ -199,6 +199,10 @@ impl guard_core::Resource for Fd {
     fn release(self) -> Result<()> {
         self.close()
     }
+
+    fn created(&self) -> Option<guard_core::Created> {
+        created(Some(self), "registered")
+    }
 }
 
 impl guard_core::CountedResource for Fd {}
@@ -275,6 +279,13 @@ impl UniqueFd {
     pub(crate) fn take(&mut self) -> Option<Fd> {
         self.fd.take()
     }
+}
+
+/// Where the owner of `fd` was created, as registered, and what happened there: its
+/// [`Resource::created`](guard_core::Resource::created).
+pub(crate) fn created(fd: Option<&Fd>, action: &'static str) -> Option<guard_core::Created> {
+    let origin = fd?.registered_origin()?;
+    Some(guard_core::Created::new(origin.site(), action))
 }
 
 /// What a unique leaf's `Drop` does when it was not released: it releases now (nothing

@@ -250,6 +250,10 @@ impl Resource for WriteFile {
     fn release(mut self) -> Result<()> {
         self.finish()
     }
+
+    fn created(&self) -> Option<guard_core::Created> {
+        fd::created(self.fd.peek(), "opened")
+    }
 }
 
 impl UniqueResource for WriteFile {}

@@ -238,6 +238,10 @@ impl Resource for IpcLock<'_> {
     fn release(mut self) -> Result<()> {
         self.finish()
     }
+
+    fn created(&self) -> Option<guard_core::Created> {
+        Some(guard_core::Created::new(self.site, "acquired"))
+    }
 }
 
 impl UniqueResource for IpcLock<'_> {}

@@ -255,6 +255,10 @@ macro_rules! stream_common {
             fn release(mut self) -> $crate::Result<()> {
                 self.0.finish()
             }
+
+            fn created(&self) -> ::std::option::Option<::guard_core::Created> {
+                $crate::fd::created(self.0.fd.peek(), "opened")
+            }
         }
 
         impl ::guard_core::UniqueResource for $ty {}
