@@ -441,6 +441,45 @@ mod tests {
     }
 
     #[test]
+    fn an_unreleased_value_says_what_it_knows_of_its_creation_site() {
+        let site = Location::caller();
+        let origin = Origin::new(Kind::Unique, "app::Journal", site);
+        let own = Created::new(site, "created");
+        let text = |created| {
+            Event::Unreleased {
+                origin,
+                created,
+                dropped_at: None,
+            }
+            .to_string()
+        };
+        assert!(
+            text(Some(&own)).starts_with(&format!(
+                "unique `app::Journal` created at {site} was dropped without being released"
+            )),
+            "{}",
+            text(Some(&own))
+        );
+        let part = Created::new(site, "opened").in_field("log");
+        assert!(
+            text(Some(&part)).starts_with(&format!(
+                "unique `app::Journal` created at {site}, where its field `log` was opened, \
+                 was dropped"
+            )),
+            "{}",
+            text(Some(&part))
+        );
+        let unknown = text(None);
+        assert!(
+            unknown.starts_with(&format!(
+                "unique `app::Journal` (type defined at {site}) was dropped"
+            )),
+            "{unknown}"
+        );
+        assert!(!unknown.contains("created at"), "{unknown}");
+    }
+
+    #[test]
     fn a_cancelled_scope_says_where_its_releases_went() {
         let e = Event::ScopeCancelled {
             pending: 2,

@@ -37,6 +37,7 @@ use proc_macro::TokenStream;
 /// | type | `#[resource(release = path)]` | a hook `fn(&mut Self) -> Result<(), E>` (with `E: Into<guard::BoxError>`), run first, e.g. to flush a buffer |
 /// | type | `#[resource(crate = path)]` | the facade's path, if the dependency is renamed (`crate = my_guard`) |
 /// | field | `#[resource]` (bare: no parentheses, no value) | the field holds a resource, directly or through `Option`, `Box`, `Vec`, an array or a boxed slice (nested at any depth): it is released, not merely dropped |
+/// | field | `#[resource(site)]` | the field (a `&'static std::panic::Location<'static>`) holds where the value was created: reports name it (see "Dropped unreleased") |
 ///
 /// # The generated release
 ///
@@ -57,22 +58,55 @@ use proc_macro::TokenStream;
 ///
 /// A unique type gets a `Drop` impl from the derive: a value dropped without being released
 /// (never entered in a scope, or taken back out with `Guard::into_inner`) is reported to
-/// the event hook and counted in `guard::report()`, as a leaf resource's drop is, with the
-/// type's name and the derive's site (a struct expression has no creation site of its
-/// own). Its parts are then dropped as usual (a leaf resource among them releases itself
-/// and reports too). So a unique derived type cannot be taken apart by a pattern nor have
-/// a field moved out: release it, or take what it holds through its release hook.
+/// the event hook (`guard::event::Event::Unreleased`) and counted in `guard::report()`, as
+/// a leaf resource's drop is. Its parts are then dropped as usual (a leaf resource among
+/// them releases itself and reports too). So a unique derived type cannot be taken apart
+/// by a pattern nor have a field moved out: release it, or take what it holds through its
+/// release hook.
+///
+/// A struct expression runs no code of guard's, so the report says where the value was
+/// created as well as the value knows it (the derive's `Resource::created`), best first:
+///
+/// 1. its `#[resource(site)]` field, of type `&'static std::panic::Location<'static>`,
+///    filled with `Location::caller()` by a `#[track_caller]` constructor: the report
+///    names the constructor's caller ("created at src/main.rs:40"). A field of another
+///    type is a compile error at the field;
+/// 2. else the first `#[resource]` field, in declaration order, whose value knows its own
+///    creation site (guard's files, pipes, sockets, locks and children do; so does a nested
+///    derived value), looking into `Option`, `Box`, `Vec` and arrays; the report names the
+///    field ("created at src/x.rs:12, where its field `log` was opened");
+/// 3. else it says where the type is defined ("type defined at" the derive's line), never
+///    a creation site it does not know.
+///
+/// In the `Drop` of a generic type, a field whose type is a parameter is not asked (a
+/// `Drop` impl cannot require it to be a resource); a value holding that type, with the
+/// parameter filled in, asks it. With `RUST_BACKTRACE` or `RUST_LIB_BACKTRACE` set, the
+/// report also carries a backtrace of where the value was dropped, captured on this path
+/// only; without them, none is captured.
 ///
 /// ```
+/// use std::panic::Location;
+///
 /// #[derive(guard::Resource)]
 /// #[resource(unique)]
 /// struct Session {
 ///     id: u64,
+///     #[resource(site)]
+///     opened_at: &'static Location<'static>,
+/// }
+///
+/// impl Session {
+///     #[track_caller]
+///     fn open(id: u64) -> Session {
+///         Session { id, opened_at: Location::caller() }
+///     }
 /// }
 ///
 /// guard::event::set_hook(|event| eprintln!("{event}"));
 /// let before = guard::report().unreleased();
-/// drop(Session { id: 7 }); // reported: "unique `...Session` created at ... was dropped ..."
+/// let session = Session::open(7);
+/// assert_eq!(guard::Resource::created(&session).unwrap().site().line(), line!() - 1);
+/// drop(session); // reported: "unique `...Session` created at <the `open` line> was dropped ..."
 /// assert_eq!(guard::report().unreleased(), before + 1);
 /// # guard::event::reset_hook();
 /// ```
@@ -89,7 +123,9 @@ use proc_macro::TokenStream;
 /// `VecDeque`, arrays and tuples (the error points at the unique type; one held through
 /// another type, or a generic parameter, is not seen); a
 /// `#[resource]` field that is not a resource; a hook that is called (`Self::flush()`) or has
-/// the wrong signature; a bad `crate` path (then without stubs, as the facade's path is
+/// the wrong signature; a `#[resource(site)]` field that is not a
+/// `&'static Location<'static>`, a second one, or one also marked `#[resource]`; a bad
+/// `crate` path (then without stubs, as the facade's path is
 /// unknown); and a user `impl Drop`.
 ///
 /// # Examples

@@ -68,6 +68,10 @@ struct All {
     threads: Vec<&'static ThreadCount>,
     /// Thread counts given back by exited threads, by origin, for the next thread to take.
     free: HashMap<Key, Vec<&'static ThreadCount>, BuildHasherDefault<AddrHasher>>,
+    /// Thread counts for threads whose own were given back (a thread-local destructor
+    /// entering a resource during thread teardown), by origin: shared by such threads, one
+    /// resource per count at a time (see [`enter_orphan`]).
+    orphans: HashMap<Key, Vec<&'static ThreadCount>, BuildHasherDefault<AddrHasher>>,
 }
 
 /// The global index (a cache miss looks here; the census copies its list).
@@ -130,25 +134,22 @@ pub(crate) fn enter(origin: Origin) -> &'static SiteCount {
 
 /// Counts one more live resource of `origin` on this thread, for a resource that leaves
 /// on this thread too (a scope's); returns its count, to [`ThreadCount::leave`] there.
-/// While the thread's locals are being destroyed, the count is a fresh one of its own.
-pub(crate) fn enter_on_thread(origin: Origin) -> &'static ThreadCount {
-    let count = thread_count_of(origin);
-    count.enter();
-    count
-}
-
-/// This thread's count of `origin`, through its caches.
+/// While the thread's locals are being destroyed, the count is an orphan (see
+/// [`enter_orphan`]).
 #[inline]
-fn thread_count_of(origin: Origin) -> &'static ThreadCount {
+pub(crate) fn enter_on_thread(origin: Origin) -> &'static ThreadCount {
     let k = key(&origin);
-    match LAST_HELD.try_with(Cell::get) {
-        Ok(Some((last, count))) if last == k => count,
-        _ => thread_count_slow(origin, k),
+    if let Ok(Some((last, count))) = LAST_HELD.try_with(Cell::get)
+        && last == k
+    {
+        count.enter();
+        return count;
     }
+    enter_slow(origin, k)
 }
 
 #[cold]
-fn thread_count_slow(origin: Origin, k: Key) -> &'static ThreadCount {
+fn enter_slow(origin: Origin, k: Key) -> &'static ThreadCount {
     let held = HELD.try_with(|held| {
         *held
             .borrow_mut()
@@ -159,12 +160,39 @@ fn thread_count_slow(origin: Origin, k: Key) -> &'static ThreadCount {
     match held {
         Ok(count) => {
             let _ = LAST_HELD.try_with(|last| last.set(Some((k, count))));
+            count.enter();
             count
         }
-        // The thread is exiting and its counts were given back: this one is never given
-        // back (a rare leak), so no other thread ever writes it.
-        Err(_) => take_thread_count(origin, k),
+        // The thread is exiting and its counts were given back.
+        Err(_) => enter_orphan(origin, k),
     }
+}
+
+/// Counts one resource of `origin` for a thread that holds no counts any more (its
+/// thread-local destructors are running, after the one that gave its counts back): in an
+/// orphan count found at zero, or a new one, entered under the index's lock. An orphan at
+/// zero is used by nobody (whoever left it last wrote that zero, and an orphan is never
+/// cached, so a thread enters one only here), and once entered nobody else takes it until
+/// its one resource leaves. So orphans stay as many as such resources live at once,
+/// however many threads end this way.
+fn enter_orphan(origin: Origin, k: Key) -> &'static ThreadCount {
+    let site = count_of(origin);
+    let mut all = lock_all();
+    let All {
+        threads, orphans, ..
+    } = all.get_or_insert_with(All::default);
+    let orphans = orphans.entry(k).or_default();
+    let count = match orphans.iter().find(|count| count.live() == 0) {
+        Some(count) => count,
+        None => {
+            let count: &'static ThreadCount = Box::leak(Box::new(ThreadCount::new(site)));
+            threads.push(count);
+            orphans.push(count);
+            count
+        }
+    };
+    count.enter();
+    count
 }
 
 /// A thread count of `origin` no thread holds: one given back, else a new one.
@@ -283,6 +311,64 @@ mod tests {
                 resume.recv().unwrap();
             }
         });
+    }
+
+    /// Resources entered and left by a thread-local destructor that runs after the thread
+    /// gave its counts back reuse the same orphan counts, whatever the number of such
+    /// resources and threads (before, each took a count of its own, never given back: the
+    /// index and every census grew with them), and the census still ends at zero.
+    #[test]
+    fn resources_of_a_thread_local_destructor_reuse_their_counts() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static HELD_WAS_GONE: AtomicBool = AtomicBool::new(false);
+        fn here() -> Origin {
+            struct Teardown;
+            Origin::here::<Teardown>(Kind::Unique)
+        }
+        struct Late;
+        impl Drop for Late {
+            fn drop(&mut self) {
+                HELD_WAS_GONE.fetch_or(HELD.try_with(|_| ()).is_err(), Ordering::Relaxed);
+                for _ in 0..20 {
+                    let a = enter_on_thread(here());
+                    let b = enter_on_thread(here());
+                    b.leave();
+                    a.leave();
+                }
+            }
+        }
+        thread_local! {
+            // Its destructor is registered first, so it runs after `HELD`'s.
+            static LATE: Late = const { Late };
+        }
+        for _ in 0..8 {
+            std::thread::spawn(|| {
+                LATE.with(|_| {});
+                enter_on_thread(here()).leave();
+            })
+            .join()
+            .unwrap();
+        }
+        assert!(
+            HELD_WAS_GONE.load(Ordering::Relaxed),
+            "the destructor ran after the thread's counts were given back"
+        );
+        let counts = lock_all()
+            .as_ref()
+            .map(|all| {
+                all.threads
+                    .iter()
+                    .filter(|count| *count.site().origin() == here())
+                    .count()
+            })
+            .unwrap_or_default();
+        assert!(counts <= 3, "{counts} thread counts for one origin");
+        let live: usize = census()
+            .iter()
+            .filter(|g| g.origin == here())
+            .map(|g| g.count)
+            .sum();
+        assert_eq!(live, 0);
     }
 
     /// Creation at a new site while a census is between its copy and its answer: it does
