@@ -1,5 +1,14 @@
 //! The live-resource report: what is live, grouped by type and creation site, plus the
 //! finalizer's counters, as a table a person reads at a glance.
+//!
+//! Its last line counts the unique resources dropped without being released. Each was
+//! reported to the event hook when it happened ([`Event::Unreleased`]), saying where the
+//! value was created as well as it knows: a leaf resource's constructor call; for a
+//! derived one, its `#[resource(site)]` field, else the first `#[resource]` field that
+//! knows its own ("created at src/x.rs:12, where its field `log` was opened"); else where
+//! its type is defined ("type defined at"), never a creation site it does not know. With
+//! `RUST_BACKTRACE` or `RUST_LIB_BACKTRACE` set, a backtrace of where it was dropped
+//! follows (captured only on that path; nothing is captured otherwise).
 
 use crate::census::{CensusGroup, Origin};
 use crate::event::{self, Event};
@@ -291,7 +300,7 @@ impl fmt::Display for Report {
         writeln!(f, "finalizer: {}", self.stats)?;
         write!(
             f,
-            "unique resources dropped without release: {}",
+            "unique resources dropped without release: {} (each reported to the event hook)",
             self.unreleased
         )
     }

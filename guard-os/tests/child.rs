@@ -376,3 +376,53 @@ fn a_nul_in_an_argument_or_the_environment_is_a_typed_error() {
         );
     });
 }
+
+/// With the drop bomb armed (`set_panic_on_unreleased`), a counted child is released on
+/// the finalizer and never reported unreleased, while a unique child dropped before its
+/// status was collected is reported like any unique value, with its spawn site (and, in
+/// debug builds, the bomb goes off in its `drop`).
+#[test]
+fn the_drop_bomb_spares_counted_children_and_reports_unique_ones() {
+    use guard_core::event::{self, Event};
+    use std::sync::Arc;
+    watchdog(60, || {
+        let _serial = serial();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        event::set_hook(move |e| match e {
+            Event::Unreleased { origin, .. } if origin.type_name().ends_with("Child") => {
+                sink.lock()
+                    .unwrap()
+                    .push((e.to_string(), origin.site().line()));
+            }
+            Event::ReleasePanicked { .. } => sink.lock().unwrap().push((e.to_string(), 0)),
+            _ => {}
+        });
+        guard_core::report::set_panic_on_unreleased(true);
+        let counted = Spawn::from_command(&Command::new("/bin/true"))
+            .spawn()
+            .unwrap();
+        drop(Counted::new(counted));
+        guard_core::finalizer::flush().unwrap();
+        let after_counted = std::mem::take(&mut *seen.lock().unwrap());
+        let spawned_at = line!() + 1;
+        let unique = Spawn::from_command(&sh("exit 0")).spawn().unwrap();
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(unique)));
+        guard_core::report::set_panic_on_unreleased(false);
+        event::reset_hook();
+        assert_eq!(
+            after_counted,
+            [],
+            "a counted child is released, not dropped"
+        );
+        assert_eq!(
+            dropped.is_err(),
+            cfg!(debug_assertions),
+            "the bomb in debug builds"
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].1, spawned_at, "{seen:?}");
+        assert!(seen[0].0.contains("created at"), "{seen:?}");
+    });
+}
