@@ -34,6 +34,14 @@ struct Archive {
     journals: Vec<Journal>,
 }
 
+/// A unique value whose only part that knows its site is counted (a read-only file).
+#[derive(Resource)]
+#[resource(unique)]
+struct Index {
+    #[resource]
+    file: guard::os::ReadFile,
+}
+
 /// A generic holder: its own `Drop` may not assume `T` is a resource, but a holder of it
 /// asks through `Resource::created`, which may.
 #[derive(Resource)]
@@ -128,6 +136,23 @@ fn the_site_is_found_through_options_vecs_and_nested_derived_types() {
     assert_eq!(*line, opened_at, "{text}");
     assert!(
         text.contains(", where its field `journals[0].log` was opened, "),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_counted_part_gives_its_site_too() {
+    let mut opened_at = 0;
+    let seen = reports_of("::Index", || {
+        opened_at = line!() + 1;
+        let file = guard::os::ReadFile::open("/dev/null").unwrap();
+        drop(Index { file });
+    });
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (text, line) = &seen[0];
+    assert_eq!(*line, opened_at, "{text}");
+    assert!(
+        text.contains(", where its field `file` was opened, "),
         "{text}"
     );
 }
