@@ -1,0 +1,231 @@
+//! [`IpcMutex`], the handle: the tasks' turns in front of the holder thread, and the OS
+//! acquisition passed from one task's turn to the next.
+
+use super::holder::{Held, Line};
+use super::lock::IpcLock;
+use guard_os::LockError;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How many times in a row the OS lock is passed from task to task of this process
+/// without being unlocked.
+pub(super) const PASSES: u32 = 32;
+
+/// What the tasks of one [`IpcMutex`] (and its clones) share.
+pub(super) struct Shared {
+    /// The turn among this process's tasks, and the OS acquisition kept between two turns.
+    pub(super) queue: Arc<tokio::sync::Mutex<Kept>>,
+    /// Tasks that asked for the lock and have neither unlocked nor given up yet.
+    pub(super) wanting: AtomicUsize,
+}
+
+/// The OS acquisition passed from one task's turn to the next, and how many passes ran.
+#[derive(Default)]
+pub(super) struct Kept {
+    pub(super) held: Option<Held>,
+    pub(super) passes: u32,
+}
+
+impl Shared {
+    /// When no task wants the lock any more and the OS lock was left held for one, unlocks
+    /// it. Whoever holds the turn instead (a task that just came) takes the kept lock.
+    fn settle(&self) {
+        if self.wanting.load(Ordering::SeqCst) == 0
+            && let Ok(mut kept) = self.queue.try_lock()
+        {
+            kept.passes = 0;
+            if let Some(held) = kept.held.take() {
+                held.unlock();
+            }
+        }
+    }
+}
+
+/// A task's want of the lock, from its `lock()` call to its unlock (or until it gives up):
+/// counted in [`Shared::wanting`].
+pub(super) struct Want(pub(super) Arc<Shared>);
+
+impl Want {
+    fn new(shared: &Arc<Shared>) -> Want {
+        shared.wanting.fetch_add(1, Ordering::SeqCst);
+        Want(Arc::clone(shared))
+    }
+
+    /// Whether another task wants the lock too.
+    pub(super) fn others(&self) -> bool {
+        self.0.wanting.load(Ordering::SeqCst) > 1
+    }
+}
+
+impl Drop for Want {
+    fn drop(&mut self) {
+        self.0.wanting.fetch_sub(1, Ordering::SeqCst);
+        self.0.settle();
+    }
+}
+
+/// The error when the holder thread is gone (it panicked: it does not otherwise end
+/// while a handle or an acquisition exists).
+pub(super) fn gone(path: &std::path::Path) -> guard_os::Error {
+    guard_os::Error::Lock {
+        op: "reaching the holder thread",
+        path: path.to_path_buf(),
+        source: std::io::Error::other("the holder thread is gone"),
+    }
+}
+
+/// A handle to a named mutex shared between processes ([`guard_os::IpcMutex`]), locked
+/// asynchronously. Clones share the holder thread and the in-process queue.
+///
+/// # Examples
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let name = format!("doc-async-ipc-{}", std::process::id());
+/// let m = guard_tokio::IpcMutex::open(&name)?;
+/// let held = m.lock().await?; // no worker blocks, whoever holds it
+/// tokio::task::yield_now().await; // held across an await: other tasks run meanwhile
+/// held.unlock()?;
+/// # guard_os::IpcMutex::remove(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
+#[derive(Clone)]
+pub struct IpcMutex {
+    line: Line,
+    shared: Arc<Shared>,
+    path: Arc<std::path::Path>,
+}
+
+impl IpcMutex {
+    /// Opens the mutex `name`, as [`guard_os::IpcMutex::open`], and starts its holder
+    /// thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`guard_os::IpcMutex::open`]; [`guard_os::Error::Lock`] if the holder thread
+    /// cannot be started.
+    ///
+    /// # Examples
+    ///
+    /// See [`IpcMutex`].
+    pub fn open(name: &str) -> guard_os::Result<IpcMutex> {
+        IpcMutex::new(guard_os::IpcMutex::open(name)?)
+    }
+
+    /// Wraps an open handle and starts its holder thread (named `guard-ipc-mutex`).
+    ///
+    /// # Errors
+    ///
+    /// [`guard_os::Error::Lock`] if the thread cannot be started (the handle is closed then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("doc-async-ipc-new-{}", std::process::id());
+    /// let m = guard_tokio::IpcMutex::new(guard_os::IpcMutex::open(&name)?)?;
+    /// assert!(m.path().ends_with(format!("guard-mutex.{name}")));
+    /// # guard_os::IpcMutex::remove(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    pub fn new(mutex: guard_os::IpcMutex) -> guard_os::Result<IpcMutex> {
+        let path: Arc<std::path::Path> = mutex.path().into();
+        let line = Line::start(mutex).map_err(|source| guard_os::Error::Lock {
+            op: "starting the holder thread",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(IpcMutex {
+            line,
+            shared: Arc::new(Shared {
+                queue: Arc::new(tokio::sync::Mutex::new(Kept::default())),
+                wanting: AtomicUsize::new(0),
+            }),
+            path,
+        })
+    }
+
+    /// The lock file.
+    ///
+    /// # Examples
+    ///
+    /// See [`new`](Self::new).
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Acquires the mutex, waiting without blocking a worker: first for the tasks of this
+    /// process ahead of it (FIFO), then for the OS lock, on the holder thread. While the
+    /// holder thread is awake and the OS lock is not held elsewhere, the task spins for its
+    /// answer (at most 10µs) rather than park and be woken.
+    ///
+    /// Cancel-safe: dropping the future gives up its place; if the holder thread took the
+    /// OS lock for it meanwhile, it unlocks it at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`guard_os::IpcMutex::lock`]: [`LockError::OwnerDied`] if a holder (in any
+    /// process) died holding it; take it with [`lock_poisoned`](Self::lock_poisoned) to
+    /// repair. [`LockError::Os`] also if the holder thread is gone.
+    ///
+    /// # Examples
+    ///
+    /// See [`IpcMutex`].
+    pub async fn lock(&self) -> Result<IpcLock, LockError> {
+        self.acquire(false).await
+    }
+
+    /// Acquires the mutex whether or not the state is poisoned, as
+    /// [`guard_os::IpcMutex::lock_poisoned`]; see [`IpcLock::mark_consistent`].
+    ///
+    /// # Errors
+    ///
+    /// As [`lock`](Self::lock), never `OwnerDied`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let name = format!("doc-async-ipc-poisoned-{}", std::process::id());
+    /// let m = guard_tokio::IpcMutex::open(&name)?;
+    /// let mut held = m.lock_poisoned().await?;
+    /// if held.is_poisoned() {
+    ///     held.mark_consistent()?; // after repairing the shared state
+    /// }
+    /// held.unlock()?;
+    /// # guard_os::IpcMutex::remove(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    pub async fn lock_poisoned(&self) -> guard_os::Result<IpcLock> {
+        self.acquire(true).await.map_err(guard_os::Error::from)
+    }
+
+    async fn acquire(&self, poisoned_ok: bool) -> Result<IpcLock, LockError> {
+        // Declared before the turn: dropped (given up) after it.
+        let want = Want::new(&self.shared);
+        let mut turn = Arc::clone(&self.shared.queue).lock_owned().await;
+        let mut held = match turn.held.take() {
+            // Passed on by the task before: the holder thread still has the OS lock.
+            Some(held) => held,
+            None => self
+                .line
+                .lock(poisoned_ok)
+                .await
+                .ok_or_else(|| LockError::Os(gone(&self.path)))??,
+        };
+        held.claim();
+        Ok(IpcLock::new(Arc::clone(&self.path), held, turn, want))
+    }
+}
+
+impl fmt::Debug for IpcMutex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IpcMutex")
+            .field("path", &self.path)
+            .finish()
+    }
+}
