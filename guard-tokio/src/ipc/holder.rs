@@ -10,23 +10,25 @@
 //! Between operations the thread spins a while before it parks ([`THREAD_SPIN`]), and a
 //! task whose request finds it awake spins for the answer ([`TASK_SPIN`]) instead of
 //! returning `Pending`: the thread answers at once unless the OS lock is held elsewhere,
-//! and it says so ([`Phase::Waiting`]) before it waits, which ends the task's spin. So
-//! back-to-back acquisitions wake no thread, and no worker waits for another holder.
+//! and it says so ([`Phase::Waiting`]) before it waits, which ends the task's spin. Both
+//! spins give the CPU away between short runs of pauses ([`pause`]), so that the other side
+//! runs even when both share one CPU. So back-to-back acquisitions park and wake no thread
+//! (neither the holder thread nor a runtime worker), and no worker waits for another holder.
 
 use guard_core::Kind;
 use guard_core::event::{self, Event};
 use guard_os::LockError;
 use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// How long the holder thread spins for the next operation before it parks.
 const THREAD_SPIN: Duration = Duration::from_micros(50);
 
-/// How long a task spins for the answer to its lock request while the holder thread is
-/// awake, before it returns `Pending`.
+/// How long a task spins for the holder thread's answer while that thread is awake,
+/// before it returns `Pending`.
 const TASK_SPIN: Duration = Duration::from_micros(10);
 
 /// What the holder thread is doing, for a task deciding whether to spin for its answer.
@@ -44,12 +46,12 @@ enum Phase {
 
 /// What a task asks of the holder thread.
 pub(super) enum Op {
-    /// Take the OS lock; answer with the acquisition (made from `ops`, the way back).
+    /// Take the OS lock; answer with the acquisition (made with `line`, the way back).
     Lock {
         /// `lock_poisoned`: take it whether or not a holder died.
         poisoned_ok: bool,
         reply: oneshot::Sender<Result<Held, LockError>>,
-        ops: mpsc::Sender<Op>,
+        line: Line,
     },
     MarkConsistent(mpsc::SyncSender<guard_os::Result<()>>),
     /// Unlock; answer on the sender if there is one, else report a failure to the hook.
@@ -87,39 +89,44 @@ impl Line {
     ///
     /// Cancel-safe: if this future is dropped, an acquisition made for it ends unlocked.
     pub(super) async fn lock(&self, poisoned_ok: bool) -> Option<Result<Held, LockError>> {
-        let (reply, mut answer) = oneshot::channel();
-        let ops = self.ops.clone();
+        let (reply, answer) = oneshot::channel();
+        let line = self.clone();
         self.ops
             .send(Op::Lock {
                 poisoned_ok,
                 reply,
-                ops,
+                line,
             })
             .ok()?;
-        if spins() {
-            let start = Instant::now();
-            let mut spun = 0u32;
-            while self.phase.load(Ordering::Relaxed) == Phase::Awake as u8 {
-                match answer.try_recv() {
-                    Ok(answer) => return Some(answer),
-                    Err(oneshot::error::TryRecvError::Closed) => return None,
-                    Err(oneshot::error::TryRecvError::Empty) => {}
-                }
-                spun = spun.wrapping_add(1);
-                if spun.is_multiple_of(64) && start.elapsed() >= TASK_SPIN {
-                    break;
-                }
-                std::hint::spin_loop();
+        self.answer(answer).await
+    }
+
+    /// Waits for the holder thread's answer: spinning while the thread is awake (up to
+    /// [`TASK_SPIN`]), then as a future. `None` if the holder thread is gone.
+    async fn answer<T>(&self, mut answer: oneshot::Receiver<T>) -> Option<T> {
+        let start = Instant::now();
+        while self.phase.load(Ordering::Relaxed) == Phase::Awake as u8 {
+            match answer.try_recv() {
+                Ok(answer) => return Some(answer),
+                Err(oneshot::error::TryRecvError::Closed) => return None,
+                Err(oneshot::error::TryRecvError::Empty) => {}
             }
+            if start.elapsed() >= TASK_SPIN {
+                break;
+            }
+            pause();
         }
         answer.await.ok()
     }
 }
 
-/// Whether spinning can pay: with one CPU the thread spun for cannot run meanwhile.
-fn spins() -> bool {
-    static SPINS: OnceLock<bool> = OnceLock::new();
-    *SPINS.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+/// One turn of a spin: a few pauses, then the CPU to whoever else wants it (the other
+/// side, when both run on one CPU).
+fn pause() {
+    for _ in 0..32 {
+        std::hint::spin_loop();
+    }
+    std::thread::yield_now();
 }
 
 /// How a [`Held`] ends when dropped.
@@ -138,7 +145,7 @@ enum End {
 /// An acquisition made by the holder thread: the way to it while the OS lock is held.
 /// Dropped, it posts its end ([`End`]).
 pub(super) struct Held {
-    ops: mpsc::Sender<Op>,
+    line: Line,
     poisoned: bool,
     end: End,
 }
@@ -163,7 +170,7 @@ impl Held {
     /// holder thread is gone.
     pub(super) fn mark_consistent(&mut self) -> Option<guard_os::Result<()>> {
         let (done, result) = mpsc::sync_channel(1);
-        self.ops.send(Op::MarkConsistent(done)).ok()?;
+        self.line.ops.send(Op::MarkConsistent(done)).ok()?;
         let result = result.recv().ok()?;
         if result.is_ok() {
             self.poisoned = false;
@@ -176,11 +183,20 @@ impl Held {
         self.post(Op::Unlock(None))
     }
 
-    /// Posts the unlock; its result comes on the receiver. `None` if the holder thread is
-    /// gone.
-    pub(super) fn unlock_confirmed(self) -> Option<oneshot::Receiver<guard_os::Result<()>>> {
+    /// Posts the unlock; the future gives its result (`None` if the holder thread is
+    /// gone).
+    pub(super) fn unlock_confirmed(
+        self,
+    ) -> impl Future<Output = Option<guard_os::Result<()>>> + Send + 'static {
         let (done, result) = oneshot::channel();
-        self.post(Op::Unlock(Some(done))).then_some(result)
+        let line = self.line.clone();
+        let posted = self.post(Op::Unlock(Some(done)));
+        async move {
+            if !posted {
+                return None;
+            }
+            line.answer(result).await
+        }
     }
 
     /// Posts the poisoning drop.
@@ -190,7 +206,7 @@ impl Held {
 
     fn post(mut self, op: Op) -> bool {
         self.end = End::Posted;
-        self.ops.send(op).is_ok()
+        self.line.ops.send(op).is_ok()
     }
 }
 
@@ -201,7 +217,7 @@ impl Drop for Held {
             End::Drop => Op::Drop,
             End::Posted => return,
         };
-        let _ = self.ops.send(op);
+        let _ = self.line.ops.send(op);
     }
 }
 
@@ -213,7 +229,7 @@ fn serve(mutex: &guard_os::IpcMutex, received: &mpsc::Receiver<Op>, phase: &Atom
             Op::Lock {
                 poisoned_ok,
                 reply,
-                ops,
+                line,
             } => {
                 // A task asks only once the last acquisition's end was posted (before it).
                 debug_assert!(held.is_none(), "a lock request while held");
@@ -221,7 +237,7 @@ fn serve(mutex: &guard_os::IpcMutex, received: &mpsc::Receiver<Op>, phase: &Atom
                     let poisoned = lock.is_poisoned();
                     held = Some(lock);
                     Held {
-                        ops,
+                        line,
                         poisoned,
                         end: End::Unlock,
                     }
@@ -279,21 +295,17 @@ fn serve(mutex: &guard_os::IpcMutex, received: &mpsc::Receiver<Op>, phase: &Atom
 /// The next operation: spinning for it up to [`THREAD_SPIN`], then parked. `None` once
 /// every sender is gone.
 fn next(received: &mpsc::Receiver<Op>, phase: &AtomicU8) -> Option<Op> {
-    if spins() {
-        let start = Instant::now();
-        let mut spun = 0u32;
-        loop {
-            match received.try_recv() {
-                Ok(op) => return Some(op),
-                Err(mpsc::TryRecvError::Disconnected) => return None,
-                Err(mpsc::TryRecvError::Empty) => {}
-            }
-            spun = spun.wrapping_add(1);
-            if spun.is_multiple_of(64) && start.elapsed() >= THREAD_SPIN {
-                break;
-            }
-            std::hint::spin_loop();
+    let start = Instant::now();
+    loop {
+        match received.try_recv() {
+            Ok(op) => return Some(op),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => {}
         }
+        if start.elapsed() >= THREAD_SPIN {
+            break;
+        }
+        pause();
     }
     phase.store(Phase::Parked as u8, Ordering::Relaxed);
     let op = received.recv().ok();

@@ -138,11 +138,11 @@ impl IpcLock {
         mut self,
     ) -> impl Future<Output = guard_os::Result<()>> + Send + 'static {
         let path = Arc::clone(&self.path);
-        let done = self.end().and_then(Held::unlock_confirmed);
+        let done = self.end().map(Held::unlock_confirmed);
         drop(self); // the turn goes now: the next task's lock comes after the unlock
         async move {
             match done {
-                Some(done) => done.await.unwrap_or_else(|_| Err(gone(&path))),
+                Some(done) => done.await.unwrap_or_else(|| Err(gone(&path))),
                 None => Err(gone(&path)),
             }
         }
