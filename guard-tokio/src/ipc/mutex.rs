@@ -78,6 +78,22 @@ pub(super) fn gone(path: &std::path::Path) -> guard_os::Error {
 /// A handle to a named mutex shared between processes ([`guard_os::IpcMutex`]), locked
 /// asynchronously. Clones share the holder thread and the in-process queue.
 ///
+/// # How it waits, and what an unlock means
+///
+/// The OS lock must be unlocked by the thread that locked it, and a task moves between
+/// workers, so a holder thread per handle takes and releases it for the tasks; a task only
+/// awaits, and no runtime worker ever waits for another holder.
+///
+/// - [`IpcLock::unlock`] posts the unlock to the holder thread and returns: this process's
+///   next lock comes after it (the thread serves requests in order), but another process
+///   that this one tells "go" may find the lock still held for the few microseconds until
+///   the thread runs. [`IpcLock::unlock_and_wait`] returns once it is unlocked.
+/// - While the holder thread is awake and the OS lock is free, a lock is answered at once,
+///   and the task spins for the answer (at most 10µs, giving its CPU away between short
+///   runs of pauses) instead of parking its worker; the holder thread spins up to 50µs for
+///   the next request before it parks. Back-to-back acquisitions thus cost no thread
+///   wake-up; the price is that CPU time, after each burst of use.
+///
 /// # Examples
 ///
 /// ```
