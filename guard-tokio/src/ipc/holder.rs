@@ -267,7 +267,7 @@ fn serve(mutex: &guard_os::IpcMutex, received: &mpsc::Receiver<Op>, phase: &Atom
                         let _ = done.send(result);
                     }
                     (None, Err(e)) => event::emit(&Event::ReleaseFailed {
-                        resource: std::any::type_name::<super::IpcLock>(),
+                        resource: "guard_tokio::IpcLock",
                         kind: Kind::Unique,
                         error: &e,
                     }),

@@ -2,7 +2,7 @@
 //! passed to the next task of this process with the turn.
 
 use super::holder::Held;
-use super::mutex::{Kept, PASSES, Want, gone};
+use super::turn::{Kept, PASSES, Want, gone};
 use guard_core::{Resource, UniqueResource};
 use std::fmt;
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! between workers, so no worker may hold it. Each handle has one holder thread
 //! ([`holder`]) that takes and releases the OS lock for the tasks of this process, one
 //! acquisition at a time; the tasks take turns on an async mutex (FIFO, cancel-safe) in
-//! front ([`mutex`]). A task waiting for another process, or for another task of its own
+//! front ([`turn`]). A task waiting for another process, or for another task of its own
 //! thread, only awaits. Unlocks are posted to the holder thread, not waited for
 //! ([`IpcLock::unlock`]; [`IpcLock::unlock_and_wait`] waits).
 //!
@@ -19,6 +19,7 @@
 mod holder;
 mod lock;
 mod mutex;
+mod turn;
 
 pub use lock::IpcLock;
 pub use mutex::IpcMutex;
