@@ -2,9 +2,9 @@
 //!
 //! - `async_io/ipc_uncontended/<lock>`: lock + unlock of an inter-process mutex by one
 //!   task on a 2-worker multi-thread runtime: guard-tokio's `IpcMutex` (its holder thread
-//!   takes the OS lock), vs guard-os's blocking `IpcMutex` locked and unlocked inside one
-//!   `spawn_blocking`, vs std's `File::lock` + `unlock` on the lock file inside
-//!   `spawn_blocking`.
+//!   takes the OS lock; `unlock` posts the unlock to it, `unlock_and_wait` also awaits it),
+//!   vs guard-os's blocking `IpcMutex` locked and unlocked inside one `spawn_blocking`, vs
+//!   std's `File::lock` + `unlock` on the lock file inside `spawn_blocking`.
 //! - `async_io/ipc_contended/<tasks>/<lock>`: `tasks` tasks share [`IPC_TOTAL`]
 //!   acquisitions of the same mutex; the time to finish all. The `File::lock` peer opens
 //!   one `File` per task (`flock` excludes open files, not threads: tasks sharing one
@@ -40,6 +40,7 @@ fn name(what: &str) -> String {
 #[derive(Clone, Copy)]
 enum Way {
     Guard,
+    GuardUnlockAndWait,
     GuardOsBlocking,
     StdFileLock,
 }
@@ -56,6 +57,12 @@ async fn run(way: Way, n: &str, tasks: u64, per_task: u64) {
                     Way::Guard => {
                         for _ in 0..per_task {
                             guard.lock().await.expect("lock").unlock().expect("unlock");
+                        }
+                    }
+                    Way::GuardUnlockAndWait => {
+                        for _ in 0..per_task {
+                            let held = guard.lock().await.expect("lock");
+                            held.unlock_and_wait().await.expect("unlock");
                         }
                     }
                     Way::GuardOsBlocking => {
@@ -99,7 +106,11 @@ fn ipc(c: &mut Criterion) {
     let rt = runtime();
     let n = name("ipc");
     let mut g = c.benchmark_group("async_io/ipc_uncontended");
-    for (label, way) in WAYS {
+    let exact = (
+        "guard_tokio_ipc_mutex_unlock_and_wait",
+        Way::GuardUnlockAndWait,
+    );
+    for (label, way) in WAYS.into_iter().chain([exact]) {
         g.bench_function(label, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {

@@ -1,0 +1,73 @@
+//! The tasks' turns in front of the holder thread: who wants the OS lock, and the
+//! acquisition passed from one task's turn to the next.
+
+use super::holder::Held;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How many times in a row the OS lock is passed from task to task of this process
+/// without being unlocked.
+pub(super) const PASSES: u32 = 32;
+
+/// What the tasks of one [`IpcMutex`](super::IpcMutex) (and its clones) share.
+pub(super) struct Shared {
+    /// The turn among this process's tasks, and the OS acquisition kept between two turns.
+    pub(super) queue: Arc<tokio::sync::Mutex<Kept>>,
+    /// Tasks that asked for the lock and have neither unlocked nor given up yet.
+    pub(super) wanting: AtomicUsize,
+}
+
+/// The OS acquisition passed from one task's turn to the next, and how many passes ran.
+#[derive(Default)]
+pub(super) struct Kept {
+    pub(super) held: Option<Held>,
+    pub(super) passes: u32,
+}
+
+impl Shared {
+    /// When no task wants the lock any more and the OS lock was left held for one, unlocks
+    /// it. Whoever holds the turn instead (a task that just came) takes the kept lock.
+    fn settle(&self) {
+        if self.wanting.load(Ordering::SeqCst) == 0
+            && let Ok(mut kept) = self.queue.try_lock()
+        {
+            kept.passes = 0;
+            if let Some(held) = kept.held.take() {
+                held.unlock();
+            }
+        }
+    }
+}
+
+/// A task's want of the lock, from its `lock()` call to its unlock (or until it gives up):
+/// counted in [`Shared::wanting`].
+pub(super) struct Want(pub(super) Arc<Shared>);
+
+impl Want {
+    pub(super) fn new(shared: &Arc<Shared>) -> Want {
+        shared.wanting.fetch_add(1, Ordering::SeqCst);
+        Want(Arc::clone(shared))
+    }
+
+    /// Whether another task wants the lock too.
+    pub(super) fn others(&self) -> bool {
+        self.0.wanting.load(Ordering::SeqCst) > 1
+    }
+}
+
+impl Drop for Want {
+    fn drop(&mut self) {
+        self.0.wanting.fetch_sub(1, Ordering::SeqCst);
+        self.0.settle();
+    }
+}
+
+/// The error when the holder thread is gone (it panicked: it does not otherwise end
+/// while a handle or an acquisition exists).
+pub(super) fn gone(path: &std::path::Path) -> guard_os::Error {
+    guard_os::Error::Lock {
+        op: "reaching the holder thread",
+        path: path.to_path_buf(),
+        source: std::io::Error::other("the holder thread is gone"),
+    }
+}
