@@ -216,3 +216,64 @@ fn under_a_barger_that_always_polls_first_every_waiter_wins_within_a_bound() {
         assert_eq!(*m.try_lock().expect("free"), 0);
     });
 }
+
+#[test]
+fn a_holder_that_takes_the_lock_back_at_once_wakes_one_waiter_not_each_in_turn() {
+    watchdog(LIMIT, || {
+        let m = Mutex::new(0);
+        let mut held = m.try_lock().expect("free");
+        let mut waiters: Vec<Waiter<'_>> = (0..3).map(|_| Waiter::new(&m)).collect();
+        for w in &mut waiters {
+            assert!(w.poll().is_none());
+        }
+        // The holder releases and takes the lock back (as a task looping on it does, before
+        // any woken waiter can run): the first release's wake is still to come, so the next
+        // releases wake nobody.
+        for _ in 0..20 {
+            drop(held);
+            held = m.try_lock().expect("barging is allowed");
+        }
+        let wakes: Vec<usize> = waiters.iter().map(Waiter::wakes).collect();
+        assert_eq!(wakes, [1, 0, 0], "one outstanding wake at a time");
+        // The woken waiter comes, loses, and the next release wakes it again.
+        assert!(waiters[0].poll().is_none());
+        drop(held);
+        let wakes: Vec<usize> = waiters.iter().map(Waiter::wakes).collect();
+        assert_eq!(wakes, [2, 0, 0]);
+        for w in &mut waiters {
+            drop(w.poll().expect("the lock is free"));
+        }
+    });
+}
+
+#[test]
+fn a_woken_waiter_that_does_not_come_within_the_grace_no_longer_holds_the_others_up() {
+    fn cycle<'a>(m: &'a Mutex<u32>, held: &mut Option<MutexGuard<'a, u32>>, n: usize) {
+        for _ in 0..n {
+            drop(held.take());
+            *held = Some(m.try_lock().expect("barging is allowed"));
+        }
+    }
+    watchdog(LIMIT, || {
+        let m = Mutex::new(0);
+        let mut held = Some(m.try_lock().expect("free"));
+        let (mut a, mut b) = (Waiter::new(&m), Waiter::new(&m));
+        assert!(a.poll().is_none() && b.poll().is_none());
+        // a is woken and never comes (the `select!` branch that holds it moved on), while
+        // others keep taking the lock: now and then an unlock checks how old the wake is.
+        cycle(&m, &mut held, 1);
+        assert_eq!((a.wakes(), b.wakes()), (1, 0));
+        cycle(&m, &mut held, 100);
+        assert_eq!(
+            b.wakes(),
+            0,
+            "a's wake stands until the grace is seen to pass"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        cycle(&m, &mut held, 200);
+        assert_eq!(b.wakes(), 1, "past the grace, b is woken too");
+        drop(held);
+        assert!(b.poll().is_some(), "b takes the free lock");
+        drop(a);
+    });
+}

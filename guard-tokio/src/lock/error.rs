@@ -1,6 +1,7 @@
 //! The lock's errors: one per operation that can fail ([`TryLockError`], [`LockTimeout`]).
 
-use super::raw::{Holder, RawLock};
+use super::holder::Holder;
+use super::raw::RawLock;
 use std::fmt;
 use std::panic::Location;
 use std::time::Duration;

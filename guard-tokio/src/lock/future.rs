@@ -4,7 +4,7 @@
 use super::guard::{MutexGuard, OwnedMutexGuard};
 use super::loom::StdArc as Arc;
 use super::mutex::Mutex;
-use super::raw::Wait;
+use super::wait::Wait;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;

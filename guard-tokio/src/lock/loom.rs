@@ -3,11 +3,11 @@
 //! `--cfg guard_loom` they are loom's, so loom explores the wake protocol's interleavings.
 
 #[cfg(guard_loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(guard_loom)]
 pub(crate) use loom::sync::{Arc, Mutex as StdMutex, MutexGuard as StdGuard};
 #[cfg(not(guard_loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(guard_loom))]
 pub(crate) use std::sync::{Arc, Condvar, Mutex as StdMutex, MutexGuard as StdGuard, Weak};
 

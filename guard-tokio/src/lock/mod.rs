@@ -6,7 +6,9 @@
 //! that is no longer polled (the losing branch of a `select!` polled by reference, RFD 609)
 //! holds nobody up. Barging is bounded: a waiter woken four times without winning reserves
 //! the next release, for as long as it is polled (a reservation not taken within 500µs of
-//! the release lapses).
+//! the release lapses). One wake is out at a time: a release wakes a waiter only if no
+//! woken waiter is still to come, and a woken waiter that has not come within 500µs (it may
+//! never be polled again) no longer keeps the next one from being woken.
 //!
 //! What no lock design prevents, a guard held by a future that is not polled, or across an
 //! await on something that needs the lock, is reported: a waiter past its patience sends
@@ -17,11 +19,14 @@ mod acquire;
 mod error;
 mod future;
 mod guard;
+mod holder;
 mod loom;
 mod mutex;
 mod patience;
 mod queue;
 mod raw;
+mod shared;
+mod wait;
 mod watch;
 
 pub use error::{LockTimeout, TryLockError};

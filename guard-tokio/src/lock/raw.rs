@@ -1,85 +1,54 @@
 //! The lock word and the acquisition protocol, apart from the protected value.
 //!
-//! `state` holds three bits: `LOCKED`; `WAITING`, set while the queue is not empty, so that
-//! an unlock with nobody waiting is one atomic operation; `RESERVED`, set while a starving
-//! waiter has reserved the next release (see [`queue`](super::queue)). `WAITING` and
-//! `RESERVED` change only under the queue's lock. A waiter sets `WAITING` before it retries,
-//! and an unlock clears `LOCKED` and reads `WAITING` in one operation: on the one word, either
-//! the retry sees the lock free or the unlock sees the waiter.
+//! `state` holds four bits and a count: `LOCKED`; `WAITING`, set while the queue is not
+//! empty; `RESERVED`, set while a starving waiter has reserved the next release (see
+//! [`queue`](super::queue)); `WOKEN`, set while a release's wake is outstanding (its waiter
+//! has not come to try yet); above them, the releases since the last wake (it wraps).
+//! `WAITING`, `RESERVED` and the setting of `WOKEN` change only under the queue's lock.
+//!
+//! An unlock is one RMW on the word (clear `LOCKED`, count a release). It takes the queue's
+//! lock only if the release is reserved, or waiters are queued and no wake is outstanding, or
+//! the outstanding one is stale: every [`STALE_CHECK`] releases an unlock reads the clock,
+//! and a woken waiter that has not come within [`GRACE`] (it may never be polled again) no
+//! longer keeps the next waiter from being woken. A woken waiter clears `WOKEN` when it
+//! comes: in the RMW that takes the lock, or, finding the lock held, so that the holder's
+//! unlock (a later RMW on the same word) wakes again. A waiter that was not woken and finds
+//! the lock held returns without the queue's lock. No lost wake: a waiter sets `WAITING`
+//! before it retries, and a wake is skipped only while `WOKEN` promises a waiter coming.
 
-use super::loom::{Arc, AtomicPtr, AtomicU64, AtomicUsize, Ordering, StdMutex, lock};
-use super::patience;
-use super::queue::{GRACE, Queue, STARVING_AFTER, Wakes};
-use super::watch::{self, Tick};
-use guard_core::event::{self, Event};
+use super::holder::{Holder, HolderCell};
+use super::loom::{Arc, AtomicUsize, Ordering, lock};
+use super::queue::{GRACE, Key, Queue, Wakes};
+use super::shared::Shared;
 use std::panic::Location;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-const LOCKED: usize = 1;
-const WAITING: usize = 2;
-const RESERVED: usize = 4;
+pub(super) const LOCKED: usize = 1;
+pub(super) const WAITING: usize = 2;
+pub(super) const RESERVED: usize = 4;
+pub(super) const WOKEN: usize = 8;
+/// One release in the count above the flags.
+const RELEASE: usize = 16;
+const FLAGS: usize = RELEASE - 1;
 
-/// What the detector and the errors need to know about a lock, shared with the detector's
-/// thread (which holds it weakly).
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) queue: StdMutex<Queue>,
-    pub(crate) type_name: &'static str,
-    pub(crate) site: &'static Location<'static>,
-    /// Nanoseconds; 0 means the process default.
-    patience: AtomicU64,
+/// Every this many releases (a power of two) while a wake is outstanding, an unlock checks
+/// how long it has been: a woken waiter that has not come within [`GRACE`] may never be
+/// polled again, and the next waiter is woken too.
+const STALE_CHECK: usize = 64;
+
+/// Whether the release that found `prev` must take the queue's lock to wake a waiter.
+#[inline]
+fn needs_wake(prev: usize) -> bool {
+    prev & RESERVED != 0 || prev & (WAITING | WOKEN) == WAITING
 }
 
-impl Shared {
-    pub(crate) fn patience(&self) -> Duration {
-        match self.patience.load(Ordering::Relaxed) {
-            0 => patience::default_patience(),
-            n => Duration::from_nanos(n),
-        }
-    }
-
-    pub(crate) fn set_patience(&self, patience: Duration) {
-        let nanos = u64::try_from(patience.as_nanos())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        self.patience.store(nanos, Ordering::Relaxed);
-    }
+/// Whether the release that found `prev` is one that checks the outstanding wake's age.
+#[inline]
+fn checks_stale(prev: usize) -> bool {
+    prev & (WAITING | WOKEN) == WAITING | WOKEN && (prev / RELEASE) % STALE_CHECK == STALE_CHECK - 1
 }
 
-impl Tick for Shared {
-    /// Wakes every waiter so each re-checks (one reports, and a waiter nobody woke takes a
-    /// lock left free). Returns the patience to re-arm with, or `None` once nobody waits.
-    fn tick(&self) -> Option<Duration> {
-        let mut wakes = Wakes::default();
-        {
-            let mut q = lock(&self.queue);
-            if q.entries.is_empty() {
-                q.watched = false;
-                return None;
-            }
-            q.wake_all(&mut wakes);
-        }
-        wakes.run();
-        Some(self.patience())
-    }
-}
-
-/// One acquisition's place in the queue: `None` until it first has to wait.
-#[derive(Debug, Default)]
-pub(crate) struct Wait {
-    id: Option<u64>,
-    since: Option<Instant>,
-}
-
-/// Who holds the lock, as recorded at acquisition.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Holder {
-    pub(crate) site: Option<&'static Location<'static>>,
-    pub(crate) task: Option<u64>,
-}
-
-enum Try {
+pub(super) enum Try {
     Acquired,
     Held,
     /// Free, but reserved for a starving waiter still within its grace.
@@ -89,10 +58,8 @@ enum Try {
 /// The lock without its value.
 #[derive(Debug)]
 pub(crate) struct RawLock {
-    state: AtomicUsize,
-    holder_site: AtomicPtr<Location<'static>>,
-    /// tokio's task id of the holder; 0 for none.
-    holder_task: AtomicU64,
+    pub(super) state: AtomicUsize,
+    holder: HolderCell,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -100,24 +67,15 @@ impl RawLock {
     pub(crate) fn new(type_name: &'static str, site: &'static Location<'static>) -> Self {
         RawLock {
             state: AtomicUsize::new(0),
-            holder_site: AtomicPtr::new(std::ptr::null_mut()),
-            holder_task: AtomicU64::new(0),
-            shared: Arc::new(Shared {
-                queue: StdMutex::new(Queue::default()),
-                type_name,
-                site,
-                patience: AtomicU64::new(0),
-            }),
+            holder: HolderCell::new(),
+            shared: Arc::new(Shared::new(type_name, site)),
         }
     }
 
-    /// Takes the lock if nobody holds it, waits for it, or reserved it.
+    /// Takes the lock if nobody holds or reserved it (others may be waiting: whoever is
+    /// polled while the lock is free takes it).
     #[inline]
-    fn try_lock_fast(&self) -> bool {
-        // Barging is allowed while others wait (`WAITING`): whoever is polled while the lock
-        // is free takes it, as `try_acquire` does, without the queue's lock. Only a
-        // reservation (`RESERVED`: its lapse is judged under the queue's lock) sends the
-        // caller the slow way.
+    pub(super) fn try_lock_fast(&self) -> bool {
         let s = self.state.load(Ordering::Relaxed);
         s & (LOCKED | RESERVED) == 0
             && self
@@ -126,73 +84,115 @@ impl RawLock {
                 .is_ok()
     }
 
+    /// Records the new holder (for reports).
     #[inline]
-    fn note_holder(&self, site: &'static Location<'static>) {
-        self.holder_site
-            .store(std::ptr::from_ref(site).cast_mut(), Ordering::Relaxed);
-        self.holder_task.store(task_id(), Ordering::Relaxed);
+    pub(super) fn note_holder(&self, site: &'static Location<'static>) {
+        self.holder.note(site);
     }
 
     /// Who holds the lock now (racy: for reports only).
     pub(crate) fn holder(&self) -> Holder {
-        let site = self.holder_site.load(Ordering::Relaxed);
-        // SAFETY: `holder_site` only ever holds null or a pointer made from a
-        // `&'static Location<'static>` (`note_holder`), never written through.
-        let site = unsafe { site.as_ref() };
-        let task = self.holder_task.load(Ordering::Relaxed);
-        Holder {
-            site,
-            task: (task != 0).then_some(task),
-        }
+        self.holder.get()
     }
 
-    /// Gives the lock back and wakes a waiter to come and try (it is not handed the lock).
+    /// Gives the lock back and, if need be, wakes a waiter to come and try (it is not
+    /// handed the lock).
     #[inline]
     pub(crate) fn unlock(&self) {
-        self.holder_site
-            .store(std::ptr::null_mut(), Ordering::Relaxed);
-        self.holder_task.store(0, Ordering::Relaxed);
-        let prev = self.state.fetch_and(!LOCKED, Ordering::Release);
-        if prev & (WAITING | RESERVED) != 0 {
-            self.release_slow();
+        self.holder.clear();
+        // `LOCKED` is set: adding `RELEASE - LOCKED` clears it and counts the release.
+        let prev = self.state.fetch_add(RELEASE - LOCKED, Ordering::Release);
+        if needs_wake(prev) || (checks_stale(prev) && self.shared.wake_is_stale()) {
+            self.release_slow(prev);
         }
     }
 
     #[cold]
-    fn release_slow(&self) {
+    fn release_slow(&self, prev: usize) {
         let mut wakes = Wakes::default();
-        lock(&self.shared.queue).on_release(&mut wakes);
+        {
+            let mut q = lock(&self.shared.queue);
+            // An RMW, to read the word as it is now, not as this thread last saw it.
+            let s = self.state.fetch_or(0, Ordering::Relaxed);
+            if s & RESERVED != 0 {
+                // The reserved waiter, and the next one, which takes the lock if the
+                // reserved one is not polled within the grace.
+                let reserved = q.reserved;
+                self.set_woken();
+                if let Some(key) = reserved {
+                    q.free_since = Some(Instant::now());
+                    wakes.extend(q.notify(key));
+                }
+                self.wake_one(&mut q, reserved, &mut wakes);
+            } else if prev & WOKEN != 0 {
+                // The outstanding wake is stale: the next waiter comes too.
+                self.set_woken();
+                self.wake_one(&mut q, None, &mut wakes);
+            } else if s & (LOCKED | WOKEN) == 0 {
+                self.set_woken();
+                self.wake_one(&mut q, None, &mut wakes);
+            }
+            // Else a barger took the lock since (its unlock finds no wake outstanding, and
+            // wakes), or another release woke a waiter since.
+        }
         wakes.run();
+    }
+
+    /// Under the queue's lock, after [`set_woken`](Self::set_woken): wakes the first waiter
+    /// not already woken (other than `skip`); if every waiter is woken, `WOKEN` stays set
+    /// (each clears it when it comes); if nobody waits, clears `WAITING` and `WOKEN`.
+    pub(super) fn wake_one(&self, q: &mut Queue, skip: Option<Key>, wakes: &mut Wakes) {
+        match q.wake_idle(skip) {
+            Some(waker) => wakes.push(waker),
+            None if q.is_empty() => {
+                self.state.fetch_and(!(WAITING | WOKEN), Ordering::Relaxed);
+            }
+            None => {}
+        }
+    }
+
+    /// Sets `WOKEN` and restarts the release count and the stale check. Before the
+    /// waiters' flags are read: a waiter clears its flag, then `WOKEN` (a release RMW), so
+    /// either this RMW comes first and that clear undoes it, or it reads the clear and the
+    /// flag's clearing is seen (acquire).
+    pub(super) fn set_woken(&self) {
+        self.shared.restart_stale_clock();
+        let _ = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                Some((s & FLAGS) | WOKEN)
+            });
     }
 
     /// One try, as `try_lock`: a free lock is taken unless a starving waiter reserved it.
     pub(crate) fn try_lock(&self, site: &'static Location<'static>) -> bool {
         if self.try_lock_fast() {
-            self.note_holder(site);
+            self.holder.note(site);
             return true;
         }
         if self.state.load(Ordering::Relaxed) & LOCKED != 0 {
             return false;
         }
         let taken = matches!(
-            self.try_acquire(&mut lock(&self.shared.queue), None),
+            self.try_acquire(&mut lock(&self.shared.queue), None, 0),
             Try::Acquired
         );
         if taken {
-            self.note_holder(site);
+            self.holder.note(site);
         }
         taken
     }
 
     /// Takes the lock if it is free and not reserved for another waiter (or its reservation
-    /// lapsed). `me` is the caller's queue id, if it is queued. Under the queue's lock.
-    fn try_acquire(&self, q: &mut Queue, me: Option<u64>) -> Try {
+    /// lapsed), clearing the bits `clear` in the same RMW. `me` is the caller's queue key,
+    /// if it is queued. Under the queue's lock.
+    pub(super) fn try_acquire(&self, q: &mut Queue, me: Option<Key>, clear: usize) -> Try {
         loop {
             let s = self.state.load(Ordering::Relaxed);
             if s & LOCKED != 0 {
                 return Try::Held;
             }
-            let mut next = s | LOCKED;
+            let mut next = (s | LOCKED) & !clear;
             if s & RESERVED != 0 {
                 let mine = me.is_some() && q.reserved == me;
                 let lapsed =
@@ -204,7 +204,7 @@ impl RawLock {
             }
             if self
                 .state
-                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
                 if s & RESERVED != 0 {
@@ -214,147 +214,5 @@ impl RawLock {
                 return Try::Acquired;
             }
         }
-    }
-
-    /// Polls one acquisition: the lock is taken here, by whoever is polled while it is free,
-    /// never handed to a waiter that is not being polled.
-    pub(crate) fn poll_acquire(
-        &self,
-        wait: &mut Wait,
-        cx: &mut Context<'_>,
-        site: &'static Location<'static>,
-    ) -> Poll<()> {
-        if wait.id.is_none() && self.try_lock_fast() {
-            self.note_holder(site);
-            return Poll::Ready(());
-        }
-        let mut watch_from = None;
-        let mut q = lock(&self.shared.queue);
-        let id = match wait.id {
-            Some(id) => id,
-            None => {
-                let id = q.push(cx.waker());
-                wait.id = Some(id);
-                wait.since = Some(Instant::now());
-                self.state.fetch_or(WAITING, Ordering::Relaxed);
-                if !q.watched {
-                    q.watched = true;
-                    watch_from = wait.since;
-                }
-                id
-            }
-        };
-        let tried = self.try_acquire(&mut q, Some(id));
-        if let Try::Acquired = tried {
-            q.remove(id);
-            if q.entries.is_empty() {
-                self.state.fetch_and(!WAITING, Ordering::Relaxed);
-            }
-            q.reported = false;
-            drop(q);
-            wait.id = None;
-            self.note_holder(site);
-            return Poll::Ready(());
-        }
-        let e = q.entry(id);
-        if !e.waker.will_wake(cx.waker()) {
-            e.waker.clone_from(cx.waker());
-        }
-        let lost = std::mem::replace(&mut e.notified, false);
-        match tried {
-            Try::Held if lost => {
-                e.losses += 1;
-                if e.losses >= STARVING_AFTER && q.reserved.is_none() {
-                    q.reserved = Some(id);
-                    self.state.fetch_or(RESERVED, Ordering::Relaxed);
-                }
-            }
-            Try::Reserved => cx.waker().wake_by_ref(),
-            _ => {}
-        }
-        let report = self.overdue(&mut q, wait);
-        drop(q);
-        if let Some(due) = watch_from.and_then(|t| t.checked_add(self.shared.patience())) {
-            watch::watch(&self.shared, due);
-        }
-        if let Some(event) = report {
-            self.report(event);
-        }
-        Poll::Pending
-    }
-
-    /// The waiter's timestamp check: past the patience, the first waiter to see it reports
-    /// (once per episode: until a waiter gets the lock).
-    fn overdue(&self, q: &mut Queue, wait: &Wait) -> Option<(Duration, usize)> {
-        let waited = wait.since?.elapsed();
-        if q.reported || waited < self.shared.patience() {
-            return None;
-        }
-        q.reported = true;
-        Some((waited, q.entries.len()))
-    }
-
-    fn report(&self, (waited, waiters): (Duration, usize)) {
-        let holder = self.holder();
-        event::emit(&Event::LockWait {
-            lock: self.shared.type_name,
-            site: self.shared.site,
-            holder_site: holder.site,
-            holder_task: holder.task,
-            waited,
-            waiters,
-        });
-    }
-
-    /// An acquisition dropped before it got the lock: leaves the queue, and passes on a wake
-    /// (or a reservation) it received, so no release is lost with it.
-    pub(crate) fn cancel(&self, wait: &mut Wait) {
-        let Some(id) = wait.id.take() else { return };
-        let mut wakes = Wakes::default();
-        {
-            let mut q = lock(&self.shared.queue);
-            let was_reserved = q.reserved == Some(id);
-            let Some(e) = q.remove(id) else { return };
-            if was_reserved {
-                self.state.fetch_and(!RESERVED, Ordering::Relaxed);
-            }
-            if q.entries.is_empty() {
-                self.state.fetch_and(!WAITING, Ordering::Relaxed);
-                q.reported = false; // the episode ends with its last waiter
-            }
-            let free = self.state.load(Ordering::Relaxed) & LOCKED == 0;
-            if (e.notified || was_reserved) && free {
-                q.on_release(&mut wakes);
-            }
-        }
-        wakes.run();
-    }
-
-    /// How long `wait` has waited.
-    pub(crate) fn waited(wait: &Wait) -> Duration {
-        wait.since.map_or(Duration::ZERO, |t| t.elapsed())
-    }
-}
-
-/// tokio's id of the current task, as a number (0 outside a task). `Id` exposes its number
-/// only through `Display` and `Hash`; hashing it writes exactly that `u64`.
-fn task_id() -> u64 {
-    struct Take(u64);
-    impl std::hash::Hasher for Take {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, _: &[u8]) {}
-        fn write_u64(&mut self, n: u64) {
-            self.0 = n;
-        }
-    }
-    match tokio::task::try_id() {
-        Some(id) => {
-            let mut take = Take(0);
-            std::hash::Hash::hash(&id, &mut take);
-            take.0
-        }
-        None => 0,
     }
 }
