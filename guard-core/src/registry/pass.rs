@@ -179,3 +179,87 @@ impl PassRecord {
         }
     }
 }
+
+#[cfg(all(test, not(guard_loom)))]
+mod tests {
+    use super::*;
+
+    fn key(index: u32) -> Key {
+        Key {
+            index,
+            generation: u64::from(index),
+        }
+    }
+
+    /// A record of a batch of keys 0..4 for a pass on this thread, or on another one.
+    fn batch_of_four(other_thread: bool) -> (Arc<PassState>, PassRecord) {
+        let state = Arc::new(PassState::default());
+        let mut record = if other_thread {
+            let state = state.clone();
+            std::thread::spawn(move || PassRecord::new(state))
+                .join()
+                .unwrap()
+        } else {
+            PassRecord::new(state.clone())
+        };
+        record.start_batch((0..4).map(key));
+        (state, record)
+    }
+
+    #[test]
+    fn a_claim_ahead_of_the_pass_is_taken_over_and_skipped() {
+        let (state, mut record) = batch_of_four(true);
+        assert!(!state.step(0, 0), "no claim yet");
+        assert_eq!(record.claim(key(2), thread::current().id()), Some(true));
+        assert_eq!(record.decide(), Met::TookOver);
+        assert!(state.step(1, 0), "the pass sees the claim");
+        assert_eq!(record.settle(), (0, 1 << 2));
+        assert_eq!(
+            record.end_batch() & 0b1111,
+            0b1011,
+            "the pass ends 0, 1 and 3"
+        );
+    }
+
+    #[test]
+    fn a_claim_on_the_visit_is_deferred_and_ended_by_the_pass() {
+        let (state, mut record) = batch_of_four(true);
+        state.step(1, 0);
+        assert_eq!(record.claim(key(1), thread::current().id()), Some(true));
+        assert_eq!(record.decide(), Met::Deferred);
+        assert!(state.step(2, 0), "the pass sees the claim after its visit");
+        assert_eq!(
+            record.settle(),
+            (1 << 1, 1 << 1),
+            "the pass ends slot 1's lease"
+        );
+        assert_eq!(record.settle(), (0, 1 << 1), "and is told once");
+        assert_eq!(record.end_batch() & 0b1111, 0b1101);
+    }
+
+    #[test]
+    fn no_barrier_behind_the_pass_or_on_its_own_thread() {
+        let (state, mut record) = batch_of_four(true);
+        state.step(2, 0);
+        assert_eq!(record.claim(key(0), thread::current().id()), Some(false));
+        assert_eq!(record.decide(), Met::TookOver);
+        assert_eq!(record.claim(key(9), thread::current().id()), None);
+        assert_eq!(record.decide(), Met::Nothing);
+
+        let (state, mut record) = batch_of_four(false);
+        state.step(1, 0);
+        assert_eq!(record.claim(key(1), thread::current().id()), Some(false));
+        assert_eq!(
+            record.decide(),
+            Met::Deferred,
+            "the visitor removes its own entry"
+        );
+        state.finish();
+        assert_eq!(record.claim(key(3), thread::current().id()), Some(false));
+        assert_eq!(
+            record.decide(),
+            Met::TookOver,
+            "the pass is done with the batch"
+        );
+    }
+}
