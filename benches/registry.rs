@@ -124,9 +124,11 @@ fn close_during_pass(c: &mut Criterion) {
                 guard::os::fds().for_each(|_| {
                     if std::mem::take(&mut first) {
                         phase.store(VISITING, Ordering::Release);
-                        // On a CPU, as a callback at work is: the barrier interrupts it.
+                        // On a CPU, as a callback at work is (no `pause`, which a
+                        // hypervisor may take as a cue to deschedule the vCPU): the
+                        // barrier interrupts it.
                         while phase.load(Ordering::Acquire) != LEAVE {
-                            std::hint::spin_loop();
+                            black_box(0u64);
                         }
                     }
                 });
