@@ -168,6 +168,13 @@ SECTIONS = [
      [
          ("`fds().for_each` vs listing `/proc/self/fd`", "registry/fds_10k/guard_fds_for_each", "registry/fds_10k/proc_self_fd_listing", ("<=", 0.02)),
      ]),
+    ("The fd registry: a close that meets a running pass",
+     "Closing a registered `/dev/null` fd that another thread's `for_each` pass holds in its batch "
+     "while it visits the fd before it, vs with no pass (benches/registry.rs): the close pays the "
+     "barrier (`membarrier(2)`) that spares the pass a fence per visit.",
+     [
+         ("meeting a pass, vs a plain close", "registry/close/meeting_a_pass", "registry/close/plain", None),
+     ]),
     ("Spawning `/bin/true` with 10k live fds",
      "guard's exec plan vs std's `Command` with the same fds open (all CLOEXEC).",
      [
@@ -242,6 +249,8 @@ SECTIONS += [
 ABSOLUTE = [
     ("registry register + deregister", "registry/register_deregister/guard_registry", 40.0, 1),
     ("registry `for_each` per entry (10k entries)", "registry/for_each_10k/guard_leased", 10.0, 10_000),
+    ("registry `for_each` per entry (10k entries), the thread's CPU time",
+     "registry/for_each_10k/guard_leased_thread_cpu", 10.0, 10_000),
 ]
 
 

@@ -50,8 +50,6 @@
 // Under loom the fork hooks are never registered (loom models no fork): their items are unused.
 #![cfg_attr(guard_loom, allow(dead_code))]
 
-// The users of the barrier (the finalizer's queue, the registry's pass) land next.
-#[allow(dead_code)]
 mod barrier;
 pub mod census;
 mod counted;

@@ -101,12 +101,16 @@ fn lease_defers_removal_until_the_callback_ends() {
     });
 }
 
-/// A pass over two entries while another thread removes the second: whether the removal
-/// meets the batch lease before the visit (it takes the lease over and releases at once),
-/// during it (deferred to the visit's end) or after it, the value is released exactly
-/// once and never while a callback looks at it.
+/// The pass's step against a removal ahead of it: a pass over two entries while another
+/// thread removes the second. The step to a slot (a store, `barrier::light`, a load of the
+/// claims) and the remover's claim (a store, `barrier::heavy`, a load of where the pass is)
+/// form a store-buffering pair: whether the removal meets the batch lease before the
+/// visit (it takes the lease over and the caller releases at once), during it (deferred to
+/// the visit's end) or after it, the value is released exactly once, never while the
+/// callback looks at it, and never visited once released. With `light` reduced to a
+/// compiler fence, loom finds the interleaving where both sides miss each other.
 #[test]
-fn a_removal_ahead_of_the_pass_takes_its_lease_over() {
+fn a_removal_ahead_of_the_pass_never_meets_its_visit() {
     loom::model(|| {
         let released = Arc::new(AtomicUsize::new(0));
         let visiting = Arc::new(AtomicUsize::new(0));
@@ -116,7 +120,7 @@ fn a_removal_ahead_of_the_pass_takes_its_lease_over() {
                 assert_ne!(
                     visiting.load(Ordering::SeqCst),
                     v as usize,
-                    "released under visit"
+                    "deferred release under visit"
                 );
                 released.fetch_add(1, Ordering::SeqCst);
             }))
@@ -124,9 +128,11 @@ fn a_removal_ahead_of_the_pass_takes_its_lease_over() {
         registry.insert(1, Origin::here::<u32>(Kind::Counted));
         let key = registry.insert(2, Origin::here::<u32>(Kind::Counted));
         let remover = {
-            let (registry, released) = (registry.clone(), released.clone());
+            let (registry, released, visiting) =
+                (registry.clone(), released.clone(), visiting.clone());
             thread::spawn(move || match registry.remove(key) {
                 Removal::Removed(2) => {
+                    assert_ne!(visiting.load(Ordering::SeqCst), 2, "removed under visit");
                     released.fetch_add(1, Ordering::SeqCst);
                 }
                 Removal::Deferred => {}
@@ -134,12 +140,115 @@ fn a_removal_ahead_of_the_pass_takes_its_lease_over() {
             })
         };
         registry.for_each(|lease| {
-            visiting.store(*lease.value() as usize, Ordering::SeqCst);
+            let v = *lease.value() as usize;
+            visiting.store(v, Ordering::SeqCst);
+            if v == 2 {
+                assert_eq!(released.load(Ordering::SeqCst), 0, "visited once released");
+            }
             visiting.store(0, Ordering::SeqCst);
         });
         remover.join().unwrap();
         assert_eq!(released.load(Ordering::SeqCst), 1);
         assert_eq!(registry.len(), 1);
+    });
+}
+
+/// A removal of the first of two entries on another thread, while the pass may be visiting
+/// it: if it meets the visit, the pass ends the lease at its next step (it sees the claim
+/// there) or at the end of the batch; the value is released exactly once, after the visit.
+#[test]
+fn a_removal_that_meets_the_visit_is_released_after_it() {
+    loom::model(|| {
+        let released = Arc::new(AtomicUsize::new(0));
+        let visiting = Arc::new(AtomicUsize::new(0));
+        let registry = {
+            let (released, visiting) = (released.clone(), visiting.clone());
+            Arc::new(Registry::new(move |v: u32| {
+                assert_ne!(
+                    visiting.load(Ordering::SeqCst),
+                    v as usize,
+                    "deferred release under visit"
+                );
+                released.fetch_add(1, Ordering::SeqCst);
+            }))
+        };
+        let key = registry.insert(1, Origin::here::<u32>(Kind::Counted));
+        registry.insert(2, Origin::here::<u32>(Kind::Counted));
+        let remover = {
+            let (registry, released, visiting) =
+                (registry.clone(), released.clone(), visiting.clone());
+            thread::spawn(move || match registry.remove(key) {
+                Removal::Removed(1) => {
+                    assert_ne!(visiting.load(Ordering::SeqCst), 1, "removed under visit");
+                    released.fetch_add(1, Ordering::SeqCst);
+                }
+                Removal::Deferred => {}
+                other => panic!("{other:?}"),
+            })
+        };
+        registry.for_each(|lease| {
+            let v = *lease.value() as usize;
+            visiting.store(v, Ordering::SeqCst);
+            if v == 1 {
+                assert_eq!(released.load(Ordering::SeqCst), 0, "visited once released");
+            }
+            visiting.store(0, Ordering::SeqCst);
+        });
+        remover.join().unwrap();
+        assert_eq!(released.load(Ordering::SeqCst), 1);
+        assert_eq!(registry.len(), 1);
+    });
+}
+
+/// A callback removes the entry it visits and the next one while another thread removes
+/// the next one too: the pass's own removals need no barrier (its thread is not mid-step),
+/// each value is released once, the visited one after its visit, the next one never
+/// visited once released.
+#[test]
+fn a_callback_and_another_thread_remove_from_the_batch() {
+    loom::model(|| {
+        let released = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let visiting = Arc::new(AtomicUsize::new(usize::MAX));
+        let registry = {
+            let (released, visiting) = (released.clone(), visiting.clone());
+            Arc::new(Registry::new(move |v: usize| {
+                assert_ne!(visiting.load(Ordering::SeqCst), v, "released under visit");
+                released[v].fetch_add(1, Ordering::SeqCst);
+            }))
+        };
+        let keys = [
+            registry.insert(0, Origin::here::<usize>(Kind::Counted)),
+            registry.insert(1, Origin::here::<usize>(Kind::Counted)),
+        ];
+        let settle = |released: &[AtomicUsize; 2], visiting: &AtomicUsize, removal| {
+            if let Removal::Removed(v) = removal {
+                assert_ne!(visiting.load(Ordering::SeqCst), v, "removed under visit");
+                released[v].fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        let remover = {
+            let (registry, released, visiting) =
+                (registry.clone(), released.clone(), visiting.clone());
+            thread::spawn(move || settle(&released, &visiting, registry.remove(keys[1])))
+        };
+        registry.for_each(|lease| {
+            let v = *lease.value();
+            visiting.store(v, Ordering::SeqCst);
+            assert_eq!(
+                released[v].load(Ordering::SeqCst),
+                0,
+                "visited once released"
+            );
+            if v == 0 {
+                assert!(registry.remove(keys[0]).is_deferred(), "under visit");
+                settle(&released, &visiting, registry.remove(keys[1]));
+            }
+            visiting.store(usize::MAX, Ordering::SeqCst);
+        });
+        remover.join().unwrap();
+        assert_eq!(released[0].load(Ordering::SeqCst), 1);
+        assert_eq!(released[1].load(Ordering::SeqCst), 1);
+        assert!(registry.is_empty());
     });
 }
 

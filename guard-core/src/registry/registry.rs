@@ -7,7 +7,9 @@ use super::pass::Met;
 use super::removal::Removal;
 use super::store::{Row, Store};
 use super::walk::Walk;
+use crate::barrier;
 use crate::census::{self, CensusGroup, Origin};
+use crate::loom::thread;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -115,11 +117,19 @@ impl<T: Copy + Send + 'static> Registry<T> {
         };
         let value = row.value;
         let mut settle = row.lease.close();
-        // A pass that leases the row without visiting it now gives its lease up: only the
-        // visit of this very entry delays its release.
-        if settle == Settle::Keep {
-            for (_, pass) in table.passes.iter() {
-                if pass.meet_removal(key.index) == Met::TookOver {
+        // A pass that leases the row without visiting it gives its lease up: only the visit
+        // of this very entry delays its release (the protocol is in `pass.rs`).
+        if settle == Settle::Keep && !table.passes.is_empty() {
+            let me = thread::current().id();
+            let mut fence = false;
+            for (_, pass) in table.passes.iter_mut() {
+                fence |= pass.claim(key, me) == Some(true);
+            }
+            if fence {
+                barrier::heavy();
+            }
+            for (_, pass) in table.passes.iter_mut() {
+                if pass.decide() == Met::TookOver {
                     settle = row.lease.end();
                 }
             }

@@ -34,15 +34,22 @@ impl<'r, T: Copy + Send + 'static> Walk<'r, T> {
 
     /// Calls `f` on every live entry, a batch at a time (see the module docs).
     pub(super) fn run(mut self, mut f: impl FnMut(&Lease<'_, T>)) {
+        // The first pass registers the process for `membarrier`, so that `light` costs no
+        // fence from then on (loom models the fences themselves, not the registration).
+        #[cfg(not(guard_loom))]
+        if !crate::barrier::is_expedited() {
+            crate::barrier::heavy();
+        }
         while self.next_batch() {
+            // The claims as of the last settle: the slots not to visit.
+            let mut settled = 0u64;
             for j in 0..self.batch.len() {
-                let (visit, deferred) = self.state.advance(Some(j));
-                if let Some(done) = deferred {
-                    self.end_deferred(done);
+                if self.state.step(j, settled) {
+                    settled = self.settle();
                 }
-                if visit {
+                if settled & (1 << j) == 0 {
                     let (key, value, origin) = self.batch[j];
-                    // Not dropped: the lease ends through the pass's state, not `Lease::drop`.
+                    // Not dropped: the lease ends through the pass, not `Lease::drop`.
                     let lease = ManuallyDrop::new(Lease::new(self.store, key, value, origin));
                     f(&lease);
                 }
@@ -83,16 +90,32 @@ impl<'r, T: Copy + Send + 'static> Walk<'r, T> {
                 id
             }
         };
-        table.passes[id].start_batch(self.batch.iter().map(|(key, ..)| key.index));
+        table.passes[id].start_batch(self.batch.iter().map(|(key, ..)| *key));
         true
     }
 
-    /// Ends the lease of `slot`, whose visit a removal met: the release runs now.
-    fn end_deferred(&self, slot: usize) {
-        // Before the lease ends (and the row's index can be reused): a remover of a later
-        // row at that index must not take it for this slot's.
-        self.state.give_up(slot);
-        self.store.end_leases(std::iter::once(self.batch[slot].0));
+    /// Settles the claims removers made on the batch: ends the leases whose removal met
+    /// their visit (their release runs now) and returns the claimed slots.
+    fn settle(&self) -> u64 {
+        let mut finished = Vec::new();
+        let claimed = {
+            let mut table = self.store.table.lock();
+            let id = self.id.expect("a pass with a batch has a record");
+            let (deferred, claimed) = table.passes[id].settle();
+            Store::end_leases_in(&mut table, self.keys(deferred), &mut finished);
+            claimed
+        };
+        self.store.run_releases(finished);
+        claimed
+    }
+
+    /// The keys of the batch's slots in `mask` (bit `j` for slot `j`).
+    fn keys(&self, mask: u32) -> impl Iterator<Item = Key> + '_ {
+        self.batch
+            .iter()
+            .enumerate()
+            .filter(move |(j, _)| mask & (1 << j) != 0)
+            .map(|(_, (key, ..))| *key)
     }
 
     /// Ends the visits and the leases the pass still holds in its batch.
@@ -100,24 +123,15 @@ impl<'r, T: Copy + Send + 'static> Walk<'r, T> {
         if self.batch.is_empty() {
             return;
         }
-        let (_, deferred) = self.state.advance(None);
-        if let Some(done) = deferred {
-            self.end_deferred(done);
-        }
+        self.state.finish();
         let mut finished = Vec::new();
         {
             let mut table = self.store.table.lock();
-            let given_up = match self.id {
+            let ends = match self.id {
                 Some(id) => table.passes[id].end_batch(),
-                None => 0,
+                None => u32::MAX,
             };
-            let held = self
-                .batch
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| given_up & (1 << j) == 0)
-                .map(|(_, (key, ..))| *key);
-            Store::end_leases_in(&mut table, held, &mut finished);
+            Store::end_leases_in(&mut table, self.keys(ends), &mut finished);
         }
         self.batch.clear();
         self.store.run_releases(finished);
