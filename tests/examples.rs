@@ -32,6 +32,8 @@ mod reexec;
 #[path = "../examples/scenarios/reexec_server.rs"]
 #[allow(dead_code)] // the server runs in the example binary
 mod reexec_server;
+#[path = "../examples/scenarios/restarts.rs"]
+mod restarts;
 #[path = "../examples/scenarios/tokio_server.rs"]
 mod tokio_server;
 #[path = "../examples/scenarios/tokio_server_child.rs"]
