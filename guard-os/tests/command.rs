@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{output_of, payload, wait_output, watchdog};
+use common::{output_of, payload, raw_open_without_cloexec, wait_output, watchdog};
 use guard_os::{CloexecStrategy, CommandExt, Error, Inherit, ReadFile, TcpListener, fds, pipe};
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -63,35 +63,6 @@ fn target(fd: &impl AsRawFd) -> String {
     guard_testkit::fd_target(fd.as_raw_fd()).expect("an open fd")
 }
 
-/// An fd opened the way C code would: no O_CLOEXEC, not registered.
-fn raw_open_without_cloexec() -> OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: a plain open(2); the result is owned by the returned OwnedFd.
-    let n = unsafe { libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY) };
-    assert!(n >= 0);
-    // SAFETY: `n` was just opened and is owned by nobody else.
-    unsafe { OwnedFd::from_raw_fd(n) }
-}
-
-/// Runs the test `name` in a child process of its own (playing `role`, where it prints
-/// `ok` when it passed), for tests that choose fd numbers: in this process other tests'
-/// threads open and close fds all the time (the churn test's without pause, some 50 fds
-/// open at once), so an fd a test opens can land on a number it meant as another fd's
-/// target (refused as a collision), or on one its checks expect to be free.
-fn alone_in_a_child(name: &'static str, role: &'static str) {
-    watchdog(90, move || {
-        let out = output_of(&mut common::child(name, role), 80);
-        assert_eq!(
-            payload(&out),
-            ["ok"],
-            "{name} in a child ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-}
-
 const INHERITS_EXACTLY: &str = "child_inherits_exactly_what_it_is_given_at_the_numbers_asked";
 
 /// Alone in a child: `kept_here` is kept at its own number, which must not be 3 or 50 (the
@@ -103,7 +74,11 @@ fn child_inherits_exactly_what_it_is_given_at_the_numbers_asked() {
     match common::role().as_deref() {
         Some("inherits-exactly") => {}
         Some(_) => return,
-        None => return alone_in_a_child(INHERITS_EXACTLY, "inherits-exactly"),
+        None => {
+            return watchdog(90, || {
+                common::in_a_child(INHERITS_EXACTLY, "inherits-exactly", 80)
+            });
+        }
     }
     watchdog(60, || {
         let raw = raw_open_without_cloexec(); // must not reach the child
@@ -134,7 +109,6 @@ fn child_inherits_exactly_what_it_is_given_at_the_numbers_asked() {
         drop((raw, stray, unkept, pr, listener));
         pw.close().unwrap();
     });
-    println!("BEGIN\nok\nEND");
 }
 
 #[test]
@@ -437,7 +411,11 @@ fn keep_as_stdio_keep_where_and_foreign_fds() {
     match common::role().as_deref() {
         Some("stdio-where-foreign") => {}
         Some(_) => return,
-        None => return alone_in_a_child(STDIO_WHERE_FOREIGN, "stdio-where-foreign"),
+        None => {
+            return watchdog(90, || {
+                common::in_a_child(STDIO_WHERE_FOREIGN, "stdio-where-foreign", 80)
+            });
+        }
     }
     watchdog(60, || {
         use std::io::Read;
@@ -470,7 +448,6 @@ fn keep_as_stdio_keep_where_and_foreign_fds() {
         want.sort_unstable();
         assert_eq!(fds, want, "{text}");
     });
-    println!("BEGIN\nok\nEND");
 }
 
 #[test]
@@ -510,26 +487,11 @@ fn spawns_under_churn_inherit_nothing_unexpected() {
     watchdog(if common::full() { 1200 } else { 240 }, move || {
         let start = std::time::Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
-        let churners: Vec<_> = (0..2)
-            .map(|_| {
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    let mut rounds = 0usize;
-                    while !stop.load(Ordering::Relaxed) {
-                        let f = ReadFile::open("/dev/null").unwrap();
-                        let (r, w) = pipe().unwrap();
-                        let raw = raw_open_without_cloexec();
-                        let mut n = 0;
-                        fds().for_each(|_| n += 1);
-                        assert!(n >= 3, "for_each saw this round's fds");
-                        w.close().unwrap();
-                        drop((f, r, raw));
-                        rounds += 1;
-                    }
-                    rounds
-                })
-            })
-            .collect();
+        let churners = common::churn(&stop, || {
+            let mut n = 0;
+            fds().for_each(|_| n += 1);
+            assert!(n >= 3, "for_each saw this round's fds");
+        });
         let (pr, pw) = pipe().unwrap();
         for i in 0..spawns {
             let mut cmd = common::child(LIST, "list");

@@ -11,30 +11,14 @@
 
 mod common;
 
-use common::{any_unreaped_child, is_zombie_of_ours, watchdog};
+use common::{any_unreaped_child, is_zombie_of_ours, raw_open_without_cloexec, serial, watchdog};
 use guard_os::{Child, Error, Fd, Inherit, ReadFile, Spawn, TcpListener, pipe};
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-static FDS: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    FDS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// An fd opened the way C code would: no O_CLOEXEC, not registered.
-fn raw_open_without_cloexec() -> OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: a plain open(2); the result is owned by the returned OwnedFd.
-    let n = unsafe { libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY) };
-    assert!(n >= 0);
-    // SAFETY: `n` was just opened and is owned by nobody else.
-    unsafe { OwnedFd::from_raw_fd(n) }
-}
 
 fn sleeper() -> Command {
     let mut cmd = Command::new("/bin/sleep");
@@ -155,27 +139,6 @@ fn swapped_sources_and_targets_land_where_asked() {
     });
 }
 
-/// Opens and closes fds (registered, and raw ones without O_CLOEXEC) until `stop`.
-fn churn(stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<usize>> {
-    (0..2)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut rounds = 0usize;
-                while !stop.load(Ordering::Relaxed) {
-                    let f = ReadFile::open("/dev/null").unwrap();
-                    let (r, w) = pipe().unwrap();
-                    let raw = raw_open_without_cloexec();
-                    w.close().unwrap();
-                    drop((f, r, raw));
-                    rounds += 1;
-                }
-                rounds
-            })
-        })
-        .collect()
-}
-
 #[test]
 #[cfg_attr(
     not(target_os = "linux"),
@@ -186,7 +149,7 @@ fn spawns_under_churn_inherit_nothing_unexpected() {
     watchdog(600, move || {
         let _serial = serial();
         let stop = Arc::new(AtomicBool::new(false));
-        let churners = churn(&stop);
+        let churners = common::churn(&stop, || {});
         let (pr, pw) = pipe().unwrap();
         let mut spawn = Spawn::from_command(&sleeper())
             .inherit(Inherit::new().keep_at(&pr, 10))
@@ -221,7 +184,7 @@ fn a_missing_program_is_an_error_every_time_and_writes_nothing() {
     watchdog(600, move || {
         let _serial = serial();
         let stop = Arc::new(AtomicBool::new(false));
-        let churners = churn(&stop);
+        let churners = common::churn(&stop, || {});
         let (pr, pw) = pipe().unwrap();
         let mut spawn = Spawn::from_command(&Command::new("/no/such/program"))
             .inherit(Inherit::new().keep_at(&pw, 6).keep_at(&pr, 7))
