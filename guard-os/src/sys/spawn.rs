@@ -10,6 +10,7 @@
 //! written into an fd) and exits with 127; the parent reaps it and reports the error.
 
 use super::conv::errno;
+use super::spawned::PathSearch;
 pub(crate) use super::spawned::{Image, PidSlot, Spawned, Step, exited_within, poll_readable};
 use std::ffi::{c_int, c_void};
 use std::io;
@@ -217,29 +218,15 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         // parent's thread is suspended.
         unsafe { super::child::write_pid(slot.ptr, slot.len) };
     }
-    let mut denied = false;
-    let mut last = libc::ENOENT;
-    // As `execvp`: a path that is missing moves on to the next; one found but not
-    // executable is remembered (EACCES wins if nothing else is found).
+    let mut search = PathSearch::new();
     for path in image.paths {
         // SAFETY: valid C strings and null-terminated arrays (the `Image` contract).
         unsafe { libc::execve(path.as_ptr(), image.argv.as_ptr(), image.envp.as_ptr()) };
-        last = io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        match last {
-            libc::EACCES => denied = true,
-            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
-            _ => break,
+        if !search.go_on(io::Error::last_os_error().raw_os_error().unwrap_or(0)) {
+            break;
         }
     }
-    if denied
-        && matches!(
-            last,
-            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT
-        )
-    {
-        last = libc::EACCES;
-    }
-    fail(Step::Exec, io::Error::from_raw_os_error(last))
+    fail(Step::Exec, search.error())
 }
 
 /// [`waitid(P_PIDFD)`](https://man7.org/linux/man-pages/man2/waitid.2.html) with
