@@ -674,6 +674,41 @@ fn keep_where_never_offers_an_ipc_mutex() {
     });
 }
 
+/// Regression: `keep_where` offered a `Child`'s pidfd to the selector, and `|_| true`
+/// passed it to the next child (which could signal the first, and kept its pidfd open).
+#[test]
+fn keep_where_never_offers_a_childs_pidfd() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let mut sleeper = guard_os::Spawn::from_command(Command::new("/bin/sleep").arg("60"))
+            .spawn()
+            .unwrap();
+        let pidfd = std::os::fd::AsFd::as_fd(&sleeper).as_raw_fd();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut offered = Vec::new();
+        let plan = Inherit::new().keep_where(|fd| {
+            offered.push((fd.number(), fd.type_name()));
+            fd.number() == pidfd || fd.number() == listener.as_raw_fd()
+        });
+        let mut cmd = common::child(LIST, "list");
+        cmd.inherit(plan).unwrap();
+        let (got, _) = run_listing(cmd);
+        sleeper.kill().unwrap();
+        let _ = sleeper.wait();
+        assert!(
+            !offered.iter().any(|&(n, _)| n == pidfd),
+            "the pidfd {pidfd} was offered: {offered:?}"
+        );
+        assert_eq!(got.get(&listener.as_raw_fd()), Some(&target(&listener)));
+        assert!(
+            !got.contains_key(&pidfd),
+            "the child got the pidfd: {got:?}"
+        );
+    });
+}
+
 const STDIO_SOURCE: &str = "kept_fds_numbered_0_to_2_are_not_clobbered_by_std";
 
 /// What `/bin/sh -c script` prints, run under `plan` with std's default stdio for `output`.

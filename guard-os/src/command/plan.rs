@@ -161,9 +161,16 @@ impl Inherit {
     /// Passes every registered fd for which `select` returns true, each at its own number
     /// (e.g. every listener: `|fd| fd.type_name().ends_with("Listener")`).
     ///
-    /// [`IpcMutex`](crate::IpcMutex) fds are never offered to `select`: as for
-    /// [`Registered`], a child holding the mutex's open file description would share the
-    /// parent's `flock`, and could unlock it under the parent's feet.
+    /// Two kinds of registered fd are never offered to `select`:
+    ///
+    /// - [`IpcMutex`](crate::IpcMutex) fds: as for [`Registered`], a child holding the
+    ///   mutex's open file description would share the parent's `flock`, and could unlock
+    ///   it under the parent's feet;
+    /// - a [`Child`](crate::Child)'s exit fd (its pidfd on Linux): another child cannot
+    ///   wait for it (it is not that process's child), could signal it, and would keep the
+    ///   pidfd open as long as it runs; on macOS and FreeBSD it is a `kqueue`, which a
+    ///   child never inherits. A predicate written for "every fd of a kind" (`|_| true`,
+    ///   every `Fd`) would otherwise pass each child's pidfd to every later child.
     ///
     /// # Examples
     ///
@@ -181,7 +188,7 @@ impl Inherit {
     pub fn keep_where(mut self, mut select: impl FnMut(&LiveFd<'_>) -> bool) -> Inherit {
         let mut picked = Vec::new();
         crate::fds().for_each(|fd| {
-            if fd.ty() == FdOwner::IpcMutex {
+            if matches!(fd.ty(), FdOwner::IpcMutex | FdOwner::Child) {
                 return;
             }
             if select(fd) {
