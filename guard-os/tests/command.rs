@@ -304,7 +304,8 @@ const EXEC_ERRORS: &str = "exec_errors_are_reported_whatever_the_target";
 /// Runs in a child process of its own (role "exec-errors"): the test needs the lowest free
 /// numbers to stay free between `inherit` and `spawn`, which other tests' threads opening
 /// and closing fds would break (a number one of them held at `inherit` cannot be reserved,
-/// and, closed before `spawn`, could go to std's error pipe: the documented limitation).
+/// and, closed before `spawn`, could go to std's error pipe: then the spawn fails with
+/// `EBUSY`, see `a_target_that_changes_hands_before_spawn_fails_the_spawn`).
 #[test]
 fn exec_errors_are_reported_whatever_the_target() {
     match common::role().as_deref() {
@@ -349,6 +350,109 @@ fn exec_error_rounds() {
         "std's error bytes in the kept pipe: {got:?}"
     );
     println!("BEGIN\nok\nEND");
+}
+
+const ERROR_PIPE: &str = "a_target_that_changes_hands_before_spawn_fails_the_spawn";
+
+/// Regression (issue 15, the inherit path's error pipe): a target held by another owner's
+/// fd when the plan is installed cannot be reserved; closed before `spawn`, it goes to
+/// std's close-on-exec error pipe (its write end), made just before the `fork`. The
+/// child's `dup2` replaced the pipe: std wrote the failed exec's errno into the kept pipe,
+/// and the parent, reading EOF, returned a `Child` for a program that never ran. Now the
+/// child sees the number changed hands and fails the spawn with `EBUSY` before changing
+/// any fd. Alone in a child: the test needs the two lowest free numbers to stay as it
+/// leaves them.
+#[test]
+fn a_target_that_changes_hands_before_spawn_fails_the_spawn() {
+    match common::role().as_deref() {
+        Some("error-pipe") => return error_pipe_rounds(),
+        Some(_) => return,
+        None => {}
+    }
+    watchdog(60, || common::in_a_child(ERROR_PIPE, "error-pipe", 50));
+}
+
+fn error_pipe_rounds() {
+    use std::io::Read;
+    let (r, w) = pipe().unwrap();
+    let mut refused = 0;
+    for round in 0..20 {
+        // Another owner's fds at the two lowest free numbers: where std's pipe will go.
+        let (low, high) = (
+            std::fs::File::open("/dev/null").unwrap(),
+            std::fs::File::open("/dev/null").unwrap(),
+        );
+        let target = high.as_raw_fd();
+        let mut cmd = Command::new("/nonexistent/guard-os-test-binary");
+        cmd.inherit(Inherit::new().keep_at(&w, target)).unwrap();
+        drop((low, high));
+        match cmd.spawn() {
+            Ok(mut child) => panic!(
+                "round {round}, target {target}: a failed exec was reported as a spawned \
+                 child ({:?})",
+                child.wait()
+            ),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => refused += 1,
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "round {round}: {e}"),
+        }
+    }
+    w.close().unwrap();
+    let mut got = Vec::new();
+    (&r).read_to_end(&mut got).unwrap();
+    assert!(
+        got.is_empty(),
+        "std's error bytes in the kept pipe: {got:?}"
+    );
+    assert!(
+        refused > 0,
+        "std's error pipe never took the target: no collision tested"
+    );
+}
+
+const MANY_FDS: &str = "exec_errors_come_back_on_both_paths_with_many_fds_open";
+
+/// An exec failure comes back with its errno, and never hangs, through `CommandExt` (std's
+/// fork and error pipe) with each close-on-exec strategy and through `Spawn` (the vfork
+/// child's shared memory), while thousands of fds other code opened without `O_CLOEXEC`
+/// are open and the kept fd sits above them all. Alone in a child: it fills the fd table.
+#[test]
+fn exec_errors_come_back_on_both_paths_with_many_fds_open() {
+    match common::role().as_deref() {
+        Some("many-fds") => return many_fds_rounds(),
+        Some(_) => return,
+        None => {}
+    }
+    watchdog(120, || common::in_a_child(MANY_FDS, "many-fds", 110));
+}
+
+fn many_fds_rounds() {
+    let count = usize::try_from(nofile().min(4096) - 64).unwrap();
+    let raws: Vec<OwnedFd> = (0..count).map(|_| raw_open_without_cloexec()).collect();
+    let (r, w) = pipe().unwrap();
+    let high = raws.last().unwrap().as_raw_fd() + 8;
+    let missing = "/nonexistent/guard-os-test-binary";
+    for how in [
+        CloexecStrategy::CloseRange,
+        CloexecStrategy::ProcFd,
+        CloexecStrategy::Sweep,
+    ] {
+        let plan = Inherit::new().keep_at(&w, high).__cloexec_strategy(how);
+        let mut cmd = Command::new(missing);
+        cmd.inherit(plan).unwrap();
+        let e = cmd.spawn().map(drop).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{how:?}: {e}");
+    }
+    let mut spawn = guard_os::Spawn::from_command(&Command::new(missing))
+        .inherit(Inherit::new().keep_at(&w, high))
+        .unwrap();
+    let e = spawn.spawn().map(drop).unwrap_err();
+    assert!(matches!(e, Error::Spawn { op: "exec", .. }), "{e}");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+    assert!(
+        e.to_string().contains(missing),
+        "the error names the program: {e}"
+    );
+    drop((raws, r, w));
 }
 
 /// Whether fd number `n` is open in this process, and with `FD_CLOEXEC`.

@@ -97,6 +97,11 @@ pub trait CommandExt {
     /// way), [`InheritReserve`](crate::Error::InheritReserve) (a free target number could
     /// not be reserved). On error the `Command` is left unchanged.
     ///
+    /// Later, from the `Command`'s `spawn`: `EBUSY` if a target that was another owner's
+    /// fd when this ran (so it could not be reserved) was closed and reopened as something
+    /// else before the spawn: it may be std's exec-error pipe, which the child must not
+    /// overwrite. The child changes no fd before it refuses.
+    ///
     /// # Examples
     ///
     /// ```
@@ -118,6 +123,7 @@ impl CommandExt for Command {
         let mut child = ChildPlan::new(&plan);
         // Before the `Command` changes: an error leaves it as it was.
         let reserved = reserve(&child.free_targets())?;
+        child.watch_unreserved(&reserved);
         if let Some(n) = plan.listen_fds {
             self.env("LISTEN_FDS", n.to_string())
                 .env_remove("LISTEN_PID")
@@ -156,6 +162,10 @@ pub(super) struct ChildPlan {
     tmp: Vec<RawFd>,
     /// Mark every fd from 3 up close-on-exec, and how.
     cloexec: Option<Cloexec>,
+    /// The free targets (no source's number) from 3 up that could not be reserved (another
+    /// owner's fd sat there), each with what it referred to then: see
+    /// [`ChildPlan::watch_unreserved`].
+    unreserved: Vec<(RawFd, Option<(u64, u64)>)>,
 }
 
 impl ChildPlan {
@@ -166,7 +176,25 @@ impl ChildPlan {
             tmp: vec![-1; moves.len()],
             moves,
             cloexec: (!plan.trust_cloexec).then_some(how),
+            unreserved: Vec::new(),
         }
+    }
+
+    /// Remembers what sits now at each free target that `reserved` does not hold (another
+    /// owner's fd, so no placeholder could take the number), for the child to check. If
+    /// that owner closes it before `spawn`, std's close-on-exec error pipe, made just
+    /// before the `fork`, can land on the number: the child's `dup2` would then replace
+    /// the pipe, std would write a failed exec's errno into the kept fd, and the parent
+    /// would read EOF and report success. The child refuses instead (`EBUSY`, see
+    /// [`ChildPlan::run`]). Targets 0-2 are std's stdio, set up in the child before the
+    /// hook; the error pipe is never among them.
+    fn watch_unreserved(&mut self, reserved: &[super::reserve::Reservation]) {
+        self.unreserved = self
+            .free_targets()
+            .into_iter()
+            .filter(|&t| t > 2 && !reserved.iter().any(|r| r.number() == t))
+            .map(|t| (t, sys::child::identity(t)))
+            .collect();
     }
 
     /// This plan with `extra` moves (a spawn's stdio) after its own.
@@ -194,6 +222,7 @@ impl ChildPlan {
             tmp: vec![-1; moves.len()],
             moves,
             cloexec: self.cloexec,
+            unreserved: self.unreserved.clone(),
         })
     }
 
@@ -221,12 +250,23 @@ impl ChildPlan {
     }
 
     /// Runs in the child: async-signal-safe only (no allocation, no lock, no panic path).
+    ///
+    /// `EBUSY` (before any fd changes) if a target that could not be reserved now refers
+    /// to something else than when the plan was installed: the number changed hands, and
+    /// may be std's error pipe (see [`ChildPlan::watch_unreserved`]).
     pub(super) fn run(&mut self) -> io::Result<()> {
         let ChildPlan {
             moves,
             tmp,
             cloexec,
+            unreserved,
         } = self;
+        for &(target, then) in unreserved.iter() {
+            let now = sys::child::identity(target);
+            if now.is_some() && now != then {
+                return Err(io::Error::from_raw_os_error(sys::EBUSY));
+            }
+        }
         for (copy, &(source, target)) in tmp.iter_mut().zip(moves.iter()) {
             if source != target {
                 *copy = copy_off_targets(source, moves)?;

@@ -9,7 +9,7 @@
 //! `unsafe`.
 
 use super::unix::child_fds::{cloexec_sweep, set_cloexec};
-pub(crate) use super::unix::child_fds::{dup_above, nofile_limit, place};
+pub(crate) use super::unix::child_fds::{dup_above, identity, nofile_limit, place};
 use rustix::fd::RawFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;

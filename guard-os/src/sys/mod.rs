@@ -29,7 +29,7 @@
 //! `BorrowedFd` for a number not known to be open.
 
 mod conv;
-pub(crate) use conv::{EBADF, EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
+pub(crate) use conv::{EBADF, EBUSY, EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
 mod fd;
 mod fs;
 mod io;

@@ -98,3 +98,20 @@ pub(crate) unsafe fn place(src: RawFd, dst: RawFd) -> io::Result<()> {
         Ok(())
     }
 }
+
+/// What fd number `raw` refers to, as `(st_dev, st_ino)`
+/// ([`fstat(2)`](https://man7.org/linux/man-pages/man2/fstat.2.html)), or `None` if it is
+/// not open. Async-signal-safe: the child compares what sits at a number with what the
+/// parent saw there.
+pub(crate) fn identity(raw: RawFd) -> Option<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `fstat` takes a plain integer and writes one `stat` into `st`, which has room
+    // for it; on a number that is not open it fails with EBADF and writes nothing.
+    if unsafe { libc::fstat(raw, st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: `fstat` succeeded: it initialised `st`.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)] // widths differ by OS
+    Some((st.st_dev as u64, u64::from(st.st_ino)))
+}
