@@ -233,6 +233,70 @@ fn a_child_killed_by_a_signal_is_reported_as_such() {
     });
 }
 
+/// The pidfd fallbacks of a kernel without `CLONE_PIDFD` (before 5.2: `pidfd_open`) and
+/// without pidfds at all (before 5.3: the spawn fails, its child killed and reaped), forced
+/// here by a test switch: a child is spawned, polled, waited, signalled and killed through
+/// a pidfd from `pidfd_open` as through one from `clone`.
+#[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "pidfds: Linux only (the switch has no effect elsewhere)"
+)]
+fn the_pidfd_open_fallback_spawns_waits_and_kills() {
+    use guard_os::PidfdStrategy;
+    watchdog(60, || {
+        let _serial = serial();
+        for how in [PidfdStrategy::ClonePidfd, PidfdStrategy::PidfdOpen] {
+            let mut cmd = Command::new("/bin/sh");
+            cmd.args(["-c", "exit 3"]);
+            let mut child = Spawn::from_command(&cmd)
+                .__pidfd_strategy(how)
+                .spawn()
+                .unwrap();
+            assert_eq!(child.wait().unwrap().code(), Some(3), "{how:?}");
+
+            let mut child = Spawn::from_command(&sleeper())
+                .__pidfd_strategy(how)
+                .spawn()
+                .unwrap();
+            let fd = std::os::fd::AsFd::as_fd(&child).as_raw_fd();
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+            assert!(
+                info.contains(&format!("Pid:\t{}", child.id())),
+                "{how:?}: fd {fd} is the child's pidfd: {info}"
+            );
+            assert_eq!(child.try_wait().unwrap(), None, "{how:?}: it sleeps");
+            child.signal(libc::SIGSTOP).unwrap();
+            child.signal(libc::SIGCONT).unwrap();
+            assert_eq!(
+                child.try_wait().unwrap(),
+                None,
+                "{how:?}: stopped, not exited"
+            );
+            kill_and_check(child);
+        }
+        let err = Spawn::from_command(&sleeper())
+            .__pidfd_strategy(PidfdStrategy::PidfdOpenFails)
+            .spawn()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Spawn {
+                    op: "pidfd_open",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSYS), "{err}");
+        assert!(
+            !any_unreaped_child(),
+            "the child it could not watch was reaped"
+        );
+    });
+}
+
 #[test]
 #[cfg_attr(
     not(target_os = "linux"),

@@ -2,6 +2,7 @@
 //! duplicated in the parent.
 
 use super::registered::{ListenFd, Registered};
+use super::switches::CloexecStrategy;
 use crate::error::{Error, Result};
 use crate::fd::table;
 use crate::fd::{FdOwner, LiveFd, retry_on_pressure};
@@ -26,20 +27,6 @@ pub(super) struct Keep {
     pub(super) source: RawFd,
     pub(super) target: RawFd,
     stdio: bool,
-}
-
-/// How a child marks every fd it does not keep close-on-exec, each falling back to the next
-/// where the system lacks it. Only for tests of the fallbacks
-/// (`Inherit::__cloexec_strategy`); by default the child starts with `CloseRange`.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloexecStrategy {
-    /// `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11+).
-    CloseRange,
-    /// `F_SETFD` on each number listed in `/proc/self/fd`.
-    ProcFd,
-    /// `F_SETFD` on every number below `RLIMIT_NOFILE`.
-    Sweep,
 }
 
 /// Which fds a child inherits, at which numbers: a plan for [`CommandExt::inherit`](crate::CommandExt::inherit).

@@ -5,7 +5,10 @@ use super::exec::ChildPlan;
 use super::image::CStrings;
 use super::plan::Inherit;
 use super::stdio::{self, Stdio};
+use super::switches::PidfdStrategy;
 use crate::error::{Error, Result};
+#[cfg(target_os = "linux")]
+use crate::sys::spawn::PidfdVia;
 use crate::sys::spawn::{Step, spawn};
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -102,6 +105,7 @@ pub struct Spawn {
     steps: ChildPlan,
     stdio: [Stdio; 3],
     kill_on_release: Option<(i32, Duration)>,
+    pidfd: PidfdStrategy,
 }
 
 impl Spawn {
@@ -132,6 +136,7 @@ impl Spawn {
             plan,
             stdio: [Stdio::Inherit; 3],
             kill_on_release: None,
+            pidfd: PidfdStrategy::ClonePidfd,
         }
     }
 
@@ -268,6 +273,14 @@ impl Spawn {
         self
     }
 
+    /// Forces a pidfd fallback (Linux; no effect elsewhere). Only for tests.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn __pidfd_strategy(mut self, how: PidfdStrategy) -> Spawn {
+        self.pidfd = how;
+        self
+    }
+
     /// Starts the child: it has exec'd when this returns. Its pidfd (on macOS and FreeBSD
     /// its exit-watching `kqueue`) and its stdio pipes' ends, if piped, are registered as
     /// created at the caller.
@@ -319,13 +332,19 @@ impl Spawn {
             &mut with_stdio
         };
         #[cfg(target_os = "linux")]
+        let via = match self.pidfd {
+            PidfdStrategy::ClonePidfd => PidfdVia::Clone,
+            PidfdStrategy::PidfdOpen => PidfdVia::Open,
+            PidfdStrategy::PidfdOpenFails => PidfdVia::Nothing,
+        };
+        #[cfg(target_os = "linux")]
         let spawned = strings.with_image(|image| {
             // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes
             // only into its own scratch space (allocated in `ChildPlan::new`, never grown),
             // takes no lock and cannot panic (R4); it changes only the child's fds. The fds
             // it names stay open: `self.plan` holds them (its duplicates), `stdio` the
             // stdio ends. `image` is valid for the call (`CStrings::with_image`).
-            unsafe { spawn(image, &mut || steps.run()) }
+            unsafe { spawn(image, &mut || steps.run(), via) }
         });
         #[cfg(not(target_os = "linux"))]
         let spawned = strings.with_image(|image| {
