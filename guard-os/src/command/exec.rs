@@ -32,7 +32,7 @@ use std::sync::Arc;
 /// use guard_os::{CommandExt, Inherit};
 /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
 /// let status = std::process::Command::new("/bin/sh")
-///     .args(["-c", "test -e /proc/self/fd/3 && ! test -e /proc/self/fd/4"])
+///     .args(["-c", "true >&3 && ! true 2>/dev/null >&4"]) // `>&n` fails unless n is open
 ///     .inherit(Inherit::new().keep_at(&listener, 3))? // the listener as fd 3, nothing else
 ///     .status()?;
 /// assert!(status.success());

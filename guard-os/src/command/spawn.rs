@@ -86,7 +86,7 @@ use std::time::Duration;
 /// use guard_os::{Inherit, Spawn};
 /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
 /// let mut cmd = std::process::Command::new("/bin/sh");
-/// cmd.args(["-c", "test -e /proc/self/fd/3 && ! test -e /proc/self/fd/4"]);
+/// cmd.args(["-c", "true >&3 && ! true 2>/dev/null >&4"]); // `>&n` fails unless n is open
 /// let mut child = Spawn::from_command(&cmd)
 ///     .inherit(Inherit::new().keep_at(&listener, 3))? // the listener as fd 3, nothing else
 ///     .spawn()?;

@@ -49,7 +49,6 @@ pub(crate) fn check_open_number(raw: RawFd) -> io::Result<()> {
     }
 }
 
-/// True if `fd` has `FD_CLOEXEC` set.
 /// Closes fd number `raw` with [`close(2)`](https://man7.org/linux/man-pages/man2/close.2.html),
 /// once, and returns its error (never retried: Linux frees the number even on `EINTR`).
 ///
@@ -78,6 +77,8 @@ pub(crate) unsafe fn claim_inherited(raw: RawFd) -> OwnedFd {
     fd
 }
 
+/// True if `fd` has `FD_CLOEXEC` set
+/// ([`fcntl(F_GETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)).
 #[cfg(test)]
 pub(crate) fn is_cloexec(fd: impl AsFd) -> io::Result<bool> {
     let flags = rustix::io::fcntl_getfd(fd).map_err(errno)?;
