@@ -308,20 +308,7 @@ const EXEC_ERRORS: &str = "exec_errors_are_reported_whatever_the_target";
 /// `EBUSY`, see `a_target_that_changes_hands_before_spawn_fails_the_spawn`).
 #[test]
 fn exec_errors_are_reported_whatever_the_target() {
-    match common::role().as_deref() {
-        Some("exec-errors") => return exec_error_rounds(),
-        Some(_) => return,
-        None => {}
-    }
-    watchdog(60, || {
-        let out = output_of(&mut common::child(EXEC_ERRORS, "exec-errors"), 50);
-        assert_eq!(
-            payload(&out),
-            ["ok"],
-            "stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
+    common::alone(EXEC_ERRORS, "exec-errors", 60, exec_error_rounds);
 }
 
 fn exec_error_rounds() {
@@ -349,27 +336,22 @@ fn exec_error_rounds() {
         got.is_empty(),
         "std's error bytes in the kept pipe: {got:?}"
     );
-    println!("BEGIN\nok\nEND");
 }
 
 const ERROR_PIPE: &str = "a_target_that_changes_hands_before_spawn_fails_the_spawn";
 
 /// Regression (issue 15, the inherit path's error pipe): a target held by another owner's
 /// fd when the plan is installed cannot be reserved; closed before `spawn`, it goes to
-/// std's close-on-exec error pipe (its write end), made just before the `fork`. The
-/// child's `dup2` replaced the pipe: std wrote the failed exec's errno into the kept pipe,
+/// std's close-on-exec error channel (on Linux a socketpair, elsewhere a pipe; the child's
+/// end is the second of the two lowest free numbers), made just before the `fork`. The
+/// child's `dup2` replaced it: std wrote the failed exec's errno into the kept pipe,
 /// and the parent, reading EOF, returned a `Child` for a program that never ran. Now the
 /// child sees the number changed hands and fails the spawn with `EBUSY` before changing
 /// any fd. Alone in a child: the test needs the two lowest free numbers to stay as it
 /// leaves them.
 #[test]
 fn a_target_that_changes_hands_before_spawn_fails_the_spawn() {
-    match common::role().as_deref() {
-        Some("error-pipe") => return error_pipe_rounds(),
-        Some(_) => return,
-        None => {}
-    }
-    watchdog(60, || common::in_a_child(ERROR_PIPE, "error-pipe", 50));
+    common::alone(ERROR_PIPE, "error-pipe", 60, error_pipe_rounds);
 }
 
 fn error_pipe_rounds() {
@@ -417,12 +399,7 @@ const MANY_FDS: &str = "exec_errors_come_back_on_both_paths_with_many_fds_open";
 /// are open and the kept fd sits above them all. Alone in a child: it fills the fd table.
 #[test]
 fn exec_errors_come_back_on_both_paths_with_many_fds_open() {
-    match common::role().as_deref() {
-        Some("many-fds") => return many_fds_rounds(),
-        Some(_) => return,
-        None => {}
-    }
-    watchdog(120, || common::in_a_child(MANY_FDS, "many-fds", 110));
+    common::alone(MANY_FDS, "many-fds", 120, many_fds_rounds);
 }
 
 fn many_fds_rounds() {

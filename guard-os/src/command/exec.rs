@@ -98,9 +98,11 @@ pub trait CommandExt {
     /// not be reserved). On error the `Command` is left unchanged.
     ///
     /// Later, from the `Command`'s `spawn`: `EBUSY` if a target that was another owner's
-    /// fd when this ran (so it could not be reserved) was closed and reopened as something
-    /// else before the spawn: it may be std's exec-error pipe, which the child must not
-    /// overwrite. The child changes no fd before it refuses.
+    /// fd when this ran (so it could not be reserved) was closed before the spawn and is
+    /// now, in the child, what std's exec-error channel looks like (on Linux an `AF_UNIX`
+    /// `SOCK_SEQPACKET` socket, elsewhere a pipe's write end with no fd below it on the
+    /// same pipe), which the child must not overwrite. It changes no fd
+    /// before it refuses. Any other new occupant is overwritten, as a target's is.
     ///
     /// # Examples
     ///
@@ -252,8 +254,10 @@ impl ChildPlan {
     /// Runs in the child: async-signal-safe only (no allocation, no lock, no panic path).
     ///
     /// `EBUSY` (before any fd changes) if a target that could not be reserved now refers
-    /// to something else than when the plan was installed: the number changed hands, and
-    /// may be std's error pipe (see [`ChildPlan::watch_unreserved`]).
+    /// to something else than when the plan was installed and looks like std's error pipe
+    /// (see [`ChildPlan::watch_unreserved`]: on Linux an `AF_UNIX` `SOCK_SEQPACKET`
+    /// socket, elsewhere a pipe's write end with no fd below it on the same pipe). Any other new occupant is overwritten, as before:
+    /// another thread's fd that took the number meanwhile is no reason to fail.
     pub(super) fn run(&mut self) -> io::Result<()> {
         let ChildPlan {
             moves,
@@ -263,7 +267,7 @@ impl ChildPlan {
         } = self;
         for &(target, then) in unreserved.iter() {
             let now = sys::child::identity(target);
-            if now.is_some() && now != then {
+            if now.is_some() && now != then && sys::child::like_std_error_pipe(target) {
                 return Err(io::Error::from_raw_os_error(sys::EBUSY));
             }
         }

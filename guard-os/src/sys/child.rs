@@ -9,7 +9,9 @@
 //! `unsafe`.
 
 use super::unix::child_fds::{cloexec_sweep, set_cloexec};
-pub(crate) use super::unix::child_fds::{dup_above, identity, nofile_limit, place};
+pub(crate) use super::unix::child_fds::{
+    dup_above, identity, like_std_error_pipe, nofile_limit, place,
+};
 use rustix::fd::RawFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;

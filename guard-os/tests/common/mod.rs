@@ -50,6 +50,20 @@ pub fn in_a_child(name: &str, role: &str, secs: u64) {
     );
 }
 
+/// For a test that runs alone in a child process of its own: in the child playing `role`,
+/// runs `body`; in the test process, runs the test `name` in such a child (see
+/// [`in_a_child`]) under a watchdog of `secs` seconds; in a child playing another role,
+/// nothing.
+pub fn alone(name: &'static str, role: &'static str, secs: u64, body: impl FnOnce()) {
+    match self::role().as_deref() {
+        Some(r) if r == role => body(),
+        Some(_) => {}
+        None => watchdog(secs, move || {
+            in_a_child(name, role, secs.saturating_sub(10))
+        }),
+    }
+}
+
 /// The role this process plays, if it is a child started by [`child`].
 pub fn role() -> Option<String> {
     std::env::var("GUARD_OS_TEST_ROLE").ok()

@@ -9,7 +9,7 @@
 
 use super::super::os::child as os;
 use super::child_fds::cloexec_sweep;
-pub(crate) use super::child_fds::{dup_above, identity, nofile_limit, place};
+pub(crate) use super::child_fds::{dup_above, identity, like_std_error_pipe, nofile_limit, place};
 use std::io;
 use std::os::fd::RawFd;
 
