@@ -9,7 +9,7 @@ use super::switches::PidfdStrategy;
 use crate::error::{Error, Result};
 #[cfg(target_os = "linux")]
 use crate::sys::spawn::PidfdVia;
-use crate::sys::spawn::{Step, spawn};
+use crate::sys::spawn::spawn;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::panic::Location;
@@ -367,19 +367,7 @@ impl Spawn {
             )),
             Err((step, source)) => Err(Error::Spawn {
                 program: PathBuf::from(&self.program),
-                op: match step {
-                    #[cfg(target_os = "linux")]
-                    Step::Clone => "clone",
-                    #[cfg(not(target_os = "linux"))]
-                    Step::Clone => "posix_spawn setup",
-                    Step::Setup => "placing the kept fds",
-                    Step::Chdir => "chdir",
-                    Step::Exec => "exec",
-                    #[cfg(target_os = "linux")]
-                    Step::Pidfd => "pidfd_open",
-                    #[cfg(not(target_os = "linux"))]
-                    Step::Pidfd => "kqueue",
-                },
+                op: step.op(),
                 source,
             }),
         }

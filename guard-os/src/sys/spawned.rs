@@ -112,6 +112,25 @@ fn not_there(errno: c_int) -> bool {
     )
 }
 
+impl Step {
+    /// The step as `Error::Spawn`'s `op` names it: the call where there is one.
+    pub(crate) fn op(self) -> &'static str {
+        match self {
+            #[cfg(target_os = "linux")]
+            Step::Clone => "clone",
+            #[cfg(not(target_os = "linux"))]
+            Step::Clone => "posix_spawn setup",
+            Step::Setup => "placing the kept fds",
+            Step::Chdir => "chdir",
+            Step::Exec => "exec",
+            #[cfg(target_os = "linux")]
+            Step::Pidfd => "pidfd_open",
+            #[cfg(not(target_os = "linux"))]
+            Step::Pidfd => "kqueue",
+        }
+    }
+}
+
 /// A child that was started; it has exec'd.
 #[derive(Debug)]
 pub(crate) struct Spawned {
