@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Writes BENCHMARKS.md (and the plots benches/spawn.svg, benches/spawn_fds.svg, through
-benches/svg.py) from criterion's output and the cross-language peers' figures. Run by
-benches/run-all.sh; never edit BENCHMARKS.md by hand.
+"""Writes BENCHMARKS.md (and, with `--plots`, the plots benches/spawn.svg and
+benches/spawn_fds.svg, through benches/svg.py) from criterion's output and the
+cross-language peers' figures. Run by benches/run-all.sh (with `--plots`); never edit
+BENCHMARKS.md by hand.
 
-`--out PATH` writes the report to PATH instead of BENCHMARKS.md and leaves the plots alone
-(to check that a section renders from a partial local run). `--spawn-only` prints the spawn sections and rewrites the two plots from whatever figures
-there are (a run of the spawn groups and peers alone), leaving BENCHMARKS.md as it is.
+Without `--plots` the committed plots are left as they are (a report from a partial run
+must not replace them with plots of whatever groups it ran) and only linked. `--out PATH`
+writes the report to PATH instead of BENCHMARKS.md (to check that a section renders from a
+partial local run). `--spawn-only` prints the spawn sections, and with `--plots` rewrites
+the two plots (after a run of the spawn groups and peers alone), leaving BENCHMARKS.md as
+it is.
 
 Reads target/criterion/**/new/{benchmark,estimates}.json (the median of each benchmark)
 and target/peers.jsonl (benches/peers/run.sh).
@@ -233,7 +237,8 @@ SECTIONS += [
       for what, group in (("uncontended", "uncontended"), ("2 tasks", "contended/2"), ("8 tasks", "contended/8"))
       for name, peer in IPC_PEERS]),
     ("Async sockets: a 64-byte ping-pong over loopback TCP",
-     "Per round trip, two tasks on a 2-worker runtime, `TCP_NODELAY` (benches/async_io.rs).",
+     "Per round trip, two tasks on a current-thread runtime, `TCP_NODELAY` (benches/async_io.rs; "
+     "on two workers both sides swung between 20 and 60 µs with the tasks' placement).",
      [("`Async<guard_os::TcpStream>` vs `tokio::net::TcpStream`", "async_io/tcp_ping_pong/guard_async_tcp_stream",
        "async_io/tcp_ping_pong/tokio_tcp_stream", ("<=", 1.05))]),
     ("The census: `report()` over 10,000 live sites",
@@ -296,17 +301,27 @@ def section(medians, peers, title, note, rows, matrix=None):
     return lines, missed
 
 
-def spawn_svgs(medians, peers):
+# The plots: (path, section title, alt text).
+SPAWN_PLOTS = [("benches/spawn.svg", "Spawn time against the parent's RSS", "spawn time against parent RSS"),
+               ("benches/spawn_fds.svg", "Spawn time against live fds", "spawn time against live fds")]
+
+
+def spawn_svgs(medians, peers, write):
     """benches/spawn.svg (time against parent RSS) and benches/spawn_fds.svg (against live
-    fds); returns the markdown that shows those that have data."""
+    fds), rewritten if `write`; returns the markdown that shows those that exist (with
+    `write`, those that have data)."""
+    if not write:
+        return [line for name, title, alt in SPAWN_PLOTS
+                if os.path.exists(os.path.join(ROOT, name))
+                for line in (f"## {title}", "", f"![{alt}]({name})", "")]
     lines = []
     series = [(name, [(mib, figure(medians, peers, pattern.format(mib))) for mib, _ in SPAWN_RSS_MIB], style)
               for name, pattern, style in SPAWN_METHODS]
     ticks = [(mib, label) for mib, label in SPAWN_RSS_MIB]
-    if svg.line_chart(os.path.join(ROOT, "benches/spawn.svg"),
+    (rss_svg, rss_title, rss_alt), (fds_svg, fds_title, fds_alt) = SPAWN_PLOTS
+    if svg.line_chart(os.path.join(ROOT, rss_svg),
                       "spawn + wait of /bin/true (median, log scale)", "parent RSS", ticks, series):
-        lines += ["## Spawn time against the parent's RSS", "",
-                  "![spawn time against parent RSS](benches/spawn.svg)", ""]
+        lines += [f"## {rss_title}", "", f"![{rss_alt}]({rss_svg})", ""]
     fds = [0, 1000, 10000]
     methods = [("std_command", ("#36c", "")), ("guard_keep_0", ("#c33", "")),
                ("guard_keep_0_trust_cloexec", ("#c33", "2,3")), ("guard_keep_1", ("#c33", "6,3")),
@@ -316,17 +331,17 @@ def spawn_svgs(medians, peers):
     series.append(("python_subprocess_close_fds",
                    [(i, peers.get(f"peers/python_spawn_true/subprocess_close_fds/{n}")) for i, n in enumerate(fds)],
                    ("#3a3", "")))
-    if svg.line_chart(os.path.join(ROOT, "benches/spawn_fds.svg"),
+    if svg.line_chart(os.path.join(ROOT, fds_svg),
                       "spawn + wait of /bin/true (median, log scale)", "live fds in the parent",
                       [(i, str(n)) for i, n in enumerate(fds)], series):
-        lines += ["## Spawn time against live fds", "",
-                  "![spawn time against live fds](benches/spawn_fds.svg)", ""]
+        lines += [f"## {fds_title}", "", f"![{fds_alt}]({fds_svg})", ""]
     return lines
 
 
 def main():
     args = sys.argv[1:]
     spawn_only = "--spawn-only" in args
+    plots = "--plots" in args
     # `--out PATH`: write there instead of BENCHMARKS.md (to check a section renders).
     out = args[args.index("--out") + 1] if "--out" in args else os.path.join(ROOT, "BENCHMARKS.md")
     medians = load_criterion()
@@ -340,7 +355,7 @@ def main():
         for title, note, rows, *matrix in SECTIONS:
             if title.startswith("Spawn"):
                 lines += section(medians, peers, title, note, rows, *matrix)[0]
-        lines += spawn_svgs(medians, peers)
+        lines += spawn_svgs(medians, peers, plots)
         print("\n".join(lines))
         return
     lines = ["# Benchmarks", "",
@@ -365,8 +380,7 @@ def main():
             missed.append(what)
         lines.append(f"| {what} | {fmt_ns(v)} | ≤ {limit:g} ns | {state} |")
     lines.append("")
-    if "--out" not in args:
-        lines += spawn_svgs(medians, peers)
+    lines += spawn_svgs(medians, peers, plots)
     lines += ["## Targets missed", ""]
     lines += [f"- {m}" for m in missed] or ["- none"]
     lines.append("")
@@ -375,7 +389,7 @@ def main():
         lines += ["## Why, where a target is missed", "", open(notes).read().strip(), ""]
     with open(out, "w") as f:
         f.write("\n".join(lines))
-    print(f"wrote {out}" + ("" if "--out" in args else ", benches/spawn.svg and benches/spawn_fds.svg"))
+    print(f"wrote {out}" + (", benches/spawn.svg and benches/spawn_fds.svg" if plots else ""))
 
 
 if __name__ == "__main__":

@@ -9,4 +9,4 @@ rm -rf target/criterion
 cargo bench --bench counted --bench scope --bench registry --bench census --bench os \
     --bench async_lock --bench async_io
 benches/peers/run.sh
-python3 benches/report.py
+python3 benches/report.py --plots

@@ -14,6 +14,8 @@ mod common;
 mod reexec;
 #[path = "scenarios/reexec_server.rs"]
 mod reexec_server;
+#[path = "scenarios/restarts.rs"]
+mod restarts;
 
 use std::process::ExitCode;
 

@@ -7,6 +7,8 @@
 
 #[path = "scenarios/common.rs"]
 mod common;
+#[path = "scenarios/restarts.rs"]
+mod restarts;
 #[path = "scenarios/tokio_server.rs"]
 mod tokio_server;
 #[path = "scenarios/tokio_server_child.rs"]

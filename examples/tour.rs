@@ -34,6 +34,8 @@ mod pipeline;
 mod reexec;
 #[path = "scenarios/reexec_server.rs"]
 mod reexec_server;
+#[path = "scenarios/restarts.rs"]
+mod restarts;
 
 use common::{Result, Verdict};
 use std::process::ExitCode;

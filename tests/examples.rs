@@ -32,22 +32,19 @@ mod reexec;
 #[path = "../examples/scenarios/reexec_server.rs"]
 #[allow(dead_code)] // the server runs in the example binary
 mod reexec_server;
+#[path = "../examples/scenarios/restarts.rs"]
+mod restarts;
 #[path = "../examples/scenarios/tokio_server.rs"]
 mod tokio_server;
 #[path = "../examples/scenarios/tokio_server_child.rs"]
 #[allow(dead_code)] // the server runs in the example binary
 mod tokio_server_child;
 
+use guard_testkit::serial;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The built example `name`: `target/<profile>/examples/<name>`, next to this test's
 /// `target/<profile>/deps/`. `cargo test` builds the examples before running tests; when

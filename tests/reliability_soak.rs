@@ -377,7 +377,7 @@ fn soak(per_thread: usize, spawns: usize) {
 
     let stop = Arc::new(AtomicBool::new(false));
     let temp = std::env::temp_dir()
-        .join(format!("guard-rel-{}-", std::process::id()))
+        .join(format!("guard-test-{}-", std::process::id())) // reliability::temp_path's
         .display()
         .to_string();
 

@@ -98,7 +98,7 @@ mod sys;
 
 pub use command::Child;
 #[doc(hidden)]
-pub use command::CloexecStrategy;
+pub use command::{CloexecStrategy, PidfdStrategy};
 pub use command::{CommandExt, Inherit, ListenFd, Registered, Spawn, Stdio, listen_fds_command};
 pub use error::{Error, Result};
 pub use fd::{

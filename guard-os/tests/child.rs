@@ -4,28 +4,21 @@
 //! with more output than a pipe holds; the pidfd shows in `fds()`; bad input is a typed
 //! error.
 //!
-//! Every test takes `SERIAL`: the zombie checks look for children of this process by pid,
+//! Every test takes `serial()`: the zombie checks look for children of this process by pid,
 //! and no other test may be starting or reaping children meanwhile.
 // Compiled everywhere (`Spawn` and `Child` are on macOS and FreeBSD too); the tests that
 // look at a child from outside through /proc, or open a pidfd, are Linux only.
 
 mod common;
 
-use common::{any_unreaped_child, is_zombie_of_ours, watchdog};
+use common::{any_unreaped_child, is_zombie_of_ours, serial, watchdog};
 use guard_core::{Counted, scope};
 use guard_os::{Child, Error, Spawn, Stdio};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn sh(script: &str) -> Command {
     let mut cmd = Command::new("/bin/sh");

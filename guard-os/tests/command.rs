@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{output_of, payload, wait_output, watchdog};
+use common::{output_of, payload, raw_open_without_cloexec, wait_output, watchdog};
 use guard_os::{CloexecStrategy, CommandExt, Error, Inherit, ReadFile, TcpListener, fds, pipe};
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -63,35 +63,6 @@ fn target(fd: &impl AsRawFd) -> String {
     guard_testkit::fd_target(fd.as_raw_fd()).expect("an open fd")
 }
 
-/// An fd opened the way C code would: no O_CLOEXEC, not registered.
-fn raw_open_without_cloexec() -> OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: a plain open(2); the result is owned by the returned OwnedFd.
-    let n = unsafe { libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY) };
-    assert!(n >= 0);
-    // SAFETY: `n` was just opened and is owned by nobody else.
-    unsafe { OwnedFd::from_raw_fd(n) }
-}
-
-/// Runs the test `name` in a child process of its own (playing `role`, where it prints
-/// `ok` when it passed), for tests that choose fd numbers: in this process other tests'
-/// threads open and close fds all the time (the churn test's without pause, some 50 fds
-/// open at once), so an fd a test opens can land on a number it meant as another fd's
-/// target (refused as a collision), or on one its checks expect to be free.
-fn alone_in_a_child(name: &'static str, role: &'static str) {
-    watchdog(90, move || {
-        let out = output_of(&mut common::child(name, role), 80);
-        assert_eq!(
-            payload(&out),
-            ["ok"],
-            "{name} in a child ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-}
-
 const INHERITS_EXACTLY: &str = "child_inherits_exactly_what_it_is_given_at_the_numbers_asked";
 
 /// Alone in a child: `kept_here` is kept at its own number, which must not be 3 or 50 (the
@@ -103,7 +74,11 @@ fn child_inherits_exactly_what_it_is_given_at_the_numbers_asked() {
     match common::role().as_deref() {
         Some("inherits-exactly") => {}
         Some(_) => return,
-        None => return alone_in_a_child(INHERITS_EXACTLY, "inherits-exactly"),
+        None => {
+            return watchdog(90, || {
+                common::in_a_child(INHERITS_EXACTLY, "inherits-exactly", 80)
+            });
+        }
     }
     watchdog(60, || {
         let raw = raw_open_without_cloexec(); // must not reach the child
@@ -134,7 +109,6 @@ fn child_inherits_exactly_what_it_is_given_at_the_numbers_asked() {
         drop((raw, stray, unkept, pr, listener));
         pw.close().unwrap();
     });
-    println!("BEGIN\nok\nEND");
 }
 
 #[test]
@@ -330,23 +304,11 @@ const EXEC_ERRORS: &str = "exec_errors_are_reported_whatever_the_target";
 /// Runs in a child process of its own (role "exec-errors"): the test needs the lowest free
 /// numbers to stay free between `inherit` and `spawn`, which other tests' threads opening
 /// and closing fds would break (a number one of them held at `inherit` cannot be reserved,
-/// and, closed before `spawn`, could go to std's error pipe: the documented limitation).
+/// and, closed before `spawn`, could go to std's error pipe: then the spawn fails with
+/// `EBUSY`, see `a_target_that_changes_hands_before_spawn_fails_the_spawn`).
 #[test]
 fn exec_errors_are_reported_whatever_the_target() {
-    match common::role().as_deref() {
-        Some("exec-errors") => return exec_error_rounds(),
-        Some(_) => return,
-        None => {}
-    }
-    watchdog(60, || {
-        let out = output_of(&mut common::child(EXEC_ERRORS, "exec-errors"), 50);
-        assert_eq!(
-            payload(&out),
-            ["ok"],
-            "stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
+    common::alone(EXEC_ERRORS, "exec-errors", 60, exec_error_rounds);
 }
 
 fn exec_error_rounds() {
@@ -374,7 +336,100 @@ fn exec_error_rounds() {
         got.is_empty(),
         "std's error bytes in the kept pipe: {got:?}"
     );
-    println!("BEGIN\nok\nEND");
+}
+
+const ERROR_PIPE: &str = "a_target_that_changes_hands_before_spawn_fails_the_spawn";
+
+/// Regression (issue 15, the inherit path's error pipe): a target held by another owner's
+/// fd when the plan is installed cannot be reserved; closed before `spawn`, it goes to
+/// std's close-on-exec error channel (on Linux a socketpair, elsewhere a pipe; the child's
+/// end is the second of the two lowest free numbers), made just before the `fork`. The
+/// child's `dup2` replaced it: std wrote the failed exec's errno into the kept pipe,
+/// and the parent, reading EOF, returned a `Child` for a program that never ran. Now the
+/// child sees the number changed hands and fails the spawn with `EBUSY` before changing
+/// any fd. Alone in a child: the test needs the two lowest free numbers to stay as it
+/// leaves them.
+#[test]
+fn a_target_that_changes_hands_before_spawn_fails_the_spawn() {
+    common::alone(ERROR_PIPE, "error-pipe", 60, error_pipe_rounds);
+}
+
+fn error_pipe_rounds() {
+    use std::io::Read;
+    let (r, w) = pipe().unwrap();
+    let mut refused = 0;
+    for round in 0..20 {
+        // Another owner's fds at the two lowest free numbers: where std's pipe will go.
+        let (low, high) = (
+            std::fs::File::open("/dev/null").unwrap(),
+            std::fs::File::open("/dev/null").unwrap(),
+        );
+        let target = high.as_raw_fd();
+        let mut cmd = Command::new("/nonexistent/guard-os-test-binary");
+        cmd.inherit(Inherit::new().keep_at(&w, target)).unwrap();
+        drop((low, high));
+        match cmd.spawn() {
+            Ok(mut child) => panic!(
+                "round {round}, target {target}: a failed exec was reported as a spawned \
+                 child ({:?})",
+                child.wait()
+            ),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => refused += 1,
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "round {round}: {e}"),
+        }
+    }
+    w.close().unwrap();
+    let mut got = Vec::new();
+    (&r).read_to_end(&mut got).unwrap();
+    assert!(
+        got.is_empty(),
+        "std's error bytes in the kept pipe: {got:?}"
+    );
+    assert!(
+        refused > 0,
+        "std's error pipe never took the target: no collision tested"
+    );
+}
+
+const MANY_FDS: &str = "exec_errors_come_back_on_both_paths_with_many_fds_open";
+
+/// An exec failure comes back with its errno, and never hangs, through `CommandExt` (std's
+/// fork and error pipe) with each close-on-exec strategy and through `Spawn` (the vfork
+/// child's shared memory), while thousands of fds other code opened without `O_CLOEXEC`
+/// are open and the kept fd sits above them all. Alone in a child: it fills the fd table.
+#[test]
+fn exec_errors_come_back_on_both_paths_with_many_fds_open() {
+    common::alone(MANY_FDS, "many-fds", 120, many_fds_rounds);
+}
+
+fn many_fds_rounds() {
+    let count = usize::try_from(nofile().min(4096) - 64).unwrap();
+    let raws: Vec<OwnedFd> = (0..count).map(|_| raw_open_without_cloexec()).collect();
+    let (r, w) = pipe().unwrap();
+    let high = raws.last().unwrap().as_raw_fd() + 8;
+    let missing = "/nonexistent/guard-os-test-binary";
+    for how in [
+        CloexecStrategy::CloseRange,
+        CloexecStrategy::ProcFd,
+        CloexecStrategy::Sweep,
+    ] {
+        let plan = Inherit::new().keep_at(&w, high).__cloexec_strategy(how);
+        let mut cmd = Command::new(missing);
+        cmd.inherit(plan).unwrap();
+        let e = cmd.spawn().map(drop).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{how:?}: {e}");
+    }
+    let mut spawn = guard_os::Spawn::from_command(&Command::new(missing))
+        .inherit(Inherit::new().keep_at(&w, high))
+        .unwrap();
+    let e = spawn.spawn().map(drop).unwrap_err();
+    assert!(matches!(e, Error::Spawn { op: "exec", .. }), "{e}");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+    assert!(
+        e.to_string().contains(missing),
+        "the error names the program: {e}"
+    );
+    drop((raws, r, w));
 }
 
 /// Whether fd number `n` is open in this process, and with `FD_CLOEXEC`.
@@ -437,7 +492,11 @@ fn keep_as_stdio_keep_where_and_foreign_fds() {
     match common::role().as_deref() {
         Some("stdio-where-foreign") => {}
         Some(_) => return,
-        None => return alone_in_a_child(STDIO_WHERE_FOREIGN, "stdio-where-foreign"),
+        None => {
+            return watchdog(90, || {
+                common::in_a_child(STDIO_WHERE_FOREIGN, "stdio-where-foreign", 80)
+            });
+        }
     }
     watchdog(60, || {
         use std::io::Read;
@@ -470,7 +529,6 @@ fn keep_as_stdio_keep_where_and_foreign_fds() {
         want.sort_unstable();
         assert_eq!(fds, want, "{text}");
     });
-    println!("BEGIN\nok\nEND");
 }
 
 #[test]
@@ -510,26 +568,11 @@ fn spawns_under_churn_inherit_nothing_unexpected() {
     watchdog(if common::full() { 1200 } else { 240 }, move || {
         let start = std::time::Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
-        let churners: Vec<_> = (0..2)
-            .map(|_| {
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    let mut rounds = 0usize;
-                    while !stop.load(Ordering::Relaxed) {
-                        let f = ReadFile::open("/dev/null").unwrap();
-                        let (r, w) = pipe().unwrap();
-                        let raw = raw_open_without_cloexec();
-                        let mut n = 0;
-                        fds().for_each(|_| n += 1);
-                        assert!(n >= 3, "for_each saw this round's fds");
-                        w.close().unwrap();
-                        drop((f, r, raw));
-                        rounds += 1;
-                    }
-                    rounds
-                })
-            })
-            .collect();
+        let churners = common::churn(&stop, || {
+            let mut n = 0;
+            fds().for_each(|_| n += 1);
+            assert!(n >= 3, "for_each saw this round's fds");
+        });
         let (pr, pw) = pipe().unwrap();
         for i in 0..spawns {
             let mut cmd = common::child(LIST, "list");
@@ -709,6 +752,41 @@ fn keep_where_never_offers_an_ipc_mutex() {
         let _ = std::fs::remove_file(&path);
         assert!(status.success(), "the child got the mutex's fd {n}");
         assert!(excluded, "the child unlocked the parent's IpcMutex");
+    });
+}
+
+/// Regression: `keep_where` offered a `Child`'s pidfd to the selector, and `|_| true`
+/// passed it to the next child (which could signal the first, and kept its pidfd open).
+#[test]
+fn keep_where_never_offers_a_childs_pidfd() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let mut sleeper = guard_os::Spawn::from_command(Command::new("/bin/sleep").arg("60"))
+            .spawn()
+            .unwrap();
+        let pidfd = std::os::fd::AsFd::as_fd(&sleeper).as_raw_fd();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut offered = Vec::new();
+        let plan = Inherit::new().keep_where(|fd| {
+            offered.push((fd.number(), fd.type_name()));
+            fd.number() == pidfd || fd.number() == listener.as_raw_fd()
+        });
+        let mut cmd = common::child(LIST, "list");
+        cmd.inherit(plan).unwrap();
+        let (got, _) = run_listing(cmd);
+        sleeper.kill().unwrap();
+        let _ = sleeper.wait();
+        assert!(
+            !offered.iter().any(|&(n, _)| n == pidfd),
+            "the pidfd {pidfd} was offered: {offered:?}"
+        );
+        assert_eq!(got.get(&listener.as_raw_fd()), Some(&target(&listener)));
+        assert!(
+            !got.contains_key(&pidfd),
+            "the child got the pidfd: {got:?}"
+        );
     });
 }
 

@@ -16,8 +16,6 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
 /// What the hook saw, in the parts the tests check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Seen {
@@ -57,7 +55,7 @@ struct Capture {
 
 impl Capture {
     fn start() -> Capture {
-        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let serial = guard_testkit::serial();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
         event::set_hook(move |e: &Event<'_>| {

@@ -2,19 +2,15 @@
 //! (registered on the way in) and converts into them (deregistered on the way out), with
 //! no fd leaked and a unique wrapper's pending duty (a `WriteFile`'s buffer) done or the
 //! wrapper given back.
+//!
+//! One test at a time (`serial()`): each compares the process's fds before and after, and
+//! reads the registry by fd number.
 
 mod common;
 
+use common::serial;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::{Mutex, MutexGuard};
-
-/// One test at a time: each compares the process's fds before and after, and reads the
-/// registry by fd number.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The registered type of fd `n`, if it is registered.
 fn registered(n: RawFd) -> Option<&'static str> {

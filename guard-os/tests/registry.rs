@@ -8,19 +8,13 @@
 
 mod common;
 
-use common::watchdog;
+use common::{serial, watchdog};
 use guard_core::{Counted, Kind};
 use guard_os::{Fd, ReadFile, WriteFile, fds};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn is_open(fd: BorrowedFd<'_>) -> bool {
     rustix::io::fcntl_getfd(fd).is_ok()

@@ -11,30 +11,14 @@
 
 mod common;
 
-use common::{any_unreaped_child, is_zombie_of_ours, watchdog};
+use common::{any_unreaped_child, is_zombie_of_ours, raw_open_without_cloexec, serial, watchdog};
 use guard_os::{Child, Error, Fd, Inherit, ReadFile, Spawn, TcpListener, pipe};
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-static FDS: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    FDS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// An fd opened the way C code would: no O_CLOEXEC, not registered.
-fn raw_open_without_cloexec() -> OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: a plain open(2); the result is owned by the returned OwnedFd.
-    let n = unsafe { libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY) };
-    assert!(n >= 0);
-    // SAFETY: `n` was just opened and is owned by nobody else.
-    unsafe { OwnedFd::from_raw_fd(n) }
-}
 
 fn sleeper() -> Command {
     let mut cmd = Command::new("/bin/sleep");
@@ -155,27 +139,6 @@ fn swapped_sources_and_targets_land_where_asked() {
     });
 }
 
-/// Opens and closes fds (registered, and raw ones without O_CLOEXEC) until `stop`.
-fn churn(stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<usize>> {
-    (0..2)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut rounds = 0usize;
-                while !stop.load(Ordering::Relaxed) {
-                    let f = ReadFile::open("/dev/null").unwrap();
-                    let (r, w) = pipe().unwrap();
-                    let raw = raw_open_without_cloexec();
-                    w.close().unwrap();
-                    drop((f, r, raw));
-                    rounds += 1;
-                }
-                rounds
-            })
-        })
-        .collect()
-}
-
 #[test]
 #[cfg_attr(
     not(target_os = "linux"),
@@ -186,7 +149,7 @@ fn spawns_under_churn_inherit_nothing_unexpected() {
     watchdog(600, move || {
         let _serial = serial();
         let stop = Arc::new(AtomicBool::new(false));
-        let churners = churn(&stop);
+        let churners = common::churn(&stop, || {});
         let (pr, pw) = pipe().unwrap();
         let mut spawn = Spawn::from_command(&sleeper())
             .inherit(Inherit::new().keep_at(&pr, 10))
@@ -221,7 +184,7 @@ fn a_missing_program_is_an_error_every_time_and_writes_nothing() {
     watchdog(600, move || {
         let _serial = serial();
         let stop = Arc::new(AtomicBool::new(false));
-        let churners = churn(&stop);
+        let churners = common::churn(&stop, || {});
         let (pr, pw) = pipe().unwrap();
         let mut spawn = Spawn::from_command(&Command::new("/no/such/program"))
             .inherit(Inherit::new().keep_at(&pw, 6).keep_at(&pr, 7))
@@ -267,6 +230,70 @@ fn a_child_killed_by_a_signal_is_reported_as_such() {
         assert!(!status.success());
         let child = Spawn::from_command(&sleeper()).spawn().unwrap();
         kill_and_check(child);
+    });
+}
+
+/// The pidfd fallbacks of a kernel without `CLONE_PIDFD` (before 5.2: `pidfd_open`) and
+/// without pidfds at all (before 5.3: the spawn fails, its child killed and reaped), forced
+/// here by a test switch: a child is spawned, polled, waited, signalled and killed through
+/// a pidfd from `pidfd_open` as through one from `clone`.
+#[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "pidfds: Linux only (the switch has no effect elsewhere)"
+)]
+fn the_pidfd_open_fallback_spawns_waits_and_kills() {
+    use guard_os::PidfdStrategy;
+    watchdog(60, || {
+        let _serial = serial();
+        for how in [PidfdStrategy::ClonePidfd, PidfdStrategy::PidfdOpen] {
+            let mut cmd = Command::new("/bin/sh");
+            cmd.args(["-c", "exit 3"]);
+            let mut child = Spawn::from_command(&cmd)
+                .__pidfd_strategy(how)
+                .spawn()
+                .unwrap();
+            assert_eq!(child.wait().unwrap().code(), Some(3), "{how:?}");
+
+            let mut child = Spawn::from_command(&sleeper())
+                .__pidfd_strategy(how)
+                .spawn()
+                .unwrap();
+            let fd = std::os::fd::AsFd::as_fd(&child).as_raw_fd();
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+            assert!(
+                info.contains(&format!("Pid:\t{}", child.id())),
+                "{how:?}: fd {fd} is the child's pidfd: {info}"
+            );
+            assert_eq!(child.try_wait().unwrap(), None, "{how:?}: it sleeps");
+            child.signal(libc::SIGSTOP).unwrap();
+            child.signal(libc::SIGCONT).unwrap();
+            assert_eq!(
+                child.try_wait().unwrap(),
+                None,
+                "{how:?}: stopped, not exited"
+            );
+            kill_and_check(child);
+        }
+        let err = Spawn::from_command(&sleeper())
+            .__pidfd_strategy(PidfdStrategy::PidfdOpenFails)
+            .spawn()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Spawn {
+                    op: "pidfd_open",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSYS), "{err}");
+        assert!(
+            !any_unreaped_child(),
+            "the child it could not watch was reaped"
+        );
     });
 }
 

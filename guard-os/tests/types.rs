@@ -218,23 +218,11 @@ fn unix_pair_and_udp_roundtrip() {
     });
 }
 
-/// Runs `role`'s half of test `name` in a child process of its own (so no other test's
-/// `fds().for_each` pass can lease its fds), and asserts the child succeeded.
-fn in_a_child(name: &str, role: &str) {
-    let out = common::output_of(&mut common::child(name, role), 30);
-    assert!(
-        out.status.success(),
-        "child failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn a_listener_closed_synchronously_frees_its_port() {
     let name = "a_listener_closed_synchronously_frees_its_port";
     match common::role().as_deref() {
-        None => in_a_child(name, "listener-port"),
+        None => common::in_a_child(name, "listener-port", 30),
         Some("listener-port") => {
             // No pass is visiting the listener: the port is free when try_release returns.
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -266,7 +254,7 @@ fn a_listener_closed_synchronously_frees_its_port() {
 fn an_unleased_fd_converts_in_place_with_no_fd_to_spare() {
     let name = "an_unleased_fd_converts_in_place_with_no_fd_to_spare";
     match common::role().as_deref() {
-        None => in_a_child(name, "convert-at-emfile"),
+        None => common::in_a_child(name, "convert-at-emfile", 30),
         Some("convert-at-emfile") => {
             let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let fd = guard_os::Fd::adopt(std_listener.into());
@@ -380,7 +368,7 @@ fn accept_is_retried_after_a_signal_without_sa_restart() {
         }
         Some(_) => return,
     }
-    in_a_child(name, "accept-eintr");
+    common::in_a_child(name, "accept-eintr", 30);
 }
 
 #[test]

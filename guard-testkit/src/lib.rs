@@ -9,6 +9,7 @@ mod blocker;
 mod child;
 mod counting;
 mod fds;
+mod serial;
 mod size;
 mod watchdog;
 
@@ -16,5 +17,6 @@ pub use blocker::Blocker;
 pub use child::{output_of, payload, wait_output};
 pub use counting::Counting;
 pub use fds::{fd_target, open_fds};
+pub use serial::{serial, temp_path};
 pub use size::{full, size};
 pub use watchdog::{Hung, try_watchdog, watchdog};

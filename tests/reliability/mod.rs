@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// `GUARD_FULL=1`: run at the sizes (the variable guard-os's tests use too); `ci`
@@ -28,13 +28,10 @@ pub fn size_name() -> &'static str {
     if full() { "full" } else { "ci" }
 }
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
 /// Serialises the tests of one binary that look at fd numbers, the event hook or other
-/// process-wide state (a number freed by one test could be reused by another meanwhile).
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
+/// process-wide state.
+#[allow(unused_imports)]
+pub use guard_testkit::serial;
 
 /// Scenarios run under a watchdog in this process, and how many of them hung.
 static WATCHED: AtomicU64 = AtomicU64::new(0);
@@ -267,12 +264,9 @@ pub fn run_output(mut cmd: Command, secs: f64) -> Output {
 #[allow(unused_imports)]
 pub use guard_testkit::payload;
 
-/// A path in the temp dir unique to this process and call.
-pub fn temp_path(tag: &str) -> std::path::PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("guard-rel-{}-{tag}-{n}", std::process::id()))
-}
+/// A path in the temp dir unique to this process and call (`guard-test-<pid>-<tag>-<n>`).
+#[allow(unused_imports)]
+pub use guard_testkit::temp_path;
 
 /// One event seen by the hook, in the parts the suites check.
 #[derive(Clone, Debug, PartialEq, Eq)]

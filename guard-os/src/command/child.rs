@@ -106,9 +106,11 @@ impl Child {
     ///
     /// ```
     /// let mut child = guard_os::Spawn::from_command(&std::process::Command::new("/bin/true")).spawn()?;
-    /// assert!(std::path::Path::new(&format!("/proc/{}", child.id())).exists()); // not reaped yet
+    /// let pid = child.id().to_string();
+    /// let exists = std::process::Command::new("kill").args(["-0", &pid]).status()?;
+    /// assert!(exists.success()); // not reaped yet
     /// child.wait()?;
-    /// # Ok::<(), guard_os::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn id(&self) -> u32 {
         self.pid

@@ -32,7 +32,7 @@ use std::sync::Arc;
 /// use guard_os::{CommandExt, Inherit};
 /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
 /// let status = std::process::Command::new("/bin/sh")
-///     .args(["-c", "test -e /proc/self/fd/3 && ! test -e /proc/self/fd/4"])
+///     .args(["-c", "true >&3 && ! true 2>/dev/null >&4"]) // `>&n` fails unless n is open
 ///     .inherit(Inherit::new().keep_at(&listener, 3))? // the listener as fd 3, nothing else
 ///     .status()?;
 /// assert!(status.success());
@@ -97,6 +97,13 @@ pub trait CommandExt {
     /// way), [`InheritReserve`](crate::Error::InheritReserve) (a free target number could
     /// not be reserved). On error the `Command` is left unchanged.
     ///
+    /// Later, from the `Command`'s `spawn`: `EBUSY` if a target that was another owner's
+    /// fd when this ran (so it could not be reserved) was closed before the spawn and is
+    /// now, in the child, what std's exec-error channel looks like (on Linux an `AF_UNIX`
+    /// `SOCK_SEQPACKET` socket, elsewhere a pipe's write end with no fd below it on the
+    /// same pipe), which the child must not overwrite. It changes no fd
+    /// before it refuses. Any other new occupant is overwritten, as a target's is.
+    ///
     /// # Examples
     ///
     /// ```
@@ -118,6 +125,7 @@ impl CommandExt for Command {
         let mut child = ChildPlan::new(&plan);
         // Before the `Command` changes: an error leaves it as it was.
         let reserved = reserve(&child.free_targets())?;
+        child.watch_unreserved(&reserved);
         if let Some(n) = plan.listen_fds {
             self.env("LISTEN_FDS", n.to_string())
                 .env_remove("LISTEN_PID")
@@ -156,6 +164,10 @@ pub(super) struct ChildPlan {
     tmp: Vec<RawFd>,
     /// Mark every fd from 3 up close-on-exec, and how.
     cloexec: Option<Cloexec>,
+    /// The free targets (no source's number) from 3 up that could not be reserved (another
+    /// owner's fd sat there), each with what it referred to then: see
+    /// [`ChildPlan::watch_unreserved`].
+    unreserved: Vec<(RawFd, Option<(u64, u64)>)>,
 }
 
 impl ChildPlan {
@@ -166,7 +178,25 @@ impl ChildPlan {
             tmp: vec![-1; moves.len()],
             moves,
             cloexec: (!plan.trust_cloexec).then_some(how),
+            unreserved: Vec::new(),
         }
+    }
+
+    /// Remembers what sits now at each free target that `reserved` does not hold (another
+    /// owner's fd, so no placeholder could take the number), for the child to check. If
+    /// that owner closes it before `spawn`, std's close-on-exec error pipe, made just
+    /// before the `fork`, can land on the number: the child's `dup2` would then replace
+    /// the pipe, std would write a failed exec's errno into the kept fd, and the parent
+    /// would read EOF and report success. The child refuses instead (`EBUSY`, see
+    /// [`ChildPlan::run`]). Targets 0-2 are std's stdio, set up in the child before the
+    /// hook; the error pipe is never among them.
+    fn watch_unreserved(&mut self, reserved: &[super::reserve::Reservation]) {
+        self.unreserved = self
+            .free_targets()
+            .into_iter()
+            .filter(|&t| t > 2 && !reserved.iter().any(|r| r.number() == t))
+            .map(|t| (t, sys::child::identity(t)))
+            .collect();
     }
 
     /// This plan with `extra` moves (a spawn's stdio) after its own.
@@ -194,6 +224,7 @@ impl ChildPlan {
             tmp: vec![-1; moves.len()],
             moves,
             cloexec: self.cloexec,
+            unreserved: self.unreserved.clone(),
         })
     }
 
@@ -221,12 +252,25 @@ impl ChildPlan {
     }
 
     /// Runs in the child: async-signal-safe only (no allocation, no lock, no panic path).
+    ///
+    /// `EBUSY` (before any fd changes) if a target that could not be reserved now refers
+    /// to something else than when the plan was installed and looks like std's error pipe
+    /// (see [`ChildPlan::watch_unreserved`]: on Linux an `AF_UNIX` `SOCK_SEQPACKET`
+    /// socket, elsewhere a pipe's write end with no fd below it on the same pipe). Any other new occupant is overwritten, as before:
+    /// another thread's fd that took the number meanwhile is no reason to fail.
     pub(super) fn run(&mut self) -> io::Result<()> {
         let ChildPlan {
             moves,
             tmp,
             cloexec,
+            unreserved,
         } = self;
+        for &(target, then) in unreserved.iter() {
+            let now = sys::child::identity(target);
+            if now.is_some() && now != then && sys::child::like_std_error_pipe(target) {
+                return Err(io::Error::from_raw_os_error(sys::EBUSY));
+            }
+        }
         for (copy, &(source, target)) in tmp.iter_mut().zip(moves.iter()) {
             if source != target {
                 *copy = copy_off_targets(source, moves)?;

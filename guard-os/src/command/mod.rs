@@ -18,11 +18,13 @@ mod release;
 mod reserve;
 mod spawn;
 mod stdio;
+mod switches;
 
 pub use child::Child;
 pub use exec::CommandExt;
-pub use plan::{CloexecStrategy, Inherit, listen_fds_command};
+pub use plan::{Inherit, listen_fds_command};
 pub use registered::{ListenFd, Registered};
 pub(crate) use reserve::reserved_numbers;
 pub use spawn::Spawn;
 pub use stdio::Stdio;
+pub use switches::{CloexecStrategy, PidfdStrategy};

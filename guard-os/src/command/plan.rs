@@ -2,6 +2,7 @@
 //! duplicated in the parent.
 
 use super::registered::{ListenFd, Registered};
+use super::switches::CloexecStrategy;
 use crate::error::{Error, Result};
 use crate::fd::table;
 use crate::fd::{FdOwner, LiveFd, retry_on_pressure};
@@ -28,20 +29,6 @@ pub(super) struct Keep {
     stdio: bool,
 }
 
-/// How a child marks every fd it does not keep close-on-exec, each falling back to the next
-/// where the system lacks it. Only for tests of the fallbacks
-/// (`Inherit::__cloexec_strategy`); by default the child starts with `CloseRange`.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloexecStrategy {
-    /// `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11+).
-    CloseRange,
-    /// `F_SETFD` on each number listed in `/proc/self/fd`.
-    ProcFd,
-    /// `F_SETFD` on every number below `RLIMIT_NOFILE`.
-    Sweep,
-}
-
 /// Which fds a child inherits, at which numbers: a plan for [`CommandExt::inherit`](crate::CommandExt::inherit).
 ///
 /// Each `keep*` call adds one fd; mistakes (a closed fd, two fds at one number, a stdio
@@ -53,12 +40,11 @@ pub enum CloexecStrategy {
 /// ```
 /// use guard_os::{CommandExt, Inherit};
 /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
-/// let out = std::process::Command::new("/bin/sh")
-///     .args(["-c", "ls /proc/self/fd"])
+/// let status = std::process::Command::new("/bin/sh")
+///     .args(["-c", "true >&3 && ! true 2>/dev/null >&4"]) // `>&n` fails unless n is open
 ///     .inherit(Inherit::new().keep_at(&listener, 3))?
-///     .output()?;
-/// let fds = String::from_utf8(out.stdout)?;
-/// assert!(fds.split_whitespace().any(|fd| fd == "3"));
+///     .status()?;
+/// assert!(status.success());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Default)]
@@ -95,7 +81,7 @@ impl Inherit {
     /// ```
     /// use guard_os::CommandExt;
     /// let f = guard_os::ReadFile::open("/dev/null")?;
-    /// let cmd = format!("test -e /proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
+    /// let cmd = format!("true >&{}", std::os::fd::AsRawFd::as_raw_fd(&f)); // fails unless open
     /// let ok = std::process::Command::new("/bin/sh").args(["-c", &cmd])
     ///     .inherit(guard_os::Inherit::new().keep(&f))?.status()?;
     /// assert!(ok.success());
@@ -114,7 +100,7 @@ impl Inherit {
     /// ```
     /// use guard_os::CommandExt;
     /// let f = guard_os::ReadFile::open("/dev/null")?;
-    /// let ok = std::process::Command::new("/bin/sh").args(["-c", "test -e /proc/self/fd/7"])
+    /// let ok = std::process::Command::new("/bin/sh").args(["-c", "true >&7"]) // fails unless open
     ///     .inherit(guard_os::Inherit::new().keep_at(&f, 7))?.status()?;
     /// assert!(ok.success());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -161,9 +147,16 @@ impl Inherit {
     /// Passes every registered fd for which `select` returns true, each at its own number
     /// (e.g. every listener: `|fd| fd.type_name().ends_with("Listener")`).
     ///
-    /// [`IpcMutex`](crate::IpcMutex) fds are never offered to `select`: as for
-    /// [`Registered`], a child holding the mutex's open file description would share the
-    /// parent's `flock`, and could unlock it under the parent's feet.
+    /// Two kinds of registered fd are never offered to `select`:
+    ///
+    /// - [`IpcMutex`](crate::IpcMutex) fds: as for [`Registered`], a child holding the
+    ///   mutex's open file description would share the parent's `flock`, and could unlock
+    ///   it under the parent's feet;
+    /// - a [`Child`](crate::Child)'s exit fd (its pidfd on Linux): another child cannot
+    ///   wait for it (it is not that process's child), could signal it, and would keep the
+    ///   pidfd open as long as it runs; on macOS and FreeBSD it is a `kqueue`, which a
+    ///   child never inherits. A predicate written for "every fd of a kind" (`|_| true`,
+    ///   every `Fd`) would otherwise pass each child's pidfd to every later child.
     ///
     /// # Examples
     ///
@@ -172,7 +165,7 @@ impl Inherit {
     /// let l = guard_os::TcpListener::bind("127.0.0.1:0")?;
     /// let n = std::os::fd::AsRawFd::as_raw_fd(&l);
     /// let plan = guard_os::Inherit::new().keep_where(|fd| fd.number() == n);
-    /// let ok = std::process::Command::new("/bin/sh").args(["-c", &format!("test -e /proc/self/fd/{n}")])
+    /// let ok = std::process::Command::new("/bin/sh").args(["-c", &format!("true >&{n}")])
     ///     .inherit(plan)?.status()?;
     /// assert!(ok.success());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -181,7 +174,7 @@ impl Inherit {
     pub fn keep_where(mut self, mut select: impl FnMut(&LiveFd<'_>) -> bool) -> Inherit {
         let mut picked = Vec::new();
         crate::fds().for_each(|fd| {
-            if fd.ty() == FdOwner::IpcMutex {
+            if matches!(fd.ty(), FdOwner::IpcMutex | FdOwner::Child) {
                 return;
             }
             if select(fd) {
@@ -208,7 +201,7 @@ impl Inherit {
     /// ```
     /// use guard_os::CommandExt;
     /// let f = std::fs::File::open("/dev/null")?; // std's fd, not registered
-    /// let ok = std::process::Command::new("/bin/sh").args(["-c", "test -e /proc/self/fd/9"])
+    /// let ok = std::process::Command::new("/bin/sh").args(["-c", "true >&9"]) // fails unless open
     ///     .inherit(guard_os::Inherit::new().keep_foreign_at(&f, 9))?.status()?;
     /// assert!(ok.success());
     /// # Ok::<(), Box<dyn std::error::Error>>(())

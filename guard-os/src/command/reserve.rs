@@ -135,6 +135,13 @@ fn placeholder_at(target: RawFd, null: &mut Option<OwnedFd>) -> io::Result<Optio
     }
 }
 
+impl Reservation {
+    /// The reserved number.
+    pub(super) fn number(&self) -> RawFd {
+        self.number
+    }
+}
+
 impl Drop for Reservation {
     fn drop(&mut self) {
         let mut table = RESERVED.lock();

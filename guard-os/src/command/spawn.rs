@@ -5,8 +5,11 @@ use super::exec::ChildPlan;
 use super::image::CStrings;
 use super::plan::Inherit;
 use super::stdio::{self, Stdio};
+use super::switches::PidfdStrategy;
 use crate::error::{Error, Result};
-use crate::sys::spawn::{Step, spawn};
+#[cfg(target_os = "linux")]
+use crate::sys::spawn::PidfdVia;
+use crate::sys::spawn::spawn;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::panic::Location;
@@ -71,7 +74,7 @@ use std::time::Duration;
 /// | stdio | [`Stdio`]: inherit, null, guard pipes | everything std's `Stdio` offers |
 /// | `uid`/`gid`, `process_group`, `arg0`, own `pre_exec` hooks | no | yes |
 /// | `LISTEN_PID` for [`Inherit::listen_fds`] | set by the child itself (Linux), through `/bin/sh` (macOS, FreeBSD) | through `/bin/sh` ([`listen_fds_command`](crate::listen_fds_command)) |
-/// | exec errors under fd churn | in memory (Linux), `posix_spawn`'s result (macOS, FreeBSD): always typed, never in a passed fd | std's error pipe (placeholders guard the targets) |
+/// | exec errors under fd churn | in memory (Linux), `posix_spawn`'s result (macOS, FreeBSD): always typed, never in a passed fd | std's error pipe (placeholders guard the free targets; a target freed and reused before `spawn` fails it with `EBUSY`) |
 /// | system | Linux 5.4+ (pidfds: `pidfd_open`, `waitid(P_PIDFD)`), macOS, FreeBSD 13.1+ | any |
 ///
 /// Prefer `Spawn`; take `inherit` when a `std::process::Child` or a std-only setting is
@@ -83,7 +86,7 @@ use std::time::Duration;
 /// use guard_os::{Inherit, Spawn};
 /// let listener = guard_os::TcpListener::bind("127.0.0.1:0")?;
 /// let mut cmd = std::process::Command::new("/bin/sh");
-/// cmd.args(["-c", "test -e /proc/self/fd/3 && ! test -e /proc/self/fd/4"]);
+/// cmd.args(["-c", "true >&3 && ! true 2>/dev/null >&4"]); // `>&n` fails unless n is open
 /// let mut child = Spawn::from_command(&cmd)
 ///     .inherit(Inherit::new().keep_at(&listener, 3))? // the listener as fd 3, nothing else
 ///     .spawn()?;
@@ -102,6 +105,7 @@ pub struct Spawn {
     steps: ChildPlan,
     stdio: [Stdio; 3],
     kill_on_release: Option<(i32, Duration)>,
+    pidfd: PidfdStrategy,
 }
 
 impl Spawn {
@@ -132,6 +136,7 @@ impl Spawn {
             plan,
             stdio: [Stdio::Inherit; 3],
             kill_on_release: None,
+            pidfd: PidfdStrategy::ClonePidfd,
         }
     }
 
@@ -268,6 +273,14 @@ impl Spawn {
         self
     }
 
+    /// Forces a pidfd fallback (Linux; no effect elsewhere). Only for tests.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn __pidfd_strategy(mut self, how: PidfdStrategy) -> Spawn {
+        self.pidfd = how;
+        self
+    }
+
     /// Starts the child: it has exec'd when this returns. Its pidfd (on macOS and FreeBSD
     /// its exit-watching `kqueue`) and its stdio pipes' ends, if piped, are registered as
     /// created at the caller.
@@ -319,13 +332,19 @@ impl Spawn {
             &mut with_stdio
         };
         #[cfg(target_os = "linux")]
+        let via = match self.pidfd {
+            PidfdStrategy::ClonePidfd => PidfdVia::Clone,
+            PidfdStrategy::PidfdOpen => PidfdVia::Open,
+            PidfdStrategy::PidfdOpenFails => PidfdVia::Nothing,
+        };
+        #[cfg(target_os = "linux")]
         let spawned = strings.with_image(|image| {
             // SAFETY: `ChildPlan::run` makes only raw async-signal-safe syscalls, writes
             // only into its own scratch space (allocated in `ChildPlan::new`, never grown),
             // takes no lock and cannot panic (R4); it changes only the child's fds. The fds
             // it names stay open: `self.plan` holds them (its duplicates), `stdio` the
             // stdio ends. `image` is valid for the call (`CStrings::with_image`).
-            unsafe { spawn(image, &mut || steps.run()) }
+            unsafe { spawn(image, &mut || steps.run(), via) }
         });
         #[cfg(not(target_os = "linux"))]
         let spawned = strings.with_image(|image| {
@@ -348,19 +367,7 @@ impl Spawn {
             )),
             Err((step, source)) => Err(Error::Spawn {
                 program: PathBuf::from(&self.program),
-                op: match step {
-                    #[cfg(target_os = "linux")]
-                    Step::Clone => "clone",
-                    #[cfg(not(target_os = "linux"))]
-                    Step::Clone => "posix_spawn setup",
-                    Step::Setup => "placing the kept fds",
-                    Step::Chdir => "chdir",
-                    Step::Exec => "exec",
-                    #[cfg(target_os = "linux")]
-                    Step::Pidfd => "pidfd_open",
-                    #[cfg(not(target_os = "linux"))]
-                    Step::Pidfd => "kqueue",
-                },
+                op: step.op(),
                 source,
             }),
         }

@@ -8,6 +8,10 @@
 //! of the calling process, which is sound only in a child that is about to `exec`: hence
 //! `unsafe`.
 
+use super::unix::child_fds::{cloexec_sweep, set_cloexec};
+pub(crate) use super::unix::child_fds::{
+    dup_above, identity, like_std_error_pipe, nofile_limit, place,
+};
 use rustix::fd::RawFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -74,25 +78,6 @@ pub(crate) unsafe fn cloexec_from(first: RawFd, how: Cloexec) -> io::Result<()> 
     unsafe { cloexec_sweep(first) }
 }
 
-/// Sets `FD_CLOEXEC` on `raw`, ignoring `EBADF` (not open).
-///
-/// # Safety
-///
-/// As [`cloexec_from`].
-unsafe fn set_cloexec(raw: RawFd) -> io::Result<()> {
-    // SAFETY: `fcntl(F_SETFD)` takes a plain integer: on a number that is not open it fails
-    // with EBADF and changes nothing; on an open one it sets the only fd flag, which the
-    // caller (a child about to exec, per the contract) may do to any of its fds.
-    let r = unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) };
-    if r == -1 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EBADF) {
-            return Err(e);
-        }
-    }
-    Ok(())
-}
-
 /// # Safety
 ///
 /// As [`cloexec_from`].
@@ -123,28 +108,6 @@ unsafe fn cloexec_via_proc(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// # Safety
-///
-/// As [`cloexec_from`].
-unsafe fn cloexec_sweep(first: RawFd) -> io::Result<()> {
-    for n in first.max(0)..nofile_limit() {
-        // SAFETY: forwarded contract.
-        unsafe { set_cloexec(n) }?;
-    }
-    Ok(())
-}
-
-/// The soft `RLIMIT_NOFILE`
-/// ([`getrlimit(2)`](https://man7.org/linux/man-pages/man2/getrlimit.2.html)): every fd
-/// number is below it (`i32::MAX` if unlimited). One syscall, async-signal-safe; the parent
-/// reads it too, to refuse a target the child could never take.
-pub(crate) fn nofile_limit() -> RawFd {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    limit
-        .current
-        .map_or(i32::MAX, |n| i32::try_from(n).unwrap_or(i32::MAX))
-}
-
 /// A decimal fd number, without allocating; `None` for `.`/`..` and anything else.
 fn parse_fd(name: &[u8]) -> Option<RawFd> {
     if name.is_empty() || name.len() > 10 {
@@ -158,46 +121,6 @@ fn parse_fd(name: &[u8]) -> Option<RawFd> {
         n = n * 10 + i64::from(b - b'0');
     }
     RawFd::try_from(n).ok()
-}
-
-/// A close-on-exec copy of `raw` numbered `min` or above (`F_DUPFD_CLOEXEC`).
-///
-/// # Safety
-///
-/// As [`cloexec_from`]; `raw` must be open.
-pub(crate) unsafe fn dup_above(raw: RawFd, min: RawFd) -> io::Result<RawFd> {
-    // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` takes plain integers and only creates a new fd at a
-    // free number (it closes nothing); `raw` is open (contract).
-    let r = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, min) };
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
-/// Makes `src` appear at `dst` without `FD_CLOEXEC`: `dup2(src, dst)`, or, when they are
-/// the same number, clearing its `FD_CLOEXEC`.
-///
-/// # Safety
-///
-/// As [`cloexec_from`]; `src` must be open. Whatever was open at `dst` is closed.
-pub(crate) unsafe fn place(src: RawFd, dst: RawFd) -> io::Result<()> {
-    let r = if src == dst {
-        // SAFETY: `fcntl(F_SETFD, 0)` takes a plain integer and clears the only fd flag of
-        // `src`, which is open (contract).
-        unsafe { libc::fcntl(src, libc::F_SETFD, 0) }
-    } else {
-        // SAFETY: `dup2` takes plain integers; `src` is open (contract), and whatever was
-        // open at `dst` is closed, which the contract allows (the caller is a child about
-        // to exec).
-        unsafe { libc::dup2(src, dst) }
-    };
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
 }
 
 /// In the child: its own pid (`getpid(2)`, a raw syscall), in decimal, NUL-terminated,

@@ -8,6 +8,9 @@ pub(crate) fn errno(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
 
+/// What a `CommandExt` child reports when a target number changed hands after the plan
+/// was installed (it may hold std's error pipe).
+pub(crate) use libc::EBUSY;
 /// No such process (a child that exited meanwhile).
 pub(crate) use libc::ESRCH;
 /// The errno values guard-os tells apart: out of fds (`EMFILE`, `ENFILE`), a number not

@@ -49,7 +49,6 @@ pub(crate) fn check_open_number(raw: RawFd) -> io::Result<()> {
     }
 }
 
-/// True if `fd` has `FD_CLOEXEC` set.
 /// Closes fd number `raw` with [`close(2)`](https://man7.org/linux/man-pages/man2/close.2.html),
 /// once, and returns its error (never retried: Linux frees the number even on `EINTR`).
 ///
@@ -78,27 +77,8 @@ pub(crate) unsafe fn claim_inherited(raw: RawFd) -> OwnedFd {
     fd
 }
 
-/// Sets `FD_CLOEXEC` on fd number `raw`, ignoring `EBADF` (not open): the step of macOS's
-/// and FreeBSD's children before `exec` (`unix/child.rs`); async-signal-safe.
-///
-/// # Safety
-///
-/// Only in a child between `fork` and `exec` (it changes an fd the caller may not own).
-#[cfg(not(target_os = "linux"))]
-pub(crate) unsafe fn set_cloexec_number(raw: RawFd) -> io::Result<()> {
-    // SAFETY: `fcntl(F_SETFD)` takes a plain integer: on a number that is not open it fails
-    // with EBADF and changes nothing; on an open one it sets the only fd flag, which the
-    // caller (a child about to exec, per the contract) may do to any of its fds.
-    let r = unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) };
-    if r == -1 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EBADF) {
-            return Err(e);
-        }
-    }
-    Ok(())
-}
-
+/// True if `fd` has `FD_CLOEXEC` set
+/// ([`fcntl(F_GETFD)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)).
 #[cfg(test)]
 pub(crate) fn is_cloexec(fd: impl AsFd) -> io::Result<bool> {
     let flags = rustix::io::fcntl_getfd(fd).map_err(errno)?;

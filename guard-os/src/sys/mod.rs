@@ -16,8 +16,8 @@
 //! Each OS's own mechanisms, one module per OS: [`linux`] (`/proc`, the robust pthread
 //! mutex), [`apple`] (`proc_pidinfo`, `F_GETPATH`, `SO_ACCEPTCONN`, non-atomic
 //! close-on-exec), [`freebsd`] (`sysctl(KERN_PROC_FILEDESC)`, `close_range`), and
-//! [`unix`], what macOS and FreeBSD share: the child's fd hygiene between `fork` and
-//! `exec`, and [`spawn`] there: `posix_spawn` with each OS's file actions (macOS
+//! [`unix`], what the unixes share: the fd steps of a child between `fork` and `exec`
+//! (every OS), and on macOS and FreeBSD the child's fd hygiene and [`spawn`] there: `posix_spawn` with each OS's file actions (macOS
 //! `POSIX_SPAWN_CLOEXEC_DEFAULT` and `addinherit_np`, FreeBSD `addclosefrom_np`, in
 //! `apple/spawn.rs` and `freebsd/spawn.rs`), `waitpid`, `kill`, and a `kqueue` watching the
 //! child's exit. On Linux they are [`child`] and [`spawn`] (starting a child with
@@ -29,7 +29,7 @@
 //! `BorrowedFd` for a number not known to be open.
 
 mod conv;
-pub(crate) use conv::{EBADF, EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
+pub(crate) use conv::{EBADF, EBUSY, EINVAL, EMFILE, ENFILE, ENOTSOCK, ESRCH};
 mod fd;
 mod fs;
 mod io;
@@ -58,7 +58,6 @@ mod freebsd;
 #[cfg(target_os = "freebsd")]
 use freebsd as os;
 
-#[cfg(not(target_os = "linux"))]
 mod unix;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use unix::{child, spawn};

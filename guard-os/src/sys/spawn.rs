@@ -10,6 +10,7 @@
 //! written into an fd) and exits with 127; the parent reaps it and reports the error.
 
 use super::conv::errno;
+use super::spawned::PathSearch;
 pub(crate) use super::spawned::{Image, PidSlot, Spawned, Step, exited_within, poll_readable};
 use std::ffi::{c_int, c_void};
 use std::io;
@@ -25,10 +26,22 @@ struct Shared<'a> {
     errno: AtomicI32,
 }
 
+/// How the parent gets the child's pidfd: [`PidfdVia::Clone`] but in tests of the
+/// fallbacks, which force what an older kernel does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PidfdVia {
+    /// `CLONE_PIDFD`; where the kernel refuses it, `pidfd_open`.
+    Clone,
+    /// `pidfd_open` (as if `CLONE_PIDFD` were refused).
+    Open,
+    /// Neither (as if `pidfd_open` failed with `ENOSYS`).
+    Nothing,
+}
+
 const STACK: usize = 64 * 1024;
 const GUARD: usize = 4096;
 
-/// Starts `image` in a child that first runs `setup`.
+/// Starts `image` in a child that first runs `setup`, getting its pidfd `via` that way.
 ///
 /// # Safety
 ///
@@ -40,6 +53,7 @@ const GUARD: usize = 4096;
 pub(crate) unsafe fn spawn(
     image: &Image<'_>,
     setup: &mut dyn FnMut() -> io::Result<()>,
+    via: PidfdVia,
 ) -> Result<Spawned, (Step, io::Error)> {
     let mut shared = Shared {
         image,
@@ -96,8 +110,12 @@ pub(crate) unsafe fn spawn(
             std::ptr::from_mut(pidfd),
         )
     };
-    let mut pid = start(libc::CLONE_PIDFD, &mut pidfd, &mut shared);
-    let mut clone_error = io::Error::last_os_error();
+    let (mut pid, mut clone_error) = if via == PidfdVia::Clone {
+        let pid = start(libc::CLONE_PIDFD, &mut pidfd, &mut shared);
+        (pid, io::Error::last_os_error())
+    } else {
+        (-1, io::Error::from_raw_os_error(libc::EINVAL)) // as a kernel refusing the flag
+    };
     if pid == -1
         && matches!(
             clone_error.raw_os_error(),
@@ -129,7 +147,12 @@ pub(crate) unsafe fn spawn(
         unsafe { OwnedFd::from_raw_fd(pidfd) }
     } else {
         // No CLONE_PIDFD: the child is not reaped yet, so `pid` is still its own.
-        match pidfd_open(pid) {
+        let opened = if via == PidfdVia::Nothing {
+            Err(io::Error::from_raw_os_error(libc::ENOSYS))
+        } else {
+            pidfd_open(pid)
+        };
+        match opened {
             Ok(fd) => fd,
             Err(e) => {
                 // SAFETY: `kill` and `waitpid` on our own child, not reaped yet: the pid
@@ -217,29 +240,15 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         // parent's thread is suspended.
         unsafe { super::child::write_pid(slot.ptr, slot.len) };
     }
-    let mut denied = false;
-    let mut last = libc::ENOENT;
-    // As `execvp`: a path that is missing moves on to the next; one found but not
-    // executable is remembered (EACCES wins if nothing else is found).
+    let mut search = PathSearch::new();
     for path in image.paths {
         // SAFETY: valid C strings and null-terminated arrays (the `Image` contract).
         unsafe { libc::execve(path.as_ptr(), image.argv.as_ptr(), image.envp.as_ptr()) };
-        last = io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        match last {
-            libc::EACCES => denied = true,
-            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
-            _ => break,
+        if !search.go_on(io::Error::last_os_error().raw_os_error().unwrap_or(0)) {
+            break;
         }
     }
-    if denied
-        && matches!(
-            last,
-            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT
-        )
-    {
-        last = libc::EACCES;
-    }
-    fail(Step::Exec, io::Error::from_raw_os_error(last))
+    fail(Step::Exec, search.error())
 }
 
 /// [`waitid(P_PIDFD)`](https://man7.org/linux/man-pages/man2/waitid.2.html) with

@@ -62,6 +62,75 @@ pub(crate) enum Step {
     Pidfd,
 }
 
+/// The errno a `PATH` search reports after `execve` (or `posix_spawn`) of each candidate
+/// failed, as `execvp(3)` chooses it: a path that is not there moves on to the next; one
+/// found but not executable (`EACCES`) is remembered and wins if nothing else is found;
+/// any other error stops the search. Plain integers: async-signal-safe.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PathSearch {
+    denied: bool,
+    last: c_int,
+}
+
+impl PathSearch {
+    /// Nothing tried yet (`ENOENT` if there is no candidate at all).
+    pub(crate) const fn new() -> PathSearch {
+        PathSearch {
+            denied: false,
+            last: libc::ENOENT,
+        }
+    }
+
+    /// Records one candidate's `errno`: true if the search goes on to the next.
+    pub(crate) fn go_on(&mut self, errno: c_int) -> bool {
+        self.last = errno;
+        match errno {
+            libc::EACCES => {
+                self.denied = true;
+                true
+            }
+            e => not_there(e),
+        }
+    }
+
+    /// The error to report once the search is over.
+    pub(crate) fn error(self) -> io::Error {
+        let e = if self.denied && not_there(self.last) {
+            libc::EACCES
+        } else {
+            self.last
+        };
+        io::Error::from_raw_os_error(e)
+    }
+}
+
+/// An `execve` errno that says the path is not there (`execvp` tries the next).
+fn not_there(errno: c_int) -> bool {
+    matches!(
+        errno,
+        libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT
+    )
+}
+
+impl Step {
+    /// The step as `Error::Spawn`'s `op` names it: the call where there is one.
+    pub(crate) fn op(self) -> &'static str {
+        match self {
+            #[cfg(target_os = "linux")]
+            Step::Clone => "clone",
+            #[cfg(not(target_os = "linux"))]
+            Step::Clone => "posix_spawn setup",
+            Step::Setup => "placing the kept fds",
+            Step::Chdir => "chdir",
+            Step::Exec => "exec",
+            #[cfg(target_os = "linux")]
+            Step::Pidfd => "pidfd_open",
+            #[cfg(not(target_os = "linux"))]
+            Step::Pidfd => "kqueue",
+        }
+    }
+}
+
 /// A child that was started; it has exec'd.
 #[derive(Debug)]
 pub(crate) struct Spawned {
@@ -187,7 +256,7 @@ pub(crate) fn closes(moves: &[(RawFd, RawFd)]) -> (Vec<RawFd>, RawFd) {
 
 #[cfg(test)]
 mod tests {
-    use super::{closes, copy_off_targets};
+    use super::{PathSearch, closes, copy_off_targets};
     use std::os::fd::{AsRawFd, OwnedFd};
 
     fn open() -> OwnedFd {
@@ -216,6 +285,24 @@ mod tests {
         let (out, copies) = copy_off_targets(&[(ra, ra)], true).unwrap();
         assert_eq!(copies.len(), 1);
         assert_eq!(out, [(copies[0].as_raw_fd(), ra)]);
+    }
+
+    #[test]
+    fn a_path_search_reports_as_execvp() {
+        let after = |errnos: &[i32]| {
+            let mut search = PathSearch::new();
+            for &e in errnos {
+                if !search.go_on(e) {
+                    break;
+                }
+            }
+            search.error().raw_os_error()
+        };
+        assert_eq!(after(&[]), Some(libc::ENOENT));
+        assert_eq!(after(&[libc::ENOENT, libc::ENOTDIR]), Some(libc::ENOTDIR));
+        assert_eq!(after(&[libc::EACCES, libc::ENOENT]), Some(libc::EACCES));
+        assert_eq!(after(&[libc::ENOEXEC, libc::EACCES]), Some(libc::ENOEXEC));
+        assert_eq!(after(&[libc::EACCES, libc::E2BIG]), Some(libc::E2BIG));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! no `close_range`; the fds listed by `proc_pidinfo(PROC_PIDLISTFDS)`, a thin wrapper of
 //! the `proc_info` syscall that allocates nothing, into a buffer on the stack.
 
-use super::super::fd::set_cloexec_number as set_cloexec;
+use super::super::unix::child_fds::set_cloexec;
 use std::ffi::{c_int, c_void};
 use std::io;
 use std::mem::{MaybeUninit, size_of};

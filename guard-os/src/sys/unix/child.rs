@@ -7,8 +7,9 @@
 //! the calling process, which is sound only in a child that is about to `exec`: hence
 //! `unsafe`.
 
-use super::super::fd::set_cloexec_number as set_cloexec;
 use super::super::os::child as os;
+use super::child_fds::cloexec_sweep;
+pub(crate) use super::child_fds::{dup_above, identity, like_std_error_pipe, nofile_limit, place};
 use std::io;
 use std::os::fd::RawFd;
 
@@ -59,66 +60,4 @@ pub(crate) unsafe fn cloexec_from(first: RawFd, how: Cloexec) -> io::Result<()> 
     }
     // SAFETY: forwarded contract.
     unsafe { cloexec_sweep(first) }
-}
-
-/// # Safety
-///
-/// As [`cloexec_from`].
-unsafe fn cloexec_sweep(first: RawFd) -> io::Result<()> {
-    for n in first.max(0)..nofile_limit() {
-        // SAFETY: forwarded contract.
-        unsafe { set_cloexec(n) }?;
-    }
-    Ok(())
-}
-
-/// The soft `RLIMIT_NOFILE`
-/// ([`getrlimit(2)`](https://man.freebsd.org/cgi/man.cgi?query=getrlimit&sektion=2)):
-/// every fd number is below it (`i32::MAX` if unlimited). One syscall, async-signal-safe;
-/// the parent reads it too, to refuse a target the child could never take.
-pub(crate) fn nofile_limit() -> RawFd {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    limit
-        .current
-        .map_or(i32::MAX, |n| i32::try_from(n).unwrap_or(i32::MAX))
-}
-
-/// A close-on-exec copy of `raw` numbered `min` or above (`F_DUPFD_CLOEXEC`).
-///
-/// # Safety
-///
-/// As [`cloexec_from`]; `raw` must be open.
-pub(crate) unsafe fn dup_above(raw: RawFd, min: RawFd) -> io::Result<RawFd> {
-    // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` takes plain integers and only creates a new fd at a
-    // free number (it closes nothing); `raw` is open (contract).
-    let r = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, min) };
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
-/// Makes `src` appear at `dst` without `FD_CLOEXEC`: `dup2(src, dst)`, or, when they are
-/// the same number, clearing its `FD_CLOEXEC`.
-///
-/// # Safety
-///
-/// As [`cloexec_from`]; `src` must be open. Whatever was open at `dst` is closed.
-pub(crate) unsafe fn place(src: RawFd, dst: RawFd) -> io::Result<()> {
-    let r = if src == dst {
-        // SAFETY: `fcntl(F_SETFD, 0)` takes a plain integer and clears the only fd flag of
-        // `src`, which is open (contract).
-        unsafe { libc::fcntl(src, libc::F_SETFD, 0) }
-    } else {
-        // SAFETY: `dup2` takes plain integers; `src` is open (contract), and whatever was
-        // open at `dst` is closed, which the contract allows (the caller is a child about
-        // to exec).
-        unsafe { libc::dup2(src, dst) }
-    };
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
 }

@@ -15,10 +15,10 @@
 
 use super::super::conv::errno_result as check;
 use super::super::os::spawn as os;
-use super::super::spawned::copy_off_targets;
 pub(crate) use super::super::spawned::{
     Image, PidSlot, Spawned, Step, exited_within, poll_readable,
 };
+use super::super::spawned::{PathSearch, copy_off_targets};
 use std::ffi::c_int;
 use std::io;
 use std::mem::MaybeUninit;
@@ -89,10 +89,7 @@ pub(crate) unsafe fn spawn(
     // `_copies` holds the copies); `cwd` is a valid C string (contract), copied by the call.
     unsafe { configure(&mut attrs, &moves, close_others, image.cwd) }
         .map_err(|e| (Step::Clone, e))?;
-    let mut denied = false;
-    let mut last = libc::ENOENT;
-    // As `execvp`: a path that is missing moves on to the next; one found but not
-    // executable is remembered (EACCES wins if nothing else is found).
+    let mut search = PathSearch::new();
     for path in image.paths {
         let mut pid: libc::pid_t = 0;
         // SAFETY: valid C strings and null-terminated arrays (contract); `attrs`' objects are
@@ -120,22 +117,11 @@ pub(crate) unsafe fn spawn(
                 }
             };
         }
-        last = r;
-        match last {
-            libc::EACCES => denied = true,
-            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
-            _ => break,
+        if !search.go_on(r) {
+            break;
         }
     }
-    if denied
-        && matches!(
-            last,
-            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT
-        )
-    {
-        last = libc::EACCES;
-    }
-    Err((Step::Exec, io::Error::from_raw_os_error(last)))
+    Err((Step::Exec, search.error()))
 }
 
 /// Sets the attributes (SIGPIPE to its default, an empty signal mask, the OS's own flags)
