@@ -18,6 +18,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
 
 fn sh(script: &str) -> Command {
@@ -417,5 +418,70 @@ fn the_drop_bomb_spares_counted_children_and_reports_unique_ones() {
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert_eq!(seen[0].1, spawned_at, "{seen:?}");
         assert!(seen[0].0.contains("created at"), "{seen:?}");
+    });
+}
+
+/// `wait_with_output` takes the child: when it fails (here a read of its stdout, whose fd
+/// was closed behind the registry's back), the error is returned and the child is neither
+/// reported as dropped unreleased nor set off the drop bomb, and it is still reaped.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_failed_wait_with_output_returns_its_error_and_reports_no_drop() {
+    use guard_core::event::{self, Event};
+    use std::sync::Arc;
+    watchdog(60, || {
+        let _serial = serial();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        event::set_hook(move |e| {
+            if let Event::Unreleased { origin, .. } = e
+                && origin.type_name().ends_with("Child")
+            {
+                sink.lock().unwrap().push(e.to_string());
+            }
+        });
+        guard_core::report::set_panic_on_unreleased(true);
+        let pipes = || -> Vec<i32> {
+            std::fs::read_dir("/proc/self/fd")
+                .unwrap()
+                .filter_map(|e| {
+                    let e = e.ok()?;
+                    let link = std::fs::read_link(e.path()).ok()?;
+                    link.to_string_lossy().starts_with("pipe:").then_some(())?;
+                    e.file_name().to_str()?.parse().ok()
+                })
+                .collect()
+        };
+        let before = pipes();
+        let child = Spawn::from_command(&sh("exit 3"))
+            .stdout(Stdio::Piped)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let new_pipes: Vec<i32> = pipes()
+            .into_iter()
+            .filter(|fd| !before.contains(fd))
+            .collect();
+        assert_eq!(new_pipes.len(), 1, "the child's stdout: {new_pipes:?}");
+        let stdout = new_pipes[0];
+        // SAFETY: the fault under test: the pipe's number is closed behind its owner, which
+        // then reads EBADF; no other fd is opened meanwhile (the test holds `serial()`).
+        assert_eq!(unsafe { libc::close(stdout) }, 0);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            child.wait_with_output()
+        }));
+        guard_core::report::set_panic_on_unreleased(false);
+        event::reset_hook();
+        let result = result.expect("the drop bomb went off for a child the caller gave up");
+        assert!(result.is_err(), "{result:?}");
+        assert_eq!(*seen.lock().unwrap(), Vec::<String>::new());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while is_zombie_of_ours(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "child {pid} never reaped"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     });
 }

@@ -2,6 +2,7 @@
 //! finalizer) and [`Child::wait_with_output`].
 
 use super::child::Child;
+use super::reaper;
 use crate::error::{Error, Result};
 use crate::pipe::PipeReader;
 use crate::sys;
@@ -37,6 +38,17 @@ impl Child {
     /// # Ok::<(), guard_os::Error>(())
     /// ```
     pub fn wait_with_output(mut self) -> Result<Output> {
+        let output = self.collect_output();
+        if output.is_err() {
+            // The caller gave the child up to this call: an error here is returned, not
+            // reported again as a child dropped unreleased.
+            self.give_up_quietly();
+        }
+        output
+    }
+
+    /// `wait_with_output`'s steps; on an error the child is left as it stands.
+    fn collect_output(&mut self) -> Result<Output> {
         if let Some(stdin) = self.stdin.take() {
             stdin.close()?;
         }
@@ -65,6 +77,26 @@ impl Child {
             stdout,
             stderr,
         })
+    }
+
+    /// After a failed [`wait_with_output`](Child::wait_with_output): the child is killed if
+    /// it was to be killed on release, reaped now if it has exited, else handed to the
+    /// reaper; the drop that follows then reports nothing.
+    fn give_up_quietly(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        drop((self.stdin.take(), self.stdout.take(), self.stderr.take()));
+        if self.kill_on_release.is_some() {
+            let _ = self.kill();
+        }
+        if let Ok(None) = self.try_wait()
+            && let Some(pidfd) = self.pidfd.take()
+        {
+            reaper::adopt(self.pid, pidfd);
+        }
+        // Reaped, handed over, or not ours to reap: nothing left for the drop to report.
+        self.pidfd = None;
     }
 
     /// The release: see "As a resource" in [`Child`]'s docs.
