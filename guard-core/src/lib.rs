@@ -50,7 +50,7 @@
 // Under loom the fork hooks are never registered (loom models no fork): their items are unused.
 #![cfg_attr(guard_loom, allow(dead_code))]
 
-// The users of the barrier (the finalizer's queue, the registry's pass) land next.
+// `barrier::is_expedited` is used only by its own tests (the queue uses the rest).
 #[allow(dead_code)]
 mod barrier;
 pub mod census;

@@ -1,8 +1,8 @@
 //! The worker: the `guard-finalizer` thread that takes batches from the queue and works
 //! them through its [`Shift`](super::shift::Shift).
 
+use super::batch::Batch;
 use super::global::Finalizer;
-use super::queue::Batch;
 use super::shift::ShiftEnd;
 use crate::loom::{StdArc, StdMutex};
 use std::cell::Cell;
@@ -57,7 +57,7 @@ pub(crate) fn spawn_worker(
 /// jobs would make each producer pay a futex wake. True if work arrived.
 fn linger(f: &Finalizer) -> bool {
     for round in 0..LINGER_ROUNDS {
-        if !f.queue.is_empty() {
+        if f.queue.has_work() {
             return true;
         }
         if round < LINGER_SPINS {
