@@ -30,20 +30,19 @@ use std::ptr::NonNull;
 /// between them links its node over the interrupted one's: a release is lost, and `flush`
 /// and `stats` go wrong), sets that queue up under a lock on the thread's first drop, may
 /// take the finalizer's wake-up lock, and once the process is exiting runs the release
-/// itself; `new` allocates and may spawn the finalizer. A lock taken by the interrupted thread deadlocks the handler. Dropping a
-/// handle that is not the last (one atomic decrement) is safe, so a handler may drop a
-/// clone as long as another handle outlives it; to release from a handler, hand the value
-/// to a normal thread instead (a self-pipe, or an atomic flag it polls).
+/// itself; `new` allocates and may spawn the finalizer. A lock taken by the interrupted
+/// thread deadlocks the handler. Dropping a handle that is not the last (one atomic
+/// decrement) is safe, so a handler may drop a clone as long as another handle outlives
+/// it; to release from a handler, hand the value to a normal thread instead (a self-pipe,
+/// or an atomic flag it polls).
 ///
 /// # Fork
 ///
 /// A child of `fork()` without exec may use counted values: those it drops are released by
 /// a finalizer of its own (started on first use), and [`finalizer::flush`] waits for them.
-/// So are those the forking thread dropped before the fork that the parent had not taken
-/// up yet: each process releases its own copy (for an fd, each closes its own). Releases
-/// queued by the parent's other threads, or running, at the fork stay the parent's: the
-/// child never runs them, so its copies of those values (and of values other parent
-/// threads held) are never released in the child. Fork from a thread that runs none of guard's callbacks (not
+/// Releases queued or running in the parent at the fork stay the parent's: the child never
+/// runs them, so its copies of those values (and of values other parent threads held) are
+/// never released in the child. Fork from a thread that runs none of guard's callbacks (not
 /// from a release or a `for_each` callback), or exec or `_exit` at once in the child.
 ///
 /// Dropping the last handle allocates nothing and never waits for a release (invariant

@@ -2,11 +2,10 @@
 //! in the child it forgets the parent's threads, lanes and counters, and starts its own
 //! worker and watchdog on first use.
 //!
-//! The forking thread's lane stays: the jobs it pushed that the parent's consumer had not
-//! taken yet run in the child too (each process releases its own copy: for an fd, each
-//! closes its own). What the child forgets stays the parent's: releases queued by other
-//! threads, or running, at the fork run there, not in the child (the child's copies of
-//! those values are never released, as for any value another thread of the parent held).
+//! What the child forgets stays the parent's: releases queued or running in the parent at
+//! the fork run there, not in the child (the child's copies of those values are never
+//! released, as for any value another thread of the parent held). The forking thread keeps
+//! its lane, emptied, for the child's pushes.
 
 use super::global::Finalizer;
 use super::push_count;

@@ -151,9 +151,12 @@ impl Lane {
     }
 
     /// In a forked child, for the forking thread's lane: out of care (the child's consumer
-    /// starts with no lanes).
-    pub(super) fn reset_care(&self) {
+    /// starts with no lanes), and every job pushed so far counted as taken (they are the
+    /// parent's to run; their nodes are never walked here).
+    pub(super) fn forget_after_fork(&self) {
         self.producer.care.store(0, Ordering::Relaxed);
+        let pushed = self.producer.pushed.load(Ordering::Relaxed);
+        self.consumer.taken.store(pushed, Ordering::Relaxed);
     }
 
     /// Consumer: appends every job pushed since the last call, oldest first, to `chain`.

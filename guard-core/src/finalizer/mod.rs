@@ -27,9 +27,8 @@
 //! releases wait until a later attempt succeeds.
 //!
 //! In a child of `fork()` without exec, the finalizer starts afresh on first use: values
-//! the child drops are released and [`flush`] returns, and so are those the forking thread
-//! dropped that the parent had not taken up yet; the pending releases of the parent's
-//! other threads stay the parent's (see `docs/DESIGN.md`, N4).
+//! the child drops are released and [`flush`] returns; the parent's pending releases stay
+//! the parent's (see `docs/DESIGN.md`, N4).
 
 mod batch;
 mod bound;

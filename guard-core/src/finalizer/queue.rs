@@ -323,11 +323,11 @@ pub(crate) struct QueueHeld<'a> {
 }
 
 impl QueueHeld<'_> {
-    /// In a forked child: forgets the parent's consumer, its other threads' lanes and the
-    /// shared stack (their memory is never walked: a push racing the fork may have been
-    /// copied half done), and keeps `own`, the forking thread's lane, whose jobs the parent
-    /// had not taken: the child's consumer takes them (statistics count them as the
-    /// child's pushes).
+    /// In a forked child: forgets the parent's consumer, its pending jobs (on the shared
+    /// stack and in every lane: the parent runs them; their memory is never walked, since a
+    /// push racing the fork may have been copied half done) and its other threads' lanes,
+    /// and keeps `own`, the forking thread's lane, for the child's pushes (counted from
+    /// zero).
     pub(crate) fn forget_parent(mut self, own: Option<LanePtr>) {
         let q = self.queue;
         q.shared.forget();
@@ -337,11 +337,8 @@ impl QueueHeld<'_> {
         self.lanes.retired = 0;
         self.lanes.list.clear();
         if let Some(lane) = own {
+            lane.get().forget_after_fork();
             self.lanes.list.push((lane, lane.get().taken()));
-            lane.get().reset_care();
-            if !lane.get().is_idle() && lane.get().take_into_care() {
-                self.care.push(lane);
-            }
         }
         drop(self);
     }
