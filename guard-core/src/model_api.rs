@@ -1,7 +1,7 @@
 //! Thin public wrappers over crate-internal concurrency cores, for the loom models in
 //! `tests/loom.rs`. Built only under `--cfg guard_loom`.
 
-use crate::finalizer::{self, ShiftEnd};
+use crate::finalizer::{self, LanePtr, ShiftEnd};
 use crate::loom::{Arc, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -15,9 +15,18 @@ impl Queue {
         Queue(finalizer::Queue::new())
     }
 
-    /// Pushes a job that adds one to `ran` when it runs.
-    pub fn push_job(&self, ran: &Arc<AtomicUsize>) {
-        finalizer::push_test_job(&self.0, ran);
+    /// A producer's lane (a thread's own); dropping it is the thread's exit.
+    pub fn lane(&self) -> Lane<'_> {
+        Lane {
+            queue: &self.0,
+            lane: self.0.new_lane(),
+        }
+    }
+
+    /// Pushes a job on the shared stack, as `flush` pushes its marker: it adds one to
+    /// `ran` when it runs.
+    pub fn push_marker(&self, ran: &Arc<AtomicUsize>) {
+        self.0.push_shared(finalizer::test_job(ran, None));
     }
 
     /// Takes everything queued and runs it; returns true if anything was taken.
@@ -28,15 +37,48 @@ impl Queue {
         any
     }
 
-    /// The consumer's sleep (woken by a push into the empty queue).
+    /// The consumer's sleep (woken by a producer that hands a lane over).
     pub fn sleep(&self) {
         self.0.sleep(Duration::from_secs(1));
+    }
+
+    /// Lanes not freed yet (live, or orphaned with jobs left).
+    pub fn lanes(&self) -> usize {
+        self.0.lane_count()
     }
 }
 
 impl Default for Queue {
     fn default() -> Self {
         Queue::new()
+    }
+}
+
+/// A producing thread's lane.
+#[allow(missing_debug_implementations)]
+pub struct Lane<'a> {
+    queue: &'a finalizer::Queue,
+    lane: LanePtr,
+}
+
+impl Lane<'_> {
+    /// Pushes a job that adds one to `ran` when it runs.
+    pub fn push_job(&self, ran: &Arc<AtomicUsize>) {
+        self.queue
+            .push(self.lane.get(), finalizer::test_job(ran, None));
+    }
+
+    /// Pushes a job that adds one to `ran` when it runs, and asserts then that the job
+    /// counting into `before` has run.
+    pub fn push_job_after(&self, ran: &Arc<AtomicUsize>, before: &Arc<AtomicUsize>) {
+        self.queue
+            .push(self.lane.get(), finalizer::test_job(ran, Some(before)));
+    }
+}
+
+impl Drop for Lane<'_> {
+    fn drop(&mut self) {
+        self.queue.orphan(self.lane);
     }
 }
 
@@ -48,14 +90,17 @@ pub struct Shift {
 }
 
 impl Shift {
-    /// A shift over a queue holding `jobs` jobs counting into `ran`.
+    /// A shift over a queue holding `jobs` jobs (pushed by one thread, now exited)
+    /// counting into `ran`.
     pub fn with_jobs(jobs: usize, ran: &Arc<AtomicUsize>) -> Self {
-        let q = finalizer::Queue::new();
+        let queue = finalizer::Queue::new();
+        let lane = queue.new_lane();
         for _ in 0..jobs {
-            finalizer::push_test_job(&q, ran);
+            queue.push(lane.get(), finalizer::test_job(ran, None));
         }
+        queue.orphan(lane);
         Shift {
-            queue: q,
+            queue,
             shift: finalizer::Shift::new(),
         }
     }
@@ -87,7 +132,7 @@ impl Shift {
 /// drop and are admitted against the bound; the worker counts every job it finishes.
 #[allow(missing_debug_implementations)]
 pub struct Bounded {
-    queue: finalizer::Queue,
+    queue: Queue,
     shift: finalizer::Shift,
     bound: finalizer::Bound,
     published: AtomicU64,
@@ -98,7 +143,7 @@ impl Bounded {
     /// An empty queue, nothing published or finished.
     pub fn new() -> Self {
         Bounded {
-            queue: finalizer::Queue::new(),
+            queue: Queue::new(),
             shift: finalizer::Shift::new(),
             bound: finalizer::Bound::default(),
             published: AtomicU64::new(0),
@@ -106,22 +151,27 @@ impl Bounded {
         }
     }
 
-    /// A last drop: publishes it, admits it against `bound` (a patience of two rounds
-    /// without progress), then pushes a job that adds one to `ran`. True if it went past
-    /// the bound.
-    pub fn drop_one(&self, bound: u64, ran: &Arc<AtomicUsize>) -> bool {
+    /// A producer's lane.
+    pub fn lane(&self) -> Lane<'_> {
+        self.queue.lane()
+    }
+
+    /// A last drop through `lane`: publishes it, admits it against `bound` (a patience of
+    /// two rounds without progress), then pushes a job that adds one to `ran`. True if it
+    /// went past the bound.
+    pub fn drop_one(&self, lane: &Lane<'_>, bound: u64, ran: &Arc<AtomicUsize>) -> bool {
         let ticket = self.published.fetch_add(1, Ordering::SeqCst) + 1;
         let admission = self.bound.admit(ticket, bound, Duration::ZERO, || {
             self.finished.load(Ordering::SeqCst)
         });
-        finalizer::push_test_job(&self.queue, ran);
+        lane.push_job(ran);
         matches!(admission, finalizer::Admission::Past { .. })
     }
 
     /// The worker: takes everything queued and runs it, counting each job as it finishes.
     /// True if anything was taken.
     pub fn work(&self) -> bool {
-        let batch = self.queue.take_all();
+        let batch = self.queue.0.take_all();
         let any = !batch.is_empty();
         let mut seq = 0;
         self.shift.work(batch, &mut seq, |_, _| {

@@ -11,29 +11,49 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 
-/// Two producers push into the queue while the consumer takes batches and sleeps when it
-/// finds the queue empty. A lost wake-up leaves the consumer asleep forever, which loom
-/// reports as a deadlock; every job must run exactly once.
+/// Two producers, each through its own lane, while the consumer takes passes and sleeps
+/// when it finds nothing: the first pushes two jobs (the second asserts, when it runs, that
+/// the first ran: one thread's jobs run in push order), the second one; then each exits
+/// (orphans its lane). Between the first producer's two pushes the consumer may give its
+/// lane up and sleep, so the second push takes the slow path. A lost wake-up leaves the
+/// consumer asleep forever, which loom reports as a deadlock; every job runs exactly once,
+/// and every orphaned lane is freed once drained.
 #[test]
-fn queue_push_take_sleep_never_loses_a_wakeup() {
-    loom::model(|| {
+fn lanes_push_drain_sleep_wake_with_two_producers_and_exit() {
+    let mut builder = loom::model::Builder::new();
+    // Three threads, three mutexes and a fence pair per sleep: more steps than loom's
+    // default allows one execution (each round of the consumer is bounded below).
+    builder.max_branches = 20_000;
+    builder.check(|| {
         let queue = Arc::new(Queue::new());
+        let first = Arc::new(AtomicUsize::new(0));
         let ran = Arc::new(AtomicUsize::new(0));
-        let producers: Vec<_> = (0..2)
-            .map(|_| {
-                let (queue, ran) = (queue.clone(), ran.clone());
-                thread::spawn(move || queue.push_job(&ran))
+        let one = {
+            let (queue, first, ran) = (queue.clone(), first.clone(), ran.clone());
+            thread::spawn(move || {
+                let lane = queue.lane();
+                lane.push_job(&first);
+                lane.push_job_after(&ran, &first);
             })
-            .collect();
-        while ran.load(Ordering::SeqCst) < 2 {
-            if !queue.take_and_run() {
+        };
+        let two = {
+            let (queue, ran) = (queue.clone(), ran.clone());
+            thread::spawn(move || queue.lane().push_job(&ran))
+        };
+        let done = || ran.load(Ordering::SeqCst) == 2 && queue.lanes() == 0;
+        let mut rounds = 0;
+        while !done() {
+            rounds += 1;
+            assert!(rounds < 30, "the consumer spins without progress");
+            // A pass may free the last lane and take nothing: then there is nothing to wait for.
+            if !queue.take_and_run() && !done() {
                 queue.sleep();
             }
         }
-        for p in producers {
-            p.join().unwrap();
-        }
+        one.join().unwrap();
+        two.join().unwrap();
         assert!(!queue.take_and_run(), "nothing may be left behind");
+        assert_eq!(first.load(Ordering::SeqCst), 1);
         assert_eq!(ran.load(Ordering::SeqCst), 2);
     });
 }
@@ -289,11 +309,11 @@ fn last_of_two_leases_releases_once() {
     });
 }
 
-/// Flush ordering (F4): a flush marker is an ordinary queue job, so "`flush` returns once
-/// everything dropped before it was released" rests on the queue running jobs in push
-/// order, within a batch and across batches. One thread pushes a job (a drop); a second
-/// thread, after joining the first, pushes the "marker" (a flush ordered after the drop);
-/// a consumer takes batches (and sleeps) as the finalizer does. An observer looks at the
+/// Flush ordering (F4): "`flush` returns once everything dropped before it was released"
+/// rests on a pass running the lanes' jobs before the markers it took from the shared
+/// stack, across lanes. One thread pushes a job through its lane (a drop) and exits; a
+/// second thread, after joining the first, pushes the "marker" on the shared stack (a flush
+/// ordered after the drop); a consumer takes passes (and sleeps) as the finalizer does. An observer looks at the
 /// two counts once, at any point loom chooses: the marker never shows as run while the job
 /// pushed before it has not.
 #[test]
@@ -304,13 +324,13 @@ fn a_marker_runs_after_every_job_pushed_before_it() {
         let marker = Arc::new(AtomicUsize::new(0));
         let dropper = {
             let (queue, job) = (queue.clone(), job.clone());
-            thread::spawn(move || queue.push_job(&job))
+            thread::spawn(move || queue.lane().push_job(&job))
         };
         let flusher = {
             let (queue, marker) = (queue.clone(), marker.clone());
             thread::spawn(move || {
                 dropper.join().unwrap();
-                queue.push_job(&marker);
+                queue.push_marker(&marker);
             })
         };
         let consumer = {
@@ -456,8 +476,9 @@ fn a_full_queue_admits_every_job_once() {
         let producer = {
             let (queue, ran) = (queue.clone(), ran.clone());
             thread::spawn(move || {
+                let lane = queue.lane();
                 for _ in 0..3 {
-                    queue.drop_one(1, &ran);
+                    queue.drop_one(&lane, 1, &ran);
                 }
             })
         };
@@ -494,7 +515,9 @@ fn a_full_queue_never_holds_a_producer_whose_worker_is_stuck() {
                 }
             })
         };
-        let past = (0..3).filter(|_| queue.drop_one(1, &ran)).count();
+        let lane = queue.lane();
+        let past = (0..3).filter(|_| queue.drop_one(&lane, 1, &ran)).count();
+        drop(lane);
         held.store(false, Ordering::SeqCst);
         worker.join().unwrap();
         assert!(past >= 1, "the producer went past the bound");

@@ -25,15 +25,16 @@ use std::ptr::NonNull;
 /// # Signal handlers
 ///
 /// Do not drop the last handle inside a signal handler, nor call [`Counted::new`] there.
-/// Neither is async-signal-safe: the last drop counts the hand-over in a per-thread
-/// counter with a plain load and store (a handler that interrupts its own thread's drop
-/// between the two loses a count, and `flush` and `stats` go wrong), sets that counter up
-/// under a lock on the thread's first drop, may take the finalizer's wake-up lock, and
-/// once the process is exiting runs the release itself; `new` allocates and may spawn the
-/// finalizer. A lock taken by the interrupted thread deadlocks the handler. Dropping a
-/// handle that is not the last (one atomic decrement) is safe, so a handler may drop a
-/// clone as long as another handle outlives it; to release from a handler, hand the value
-/// to a normal thread instead (a self-pipe, or an atomic flag it polls).
+/// Neither is async-signal-safe: the last drop pushes the value onto its thread's own
+/// queue with plain loads and stores (a handler that interrupts its own thread's drop
+/// between them links its node over the interrupted one's: a release is lost, and `flush`
+/// and `stats` go wrong), sets that queue up under a lock on the thread's first drop, may
+/// take the finalizer's wake-up lock, and once the process is exiting runs the release
+/// itself; `new` allocates and may spawn the finalizer. A lock taken by the interrupted
+/// thread deadlocks the handler. Dropping a handle that is not the last (one atomic
+/// decrement) is safe, so a handler may drop a clone as long as another handle outlives
+/// it; to release from a handler, hand the value to a normal thread instead (a self-pipe,
+/// or an atomic flag it polls).
 ///
 /// # Fork
 ///

@@ -85,7 +85,7 @@ fn flush_until(deadline: Option<Instant>, wait_stuck: bool) -> Result<(), FlushE
     let f = Finalizer::global();
     let start = Instant::now();
     if !f.is_started() {
-        if f.queue.is_empty() {
+        if stats().pending == 0 {
             return Ok(());
         }
         ensure_started();

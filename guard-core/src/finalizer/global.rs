@@ -10,8 +10,8 @@ use crate::event::{self, Event};
 use crate::loom::{LazyLock, StdAtomicBool, StdMutex, StdOrdering};
 use crate::padded::CachePadded;
 
-/// The finalizer. Lines are split by writer: producers write `queue.head` and `intake`,
-/// the worker writes `shift` and `counters`.
+/// The finalizer. Lines are split by writer: producers write their own lanes (in `queue`)
+/// and read `intake`, the worker writes `shift` and `counters`.
 pub(crate) struct Finalizer {
     pub(crate) queue: Queue,
     pub(crate) intake: CachePadded<Intake>,
@@ -27,8 +27,8 @@ pub(crate) struct Finalizer {
     outage: StdAtomicBool,
 }
 
-/// What every drop of a last handle reads besides the queue head: kept on its own lines,
-/// away from the worker's counters. (The count of handed-over jobs is in `push_count`.)
+/// What every drop of a last handle reads besides its lane: kept on its own lines, away
+/// from the worker's counters. (The count of handed-over jobs is in `push_count`.)
 #[derive(Default)]
 pub(crate) struct Intake {
     /// Set once the process is exiting (`main` has returned or called `exit`): from then

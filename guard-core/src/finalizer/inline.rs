@@ -105,7 +105,7 @@ fn run(f: &Finalizer, job: Job) {
             resource: (vtable.type_name)(),
         });
     }
-    push_count::add_one();
+    push_count::count_inline();
     f.counters.inline.fetch_add(1, Ordering::Relaxed);
     f.counters.record(vtable, job.run());
 }

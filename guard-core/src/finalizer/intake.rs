@@ -8,8 +8,8 @@ use super::push_count;
 use super::worker::on_finalizer_thread;
 use crate::loom::StdOrdering;
 
-/// Hands a job to the finalizer: a thread-local count and one lock-free push; every 32nd
-/// push of a thread also checks the bound on pending releases, and may wait for room
+/// Hands a job to the finalizer: a push onto the calling thread's lane, plain stores; every
+/// 32nd push of a thread also checks the bound on pending releases, and may wait for room
 /// (`bound.rs`). Once the process is exiting, runs it inline instead (through the calling
 /// thread's trampoline).
 #[inline]
@@ -22,13 +22,12 @@ pub(crate) fn enqueue(job: Job) {
     if f.intake.restart.load(StdOrdering::Relaxed) {
         restart_after_fork(f);
     }
-    if let Some(ticket) = push_count::add_one() {
+    push_count::push(f, job, |ticket| {
         let limit = bound::pending_bound();
         if !f.bound.has_room(ticket, limit) && !on_finalizer_thread() {
             bound::admit(&f.bound, ticket, limit, || f.counters.finished());
         }
-    }
-    f.queue.push(job);
+    });
 }
 
 /// In a forked child, the first push starts the child's own finalizer (see `super::fork`).

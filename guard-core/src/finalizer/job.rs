@@ -2,7 +2,7 @@
 //! [`VTable`] knows how to run it (release what it holds) and free it.
 
 use crate::error::{BoxError, Panicked};
-use crate::loom::AtomicPtr;
+use crate::loom::{AtomicPtr, AtomicU64};
 use std::ptr::{self, NonNull};
 
 /// The header every queued job starts with (`#[repr(C)]`, first field of its allocation).
@@ -10,6 +10,9 @@ use std::ptr::{self, NonNull};
 pub(crate) struct Node {
     pub(super) next: AtomicPtr<Node>,
     pub(super) vtable: &'static VTable,
+    /// Its number in its lane, set by the push (`lane.rs`): the consumer knows from it how
+    /// many nodes a lane's chain holds that it has not taken yet.
+    pub(super) seq: AtomicU64,
 }
 
 impl Node {
@@ -17,6 +20,7 @@ impl Node {
         Node {
             next: AtomicPtr::new(ptr::null_mut()),
             vtable,
+            seq: AtomicU64::new(0),
         }
     }
 }

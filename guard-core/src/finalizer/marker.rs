@@ -67,6 +67,6 @@ pub(crate) fn push_marker(queue: &Queue) -> Arc<Signal> {
     let node = NonNull::from(Box::leak(marker)).cast::<Node>();
     // SAFETY: a fresh, owned, unlinked node heading a `Marker`, matching its vtable; a
     // marker holds only an `Arc<Signal>` (mutex and condvar), which is `Send`.
-    queue.push(unsafe { Job::from_raw(node) });
+    queue.push_shared(unsafe { Job::from_raw(node) });
     signal
 }

@@ -30,6 +30,7 @@
 //! the child drops are released and [`flush`] returns; the parent's pending releases stay
 //! the parent's (see `docs/DESIGN.md`, N4).
 
+mod batch;
 mod bound;
 mod cap;
 mod counters;
@@ -41,12 +42,16 @@ mod global;
 mod inline;
 mod intake;
 mod job;
+mod lane;
 mod marker;
 mod push_count;
 mod queue;
 mod shift;
+mod stack;
 mod start;
 mod stats;
+#[cfg(guard_loom)]
+mod test_job;
 mod watchdog;
 mod worker;
 
@@ -63,8 +68,10 @@ pub use flush::{flush, flush_all_timeout, flush_timeout};
 pub(crate) use intake::enqueue;
 pub(crate) use job::{Job, Node, RunOutcome, VTable};
 #[cfg(guard_loom)]
-pub(crate) use queue::{Queue, model::push_test_job};
+pub(crate) use queue::{LanePtr, Queue};
 #[cfg(guard_loom)]
 pub(crate) use shift::{Shift, ShiftEnd};
 pub(crate) use start::ensure_started;
 pub use stats::{Stats, stats};
+#[cfg(guard_loom)]
+pub(crate) use test_job::test_job;

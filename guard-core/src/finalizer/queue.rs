@@ -1,21 +1,27 @@
-//! The finalizer's queue: an intrusive, lock-free multi-producer stack of [`Job`]s that
-//! the consumer empties a [`Batch`] at a time.
+//! The finalizer's queue: one [`Lane`] per producing thread, a shared [`Stack`] for what
+//! goes through no lane (flush markers, jobs of a thread whose lane is gone), and the
+//! consumer's side: which lanes it watches, its passes, its sleep and its wake-up.
 //!
-//! Producers ([`Queue::push`]) pay one CAS on the head; the node is the allocation that held
-//! the value, so nothing is allocated on the dropping thread. Only the push that finds the
-//! stack empty looks at the consumer's state, and it wakes the consumer only if the consumer
-//! sleeps: at most one wake per batch. The consumer takes the whole stack with one swap and
-//! reverses it, so jobs run in the order they were pushed.
+//! **A pass** ([`Queue::take_all`]) takes the shared stack first, then adopts the lanes put
+//! on the ready stack, then takes every watched lane's new jobs, and makes one batch of
+//! them: the lanes' runs, then the shared stack's. Jobs from one thread run in the order
+//! pushed (one lane, oldest first; a thread's jobs on the shared stack come after its
+//! lane's, which its lane's exit published before them). A flush marker on the shared stack
+//! runs after every job pushed before it from any thread: taking the marker synchronises
+//! with its push, so the lanes read after it show every such job.
 //!
-//! Lost wake-ups are excluded by a Dekker pair: the producer pushes, issues a SeqCst fence
-//! and reads the state; the consumer writes `SLEEPING`, issues a SeqCst fence and re-reads
-//! the head. The two fences are totally ordered, so one of them sees the other's write.
-//! (Fences rather than SeqCst accesses: loom models SeqCst fences exactly, SeqCst accesses
-//! only as AcqRel; and the producer pays the fence only on the empty to non-empty push.)
-//! The wake itself goes through a mutex and condvar, checked under the mutex, so a
-//! notification cannot fall between the check and the wait.
+//! **Sleep** ([`Queue::sleep`]), the rare side, pays for the producers' cheap push: it
+//! writes `SLEEPING`, gives up every empty lane ([`Lane::give_up_care`]), issues
+//! `barrier::heavy()`, and looks again at those lanes and both stacks; a producer that
+//! pushed before the barrier is seen, one after it sees its lane out of care and takes the
+//! slow path: ready stack, SeqCst fence, read the state, wake. The wake goes through a
+//! mutex and condvar, checked under the mutex, so it cannot fall between check and wait.
 
-use super::job::{Job, Node};
+use super::batch::{Batch, Chain};
+use super::job::Job;
+use super::lane::Lane;
+use super::stack::Stack;
+use crate::barrier;
 use crate::loom::{AtomicPtr, AtomicU8, Condvar, Mutex, MutexGuard, Ordering, fence};
 use crate::padded::CachePadded;
 use std::ptr::{self, NonNull};
@@ -25,10 +31,48 @@ const RUNNING: u8 = 0;
 const SLEEPING: u8 = 1;
 const NOTIFIED: u8 = 2;
 
-/// The queue: a Treiber stack of [`Node`]s and the consumer's sleep state.
+/// A lane's address, as the queue's lists hold it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LanePtr(NonNull<Lane>);
+
+// SAFETY: a `Lane` is atomics only; the lists that hold these pointers are behind mutexes,
+// and a lane is freed only by the consumer, once orphaned, after leaving every list.
+unsafe impl Send for LanePtr {}
+
+impl LanePtr {
+    /// # Safety
+    ///
+    /// `lane` is a live lane made by [`Queue::new_lane`].
+    pub(crate) unsafe fn from_raw(lane: NonNull<Lane>) -> Self {
+        LanePtr(lane)
+    }
+
+    /// The lane. Valid until the consumer frees it: for its producer, until `orphan`; for
+    /// the consumer, while it is on the consumer's list.
+    pub(crate) fn get(&self) -> &Lane {
+        // SAFETY: see above; every caller is one of the two.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// Every lane, for statistics and fork, with the pushes of lanes already freed.
+struct Lanes {
+    /// Each live lane, with the count of its pushes that statistics do not count (nonzero
+    /// only in a forked child: what the parent took).
+    list: Vec<(LanePtr, u64)>,
+    retired: u64,
+}
+
+/// The queue.
 pub(crate) struct Queue {
-    /// Producers' line: every push CASes it; the consumer swaps it once per batch.
-    head: CachePadded<AtomicPtr<Node>>,
+    shared: CachePadded<Stack>,
+    /// Lanes put in care by their producers, not adopted yet (linked through
+    /// `Lane::ready_next`).
+    ready: CachePadded<AtomicPtr<Lane>>,
+    /// The consumer's list of lanes in care. Locked by the consumer for a pass or a sleep,
+    /// and across a fork (so no lane is half taken in the child).
+    care: Mutex<Vec<LanePtr>>,
+    lanes: Mutex<Lanes>,
     state: AtomicU8,
     lock: Mutex<()>,
     wake: Condvar,
@@ -37,25 +81,55 @@ pub(crate) struct Queue {
 impl Queue {
     pub(crate) fn new() -> Self {
         Queue {
-            head: CachePadded(AtomicPtr::new(ptr::null_mut())),
+            shared: CachePadded(Stack::new()),
+            ready: CachePadded(AtomicPtr::new(ptr::null_mut())),
+            care: Mutex::new(Vec::new()),
+            lanes: Mutex::new(Lanes {
+                list: Vec::new(),
+                retired: 0,
+            }),
             state: AtomicU8::new(RUNNING),
             lock: Mutex::new(()),
             wake: Condvar::new(),
         }
     }
 
-    /// Pushes a job. Lock-free (one CAS, retried only under contention), never blocks, and
-    /// wakes the consumer only on the empty to non-empty transition while it sleeps.
+    /// A fresh lane for a producing thread, which pushes through it until it calls
+    /// [`orphan`](Self::orphan).
+    pub(crate) fn new_lane(&self) -> LanePtr {
+        let lane = LanePtr(NonNull::from(Box::leak(Box::new(Lane::new()))));
+        self.lanes.lock().list.push((lane, 0));
+        lane
+    }
+
+    /// Pushes `job` onto `lane`, the calling thread's own: plain stores; only when the
+    /// lane is out of the consumer's care does it take the slow path.
     #[inline]
-    pub(crate) fn push(&self, job: Job) {
-        let node = job.into_raw();
-        let mut head = self.head.load(Ordering::Relaxed);
+    pub(crate) fn push(&self, lane: &Lane, job: Job) {
+        if lane.push(job.into_raw()) {
+            self.hand_over(lane);
+        }
+    }
+
+    /// Puts `lane` in the consumer's care if nobody else has, and wakes the consumer.
+    #[cold]
+    #[inline(never)]
+    fn hand_over(&self, lane: &Lane) {
+        if lane.take_into_care() {
+            self.push_ready(lane);
+        }
+    }
+
+    /// Pushes `lane` on the ready stack and wakes the consumer if it sleeps. The lane may
+    /// be freed as soon as it is on the stack: it is not touched after.
+    fn push_ready(&self, lane: &Lane) {
+        let lane_ptr = ptr::from_ref(lane).cast_mut();
+        let mut head = self.ready.load(Ordering::Relaxed);
         loop {
-            // SAFETY: we own `node` until the CAS below publishes it.
-            unsafe { node.as_ref() }.next.store(head, Ordering::Relaxed);
-            match self.head.compare_exchange_weak(
+            lane.ready_next().store(head, Ordering::Relaxed);
+            match self.ready.compare_exchange_weak(
                 head,
-                node.as_ptr(),
+                lane_ptr,
                 Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
@@ -63,11 +137,25 @@ impl Queue {
                 Err(actual) => head = actual,
             }
         }
-        if head.is_null() {
+        self.wake_consumer();
+    }
+
+    /// The producer's last act on `lane`: the consumer frees it once it is empty.
+    pub(crate) fn orphan(&self, lane: LanePtr) {
+        let lane = lane.get();
+        if lane.orphan() {
+            self.push_ready(lane);
+        }
+    }
+
+    /// Pushes `job` on the shared stack (flush markers; jobs of a thread with no lane).
+    pub(crate) fn push_shared(&self, job: Job) {
+        if self.shared.push(job) {
             self.wake_consumer();
         }
     }
 
+    /// After a push the consumer must see: wakes it if it sleeps.
     #[inline(never)]
     fn wake_consumer(&self) {
         fence(Ordering::SeqCst);
@@ -82,55 +170,99 @@ impl Queue {
         }
     }
 
-    /// Takes every queued job, oldest first.
+    /// Moves the lanes on the ready stack to the consumer's list.
+    fn adopt(&self, care: &mut Vec<LanePtr>) {
+        if self.ready.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        let mut next = self.ready.swap(ptr::null_mut(), Ordering::Acquire);
+        while let Some(lane) = NonNull::new(next) {
+            let lane = LanePtr(lane);
+            next = lane.get().ready_next().load(Ordering::Relaxed);
+            care.push(lane);
+        }
+    }
+
+    /// One pass (consumer only): every job pushed since the last pass, as one batch (see
+    /// the module's docs for the order).
     pub(crate) fn take_all(&self) -> Batch {
-        let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
-        // Reverse the LIFO chain into push order.
-        let mut reversed: *mut Node = ptr::null_mut();
-        let mut len = 0;
-        while let Some(this) = NonNull::new(node) {
-            // SAFETY: every node in the chain was published by `push` (Release via SeqCst
-            // CAS, acquired by the swap) and now belongs to this consumer alone.
-            let n = unsafe { this.as_ref() };
-            len += u64::from(!n.vtable.is_marker);
-            node = n.next.load(Ordering::Relaxed);
-            n.next.store(reversed, Ordering::Relaxed);
-            // The raw pointer, not one made from `n`: a pointer derived from a `&Node` may
-            // only reach the node's own bytes, and the job later reads its whole allocation
-            // through it.
-            reversed = this.as_ptr();
+        let shared = self.shared.take();
+        let mut care = self.care.lock();
+        self.adopt(&mut care);
+        let mut chain = Chain::new();
+        let mut orphans = false;
+        for lane in care.iter() {
+            if !lane.get().detach(&mut chain) && lane.get().is_orphaned() {
+                orphans = true;
+            }
         }
-        Batch {
-            head: reversed,
-            len,
+        if orphans {
+            let _ = self.free_orphans(&mut care);
         }
+        drop(care);
+        chain.append(shared);
+        chain.into_batch()
     }
 
-    /// Takes the wake-up lock for a `fork` (see `crate::fork`): no producer and no consumer
-    /// is between its check and its wait or notify when the process is copied.
-    pub(crate) fn lock_for_fork(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock()
+    /// Frees the orphaned lanes of the consumer's list that are empty; true if it freed any.
+    fn free_orphans(&self, care: &mut Vec<LanePtr>) -> bool {
+        let before = care.len();
+        care.retain(|&lane| {
+            // Orphaned first (Acquire): then every push is visible to `is_idle`.
+            if !(lane.get().is_orphaned() && lane.get().is_idle()) {
+                return true;
+            }
+            let mut lanes = self.lanes.lock();
+            if let Some(at) = lanes.list.iter().position(|(l, _)| *l == lane) {
+                let (_, base) = lanes.list.swap_remove(at);
+                lanes.retired += lane.get().pushed() - base;
+            }
+            drop(lanes);
+            // SAFETY: orphaned (no producer), on no list any more, empty: ours to free. It
+            // was leaked from a `Box` by `new_lane`.
+            drop(unsafe { Box::from_raw(lane.0.as_ptr()) });
+            false
+        });
+        care.len() != before
     }
 
-    /// In a forked child: forgets the parent's queued jobs (the parent releases them; the
-    /// child's copies of their memory are never walked, since a push racing the fork may
-    /// have been copied half done) and the parent's consumer.
-    pub(crate) fn forget_after_fork(&self) {
-        self.head.store(ptr::null_mut(), Ordering::Relaxed);
-        self.state.store(RUNNING, Ordering::Relaxed);
+    /// True if a pass would find work (consumer only).
+    pub(crate) fn has_work(&self) -> bool {
+        !self.shared.is_empty()
+            || !self.ready.load(Ordering::Relaxed).is_null()
+            || self.care.lock().iter().any(|lane| !lane.get().is_idle())
     }
 
-    /// True if nothing is queued (a snapshot).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.load(Ordering::SeqCst).is_null()
-    }
-
-    /// Sleeps until a producer pushes into the empty queue, or `timeout` passes. Returns at
-    /// once if the queue is not empty.
+    /// Sleeps until a producer hands work over, or `timeout` passes (consumer only).
+    /// Returns at once if there is work, or if it freed a drained orphaned lane.
     pub(crate) fn sleep(&self, timeout: Duration) {
+        let mut care = self.care.lock();
+        self.adopt(&mut care);
         self.state.store(SLEEPING, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        if !self.head.load(Ordering::SeqCst).is_null() {
+        let mut given_up = Vec::new();
+        care.retain(|&lane| {
+            let keep = !(lane.get().is_idle() && lane.get().give_up_care());
+            if !keep {
+                given_up.push(lane);
+            }
+            keep
+        });
+        barrier::heavy();
+        let mut work = !self.shared.is_empty() || !self.ready.load(Ordering::SeqCst).is_null();
+        for lane in given_up {
+            if !lane.get().is_idle() {
+                work = true;
+                // A push from before the barrier. Keep the lane, unless its producer saw it
+                // out of care and is putting it on the ready stack.
+                if lane.get().take_into_care() {
+                    care.push(lane);
+                }
+            }
+        }
+        work |= self.free_orphans(&mut care);
+        work |= care.iter().any(|lane| !lane.get().is_idle());
+        drop(care);
+        if work {
             self.state.store(RUNNING, Ordering::SeqCst);
             return;
         }
@@ -140,84 +272,74 @@ impl Queue {
         }
         self.state.store(RUNNING, Ordering::SeqCst);
     }
-}
 
-/// A batch of jobs taken from the queue, oldest first. Owns its nodes.
-pub(crate) struct Batch {
-    pub(super) head: *mut Node,
-    /// Releases in the batch when taken, markers not counted (0 for the rest of a batch
-    /// taken from a stuck worker).
-    pub(super) len: u64,
-}
-
-impl Batch {
-    /// How many jobs the batch held when taken from the queue.
-    pub(crate) fn len(&self) -> u64 {
-        self.len
+    /// Pushes through every lane so far, minus what statistics do not count.
+    pub(crate) fn lane_pushes(&self) -> u64 {
+        let lanes = self.lanes.lock();
+        let live: u64 = lanes
+            .list
+            .iter()
+            .map(|(lane, base)| lane.get().pushed() - base)
+            .sum();
+        lanes.retired + live
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_null()
+    /// How many lanes are registered (live, or orphaned and not yet freed).
+    #[cfg(guard_loom)]
+    pub(crate) fn lane_count(&self) -> usize {
+        self.lanes.lock().list.len()
     }
 
-    pub(super) fn pop(&mut self) -> Option<NonNull<Node>> {
-        let node = NonNull::new(self.head)?;
-        // SAFETY: the batch owns its chain; `node` is its first element.
-        self.head = unsafe { node.as_ref() }.next.load(Ordering::Relaxed);
-        Some(node)
-    }
-}
-
-impl Drop for Batch {
-    fn drop(&mut self) {
-        // A batch is run or handed over; should one be dropped with jobs left (a worker
-        // unwinding), run them here rather than skip their releases.
-        while let Some(node) = self.pop() {
-            // SAFETY: `pop` hands over an owned, unlinked node; it was a `Job` before it was
-            // pushed, so the rest of `from_raw`'s contract (its vtable, `Send`) holds.
-            drop(unsafe { Job::from_raw(node) });
+    /// Takes the queue's locks for a `fork` (see `crate::fork`): no consumer is in a pass
+    /// or between its check and its wait, no producer between its check and its notify, no
+    /// thread registering a lane, when the process is copied.
+    pub(crate) fn lock_for_fork(&self) -> QueueHeld<'_> {
+        QueueHeld {
+            queue: self,
+            care: self.care.lock(),
+            lanes: self.lanes.lock(),
+            _wake: self.lock.lock(),
         }
     }
 }
 
-// SAFETY: a `Batch` owns its nodes outright, and jobs are `Send` (see `Job::from_raw`).
-unsafe impl Send for Batch {}
-
-#[cfg(guard_loom)]
-pub(crate) mod model {
-    //! Test jobs for the loom models.
-    use super::*;
-    use crate::finalizer::job::{RunOutcome, VTable};
-    use crate::loom::{Arc, AtomicUsize};
-
-    #[repr(C)]
-    struct TestJob {
-        node: Node,
-        ran: Arc<AtomicUsize>,
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // Only models drop a queue (the finalizer's is a static): free the lanes left.
+        let lanes = std::mem::take(&mut self.lanes.lock().list);
+        for (lane, _) in lanes {
+            // SAFETY: the queue is going away, with every thread that used it.
+            drop(unsafe { Box::from_raw(lane.0.as_ptr()) });
+        }
     }
+}
 
-    static TEST_VTABLE: VTable = VTable {
-        run: run_test,
-        type_name: || "TestJob",
-        is_marker: false,
-    };
+/// The queue's locks, held across a fork.
+pub(crate) struct QueueHeld<'a> {
+    queue: &'a Queue,
+    care: MutexGuard<'a, Vec<LanePtr>>,
+    lanes: MutexGuard<'a, Lanes>,
+    _wake: MutexGuard<'a, ()>,
+}
 
-    unsafe fn run_test(node: NonNull<Node>) -> RunOutcome {
-        // SAFETY: `node` heads a `TestJob` leaked by `push_test_job`.
-        let job = unsafe { Box::from_raw(node.cast::<TestJob>().as_ptr()) };
-        job.ran.fetch_add(1, Ordering::SeqCst);
-        RunOutcome::Released
-    }
-
-    /// Pushes a job that counts its runs in `ran`.
-    pub(crate) fn push_test_job(queue: &Queue, ran: &Arc<AtomicUsize>) {
-        let job = Box::new(TestJob {
-            node: Node::new(&TEST_VTABLE),
-            ran: ran.clone(),
-        });
-        let node = NonNull::from(Box::leak(job)).cast::<Node>();
-        // SAFETY: a fresh, owned, unlinked node whose vtable matches its allocation; it
-        // holds an `Arc` of an atomic, which is `Send`.
-        queue.push(unsafe { Job::from_raw(node) });
+impl QueueHeld<'_> {
+    /// In a forked child: forgets the parent's consumer, its pending jobs (on the shared
+    /// stack and in every lane: the parent runs them; their memory is never walked, since a
+    /// push racing the fork may have been copied half done) and its other threads' lanes,
+    /// and keeps `own`, the forking thread's lane, for the child's pushes (counted from
+    /// zero).
+    pub(crate) fn forget_parent(mut self, own: Option<LanePtr>) {
+        let q = self.queue;
+        q.shared.forget();
+        q.ready.store(ptr::null_mut(), Ordering::Relaxed);
+        q.state.store(RUNNING, Ordering::Relaxed);
+        self.care.clear();
+        self.lanes.retired = 0;
+        self.lanes.list.clear();
+        if let Some(lane) = own {
+            lane.get().forget_after_fork();
+            self.lanes.list.push((lane, lane.get().taken()));
+        }
+        drop(self);
     }
 }

@@ -2,8 +2,8 @@
 //! that lets the watchdog take the rest of the batch away from a worker stuck in one
 //! release.
 
+use super::batch::Batch;
 use super::job::{Node, RunOutcome, VTable};
-use super::queue::Batch;
 use crate::loom::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use crate::panic::drop_payload;
 use std::panic::{AssertUnwindSafe, catch_unwind};

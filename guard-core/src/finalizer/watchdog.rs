@@ -3,10 +3,10 @@
 //! as long as fewer than [`max_stuck_workers`] are stuck; past the cap, it reports the
 //! release and lets the queue wait.
 
+use super::batch::Batch;
 use super::cap::max_stuck_workers;
 use super::deadline::stuck_deadline;
 use super::global::Finalizer;
-use super::queue::Batch;
 use super::worker::spawn_worker;
 use crate::event::{self, Event};
 use crate::loom::{Ordering, StdMutex};

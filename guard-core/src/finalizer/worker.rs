@@ -1,8 +1,8 @@
 //! The worker: the `guard-finalizer` thread that takes batches from the queue and works
 //! them through its [`Shift`](super::shift::Shift).
 
+use super::batch::Batch;
 use super::global::Finalizer;
-use super::queue::Batch;
 use super::shift::ShiftEnd;
 use crate::loom::{StdArc, StdMutex};
 use std::cell::Cell;
@@ -12,9 +12,11 @@ use std::time::Duration;
 /// only bounds the cost of a missed wake, which the protocol excludes).
 const IDLE_SLEEP: Duration = Duration::from_secs(5);
 
-/// How long `linger` watches: a few microseconds of spinning, then a few yields.
-const LINGER_SPINS: u32 = 200;
-const LINGER_ROUNDS: u32 = LINGER_SPINS + 20;
+/// How long `linger` watches: some tens of microseconds of spinning, then some yields.
+/// Going to sleep costs the producers a `membarrier` interrupt and the next push a wake, so
+/// under a steady stream of drops the worker should find the next one before it sleeps.
+const LINGER_SPINS: u32 = 2_000;
+const LINGER_ROUNDS: u32 = LINGER_SPINS + 100;
 
 thread_local! {
     /// True on finalizer worker threads (so `flush` can refuse to wait for itself).
@@ -57,7 +59,7 @@ pub(crate) fn spawn_worker(
 /// jobs would make each producer pay a futex wake. True if work arrived.
 fn linger(f: &Finalizer) -> bool {
     for round in 0..LINGER_ROUNDS {
-        if !f.queue.is_empty() {
+        if f.queue.has_work() {
             return true;
         }
         if round < LINGER_SPINS {
