@@ -42,6 +42,21 @@ struct Index {
     file: guard::os::ReadFile,
 }
 
+/// A counted value that knows nothing of its own creation.
+#[derive(Resource)]
+#[resource(counted)]
+struct Tally {
+    _n: u64,
+}
+
+/// A unique value holding a handle to it: the handle knows where it was made.
+#[derive(Resource)]
+#[resource(unique)]
+struct Ledger {
+    #[resource]
+    tally: guard::Counted<Tally>,
+}
+
 /// A generic holder: its own `Drop` may not assume `T` is a resource, but a holder of it
 /// asks through `Resource::created`, which may.
 #[derive(Resource)]
@@ -153,6 +168,23 @@ fn a_counted_part_gives_its_site_too() {
     assert_eq!(*line, opened_at, "{text}");
     assert!(
         text.contains(", where its field `file` was opened, "),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_counted_handle_names_where_it_was_made_when_its_value_knows_nothing() {
+    let mut counted_at = 0;
+    let seen = reports_of("::Ledger", || {
+        counted_at = line!() + 1;
+        let tally = guard::Counted::new(Tally { _n: 1 });
+        drop(Ledger { tally });
+    });
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (text, line) = &seen[0];
+    assert_eq!(*line, counted_at, "{text}");
+    assert!(
+        text.contains(", where its field `tally` was counted, "),
         "{text}"
     );
 }

@@ -6,7 +6,7 @@ use crate::error::Panicked;
 use crate::finalizer::{self, Job, Node, RunOutcome, VTable};
 use crate::loom::{AtomicUsize, Ordering, fence};
 use crate::panic::drop_payload;
-use crate::resource::{CountedResource, Kind, Resource};
+use crate::resource::{CountedResource, Created, Kind, Resource};
 use std::alloc::Layout;
 use std::fmt;
 use std::marker::PhantomData;
@@ -264,6 +264,14 @@ impl<T: CountedResource> Resource for Counted<T> {
     fn release(self) -> Result<(), Self::Error> {
         drop(self);
         Ok(())
+    }
+
+    /// The value's own creation site if it knows one, else where [`Counted::new`] was
+    /// called.
+    fn created(&self) -> Option<Created> {
+        (**self)
+            .created()
+            .or_else(|| Some(Created::new(self.inner().count.origin().site(), "counted")))
     }
 }
 
