@@ -12,11 +12,15 @@ use std::time::Duration;
 /// only bounds the cost of a missed wake, which the protocol excludes).
 const IDLE_SLEEP: Duration = Duration::from_secs(5);
 
-/// How long `linger` watches: some tens of microseconds of spinning, then some yields.
-/// Going to sleep costs the producers a `membarrier` interrupt and the next push a wake, so
-/// under a steady stream of drops the worker should find the next one before it sleeps.
-const LINGER_SPINS: u32 = 2_000;
-const LINGER_ROUNDS: u32 = LINGER_SPINS + 100;
+/// How long `linger` watches: a few microseconds of spinning, then a few yields.
+///
+/// A linger is CPU the worker burns after every batch, so it is kept short: longer
+/// (2,000 spins and 100 yields were tried) steadies `counted/last_drop` under a bench's
+/// steady stream (3.4-4.2 ns against 4-9 ns) but costs an isolated drop 60-130 us of CPU
+/// instead of 30-70 (`cargo run --release --example trickle_cpu`; std's inline close of the
+/// same file: 15-23 us, all of it the loop's own open, close and sleep).
+const LINGER_SPINS: u32 = 200;
+const LINGER_ROUNDS: u32 = LINGER_SPINS + 20;
 
 thread_local! {
     /// True on finalizer worker threads (so `flush` can refuse to wait for itself).
