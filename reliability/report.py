@@ -486,6 +486,11 @@ WAVE = [
         ("fork_without_exec_with_a_running_finalizer", "tests/reliability_faults.rs",
          "Its figures flipped: a counted value dropped in a forked child is now released "
          "there (40 of 40, was 0) and the child's flush returns `Ok` (was a timeout)."),
+        ("lanes_push_drain_sleep_wake_with_two_producers_and_exit", "guard-core/tests/loom.rs",
+         "New (one queue per producing thread, a last drop with no locked instruction): while "
+         "it was built, loom found a livelock (the worker spun on a node whose push had "
+         "published `head` but not `pushed`); with the idle check loosened it reports the "
+         "lost wake as a deadlock."),
     ]),
     (13, "reports, the census and derived releases", [
         ("a_new_site_does_not_wait_for_a_census", "guard-core/src/census/index.rs (unit test)",
@@ -533,6 +538,27 @@ WAVE = [
          "New check, not a bug: a scope's resources are counted per thread (a load and a "
          "store, no atomic read-modify-write); the census sums the threads' counts, and a "
          "thread's counts are reused after it exits."),
+        ("a_derived_value_names_the_creation_site_of_its_first_part (and 3 more)",
+         "guard-macros/tests/created.rs",
+         "A derived value dropped unreleased was reported \"created at\" its `#[derive]` "
+         "line; now the site of its first part that knows one (`Option`, `Vec`, nested "
+         "types, generic parts, counted parts), naming the field."),
+        ("a_counted_handle_names_where_it_was_made_when_its_value_knows_nothing",
+         "guard-macros/tests/created.rs",
+         "A `Counted` part gave no site (the derive line again); now `Counted::new`'s."),
+        ("a_value_whose_parts_know_nothing_says_where_its_type_is_defined",
+         "guard-macros/tests/created.rs",
+         "Claimed \"created at\" the derive line; now \"type defined at\"."),
+        ("with_rust_backtrace_the_report_says_where_the_value_was_dropped",
+         "guard-macros/tests/created.rs",
+         "No drop site at all; with `RUST_BACKTRACE` set the report now carries one."),
+        ("the_site_field_names_the_constructors_caller", "guard-macros/tests/site_field.rs",
+         "New: `#[resource(site)]` (did not exist), with UI cases `site_wrong_type` and "
+         "`site_misplaced`."),
+        ("resources_of_a_thread_local_destructor_reuse_their_counts",
+         "guard-core/src/census/index.rs (unit)",
+         "A thread-local destructor entering resources after its thread gave its counts "
+         "back took a new count each: 320 counts for one origin (now at most 3)."),
     ]),
     (14, "fd pressure and real closes (F5, R3)", [
         ("counted_fds_pending_close_never_cause_emfile", "guard-os/tests/pressure_figures.rs",
@@ -552,6 +578,15 @@ WAVE = [
           "a_removal_on_another_thread_does_not_wait_for_the_pass"),
          "guard-core/tests/registry.rs",
          "The removal came back `Deferred` although the pass was visiting another entry."),
+        ("closes_racing_passes_never_show_a_closed_fd_and_all_happen",
+         "guard-os/tests/pass_stress.rs",
+         "New (the pass's visit with no CAS, a membarrier on the remover): fails when the "
+         "remover takes over the lease under visit (a closed fd visited, 3 of 3 runs) and "
+         "hangs (watchdog) when a deferred lease is never ended."),
+        ("a_removal_that_meets_the_visit_is_released_after_it (and 2 more)",
+         "guard-core/tests/loom.rs",
+         "New models of the pass: with `barrier::light()` made a compiler fence under loom, "
+         "four models find a release while the callback visits the value."),
     ]),
     (15, "spawn without fork, the child as a resource (R4, R5)", [
         ("a_missing_program_is_an_error_every_time_and_writes_nothing", "guard-os/tests/spawn.rs",
@@ -585,6 +620,21 @@ WAVE = [
          "New example, not a bug: `printf | sort` and `printf | grep zzz` as two guard "
          "children joined by a guard pipe; the scope returns both statuses, names grep's exit "
          "1, and leaves no zombie."),
+        ("a_target_that_changes_hands_before_spawn_fails_the_spawn",
+         "guard-os/tests/command.rs",
+         "A kept fd's number freed between `inherit` and `spawn` got std's exec-error "
+         "channel: a failed exec came back as a spawned `Child` and std's errno went into "
+         "the kept fd (round 0); now `EBUSY` before any fd changes."),
+        ("keep_where_never_offers_a_childs_pidfd", "guard-os/tests/command.rs",
+         "`keep_where` offered a `Child`'s pidfd, and `|_| true` passed it to the next "
+         "child."),
+        ("the_pidfd_open_fallback_spawns_waits_and_kills", "guard-os/tests/spawn.rs",
+         "New: the `pidfd_open` fallback had no test (a hidden switch forces it); breaking "
+         "`pidfd_open(pid)` fails it."),
+        ("a_failed_wait_with_output_returns_its_error_and_reports_no_drop",
+         "guard-os/tests/child.rs",
+         "A failed `wait_with_output` (its stdout closed behind it) reported the child it "
+         "had consumed as dropped unreleased, and the drop bomb panicked."),
     ]),
     (16, "an async mutex that cannot futurelock by hand-off, and its detector", [
         ("rfd609_with_tokio_mutex_hangs", "guard-tokio/tests/lock_futurelock.rs",
@@ -630,6 +680,22 @@ WAVE = [
          "tests/examples.rs",
          "New example, not a bug: `futurelock` hangs with tokio's mutex (under a timeout), "
          "completes with guard's, and the detector names a guard held across `select!`."),
+        ("a_holder_that_takes_the_lock_back_at_once_wakes_one_waiter_not_each_in_turn",
+         "guard-tokio/tests/lock_states.rs",
+         "Each release woke the next waiter in turn ([1,1,1] wakes, now [1,0,0]): 45% of "
+         "contended time was the queue's mutex."),
+        ("a_woken_waiter_that_does_not_come_within_the_grace_no_longer_holds_the_others_up",
+         "guard-tokio/tests/lock_states.rs",
+         "New rule (one wake out at a time): an unpolled woken waiter (RFD 609) gives its "
+         "wake on after 500 us."),
+        ("the_detectors_thread_exits_once_nothing_waits_and_comes_back_for_the_next_wait",
+         "guard-tokio/tests/lock_watch.rs",
+         "`guard-lock-watch` lived forever after the first contended wait (so "
+         "`listen_fds()` refused for the rest of the process)."),
+        ("an_answer_nobody_takes_is_unlocked_quietly", "guard-tokio/tests/ipc_holder.rs",
+         "A lock future cancelled after the holder's answer reached it had its acquisition "
+         "reported as an unreleased `IpcLock` (with the drop bomb on, the holder thread "
+         "would panic and the handle fail for good)."),
     ]),
     (16, "async scopes and their cancellation", [
         (("outside_any_runtime_the_dropping_thread_runs_every_release_before_the_drop_returns",
