@@ -1,7 +1,13 @@
 //! The tasks' turns in front of the holder thread: who wants the OS lock, and the
 //! acquisition passed from one task's turn to the next.
+//!
+//! The turns are guard's own async [`Mutex`]: an unlock wakes a waiter to come and try,
+//! never hands it the turn, so a lock future that `select!` no longer polls holds nobody
+//! up (RFD 609); its barging is bounded, and a turn waited on past the mutex's patience is
+//! reported by its detector, as `guard_tokio::IpcMutex`.
 
 use super::holder::Held;
+use crate::lock::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -12,7 +18,7 @@ pub(super) const PASSES: u32 = 32;
 /// What the tasks of one [`IpcMutex`](super::IpcMutex) (and its clones) share.
 pub(super) struct Shared {
     /// The turn among this process's tasks, and the OS acquisition kept between two turns.
-    pub(super) queue: Arc<tokio::sync::Mutex<Kept>>,
+    pub(super) queue: Arc<Mutex<Kept>>,
     /// Tasks that asked for the lock and have neither unlocked nor given up yet.
     pub(super) wanting: AtomicUsize,
 }
@@ -32,7 +38,9 @@ impl Shared {
             && let Ok(mut kept) = self.queue.try_lock()
         {
             kept.passes = 0;
-            if let Some(held) = kept.held.take() {
+            if let Some(mut held) = kept.held.take()
+                && held.reclaim()
+            {
                 held.unlock();
             }
         }
