@@ -76,6 +76,11 @@ pub(super) struct Line {
 }
 
 impl Line {
+    /// The keep word this line's holder thread times.
+    pub(super) fn keep(&self) -> &Keep {
+        &self.keep
+    }
+
     /// Starts the holder thread (named `guard-ipc-mutex`) for `mutex`. It ends when every
     /// handle and acquisition is gone.
     pub(super) fn start(mutex: guard_os::IpcMutex) -> std::io::Result<Line> {

@@ -100,11 +100,13 @@ impl IpcMutex {
             path: path.to_path_buf(),
             source,
         })?;
+        let keep = line.keep().clone();
         Ok(IpcMutex {
             line,
             shared: Arc::new(Shared {
                 queue: Arc::new(Mutex::named(Kept::default(), "guard_tokio::IpcMutex", site)),
                 wanting: AtomicUsize::new(0),
+                keep,
             }),
             path,
         })
@@ -220,11 +222,13 @@ impl IpcMutex {
             .and_then(|mut held| held.reclaim().then_some(held));
         let mut held = match passed {
             Some(held) => held,
-            None => self
-                .line
-                .lock(poisoned_ok)
-                .await
-                .ok_or_else(|| LockError::Os(gone(&self.path)))??,
+            None => {
+                turn.passes = 0; // a fresh acquisition: the passes in a row restart
+                self.line
+                    .lock(poisoned_ok)
+                    .await
+                    .ok_or_else(|| LockError::Os(gone(&self.path)))??
+            }
         };
         held.claim();
         Ok(IpcLock::new(Arc::clone(&self.path), held, turn, want, site))

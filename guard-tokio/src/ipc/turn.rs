@@ -7,6 +7,7 @@
 //! reported by its detector, as `guard_tokio::IpcMutex`.
 
 use super::holder::Held;
+use super::keep::Keep;
 use crate::lock::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +22,8 @@ pub(super) struct Shared {
     pub(super) queue: Arc<Mutex<Kept>>,
     /// Tasks that asked for the lock and have neither unlocked nor given up yet.
     pub(super) wanting: AtomicUsize,
+    /// The holder thread's keep word: whether an acquisition is kept between two turns.
+    pub(super) keep: Keep,
 }
 
 /// The OS acquisition passed from one task's turn to the next, and how many passes ran.
@@ -34,7 +37,9 @@ impl Shared {
     /// When no task wants the lock any more and the OS lock was left held for one, unlocks
     /// it. Whoever holds the turn instead (a task that just came) takes the kept lock.
     fn settle(&self) {
+        // A keep is marked before the turn that kept it ends, so before the keeper's want.
         if self.wanting.load(Ordering::SeqCst) == 0
+            && self.keep.is_kept()
             && let Ok(mut kept) = self.queue.try_lock()
         {
             kept.passes = 0;
