@@ -140,7 +140,7 @@ async fn becomes_free(n: &str) {
     }
 }
 
-/// A task unlocking while another task of this process waits passes the OS lock on
+/// A task unlocking while another task of this process waits may pass the OS lock on
 /// without unlocking it; the OS lock is unlocked for other processes once no task wants
 /// it: after the last unlock, and when the task it was passed to gives up before taking it.
 #[test]
@@ -156,8 +156,10 @@ fn a_passed_lock_is_unlocked_once_no_task_wants_it() {
             async move { m.lock().await.unwrap().unlock_and_wait().await.unwrap() }
         });
         tokio::task::yield_now().await; // the waiter queues
-        held.unlock().unwrap(); // passed on: still held for the waiter
-        assert!(!free_for_others(&nn), "passed, not unlocked");
+        // Kept for the waiter, or unlocked if it does not come for it within the keep's
+        // grace (this thread blocks in `free_for_others`): either is right, so neither is
+        // asserted.
+        held.unlock().unwrap();
         waiter.await.unwrap();
         assert!(free_for_others(&nn), "the last task unlocked it");
 

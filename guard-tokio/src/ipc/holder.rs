@@ -14,11 +14,15 @@
 //! spins give the CPU away between short runs of pauses ([`pause`]), so that the other side
 //! runs even when both share one CPU. So back-to-back acquisitions park and wake no thread
 //! (neither the holder thread nor a runtime worker), and no worker waits for another holder.
+//!
+//! An acquisition kept for the next task of this process ([`Held::keep`]) is claimed by
+//! that task ([`Held::reclaim`]); the thread does not park while one is kept, and unlocks
+//! it if nobody claimed it in time ([`keep`](super::keep)), so other processes are not held
+//! off by a future nobody polls.
 
-use guard_core::Kind;
-use guard_core::event::{self, Event};
+use super::keep::{Keep, Lapse};
+use super::report::{not_held, report_failure, unlock_quietly};
 use guard_os::LockError;
-use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -68,19 +72,26 @@ pub(super) enum Op {
 pub(super) struct Line {
     ops: mpsc::Sender<Op>,
     phase: Arc<AtomicU8>,
+    keep: Keep,
 }
 
 impl Line {
+    /// The keep word this line's holder thread times.
+    pub(super) fn keep(&self) -> &Keep {
+        &self.keep
+    }
+
     /// Starts the holder thread (named `guard-ipc-mutex`) for `mutex`. It ends when every
     /// handle and acquisition is gone.
     pub(super) fn start(mutex: guard_os::IpcMutex) -> std::io::Result<Line> {
         let (ops, received) = mpsc::channel();
         let phase = Arc::new(AtomicU8::new(Phase::Awake as u8));
-        let theirs = Arc::clone(&phase);
+        let keep = Keep::default();
+        let (their_phase, their_keep) = (Arc::clone(&phase), keep.clone());
         std::thread::Builder::new()
             .name("guard-ipc-mutex".into())
-            .spawn(move || serve(&mutex, &received, &theirs))?;
-        Ok(Line { ops, phase })
+            .spawn(move || serve(&mutex, &received, &their_phase, &their_keep))?;
+        Ok(Line { ops, phase, keep })
     }
 
     /// Asks for the OS lock and waits for it: spinning while the holder thread is awake
@@ -138,7 +149,10 @@ enum End {
     /// A task's lock dropped without unlock: the holder thread drops the OS lock, which
     /// reports it.
     Drop,
-    /// Its end was posted already.
+    /// Kept for the next task, as the keep word's value `.0`: dropped, it is unlocked if
+    /// it can still be claimed (the holder thread may have unlocked it).
+    Kept(u32),
+    /// Its end was posted already (or the holder thread ended it).
     Posted,
 }
 
@@ -161,9 +175,30 @@ impl Held {
         self.end = End::Drop;
     }
 
-    /// Kept between two tasks' turns: dropped, it is unlocked quietly.
-    pub(super) fn keep(&mut self) {
-        self.end = End::Unlock;
+    /// Keeps the OS lock for the next task's turn. False if the holder thread is parked
+    /// (it would not time the keep out): then it is not kept, and the caller unlocks it.
+    /// A kept acquisition must be [`reclaim`](Self::reclaim)ed before use.
+    pub(super) fn keep(&mut self) -> bool {
+        self.end = End::Kept(self.line.keep.keep());
+        // See `Keep::is_kept`: either this sees the thread parked, or it times the keep.
+        if self.line.phase.load(Ordering::SeqCst) == Phase::Parked as u8 {
+            return !self.reclaim();
+        }
+        true
+    }
+
+    /// Takes back a kept acquisition: false if the holder thread unlocked it meanwhile
+    /// (nobody claimed it in time); then it is spent, and dropping it does nothing.
+    pub(super) fn reclaim(&mut self) -> bool {
+        match self.end {
+            End::Kept(kept) => {
+                let claimed = self.line.keep.end(kept);
+                self.end = if claimed { End::Unlock } else { End::Posted };
+                claimed
+            }
+            End::Posted => false,
+            End::Unlock | End::Drop => true,
+        }
     }
 
     /// Marks the state consistent, waiting for the holder thread to do it. `None` if the
@@ -212,19 +247,33 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
+        if matches!(self.end, End::Kept(_)) && !self.reclaim() {
+            return;
+        }
         let op = match self.end {
             End::Unlock => Op::Unlock(None),
             End::Drop => Op::Drop,
-            End::Posted => return,
+            End::Posted | End::Kept(_) => return,
         };
         let _ = self.line.ops.send(op);
     }
 }
 
 /// The holder thread: serves the operations in order until every sender is gone.
-fn serve(mutex: &guard_os::IpcMutex, received: &mpsc::Receiver<Op>, phase: &AtomicU8) {
+fn serve(mutex: &guard_os::IpcMutex, received: &mpsc::Receiver<Op>, phase: &AtomicU8, keep: &Keep) {
     let mut held: Option<guard_os::IpcLock<'_>> = None;
-    while let Some(op) = next(received, phase) {
+    loop {
+        let op = match next(received, phase, keep) {
+            Next::Op(op) => op,
+            Next::Lapsed(kept) => {
+                // Unless the task it was kept for claimed it at the last moment.
+                if keep.end(kept) {
+                    unlock_quietly(held.take(), mutex.path());
+                }
+                continue;
+            }
+            Next::Closed => break,
+        };
         match op {
             Op::Lock {
                 poisoned_ok,
@@ -266,12 +315,7 @@ fn serve(mutex: &guard_os::IpcMutex, received: &mpsc::Receiver<Op>, phase: &Atom
                     (Some(done), result) => {
                         let _ = done.send(result);
                     }
-                    (None, Err(e)) => event::emit(&Event::ReleaseFailed {
-                        resource: "guard_tokio::IpcLock",
-                        kind: Kind::Unique,
-                        error: &e,
-                    }),
-                    (None, Ok(())) => {}
+                    (None, result) => report_failure(result),
                 }
             }
             Op::Poison => {
@@ -292,25 +336,43 @@ fn serve(mutex: &guard_os::IpcMutex, received: &mpsc::Receiver<Op>, phase: &Atom
     drop(held);
 }
 
-/// The next operation: spinning for it up to [`THREAD_SPIN`], then parked. `None` once
-/// every sender is gone.
-fn next(received: &mpsc::Receiver<Op>, phase: &AtomicU8) -> Option<Op> {
+/// What the holder thread does next.
+enum Next {
+    Op(Op),
+    /// The acquisition kept as the keep word's value `.0` was not claimed in time.
+    Lapsed(u32),
+    /// Every sender is gone.
+    Closed,
+}
+
+/// The next operation: spinning for it up to [`THREAD_SPIN`] (and while an acquisition is
+/// kept, until it is claimed or lapses), then parked.
+fn next(received: &mpsc::Receiver<Op>, phase: &AtomicU8, keep: &Keep) -> Next {
     let start = Instant::now();
+    let mut lapse = Lapse::default();
     loop {
         match received.try_recv() {
-            Ok(op) => return Some(op),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Ok(op) => return Next::Op(op),
+            Err(mpsc::TryRecvError::Disconnected) => return Next::Closed,
             Err(mpsc::TryRecvError::Empty) => {}
         }
-        if start.elapsed() >= THREAD_SPIN {
-            break;
+        let now = Instant::now();
+        if let Some(kept) = lapse.check(keep, now) {
+            return Next::Lapsed(kept);
+        }
+        if !lapse.timing() && now.duration_since(start) >= THREAD_SPIN {
+            // Parked only with nothing kept (see `Held::keep`).
+            phase.store(Phase::Parked as u8, Ordering::SeqCst);
+            if !keep.is_kept() {
+                let op = received.recv();
+                phase.store(Phase::Awake as u8, Ordering::Relaxed);
+                return op.map_or(Next::Closed, Next::Op);
+            }
+            phase.store(Phase::Awake as u8, Ordering::Relaxed);
+            continue;
         }
         pause();
     }
-    phase.store(Phase::Parked as u8, Ordering::Relaxed);
-    let op = received.recv().ok();
-    phase.store(Phase::Awake as u8, Ordering::Relaxed);
-    op
 }
 
 /// Takes the OS lock: a try first, and if it is held elsewhere, says so and waits.
@@ -330,14 +392,4 @@ fn acquire<'m>(
     };
     phase.store(Phase::Awake as u8, Ordering::Relaxed);
     lock
-}
-
-/// An operation on an acquisition the holder thread does not have (never happens: the
-/// tasks' turns order them).
-fn not_held(path: &Path) -> guard_os::Error {
-    guard_os::Error::Lock {
-        op: "using an acquisition the holder thread does not have",
-        path: path.to_path_buf(),
-        source: std::io::Error::other("not held"),
-    }
 }

@@ -3,10 +3,11 @@
 
 use super::holder::Held;
 use super::turn::{Kept, PASSES, Want, gone};
-use guard_core::{Resource, UniqueResource};
+use crate::lock::OwnedMutexGuard;
+use guard_core::{Created, Resource, UniqueResource};
 use std::fmt;
+use std::panic::Location;
 use std::sync::Arc;
-use tokio::sync::OwnedMutexGuard;
 
 /// An acquisition of an [`IpcMutex`](super::IpcMutex), held by its holder thread on this
 /// task's behalf. Unique: [`unlock`](Self::unlock) it, or enter it in a scope. Dropped, it
@@ -28,6 +29,8 @@ pub struct IpcLock {
     /// Declared last: given up after the turn, so that the last task's give-up can take
     /// the turn and unlock a kept OS lock.
     want: Want,
+    /// Where it was acquired (the `lock()` call).
+    site: &'static Location<'static>,
 }
 
 impl IpcLock {
@@ -36,12 +39,14 @@ impl IpcLock {
         held: Held,
         turn: OwnedMutexGuard<Kept>,
         want: Want,
+        site: &'static Location<'static>,
     ) -> IpcLock {
         IpcLock {
             path,
             held: Some(held),
             turn: Some(turn),
             want,
+            site,
         }
     }
 
@@ -77,8 +82,10 @@ impl IpcLock {
     /// still held for the few microseconds until the holder thread runs; to tell it "go"
     /// only once it can take the lock, use [`unlock_and_wait`](Self::unlock_and_wait).
     ///
-    /// If another task of this process waits for the mutex, the OS lock is passed to it
-    /// instead (at most 32 times in a row), without a message to the holder thread.
+    /// If another task of this process waits for the mutex, the OS lock is kept for the
+    /// next task's turn instead (at most 32 times in a row), without a message to the holder
+    /// thread; the holder thread unlocks it if no task comes for it within 50µs (the
+    /// waiting one may never be polled again).
     ///
     /// # Errors
     ///
@@ -95,9 +102,9 @@ impl IpcLock {
             && others_wait
             && !held.is_poisoned()
             && turn.passes < PASSES
+            && held.keep()
         {
             turn.passes += 1;
-            held.keep();
             turn.held = self.held.take();
             return Ok(());
         }
@@ -175,6 +182,11 @@ impl Resource for IpcLock {
     /// Same as [`IpcLock::unlock`].
     fn release(self) -> guard_os::Result<()> {
         self.unlock()
+    }
+
+    /// Where it was acquired: the [`lock`](super::IpcMutex::lock) call.
+    fn created(&self) -> Option<Created> {
+        Some(Created::new(self.site, "acquired"))
     }
 }
 

@@ -4,10 +4,13 @@
 use super::holder::Line;
 use super::lock::IpcLock;
 use super::turn::{Kept, Shared, Want, gone};
+use crate::lock::{LockOwned, Mutex};
 use guard_os::LockError;
 use std::fmt;
+use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
 /// A handle to a named mutex shared between processes ([`guard_os::IpcMutex`]), locked
 /// asynchronously. Clones share the holder thread and the in-process queue.
@@ -22,6 +25,13 @@ use std::sync::atomic::AtomicUsize;
 ///   next lock comes after it (the thread serves requests in order), but another process
 ///   that this one tells "go" may find the lock still held for the few microseconds until
 ///   the thread runs. [`IpcLock::unlock_and_wait`] returns once it is unlocked.
+/// - The tasks of this process take turns on guard's async [`Mutex`](crate::lock::Mutex):
+///   an unlock wakes a waiter to come and try, and the turn goes to whichever is polled
+///   first, so a lock future that a `select!` no longer polls holds nobody up (RFD 609's
+///   futurelock cannot happen). A task that waits for its turn past the
+///   [patience](Self::set_patience) reports through guard's event hook
+///   ([`Event::LockWait`](guard_core::event::Event::LockWait)), naming
+///   `guard_tokio::IpcMutex`, where it was opened, and the holder's `lock()` site and task.
 /// - While the holder thread is awake and the OS lock is free, a lock is answered at once,
 ///   and the task spins for the answer (at most 10µs, giving its CPU away between short
 ///   runs of pauses) instead of parking its worker; the holder thread spins up to 50µs for
@@ -61,6 +71,7 @@ impl IpcMutex {
     /// # Examples
     ///
     /// See [`IpcMutex`].
+    #[track_caller]
     pub fn open(name: &str) -> guard_os::Result<IpcMutex> {
         IpcMutex::new(guard_os::IpcMutex::open(name)?)
     }
@@ -80,18 +91,22 @@ impl IpcMutex {
     /// # guard_os::IpcMutex::remove(&name)?;
     /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     /// ```
+    #[track_caller]
     pub fn new(mutex: guard_os::IpcMutex) -> guard_os::Result<IpcMutex> {
+        let site = Location::caller();
         let path: Arc<std::path::Path> = mutex.path().into();
         let line = Line::start(mutex).map_err(|source| guard_os::Error::Lock {
             op: "starting the holder thread",
             path: path.to_path_buf(),
             source,
         })?;
+        let keep = line.keep().clone();
         Ok(IpcMutex {
             line,
             shared: Arc::new(Shared {
-                queue: Arc::new(tokio::sync::Mutex::new(Kept::default())),
+                queue: Arc::new(Mutex::named(Kept::default(), "guard_tokio::IpcMutex", site)),
                 wanting: AtomicUsize::new(0),
+                keep,
             }),
             path,
         })
@@ -106,8 +121,42 @@ impl IpcMutex {
         &self.path
     }
 
-    /// Acquires the mutex, waiting without blocking a worker: first for the tasks of this
-    /// process ahead of it (FIFO), then for the OS lock, on the holder thread. While the
+    /// How long a task may wait for its turn before it reports (see
+    /// [`default_patience`](crate::lock::default_patience)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = format!("doc-async-ipc-patience-{}", std::process::id());
+    /// let m = guard_tokio::IpcMutex::open(&name)?;
+    /// assert_eq!(m.patience(), guard_tokio::lock::default_patience());
+    /// # guard_os::IpcMutex::remove(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    pub fn patience(&self) -> Duration {
+        self.shared.queue.patience()
+    }
+
+    /// Sets this mutex's [`patience`](Self::patience) (shared by its clones).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let name = format!("doc-async-ipc-set-patience-{}", std::process::id());
+    /// let m = guard_tokio::IpcMutex::open(&name)?;
+    /// m.set_patience(Duration::from_millis(100));
+    /// assert_eq!(m.clone().patience(), Duration::from_millis(100));
+    /// # guard_os::IpcMutex::remove(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    pub fn set_patience(&self, patience: Duration) {
+        self.shared.queue.set_patience(patience);
+    }
+
+    /// Acquires the mutex, waiting without blocking a worker: first for its turn among the
+    /// tasks of this process (never handed to a future that is not polled; see
+    /// [`IpcMutex`]), then for the OS lock, on the holder thread. While the
     /// holder thread is awake and the OS lock is not held elsewhere, the task spins for its
     /// answer (at most 10µs) rather than park and be woken.
     ///
@@ -123,8 +172,9 @@ impl IpcMutex {
     /// # Examples
     ///
     /// See [`IpcMutex`].
-    pub async fn lock(&self) -> Result<IpcLock, LockError> {
-        self.acquire(false).await
+    #[track_caller]
+    pub fn lock(&self) -> impl Future<Output = Result<IpcLock, LockError>> + Send + '_ {
+        self.acquire(false, Location::caller())
     }
 
     /// Acquires the mutex whether or not the state is poisoned, as
@@ -150,25 +200,38 @@ impl IpcMutex {
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     /// ```
-    pub async fn lock_poisoned(&self) -> guard_os::Result<IpcLock> {
-        self.acquire(true).await.map_err(guard_os::Error::from)
+    #[track_caller]
+    pub fn lock_poisoned(&self) -> impl Future<Output = guard_os::Result<IpcLock>> + Send + '_ {
+        let acquire = self.acquire(true, Location::caller());
+        async move { acquire.await.map_err(guard_os::Error::from) }
     }
 
-    async fn acquire(&self, poisoned_ok: bool) -> Result<IpcLock, LockError> {
+    async fn acquire(
+        &self,
+        poisoned_ok: bool,
+        site: &'static Location<'static>,
+    ) -> Result<IpcLock, LockError> {
         // Declared before the turn: dropped (given up) after it.
         let want = Want::new(&self.shared);
-        let mut turn = Arc::clone(&self.shared.queue).lock_owned().await;
-        let mut held = match turn.held.take() {
-            // Passed on by the task before: the holder thread still has the OS lock.
+        let mut turn = LockOwned::new(Arc::clone(&self.shared.queue), site).await;
+        // Passed on by the task before: the holder thread still has the OS lock, unless
+        // nobody came for it in time and it unlocked it.
+        let passed = turn
+            .held
+            .take()
+            .and_then(|mut held| held.reclaim().then_some(held));
+        let mut held = match passed {
             Some(held) => held,
-            None => self
-                .line
-                .lock(poisoned_ok)
-                .await
-                .ok_or_else(|| LockError::Os(gone(&self.path)))??,
+            None => {
+                turn.passes = 0; // a fresh acquisition: the passes in a row restart
+                self.line
+                    .lock(poisoned_ok)
+                    .await
+                    .ok_or_else(|| LockError::Os(gone(&self.path)))??
+            }
         };
         held.claim();
-        Ok(IpcLock::new(Arc::clone(&self.path), held, turn, want))
+        Ok(IpcLock::new(Arc::clone(&self.path), held, turn, want, site))
     }
 }
 

@@ -1,7 +1,14 @@
 //! The tasks' turns in front of the holder thread: who wants the OS lock, and the
 //! acquisition passed from one task's turn to the next.
+//!
+//! The turns are guard's own async [`Mutex`]: an unlock wakes a waiter to come and try,
+//! never hands it the turn, so a lock future that `select!` no longer polls holds nobody
+//! up (RFD 609); its barging is bounded, and a turn waited on past the mutex's patience is
+//! reported by its detector, as `guard_tokio::IpcMutex`.
 
 use super::holder::Held;
+use super::keep::Keep;
+use crate::lock::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -12,9 +19,11 @@ pub(super) const PASSES: u32 = 32;
 /// What the tasks of one [`IpcMutex`](super::IpcMutex) (and its clones) share.
 pub(super) struct Shared {
     /// The turn among this process's tasks, and the OS acquisition kept between two turns.
-    pub(super) queue: Arc<tokio::sync::Mutex<Kept>>,
+    pub(super) queue: Arc<Mutex<Kept>>,
     /// Tasks that asked for the lock and have neither unlocked nor given up yet.
     pub(super) wanting: AtomicUsize,
+    /// The holder thread's keep word: whether an acquisition is kept between two turns.
+    pub(super) keep: Keep,
 }
 
 /// The OS acquisition passed from one task's turn to the next, and how many passes ran.
@@ -28,11 +37,15 @@ impl Shared {
     /// When no task wants the lock any more and the OS lock was left held for one, unlocks
     /// it. Whoever holds the turn instead (a task that just came) takes the kept lock.
     fn settle(&self) {
+        // A keep is marked before the turn that kept it ends, so before the keeper's want.
         if self.wanting.load(Ordering::SeqCst) == 0
+            && self.keep.is_kept()
             && let Ok(mut kept) = self.queue.try_lock()
         {
             kept.passes = 0;
-            if let Some(held) = kept.held.take() {
+            if let Some(mut held) = kept.held.take()
+                && held.reclaim()
+            {
                 held.unlock();
             }
         }

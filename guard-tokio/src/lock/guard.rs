@@ -2,7 +2,8 @@
 
 use super::loom::StdArc as Arc;
 use super::mutex::Mutex;
-use guard_core::{Resource, UniqueResource};
+use super::raw::RawLock;
+use guard_core::{Created, Resource, UniqueResource};
 use std::convert::Infallible;
 use std::fmt;
 use std::marker::PhantomData;
@@ -83,6 +84,10 @@ impl<T: ?Sized> Resource for MutexGuard<'_, T> {
     fn release(self) -> Result<(), Infallible> {
         drop(self);
         Ok(())
+    }
+    /// Where the lock was acquired (the `lock()` or `try_lock()` call).
+    fn created(&self) -> Option<Created> {
+        acquired(&self.mutex.raw)
     }
 }
 
@@ -170,6 +175,16 @@ impl<T: ?Sized> Resource for OwnedMutexGuard<T> {
         drop(self);
         Ok(())
     }
+    /// Where the lock was acquired (the `lock_owned()` call).
+    fn created(&self) -> Option<Created> {
+        acquired(&self.mutex.raw)
+    }
+}
+
+/// The held lock's acquisition site: recorded by the acquisition, cleared only by its
+/// unlock, so while a guard exists it is that guard's.
+fn acquired(raw: &RawLock) -> Option<Created> {
+    raw.holder().site.map(|site| Created::new(site, "acquired"))
 }
 
 impl<T: ?Sized> UniqueResource for OwnedMutexGuard<T> {}

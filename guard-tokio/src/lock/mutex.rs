@@ -69,6 +69,19 @@ impl<T> Mutex<T> {
         }
     }
 
+    /// A mutex that reports and errors name as `type_name`, created at `site`: for a type
+    /// of this crate built on it (`IpcMutex`'s turns).
+    pub(crate) fn named(
+        value: T,
+        type_name: &'static str,
+        site: &'static Location<'static>,
+    ) -> Self {
+        Mutex {
+            raw: RawLock::new(type_name, site),
+            value: UnsafeCell::new(value),
+        }
+    }
+
     /// The value.
     ///
     /// # Examples

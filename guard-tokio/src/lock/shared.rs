@@ -124,4 +124,12 @@ impl Tick for Shared {
         wakes.run();
         Some(self.patience())
     }
+
+    fn unwatch_if_idle(&self) -> bool {
+        let mut q = lock(&self.queue);
+        if q.is_empty() {
+            q.watched = false;
+        }
+        !q.watched
+    }
 }
