@@ -692,6 +692,23 @@ WAVE = [
          "guard-tokio/tests/lock_watch.rs",
          "`guard-lock-watch` lived forever after the first contended wait (so "
          "`listen_fds()` refused for the rest of the process)."),
+        ("rfd609_on_an_ipc_mutex_completes (and the nested selects and join variant)",
+         "guard-tokio/tests/ipc_futurelock.rs",
+         "Hung (watchdog): the async `IpcMutex`'s turns were on tokio's FIFO mutex, which "
+         "handed the turn to the future `select!` no longer polled; now on guard-tokio's "
+         "`Mutex` (no hand-off)."),
+        ("a_waiter_never_polled_again_does_not_keep_the_os_lock_from_other_processes",
+         "guard-tokio/tests/ipc_futurelock.rs",
+         "Hung: the OS lock was passed on to the unpolled future and held while it lived; "
+         "a kept lock nobody claims within 50 us is now unlocked."),
+        ("a_turn_held_too_long_is_named_by_the_detector", "guard-tokio/tests/ipc_futurelock.rs",
+         "No report existed for `IpcMutex` waits; now `Event::LockWait` names both sites."),
+        ("each_lock_guard_names_the_call_that_acquired_it", "guard-tokio/tests/created.rs",
+         "`created()` was `None` for `IpcLock`, `MutexGuard` and `OwnedMutexGuard`."),
+        ("the_list_stays_bounded_by_the_locks_still_waited_on",
+         "guard-tokio/src/lock/watch.rs (unit)",
+         "The detector's list kept one entry per short-lived contended lock until it fell "
+         "due, scanned on every notify; now a heap, swept when it doubles."),
         ("an_answer_nobody_takes_is_unlocked_quietly", "guard-tokio/tests/ipc_holder.rs",
          "A lock future cancelled after the holder's answer reached it had its acquisition "
          "reported as an unreleased `IpcLock` (with the drop bomb on, the holder thread "
