@@ -166,6 +166,8 @@ SECTIONS = [
          ("one `/dev/null` fd, vs `scopeguard`", "scope/one_fd/guard_scope", "scope/one_fd/scopeguard", None),
          ("a release that does nothing, vs RAII", "scope/one_trivial/guard_scope", "scope/one_trivial/raii", None),
          ("a release that does nothing, vs `scopeguard`", "scope/one_trivial/guard_scope", "scope/one_trivial/scopeguard", None),
+         ("a `parking_lot` lock taken in a derived unique guard, vs the bare lock + unlock (issue 13's target)", "scope/lock/guard_scope", "scope/lock/bare", ("<=", 2.0)),
+         ("the same, as a leaf unique guard, vs the bare lock + unlock", "scope/lock/leaf", "scope/lock/bare", None),
      ]),
     ("The fd registry",
      "`for_each` visits each registered fd under a lease; the peer reads `/proc/self/fd`. 10k fds.",
