@@ -318,6 +318,10 @@ mod tests {
     /// resources and threads (before, each took a count of its own, never given back: the
     /// index and every census grew with them), and the census still ends at zero.
     #[test]
+    // Under Miri each evaluation of a `Location` or type-name constant may get its own
+    // address, so the orphan counts (found by their origin) are not shared there: 328 counts
+    // for one origin. Natively the constants are one allocation and the test checks the fix.
+    #[cfg_attr(miri, ignore = "Miri gives each constant evaluation its own address")]
     fn resources_of_a_thread_local_destructor_reuse_their_counts() {
         use std::sync::atomic::{AtomicBool, Ordering};
         static HELD_WAS_GONE: AtomicBool = AtomicBool::new(false);

@@ -36,7 +36,7 @@ struct Own(LanePtr);
 impl Own {
     fn register() -> Own {
         let lane = Finalizer::global().queue.new_lane();
-        MINE.with(|mine| mine.set(ptr::from_ref(lane.get())));
+        MINE.with(|mine| mine.set(lane.as_ptr()));
         Own(lane)
     }
 }
@@ -63,12 +63,11 @@ thread_local! {
 pub(crate) fn push(f: &Finalizer, job: Job, admit: impl Fn(u64)) {
     let mut job = Some(job);
     let pushed = OWN.try_with(|own| {
-        let lane = own.0.get();
-        if lane.next_seq() % CHECK_EVERY == 0 {
+        if own.0.get().next_seq() % CHECK_EVERY == 0 {
             admit(publish(CHECK_EVERY));
         }
         if let Some(job) = job.take() {
-            f.queue.push(lane, job);
+            f.queue.push(own.0, job);
         }
     });
     if pushed.is_err()

@@ -53,6 +53,13 @@ impl LanePtr {
         // SAFETY: see above; every caller is one of the two.
         unsafe { self.0.as_ref() }
     }
+
+    /// The pointer `new_lane` leaked, with the permission to free it: the ready stack
+    /// and the thread's `MINE` keep this, never a pointer made from a `&Lane` (which would
+    /// grant only shared access, and `Box::from_raw` on it is undefined behaviour).
+    pub(crate) fn as_ptr(self) -> *mut Lane {
+        self.0.as_ptr()
+    }
 }
 
 /// Every lane, for statistics and fork, with the pushes of lanes already freed.
@@ -105,8 +112,8 @@ impl Queue {
     /// Pushes `job` onto `lane`, the calling thread's own: plain stores; only when the
     /// lane is out of the consumer's care does it take the slow path.
     #[inline]
-    pub(crate) fn push(&self, lane: &Lane, job: Job) {
-        if lane.push(job.into_raw()) {
+    pub(crate) fn push(&self, lane: LanePtr, job: Job) {
+        if lane.get().push(job.into_raw()) {
             self.hand_over(lane);
         }
     }
@@ -114,16 +121,17 @@ impl Queue {
     /// Puts `lane` in the consumer's care if nobody else has, and wakes the consumer.
     #[cold]
     #[inline(never)]
-    fn hand_over(&self, lane: &Lane) {
-        if lane.take_into_care() {
+    fn hand_over(&self, lane: LanePtr) {
+        if lane.get().take_into_care() {
             self.push_ready(lane);
         }
     }
 
     /// Pushes `lane` on the ready stack and wakes the consumer if it sleeps. The lane may
     /// be freed as soon as it is on the stack: it is not touched after.
-    fn push_ready(&self, lane: &Lane) {
-        let lane_ptr = ptr::from_ref(lane).cast_mut();
+    fn push_ready(&self, lane: LanePtr) {
+        let lane_ptr = lane.as_ptr();
+        let lane = lane.get();
         let mut head = self.ready.load(Ordering::Relaxed);
         loop {
             lane.ready_next().store(head, Ordering::Relaxed);
@@ -142,8 +150,7 @@ impl Queue {
 
     /// The producer's last act on `lane`: the consumer frees it once it is empty.
     pub(crate) fn orphan(&self, lane: LanePtr) {
-        let lane = lane.get();
-        if lane.orphan() {
+        if lane.get().orphan() {
             self.push_ready(lane);
         }
     }
