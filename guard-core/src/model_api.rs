@@ -64,15 +64,14 @@ pub struct Lane<'a> {
 impl Lane<'_> {
     /// Pushes a job that adds one to `ran` when it runs.
     pub fn push_job(&self, ran: &Arc<AtomicUsize>) {
-        self.queue
-            .push(self.lane.get(), finalizer::test_job(ran, None));
+        self.queue.push(self.lane, finalizer::test_job(ran, None));
     }
 
     /// Pushes a job that adds one to `ran` when it runs, and asserts then that the job
     /// counting into `before` has run.
     pub fn push_job_after(&self, ran: &Arc<AtomicUsize>, before: &Arc<AtomicUsize>) {
         self.queue
-            .push(self.lane.get(), finalizer::test_job(ran, Some(before)));
+            .push(self.lane, finalizer::test_job(ran, Some(before)));
     }
 }
 
@@ -96,7 +95,7 @@ impl Shift {
         let queue = finalizer::Queue::new();
         let lane = queue.new_lane();
         for _ in 0..jobs {
-            queue.push(lane.get(), finalizer::test_job(ran, None));
+            queue.push(lane, finalizer::test_job(ran, None));
         }
         queue.orphan(lane);
         Shift {
