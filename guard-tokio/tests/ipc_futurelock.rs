@@ -2,8 +2,13 @@
 //! lock future that is not polled, so the program completes; a waiter that is never polled
 //! again does not keep the OS lock from other processes; a turn waited on past the
 //! mutex's patience is named by the detector.
+
 // Linux only, as the IpcMutex tests.
 #![cfg(target_os = "linux")]
+
+mod ipc_common;
+
+use ipc_common::free_for_others;
 
 use guard_core::event::{self, Event};
 use guard_testkit::watchdog;
@@ -24,19 +29,6 @@ fn block_on<F: Future>(f: F) -> F::Output {
         .build()
         .expect("a runtime")
         .block_on(f)
-}
-
-/// Whether another handle (another thread, as another process would) can take the OS
-/// lock now.
-fn free_for_others(n: &str) -> bool {
-    let n = n.to_owned();
-    std::thread::spawn(move || {
-        let other = guard_os::IpcMutex::open(&n).unwrap();
-        let got = other.try_lock().unwrap().map(guard_os::IpcLock::unlock);
-        got.is_some()
-    })
-    .join()
-    .unwrap()
 }
 
 /// Held by a background task for a moment, so that `op1` waits for its turn.

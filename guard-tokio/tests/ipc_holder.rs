@@ -4,6 +4,10 @@
 //! which are process-wide.
 #![cfg(target_os = "linux")]
 
+mod ipc_common;
+
+use ipc_common::free_for_others;
+
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,19 +32,6 @@ fn other_holder(n: &str) -> std::sync::mpsc::Sender<()> {
     });
     wait_taken.recv().unwrap();
     go
-}
-
-/// Whether another handle (another thread, as another process would) can take the OS
-/// lock now.
-fn free_for_others(n: &str) -> bool {
-    let n = n.to_owned();
-    std::thread::spawn(move || {
-        let other = guard_os::IpcMutex::open(&n).unwrap();
-        let got = other.try_lock().unwrap().map(guard_os::IpcLock::unlock);
-        got.is_some()
-    })
-    .join()
-    .unwrap()
 }
 
 /// A waker that records that it was woken.

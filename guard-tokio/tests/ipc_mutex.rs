@@ -1,8 +1,13 @@
 //! guard-tokio's `IpcMutex`: locking never blocks a runtime worker (current-thread and
 //! multi-thread runtimes, a holder across an `.await`), excludes tasks and processes, is
 //! cancel-safe, and still reports a holder's death.
+
 // Linux only: the child waits (`guard_tokio::child`, through pidfds) are.
 #![cfg(target_os = "linux")]
+
+mod ipc_common;
+
+use ipc_common::free_for_others;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -117,19 +122,6 @@ fn a_cancelled_lock_leaves_the_mutex_usable() {
         m.lock().await.unwrap().unlock().unwrap();
     });
     guard_os::IpcMutex::remove(&n).unwrap();
-}
-
-/// Whether another handle (another thread, as another process would) can take the OS
-/// lock now.
-fn free_for_others(n: &str) -> bool {
-    let n = n.to_owned();
-    std::thread::spawn(move || {
-        let other = guard_os::IpcMutex::open(&n).unwrap();
-        let got = other.try_lock().unwrap().map(guard_os::IpcLock::unlock);
-        got.is_some()
-    })
-    .join()
-    .unwrap()
 }
 
 /// Waits until another handle can take the OS lock (after a posted unlock, the holder
