@@ -4,12 +4,14 @@
 //! types; "type defined at" the derive when no part knows (never a creation site it does
 //! not know); and, with `RUST_BACKTRACE=1`, where it was dropped.
 
+mod support;
+
 use guard::Resource;
-use guard::event::{self, Event};
 use guard::os::WriteFile;
 use std::process::Command;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+use support::reports_of;
 
 /// A journal whose log file is its first part that knows its creation site.
 #[derive(Resource)]
@@ -80,28 +82,6 @@ const INCREMENT_DEFINED_AT: u32 = line!() + 1;
 struct Increment<'a> {
     #[allow(dead_code)]
     count: MutexGuard<'a, u64>,
-}
-
-/// The text of every `Unreleased` event for a type whose name has `suffix` sent
-/// while `f` runs, with the line of its origin's site. Tests share the one event hook,
-/// so each runs under this lock.
-fn reports_of(suffix: &'static str, f: impl FnOnce()) -> Vec<(String, u32)> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    event::set_hook(move |e| {
-        if let Event::Unreleased { origin, .. } = e
-            && origin.type_name().contains(suffix)
-        {
-            sink.lock()
-                .unwrap()
-                .push((e.to_string(), origin.site().line()));
-        }
-    });
-    f();
-    event::reset_hook();
-    std::mem::take(&mut *seen.lock().unwrap())
 }
 
 fn temp(name: &str) -> std::path::PathBuf {

@@ -2,11 +2,12 @@
 //! `#[track_caller]` constructor, is what the report of the value dropped unreleased names,
 //! over any part's site; `Resource::created` gives it too.
 
+mod support;
+
 use guard::Resource;
-use guard::event::{self, Event};
 use guard::os::WriteFile;
 use std::panic::Location;
-use std::sync::{Arc, Mutex};
+use support::reports_of;
 
 /// A session made by a constructor that records its caller.
 #[derive(Resource)]
@@ -37,26 +38,6 @@ enum Conn {
         at: &'static Location<'static>,
     },
     Closed,
-}
-
-/// The `Unreleased` reports of types naming `suffix` while `f` runs, with their line.
-fn reports_of(suffix: &'static str, f: impl FnOnce()) -> Vec<(String, u32)> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    event::set_hook(move |e| {
-        if let Event::Unreleased { origin, .. } = e
-            && origin.type_name().contains(suffix)
-        {
-            sink.lock()
-                .unwrap()
-                .push((e.to_string(), origin.site().line()));
-        }
-    });
-    f();
-    event::reset_hook();
-    std::mem::take(&mut *seen.lock().unwrap())
 }
 
 #[test]

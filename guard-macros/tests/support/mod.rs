@@ -133,3 +133,26 @@ impl Resource for Fd {
 }
 
 impl CountedResource for Fd {}
+
+/// The text of every `Unreleased` event for a type whose name contains `suffix`, sent
+/// while `f` runs, with the line of its origin's site. Tests share the one event hook, so
+/// each runs under one lock.
+pub fn reports_of(suffix: &'static str, f: impl FnOnce()) -> Vec<(String, u32)> {
+    use guard::event::{self, Event};
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    event::set_hook(move |e| {
+        if let Event::Unreleased { origin, .. } = e
+            && origin.type_name().contains(suffix)
+        {
+            sink.lock()
+                .unwrap()
+                .push((e.to_string(), origin.site().line()));
+        }
+    });
+    f();
+    event::reset_hook();
+    std::mem::take(&mut *seen.lock().unwrap())
+}
