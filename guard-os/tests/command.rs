@@ -40,7 +40,11 @@ fn child_lists_its_fds() {
 
 /// The child's fds (number -> target) and its other payload lines.
 fn run_listing(mut cmd: Command) -> (BTreeMap<i32, String>, Vec<String>) {
-    let out = output_of(&mut cmd, 60);
+    listing(&output_of(&mut cmd, 60))
+}
+
+/// What a listing child printed: its fds (number -> target) and its other payload lines.
+fn listing(out: &std::process::Output) -> (BTreeMap<i32, String>, Vec<String>) {
     assert!(
         out.status.success(),
         "child failed: {}",
@@ -48,7 +52,7 @@ fn run_listing(mut cmd: Command) -> (BTreeMap<i32, String>, Vec<String>) {
     );
     let mut fds = BTreeMap::new();
     let mut rest = Vec::new();
-    for line in payload(&out) {
+    for line in payload(out) {
         match line.split_once(' ') {
             Some((n, t)) if n.parse::<i32>().is_ok() => {
                 fds.insert(n.parse().unwrap(), t.to_owned());
@@ -391,6 +395,57 @@ fn error_pipe_rounds() {
     );
 }
 
+/// Regression (CI, stop 20): a target held by another owner when the plan is installed,
+/// whose number then goes to another thread's spawn channel (std's `SOCK_SEQPACKET` pair,
+/// both ends open in this process) before this spawn, is overwritten in the child like
+/// any other fd. The first check refused it (`EBUSY`) as if it were this spawn's own
+/// channel, which failed `spawns_under_churn_inherit_nothing_unexpected` when another
+/// test spawned meanwhile. Here the other channel is put at the target with `dup2`.
+#[test]
+fn a_target_taken_by_another_spawns_channel_is_overwritten() {
+    if common::role().is_some() {
+        return;
+    }
+    watchdog(60, || {
+        let (pr, pw) = pipe().unwrap();
+        // Another owner's fd at the target: it cannot be reserved.
+        let number = std::os::fd::IntoRawFd::into_raw_fd(std::fs::File::open("/dev/null").unwrap());
+        let mut cmd = common::child(LIST, "list");
+        cmd.inherit(Inherit::new().keep_at(&pr, number)).unwrap();
+        // Another thread's spawn channel takes the number (atomically: it never is free).
+        let (input, output) = seqpacket_pair();
+        // SAFETY: `dup2` takes plain integers; `number` is ours (the File given up above),
+        // and becomes the channel's second fd, owned by `channel` below.
+        assert_eq!(unsafe { libc::dup2(output.as_raw_fd(), number) }, number);
+        // SAFETY: `number` is open and owned by nothing else.
+        let channel = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(number) };
+        let (got, _) = run_listing(cmd);
+        assert_eq!(got.get(&number), Some(&target(&pr)), "fds: {got:?}");
+        drop((channel, input, output));
+        pw.close().unwrap();
+    });
+}
+
+/// A `SOCK_SEQPACKET` pair, as std's spawn makes its exec-error channel on Linux.
+fn seqpacket_pair() -> (OwnedFd, OwnedFd) {
+    let mut fds = [-1; 2];
+    // SAFETY: `socketpair` writes two new fds into `fds`, which has room for them.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    assert_eq!(r, 0, "socketpair: {}", std::io::Error::last_os_error());
+    // SAFETY: both are new fds that nothing else owns.
+    unsafe {
+        use std::os::fd::FromRawFd;
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    }
+}
+
 const MANY_FDS: &str = "exec_errors_come_back_on_both_paths_with_many_fds_open";
 
 /// An exec failure comes back with its errno, and never hangs, through `CommandExt` (std's
@@ -574,10 +629,25 @@ fn spawns_under_churn_inherit_nothing_unexpected() {
             assert!(n >= 3, "for_each saw this round's fds");
         });
         let (pr, pw) = pipe().unwrap();
+        let mut refused = 0;
         for i in 0..spawns {
             let mut cmd = common::child(LIST, "list");
             cmd.inherit(Inherit::new().keep_at(&pr, 10)).unwrap();
-            let (got, _) = run_listing(cmd);
+            // A churner's fd at 10 when `inherit` ran (not reservable), closed before the
+            // spawn, may become this spawn's own exec-error channel: the child refuses
+            // (EBUSY), as documented, and the `Command` is spawned again, as a user would.
+            // Another test's spawn channel at 10 is no reason to refuse (see
+            // `a_target_taken_by_another_spawns_channel_is_overwritten`).
+            let child = loop {
+                let spawned = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+                match spawned {
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && refused < 20 => {
+                        refused += 1;
+                    }
+                    other => break other.expect("spawn the child"),
+                }
+            };
+            let (got, _) = listing(&wait_output(child, 60));
             assert_eq!(
                 got.keys().copied().collect::<Vec<_>>(),
                 [0, 1, 2, 10],
@@ -592,7 +662,7 @@ fn spawns_under_churn_inherit_nothing_unexpected() {
         }
         eprintln!(
             "spawns under churn: {spawns} spawns in {:.2}s, {churned} churn rounds, \
-             no unexpected fd in any child",
+             {refused} refused (EBUSY) and spawned again, no unexpected fd in any child",
             start.elapsed().as_secs_f64()
         );
         assert!(churned > 0, "the churners ran during the spawns");

@@ -99,10 +99,15 @@ pub trait CommandExt {
     ///
     /// Later, from the `Command`'s `spawn`: `EBUSY` if a target that was another owner's
     /// fd when this ran (so it could not be reserved) was closed before the spawn and is
-    /// now, in the child, what std's exec-error channel looks like (on Linux an `AF_UNIX`
-    /// `SOCK_SEQPACKET` socket, elsewhere a pipe's write end with no fd below it on the
-    /// same pipe), which the child must not overwrite. It changes no fd
-    /// before it refuses. Any other new occupant is overwritten, as a target's is.
+    /// now, in the child, this spawn's own exec-error channel (on Linux std's `AF_UNIX`
+    /// `SOCK_SEQPACKET` socket whose peer is open nowhere in the child, as the kernel's
+    /// `sock_diag` tells; elsewhere a pipe's write end with no fd below it on the same
+    /// pipe), which the child must not overwrite. It changes no fd before it refuses, and
+    /// the `Command` can be spawned again (the race needs another thread to close the
+    /// target between this call and the spawn; guard's own [`Spawn`](crate::Spawn), whose
+    /// exec errors come back in memory, has no such channel and never refuses). Any other
+    /// new occupant, another thread's spawn channel included, is overwritten, as a
+    /// target's is.
     ///
     /// # Examples
     ///
@@ -254,10 +259,12 @@ impl ChildPlan {
     /// Runs in the child: async-signal-safe only (no allocation, no lock, no panic path).
     ///
     /// `EBUSY` (before any fd changes) if a target that could not be reserved now refers
-    /// to something else than when the plan was installed and looks like std's error pipe
-    /// (see [`ChildPlan::watch_unreserved`]: on Linux an `AF_UNIX` `SOCK_SEQPACKET`
-    /// socket, elsewhere a pipe's write end with no fd below it on the same pipe). Any other new occupant is overwritten, as before:
-    /// another thread's fd that took the number meanwhile is no reason to fail.
+    /// to something else than when the plan was installed and is this spawn's own error
+    /// channel (see [`ChildPlan::watch_unreserved`] and `sys::child::like_std_error_pipe`:
+    /// on Linux an `AF_UNIX` `SOCK_SEQPACKET` socket whose peer is not open in the child,
+    /// elsewhere a pipe's write end with no fd below it on the same pipe). Any other new
+    /// occupant is overwritten, as before: another thread's fd (or spawn channel) that
+    /// took the number meanwhile is no reason to fail.
     pub(super) fn run(&mut self) -> io::Result<()> {
         let ChildPlan {
             moves,

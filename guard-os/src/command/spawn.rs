@@ -74,7 +74,7 @@ use std::time::Duration;
 /// | stdio | [`Stdio`]: inherit, null, guard pipes | everything std's `Stdio` offers |
 /// | `uid`/`gid`, `process_group`, `arg0`, own `pre_exec` hooks | no | yes |
 /// | `LISTEN_PID` for [`Inherit::listen_fds`] | set by the child itself (Linux), through `/bin/sh` (macOS, FreeBSD) | through `/bin/sh` ([`listen_fds_command`](crate::listen_fds_command)) |
-/// | exec errors under fd churn | in memory (Linux), `posix_spawn`'s result (macOS, FreeBSD): always typed, never in a passed fd | std's error pipe (placeholders guard the free targets; a target freed and reused before `spawn` fails it with `EBUSY`) |
+/// | exec errors under fd churn | in memory (Linux), `posix_spawn`'s result (macOS, FreeBSD): always typed, never in a passed fd | std's error pipe (placeholders guard the free targets; a target another thread frees before `spawn`, if it becomes that error pipe, fails the spawn with `EBUSY`: spawn again) |
 /// | system | Linux 5.4+ (pidfds: `pidfd_open`, `waitid(P_PIDFD)`), macOS, FreeBSD 13.1+ | any |
 ///
 /// Prefer `Spawn`; take `inherit` when a `std::process::Child` or a std-only setting is

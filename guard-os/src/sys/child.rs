@@ -8,10 +8,8 @@
 //! of the calling process, which is sound only in a child that is about to `exec`: hence
 //! `unsafe`.
 
-use super::unix::child_fds::{cloexec_sweep, set_cloexec};
-pub(crate) use super::unix::child_fds::{
-    dup_above, identity, like_std_error_pipe, nofile_limit, place,
-};
+use super::unix::child_fds::{cloexec_sweep, set_cloexec, stat};
+pub(crate) use super::unix::child_fds::{dup_above, identity, nofile_limit, place};
 use rustix::fd::RawFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -108,6 +106,173 @@ unsafe fn cloexec_via_proc(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether fd `raw` is, in the child of a `Command`'s `spawn` (which runs the hooks), std's
+/// own exec-error channel: an `AF_UNIX` `SOCK_SEQPACKET` socket (std's `socketpair`,
+/// which also carries a pidfd) whose peer is open nowhere in this process. std closes
+/// its end of the pair (`input`) in the child before the hooks run, and keeps it open in
+/// the parent, so the peer is gone from the child's table. Another thread's spawn
+/// channel, copied in at the `fork`, has its peer here too (that thread's parent closes
+/// its `input` only after its own child has exec'd, long after this `fork` copied both
+/// ends), and is any other fd to be overwritten.
+///
+/// The peer is asked of the kernel with one `sock_diag` netlink request (`UNIX_DIAG_PEER`,
+/// the inode `ss -x` shows), then looked for among this process's fds (`/proc/self/fd`).
+/// Where either cannot be asked (no `/proc`, a kernel without `unix_diag`, a sandbox), it
+/// answers `true`: refusing (`EBUSY`) is safe, overwriting std's channel is not. Raw
+/// syscalls into buffers on the stack, no allocation, no lock: async-signal-safe. It
+/// opens two fds (close-on-exec, closed before it returns) at the lowest free numbers,
+/// which hold no fd of the plan's yet.
+pub(crate) fn like_std_error_pipe(raw: RawFd) -> bool {
+    let Some(st) = stat(raw) else { return false };
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK
+        || socket_option(raw, libc::SO_DOMAIN) != Some(libc::AF_UNIX)
+        || socket_option(raw, libc::SO_TYPE) != Some(libc::SOCK_SEQPACKET)
+    {
+        return false;
+    }
+    let Some(peer) = unix_peer_inode(st.st_ino) else {
+        return true;
+    };
+    !matches!(socket_open_here(st.st_dev, peer, raw), Some(true))
+}
+
+/// `getsockopt(SOL_SOCKET, name)` of fd number `raw` as an integer, `None` if it fails.
+fn socket_option(raw: RawFd, name: libc::c_int) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `getsockopt` takes a plain integer and writes at most `len` bytes into
+    // `value`, which has room for them.
+    let r = unsafe {
+        libc::getsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            name,
+            (&raw mut value).cast::<libc::c_void>(),
+            &raw mut len,
+        )
+    };
+    (r == 0).then_some(value)
+}
+
+/// `SOCK_DIAG_BY_FAMILY` (`linux/sock_diag.h`).
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// `UDIAG_SHOW_PEER` and `UNIX_DIAG_PEER` (`linux/unix_diag.h`).
+const UDIAG_SHOW_PEER: u32 = 0x4;
+const UNIX_DIAG_PEER: u16 = 2;
+
+/// The inode of the peer of the `AF_UNIX` socket with inode `ino`, from the kernel's
+/// `sock_diag` (`NETLINK_SOCK_DIAG`, one request for that inode, `UDIAG_SHOW_PEER`).
+/// `None` if the kernel cannot say (no `unix_diag`, a sandbox's seccomp filter, no peer).
+/// The reply is queued while `send` runs (the kernel answers in the sender's context), and
+/// read without waiting: this never blocks.
+fn unix_peer_inode(ino: libc::ino_t) -> Option<u32> {
+    let ino = u32::try_from(ino).ok()?; // unix_diag_req.udiag_ino is 32 bits wide
+    // SAFETY: `socket` takes plain integers; the fd it returns is closed below.
+    let nl = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_SOCK_DIAG,
+        )
+    };
+    if nl < 0 {
+        return None;
+    }
+    // nlmsghdr (16 bytes) then unix_diag_req (24): family, protocol, pad, states, ino,
+    // show, cookie (none: all ones), native byte order.
+    let mut req = [0u8; 40];
+    req[0..4].copy_from_slice(&40u32.to_ne_bytes());
+    req[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    req[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    req[16] = libc::AF_UNIX as u8;
+    req[20..24].copy_from_slice(&u32::MAX.to_ne_bytes());
+    req[24..28].copy_from_slice(&ino.to_ne_bytes());
+    req[28..32].copy_from_slice(&UDIAG_SHOW_PEER.to_ne_bytes());
+    req[32..40].copy_from_slice(&[0xff; 8]);
+    let mut reply = [0u8; 512];
+    // SAFETY: `nl` is the socket made above; `send` reads `req.len()` bytes of `req`,
+    // `recv` writes at most `reply.len()` bytes into `reply`; an unconnected netlink
+    // socket sends to the kernel.
+    let got = unsafe {
+        if libc::send(nl, req.as_ptr().cast(), req.len(), 0) != req.len() as isize {
+            -1
+        } else {
+            libc::recv(
+                nl,
+                reply.as_mut_ptr().cast(),
+                reply.len(),
+                libc::MSG_DONTWAIT,
+            )
+        }
+    };
+    // SAFETY: `nl` is ours, closed once.
+    unsafe { libc::close(nl) };
+    let reply = reply.get(..usize::try_from(got).ok()?)?;
+    peer_attribute(reply, ino)
+}
+
+/// `UNIX_DIAG_PEER` from a `sock_diag` reply about the socket with inode `ino`: one
+/// `nlmsghdr` of type `SOCK_DIAG_BY_FAMILY`, a `unix_diag_msg` (16 bytes, the inode at
+/// 4..8), then attributes (`u16` length, `u16` type, payload, padded to 4). `None` for an
+/// error reply, another inode, or no such attribute. Bounds-checked: no panic on any
+/// input.
+fn peer_attribute(reply: &[u8], ino: u32) -> Option<u32> {
+    let u16_at = |at: usize| Some(u16::from_ne_bytes(reply.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?));
+    let len = usize::try_from(u32_at(0)?).ok()?.min(reply.len());
+    if u16_at(4)? != SOCK_DIAG_BY_FAMILY || u32_at(16 + 4)? != ino {
+        return None;
+    }
+    let mut at = 16 + 16;
+    while at + 4 <= len {
+        let attr_len = usize::from(u16_at(at)?);
+        if attr_len < 4 {
+            return None;
+        }
+        if u16_at(at + 2)? == UNIX_DIAG_PEER && attr_len >= 8 {
+            return u32_at(at + 4);
+        }
+        at += (attr_len + 3) & !3;
+    }
+    None
+}
+
+/// Whether a socket with inode `ino` on device `dev` is open in this process at a number
+/// other than `except`, from `/proc/self/fd` (`None` if it cannot be listed).
+fn socket_open_here(dev: libc::dev_t, ino: u32, except: RawFd) -> Option<bool> {
+    let dir = rustix::fs::open(
+        c"/proc/self/fd",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let own = {
+        use std::os::fd::AsRawFd;
+        dir.as_raw_fd()
+    };
+    // On the stack: no allocation in the child.
+    let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+    let mut entries = rustix::fs::RawDir::new(&dir, &mut buf);
+    while let Some(entry) = entries.next() {
+        let entry = entry.ok()?;
+        let Some(n) = parse_fd(entry.file_name().to_bytes()) else {
+            continue;
+        };
+        if n == own || n == except {
+            continue;
+        }
+        if let Some(st) = stat(n)
+            && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+            && st.st_dev == dev
+            && st.st_ino == libc::ino_t::from(ino)
+        {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
 /// A decimal fd number, without allocating; `None` for `.`/`..` and anything else.
 fn parse_fd(name: &[u8]) -> Option<RawFd> {
     if name.is_empty() || name.len() > 10 {
@@ -190,7 +355,9 @@ pub(super) unsafe fn reset_signal_handlers() {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_decimal, parse_fd};
+    use super::{format_decimal, like_std_error_pipe, parse_fd, peer_attribute, stat};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixDatagram;
 
     #[test]
     fn parses_fd_names() {
@@ -206,5 +373,87 @@ mod tests {
         assert_eq!(format_decimal(0, &mut buf), b"0");
         assert_eq!(format_decimal(4_194_304, &mut buf), b"4194304");
         assert_eq!(format_decimal(u64::MAX, &mut buf), b"18446744073709551615");
+    }
+
+    /// A `SOCK_SEQPACKET` pair, as std's spawn makes it.
+    fn seqpacket_pair() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+        let mut fds = [-1; 2];
+        // SAFETY: `socketpair` writes two fds into `fds`, which has room for them.
+        let r = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        assert_eq!(r, 0, "socketpair: {}", std::io::Error::last_os_error());
+        // SAFETY: both are new fds that nothing else owns.
+        unsafe {
+            use std::os::fd::FromRawFd;
+            (
+                std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+            )
+        }
+    }
+
+    #[test]
+    fn a_seqpacket_socket_is_std_channel_only_when_its_peer_is_not_here() {
+        let (input, output) = seqpacket_pair();
+        assert!(
+            !like_std_error_pipe(output.as_raw_fd()),
+            "its peer is open here: another thread's channel, to be overwritten"
+        );
+        drop(input);
+        assert!(
+            like_std_error_pipe(output.as_raw_fd()),
+            "its peer is gone from this process: the spawn's own channel"
+        );
+    }
+
+    #[test]
+    fn other_fds_are_not_std_channel() {
+        let (a, _b) = UnixDatagram::pair().unwrap();
+        assert!(!like_std_error_pipe(a.as_raw_fd()), "a datagram socket");
+        let file = std::fs::File::open("/dev/null").unwrap();
+        assert!(!like_std_error_pipe(file.as_raw_fd()), "a file");
+        let closed = {
+            let f = std::fs::File::open("/dev/null").unwrap();
+            f.as_raw_fd()
+        };
+        if stat(closed).is_none() {
+            assert!(!like_std_error_pipe(closed), "a closed number");
+        }
+    }
+
+    #[test]
+    fn diag_replies_are_parsed_without_panicking() {
+        // A real reply: 16-byte header, unix_diag_msg, UNIX_DIAG_PEER (2), another (6).
+        let mut reply = Vec::new();
+        reply.extend_from_slice(&48u32.to_ne_bytes());
+        reply.extend_from_slice(&20u16.to_ne_bytes());
+        reply.extend_from_slice(&[0; 10]);
+        reply.extend_from_slice(&[1, 5, 0, 0]);
+        reply.extend_from_slice(&7u32.to_ne_bytes());
+        reply.extend_from_slice(&[0; 8]);
+        reply.extend_from_slice(&8u16.to_ne_bytes());
+        reply.extend_from_slice(&2u16.to_ne_bytes());
+        reply.extend_from_slice(&6u32.to_ne_bytes());
+        assert_eq!(peer_attribute(&reply, 7), Some(6));
+        assert_eq!(peer_attribute(&reply, 8), None, "about another inode");
+        for cut in 0..reply.len() {
+            assert_eq!(peer_attribute(&reply[..cut], 7), None, "cut at {cut}");
+        }
+        let mut zero_length = reply.clone();
+        zero_length[32..34].copy_from_slice(&0u16.to_ne_bytes());
+        assert_eq!(
+            peer_attribute(&zero_length, 7),
+            None,
+            "a zero-length attribute"
+        );
+        let mut error = reply;
+        error[4..6].copy_from_slice(&2u16.to_ne_bytes());
+        assert_eq!(peer_attribute(&error, 7), None, "NLMSG_ERROR");
     }
 }

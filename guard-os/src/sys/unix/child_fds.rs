@@ -110,40 +110,11 @@ pub(crate) fn identity(raw: RawFd) -> Option<(u64, u64)> {
 }
 
 /// Whether fd `raw` looks like std's exec-error channel in the child of a `Command`'s
-/// `spawn` (which runs the hooks): on Linux an `AF_UNIX` `SOCK_SEQPACKET` socket (std's
-/// `socketpair`, which also carries a pidfd), a kind of socket other code rarely makes;
-/// elsewhere the write end of a pipe that no fd numbered below it also refers to (std
-/// makes the pipe at the two lowest free numbers and closes its read end in the child
-/// before the hooks run; another thread's pipe has its read end below its write end).
-/// A few `fstat`, `fcntl` or `getsockopt` calls: async-signal-safe.
-#[cfg(target_os = "linux")]
-pub(crate) fn like_std_error_pipe(raw: RawFd) -> bool {
-    let Some(st) = stat(raw) else { return false };
-    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-        return false;
-    }
-    let option = |name: libc::c_int| {
-        let mut value: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `getsockopt` takes a plain integer and writes at most `len` bytes into
-        // `value`, which has room for them.
-        let r = unsafe {
-            libc::getsockopt(
-                raw,
-                libc::SOL_SOCKET,
-                name,
-                (&raw mut value).cast::<libc::c_void>(),
-                &raw mut len,
-            )
-        };
-        (r == 0).then_some(value)
-    };
-    option(libc::SO_DOMAIN) == Some(libc::AF_UNIX)
-        && option(libc::SO_TYPE) == Some(libc::SOCK_SEQPACKET)
-}
-
-/// See the Linux version above: the write end of a pipe that no fd numbered below it
-/// also refers to.
+/// `spawn` (which runs the hooks; on Linux, `sys/child.rs` has its own test): the write
+/// end of a pipe that no fd numbered below it also refers to (std makes the pipe at the
+/// two lowest free numbers and closes its read end in the child before the hooks run;
+/// another thread's pipe has its read end below its write end). A few `fstat` and `fcntl`
+/// calls: async-signal-safe.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn like_std_error_pipe(raw: RawFd) -> bool {
     let Some(st) = stat(raw) else { return false };
@@ -161,7 +132,7 @@ pub(crate) fn like_std_error_pipe(raw: RawFd) -> bool {
 
 /// [`fstat(2)`](https://man7.org/linux/man-pages/man2/fstat.2.html) of fd number `raw`, or
 /// `None` if it is not open.
-fn stat(raw: RawFd) -> Option<libc::stat> {
+pub(crate) fn stat(raw: RawFd) -> Option<libc::stat> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `fstat` takes a plain integer and writes one `stat` into `st`, which has room
     // for it; on a number that is not open it fails with EBADF and writes nothing.
