@@ -106,22 +106,25 @@ unsafe fn cloexec_via_proc(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether fd `raw` is, in the child of a `Command`'s `spawn` (which runs the hooks), std's
-/// own exec-error channel: an `AF_UNIX` `SOCK_SEQPACKET` socket (std's `socketpair`,
-/// which also carries a pidfd) whose peer is open nowhere in this process. std closes
-/// its end of the pair (`input`) in the child before the hooks run, and keeps it open in
-/// the parent, so the peer is gone from the child's table. Another thread's spawn
-/// channel, copied in at the `fork`, has its peer here too (that thread's parent closes
-/// its `input` only after its own child has exec'd, long after this `fork` copied both
-/// ends), and is any other fd to be overwritten.
+/// Whether fd `raw` may be, in the child of a `Command`'s `spawn` (which runs the hooks),
+/// std's own exec-error channel: an `AF_UNIX` `SOCK_SEQPACKET` socket (std's
+/// `socketpair`, which also carries a pidfd) whose peer is open nowhere in this process
+/// and has not shut the connection down. std closes its end of the pair (`input`) in the
+/// child before the hooks run, and keeps it open in the parent (reading it until the exec),
+/// so the peer is gone from the child's table and alive. Not so, and overwritten like any
+/// other fd: another thread's spawn channel copied in at the `fork` with both ends, or
+/// the read end of one whose child has exec'd (its peer released: the kernel marks the
+/// read end shut down). One case stays ambiguous and is refused: another thread's read
+/// end while its child is still between `fork` and `exec`.
 ///
-/// The peer is asked of the kernel with one `sock_diag` netlink request (`UNIX_DIAG_PEER`,
-/// the inode `ss -x` shows), then looked for among this process's fds (`/proc/self/fd`).
-/// Where either cannot be asked (no `/proc`, a kernel without `unix_diag`, a sandbox), it
-/// answers `true`: refusing (`EBUSY`) is safe, overwriting std's channel is not. Raw
-/// syscalls into buffers on the stack, no allocation, no lock: async-signal-safe. It
-/// opens two fds (close-on-exec, closed before it returns) at the lowest free numbers,
-/// which hold no fd of the plan's yet.
+/// The peer and the shutdown state are asked of the kernel with one `sock_diag` netlink
+/// request (`UNIX_DIAG_PEER`, the inode `ss -x` shows, and `UNIX_DIAG_SHUTDOWN`), then the
+/// peer is looked for among this process's fds (`/proc/self/fd`). Where either cannot be
+/// asked (no `/proc`, a kernel without `unix_diag`, a sandbox), it answers `true`:
+/// refusing (`EBUSY`) is safe, overwriting std's channel is not. Raw syscalls into
+/// buffers on the stack, no allocation, no lock: async-signal-safe. It opens two fds
+/// (close-on-exec, closed before it returns) at the lowest free numbers, which hold no fd
+/// of the plan's yet.
 pub(crate) fn like_std_error_pipe(raw: RawFd) -> bool {
     let Some(st) = stat(raw) else { return false };
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK
@@ -130,9 +133,13 @@ pub(crate) fn like_std_error_pipe(raw: RawFd) -> bool {
     {
         return false;
     }
-    let Some(peer) = unix_peer_inode(st.st_ino) else {
+    let Some(diag) = unix_diag(st.st_ino) else {
         return true;
     };
+    if diag.shut_down {
+        return false;
+    }
+    let Some(peer) = diag.peer else { return true };
     !matches!(socket_open_here(st.st_dev, peer, raw), Some(true))
 }
 
@@ -156,16 +163,27 @@ fn socket_option(raw: RawFd, name: libc::c_int) -> Option<libc::c_int> {
 
 /// `SOCK_DIAG_BY_FAMILY` (`linux/sock_diag.h`).
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
-/// `UDIAG_SHOW_PEER` and `UNIX_DIAG_PEER` (`linux/unix_diag.h`).
+/// `UDIAG_SHOW_PEER`, `UNIX_DIAG_PEER` and `UNIX_DIAG_SHUTDOWN` (`linux/unix_diag.h`).
 const UDIAG_SHOW_PEER: u32 = 0x4;
 const UNIX_DIAG_PEER: u16 = 2;
+const UNIX_DIAG_SHUTDOWN: u16 = 6;
 
-/// The inode of the peer of the `AF_UNIX` socket with inode `ino`, from the kernel's
-/// `sock_diag` (`NETLINK_SOCK_DIAG`, one request for that inode, `UDIAG_SHOW_PEER`).
-/// `None` if the kernel cannot say (no `unix_diag`, a sandbox's seccomp filter, no peer).
-/// The reply is queued while `send` runs (the kernel answers in the sender's context), and
-/// read without waiting: this never blocks.
-fn unix_peer_inode(ino: libc::ino_t) -> Option<u32> {
+/// What the kernel's `sock_diag` says of one `AF_UNIX` socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct UnixDiag {
+    /// Its peer's inode, if it has a peer.
+    peer: Option<u32>,
+    /// Whether it is shut down in either direction (`sk_shutdown`; for a `SOCK_SEQPACKET`
+    /// pair, set on one end when the other is released).
+    shut_down: bool,
+}
+
+/// What the kernel says of the `AF_UNIX` socket with inode `ino`, from `sock_diag`
+/// (`NETLINK_SOCK_DIAG`, one request for that inode, `UDIAG_SHOW_PEER`). `None` if the
+/// kernel cannot say (no `unix_diag`, a sandbox's seccomp filter). The reply is queued
+/// while `send` runs (the kernel answers in the sender's context), and read without
+/// waiting: this never blocks.
+fn unix_diag(ino: libc::ino_t) -> Option<UnixDiag> {
     let ino = u32::try_from(ino).ok()?; // unix_diag_req.udiag_ino is 32 bits wide
     // SAFETY: `socket` takes plain integers; the fd it returns is closed below.
     let nl = unsafe {
@@ -209,33 +227,39 @@ fn unix_peer_inode(ino: libc::ino_t) -> Option<u32> {
     // SAFETY: `nl` is ours, closed once.
     unsafe { libc::close(nl) };
     let reply = reply.get(..usize::try_from(got).ok()?)?;
-    peer_attribute(reply, ino)
+    parse_unix_diag(reply, ino)
 }
 
-/// `UNIX_DIAG_PEER` from a `sock_diag` reply about the socket with inode `ino`: one
-/// `nlmsghdr` of type `SOCK_DIAG_BY_FAMILY`, a `unix_diag_msg` (16 bytes, the inode at
-/// 4..8), then attributes (`u16` length, `u16` type, payload, padded to 4). `None` for an
-/// error reply, another inode, or no such attribute. Bounds-checked: no panic on any
-/// input.
-fn peer_attribute(reply: &[u8], ino: u32) -> Option<u32> {
+/// A `sock_diag` reply about the socket with inode `ino`: one `nlmsghdr` of type
+/// `SOCK_DIAG_BY_FAMILY`, a `unix_diag_msg` (16 bytes, the inode at 4..8), then attributes
+/// (`u16` length, `u16` type, payload, padded to 4). `None` for an error reply, another
+/// inode, or no `UNIX_DIAG_SHUTDOWN` (which the kernel always sends). Bounds-checked: no
+/// panic on any input.
+fn parse_unix_diag(reply: &[u8], ino: u32) -> Option<UnixDiag> {
     let u16_at = |at: usize| Some(u16::from_ne_bytes(reply.get(at..at + 2)?.try_into().ok()?));
     let u32_at = |at: usize| Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?));
     let len = usize::try_from(u32_at(0)?).ok()?.min(reply.len());
     if u16_at(4)? != SOCK_DIAG_BY_FAMILY || u32_at(16 + 4)? != ino {
         return None;
     }
+    let (mut peer, mut shut_down) = (None, None);
     let mut at = 16 + 16;
     while at + 4 <= len {
         let attr_len = usize::from(u16_at(at)?);
-        if attr_len < 4 {
+        if attr_len < 4 || at + attr_len > len {
             return None;
         }
-        if u16_at(at + 2)? == UNIX_DIAG_PEER && attr_len >= 8 {
-            return u32_at(at + 4);
+        match u16_at(at + 2)? {
+            UNIX_DIAG_PEER if attr_len >= 8 => peer = Some(u32_at(at + 4)?),
+            UNIX_DIAG_SHUTDOWN if attr_len >= 5 => shut_down = Some(*reply.get(at + 4)? != 0),
+            _ => {}
         }
         at += (attr_len + 3) & !3;
     }
-    None
+    Some(UnixDiag {
+        peer,
+        shut_down: shut_down?,
+    })
 }
 
 /// Whether a socket with inode `ino` on device `dev` is open in this process at a number
@@ -355,7 +379,9 @@ pub(super) unsafe fn reset_signal_handlers() {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_decimal, like_std_error_pipe, parse_fd, peer_attribute, stat};
+    use super::{
+        UnixDiag, format_decimal, like_std_error_pipe, parse_fd, parse_unix_diag, stat, unix_diag,
+    };
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixDatagram;
 
@@ -399,16 +425,27 @@ mod tests {
     }
 
     #[test]
-    fn a_seqpacket_socket_is_std_channel_only_when_its_peer_is_not_here() {
+    fn a_seqpacket_socket_is_std_channel_only_when_its_peer_is_alive_elsewhere() {
         let (input, output) = seqpacket_pair();
         assert!(
             !like_std_error_pipe(output.as_raw_fd()),
             "its peer is open here: another thread's channel, to be overwritten"
         );
-        drop(input);
+        // The peer alive in another process only, as std's `input` is in the parent.
+        let mut holder = std::process::Command::new("/bin/sleep")
+            .arg("60")
+            .stdin(std::process::Stdio::from(input))
+            .spawn()
+            .unwrap();
         assert!(
             like_std_error_pipe(output.as_raw_fd()),
-            "its peer is gone from this process: the spawn's own channel"
+            "its peer is alive, not here: maybe the spawn's own channel"
+        );
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        assert!(
+            !like_std_error_pipe(output.as_raw_fd()),
+            "its peer was released: the read end of a channel whose child has exec'd"
         );
     }
 
@@ -429,9 +466,9 @@ mod tests {
 
     #[test]
     fn diag_replies_are_parsed_without_panicking() {
-        // A real reply: 16-byte header, unix_diag_msg, UNIX_DIAG_PEER (2), another (6).
+        // A real reply: 16-byte header, unix_diag_msg, UNIX_DIAG_PEER (2), UNIX_DIAG_SHUTDOWN (6).
         let mut reply = Vec::new();
-        reply.extend_from_slice(&48u32.to_ne_bytes());
+        reply.extend_from_slice(&45u32.to_ne_bytes());
         reply.extend_from_slice(&20u16.to_ne_bytes());
         reply.extend_from_slice(&[0; 10]);
         reply.extend_from_slice(&[1, 5, 0, 0]);
@@ -440,20 +477,47 @@ mod tests {
         reply.extend_from_slice(&8u16.to_ne_bytes());
         reply.extend_from_slice(&2u16.to_ne_bytes());
         reply.extend_from_slice(&6u32.to_ne_bytes());
-        assert_eq!(peer_attribute(&reply, 7), Some(6));
-        assert_eq!(peer_attribute(&reply, 8), None, "about another inode");
+        reply.extend_from_slice(&5u16.to_ne_bytes());
+        reply.extend_from_slice(&6u16.to_ne_bytes());
+        reply.push(3);
+        let diag = |peer, shut_down| Some(UnixDiag { peer, shut_down });
+        assert_eq!(parse_unix_diag(&reply, 7), diag(Some(6), true));
+        assert_eq!(parse_unix_diag(&reply, 8), None, "about another inode");
         for cut in 0..reply.len() {
-            assert_eq!(peer_attribute(&reply[..cut], 7), None, "cut at {cut}");
+            assert_eq!(parse_unix_diag(&reply[..cut], 7), None, "cut at {cut}");
         }
+        let mut open = reply.clone();
+        open[44] = 0;
+        assert_eq!(parse_unix_diag(&open, 7), diag(Some(6), false));
+        let mut no_peer = reply.clone();
+        no_peer[34..36].copy_from_slice(&99u16.to_ne_bytes());
+        assert_eq!(parse_unix_diag(&no_peer, 7), diag(None, true));
         let mut zero_length = reply.clone();
         zero_length[32..34].copy_from_slice(&0u16.to_ne_bytes());
         assert_eq!(
-            peer_attribute(&zero_length, 7),
+            parse_unix_diag(&zero_length, 7),
             None,
             "a zero-length attribute"
         );
         let mut error = reply;
         error[4..6].copy_from_slice(&2u16.to_ne_bytes());
-        assert_eq!(peer_attribute(&error, 7), None, "NLMSG_ERROR");
+        assert_eq!(parse_unix_diag(&error, 7), None, "NLMSG_ERROR");
+    }
+
+    #[test]
+    fn the_kernel_answers_for_a_pair() {
+        let (input, output) = seqpacket_pair();
+        let ino = |fd: &std::os::fd::OwnedFd| stat(fd.as_raw_fd()).unwrap().st_ino;
+        let Some(diag) = unix_diag(ino(&output)) else {
+            eprintln!("no unix_diag here: like_std_error_pipe refuses (checked above)");
+            return;
+        };
+        assert_eq!(diag.peer.map(libc::ino_t::from), Some(ino(&input)));
+        assert!(!diag.shut_down);
+        drop(output);
+        assert!(
+            unix_diag(ino(&input)).unwrap().shut_down,
+            "its peer was released"
+        );
     }
 }
