@@ -20,12 +20,37 @@ use std::time::{Duration, Instant};
 /// assert_eq!(out.stdout, b"hi\n");
 /// ```
 pub fn output_of(cmd: &mut Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let child = spawn_again_if_busy(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()))
         .expect("spawn the child");
     wait_output(child, limit)
+}
+
+/// `cmd.spawn()`, spawned again (up to 100 times) while it fails with `EBUSY`: what
+/// `guard_os::CommandExt::inherit` documents for a target another thread closed between
+/// `inherit` and the spawn, which became the spawn's own exec-error channel. Tests that
+/// run beside others (which open and close low fd numbers all the time) meet it; a test
+/// of that refusal itself calls `spawn` directly.
+///
+/// # Errors
+///
+/// The last spawn's error, if it is not `EBUSY` or the tries ran out.
+///
+/// # Examples
+///
+/// ```
+/// # use std::process::Command;
+/// let status = guard_testkit::spawn_again_if_busy(&mut Command::new("true"))?.wait()?;
+/// assert!(status.success());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn spawn_again_if_busy(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy && tries < 100 => tries += 1,
+            other => return other,
+        }
+    }
 }
 
 /// Waits at most `limit` for `child`, reading whichever of its stdout and stderr are piped

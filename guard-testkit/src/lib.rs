@@ -14,7 +14,7 @@ mod size;
 mod watchdog;
 
 pub use blocker::Blocker;
-pub use child::{output_of, payload, wait_output};
+pub use child::{output_of, payload, spawn_again_if_busy, wait_output};
 pub use counting::Counting;
 pub use fds::{fd_target, open_fds};
 pub use serial::{serial, temp_path};
