@@ -31,6 +31,9 @@ impl<'a> Waiter<'a> {
     fn new(m: &'a Mutex<u32>) -> Self {
         let m: &'a Mutex<u32> = m;
         m.set_patience(Duration::from_secs(3600));
+        // No reservation or wake lapses behind a test's back when its thread is descheduled
+        // between two steps (a loaded CI machine): the tests of the lapse shorten it.
+        m.set_reservation_grace(Duration::from_secs(3600));
         Waiter {
             lock: Box::pin(m.lock()),
             wakes: Arc::default(),
@@ -147,6 +150,7 @@ fn a_reservation_not_taken_within_its_grace_lapses() {
         drop(held);
         assert!(m.try_lock().is_err(), "reserved for a");
         // a is not polled (a `select!` moved on): the reservation lapses after its grace.
+        m.set_reservation_grace(Duration::from_millis(1));
         std::thread::sleep(Duration::from_millis(5));
         let other = m
             .try_lock()
@@ -269,6 +273,7 @@ fn a_woken_waiter_that_does_not_come_within_the_grace_no_longer_holds_the_others
             0,
             "a's wake stands until the grace is seen to pass"
         );
+        m.set_reservation_grace(Duration::from_millis(1));
         std::thread::sleep(Duration::from_millis(5));
         cycle(&m, &mut held, 200);
         assert_eq!(b.wakes(), 1, "past the grace, b is woken too");

@@ -5,10 +5,11 @@
 //! goes to whichever acquisition is polled first while it is free. So a waiter in a future
 //! that is no longer polled (the losing branch of a `select!` polled by reference, RFD 609)
 //! holds nobody up. Barging is bounded: a waiter woken four times without winning reserves
-//! the next release, for as long as it is polled (a reservation not taken within 500µs of
-//! the release lapses). One wake is out at a time: a release wakes a waiter only if no
-//! woken waiter is still to come, and a woken waiter that has not come within 500µs (it may
-//! never be polled again) no longer keeps the next one from being woken.
+//! the next release, for as long as it is polled (a reservation not taken within the lock's
+//! [grace](Mutex::reservation_grace), 500µs by default, of the release lapses). One wake is
+//! out at a time: a release wakes a waiter only if no woken waiter is still to come, and a
+//! woken waiter that has not come within the grace (it may never be polled again) no
+//! longer keeps the next one from being woken.
 //!
 //! What no lock design prevents, a guard held by a future that is not polled, or across an
 //! await on something that needs the lock, is reported: a waiter past its patience sends

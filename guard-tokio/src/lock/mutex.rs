@@ -12,7 +12,8 @@ use std::time::Duration;
 /// polled first while it is free. So RFD 609's futurelock, a fair lock handed to a future
 /// that `select!` no longer polls, cannot happen. Fairness: a waiter may lose to barging
 /// acquisitions; once it has been woken and lost four times, the next release is reserved
-/// for it while it is polled (a reservation not taken within 500µs lapses). A waiter that
+/// for it while it is polled (a reservation not taken within its
+/// [grace](Mutex::reservation_grace), 500µs by default, lapses). A waiter that
 /// has waited past the lock's [patience](Mutex::set_patience) reports through guard's event
 /// hook ([`Event::LockWait`](guard_core::event::Event::LockWait)), naming the holder.
 ///
@@ -133,6 +134,38 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn set_patience(&self, patience: Duration) {
         self.raw.shared.set_patience(patience);
+    }
+
+    /// How long a release reserved for a starving waiter (one woken and beaten four times)
+    /// stays reserved while that waiter is not polled, and how long a woken waiter that has
+    /// not come holds back the next wake: 500µs unless [set](Mutex::set_reservation_grace).
+    /// Past it, a waiter that may never be polled again (the losing branch of a `select!`)
+    /// holds nobody up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = guard_tokio::lock::Mutex::new(());
+    /// assert_eq!(m.reservation_grace(), std::time::Duration::from_micros(500));
+    /// ```
+    pub fn reservation_grace(&self) -> Duration {
+        self.raw.shared.grace()
+    }
+
+    /// Sets this lock's [`reservation_grace`](Mutex::reservation_grace): longer favours
+    /// the starving waiter (a task slow to be polled still gets its turn), shorter the
+    /// throughput of the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let m = guard_tokio::lock::Mutex::new(());
+    /// m.set_reservation_grace(Duration::from_millis(2));
+    /// assert_eq!(m.reservation_grace(), Duration::from_millis(2));
+    /// ```
+    pub fn set_reservation_grace(&self, grace: Duration) {
+        self.raw.shared.set_grace(grace);
     }
 }
 

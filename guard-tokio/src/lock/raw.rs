@@ -9,8 +9,9 @@
 //! An unlock is one RMW on the word (clear `LOCKED`, count a release). It takes the queue's
 //! lock only if the release is reserved, or waiters are queued and no wake is outstanding, or
 //! the outstanding one is stale: every [`STALE_CHECK`] releases an unlock reads the clock,
-//! and a woken waiter that has not come within [`GRACE`] (it may never be polled again) no
-//! longer keeps the next waiter from being woken. A woken waiter clears `WOKEN` when it
+//! and a woken waiter that has not come within the lock's grace
+//! ([`GRACE`](super::queue::GRACE) by default; it may never be polled again) no longer
+//! keeps the next waiter from being woken. A woken waiter clears `WOKEN` when it
 //! comes: in the RMW that takes the lock, or, finding the lock held, so that the holder's
 //! unlock (a later RMW on the same word) wakes again. A waiter that was not woken and finds
 //! the lock held returns without the queue's lock. No lost wake: a waiter sets `WAITING`
@@ -18,7 +19,7 @@
 
 use super::holder::{Holder, HolderCell};
 use super::loom::{Arc, AtomicUsize, Ordering, lock};
-use super::queue::{GRACE, Key, Queue, Wakes};
+use super::queue::{Key, Queue, Wakes};
 use super::shared::Shared;
 use std::panic::Location;
 use std::time::Instant;
@@ -32,7 +33,7 @@ const RELEASE: usize = 16;
 const FLAGS: usize = RELEASE - 1;
 
 /// Every this many releases (a power of two) while a wake is outstanding, an unlock checks
-/// how long it has been: a woken waiter that has not come within [`GRACE`] may never be
+/// how long it has been: a woken waiter that has not come within the grace may never be
 /// polled again, and the next waiter is woken too.
 const STALE_CHECK: usize = 64;
 
@@ -195,8 +196,9 @@ impl RawLock {
             let mut next = (s | LOCKED) & !clear;
             if s & RESERVED != 0 {
                 let mine = me.is_some() && q.reserved == me;
-                let lapsed =
-                    q.reserved.is_none() || q.free_since.is_some_and(|t| t.elapsed() >= GRACE);
+                let lapsed = q.reserved.is_none()
+                    || q.free_since
+                        .is_some_and(|t| t.elapsed() >= self.shared.grace());
                 if !mine && !lapsed {
                     return Try::Reserved;
                 }

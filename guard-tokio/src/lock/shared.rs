@@ -19,6 +19,9 @@ pub(crate) struct Shared {
     pub(crate) site: &'static Location<'static>,
     /// Nanoseconds; 0 means the process default.
     patience: StdAtomicU64,
+    /// How long a reserved release, or an outstanding wake, waits for its waiter to be
+    /// polled, in nanoseconds ([`GRACE`] unless set).
+    grace: StdAtomicU64,
     /// The detector's ticks on this lock: a waiter reads the clock only when it changed.
     ticks: StdAtomicU64,
     /// When an unlock first saw the outstanding wake still outstanding, in nanoseconds
@@ -34,6 +37,7 @@ impl Shared {
             type_name,
             site,
             patience: StdAtomicU64::new(0),
+            grace: StdAtomicU64::new(u64::try_from(GRACE.as_nanos()).unwrap_or(u64::MAX)),
             ticks: StdAtomicU64::new(0),
             woken_seen: StdAtomicU64::new(0),
             epoch: Instant::now(),
@@ -52,6 +56,16 @@ impl Shared {
             .unwrap_or(u64::MAX)
             .max(1);
         self.patience.store(nanos, Ordering::Relaxed);
+    }
+
+    /// How long a reserved release or an outstanding wake waits for its waiter.
+    pub(crate) fn grace(&self) -> Duration {
+        Duration::from_nanos(self.grace.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_grace(&self, grace: Duration) {
+        let nanos = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX);
+        self.grace.store(nanos, Ordering::Relaxed);
     }
 
     /// The detector's ticks on this lock so far.
@@ -102,7 +116,7 @@ impl Shared {
             .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
         {
             Ok(_) => false,
-            Err(seen) => Duration::from_nanos(now.saturating_sub(seen)) >= GRACE,
+            Err(seen) => Duration::from_nanos(now.saturating_sub(seen)) >= self.grace(),
         }
     }
 }
