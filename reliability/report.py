@@ -635,6 +635,15 @@ WAVE = [
          "guard-os/tests/child.rs",
          "A failed `wait_with_output` (its stdout closed behind it) reported the child it "
          "had consumed as dropped unreleased, and the drop bomb panicked."),
+        ("a_target_taken_by_another_spawns_channel_is_overwritten",
+         "guard-os/tests/command.rs",
+         "CI (stop 20): another thread's spawn channel (std's `SOCK_SEQPACKET` pair, both "
+         "ends open) at an unreserved target was refused with `EBUSY` as if it were the "
+         "spawn's own; now the child asks `sock_diag` for the peer and overwrites it."),
+        ("a_seqpacket_socket_is_std_channel_only_when_its_peer_is_alive_elsewhere",
+         "guard-os/src/sys/child.rs (unit)",
+         "New: the own-channel test (peer alive, not shut down, open nowhere in the child) "
+         "on real socket pairs, the peer held by another process."),
     ]),
     (16, "an async mutex that cannot futurelock by hand-off, and its detector", [
         ("rfd609_with_tokio_mutex_hangs", "guard-tokio/tests/lock_futurelock.rs",
@@ -709,6 +718,12 @@ WAVE = [
          "guard-tokio/src/lock/watch.rs (unit)",
          "The detector's list kept one entry per short-lived contended lock until it fell "
          "due, scanned on every notify; now a heap, swept when it doubles."),
+        (["a_reservation_not_taken_within_its_grace_lapses",
+          "a_polled_waiter_wins_within_four_lost_wakes"],
+         "guard-tokio/tests/lock_states.rs",
+         "Timed by the real clock: a thread descheduled for over 500 us between two steps "
+         "would fail them (not seen in CI yet), and Miri had to skip three; the grace is now "
+         "per lock (`set_reservation_grace`) and the tests set it."),
         ("an_answer_nobody_takes_is_unlocked_quietly", "guard-tokio/tests/ipc_holder.rs",
          "A lock future cancelled after the holder's answer reached it had its acquisition "
          "reported as an unreleased `IpcLock` (with the drop bomb on, the holder thread "
