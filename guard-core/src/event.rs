@@ -212,7 +212,10 @@ impl fmt::Display for Event<'_> {
                     )?;
                 }
                 match dropped_at {
-                    Some(backtrace) => write!(f, "; dropped at:\n{backtrace}"),
+                    Some(backtrace) => {
+                        let text = backtrace.to_string();
+                        write!(f, "; dropped at:\n{}", from_the_drop(&text))
+                    }
                     None => Ok(()),
                 }
             }
@@ -365,8 +368,64 @@ pub fn emit(event: &Event<'_>) {
     }
 }
 
+/// A captured backtrace from the frame where a value was dropped: the leading frames of
+/// guard's own reporting (`guard_core::report`, an fd type's drop), of `Drop::drop`
+/// impls (a derived type's too) and of drop glue (`core::ptr::drop_in_place`,
+/// `core::mem::drop`) are cut, so the first frame shown
+/// is the code that dropped the value. Frames are std's format (`N: symbol`, then `at`
+/// lines; with `RUST_BACKTRACE=full`, `N: 0x… - symbol`); if every frame would be cut,
+/// or none is recognised, the text comes back whole.
+fn from_the_drop(text: &str) -> &str {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let Some((number, rest)) = line.trim_start().split_once(": ") else {
+            continue;
+        };
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            continue; // an `at` line, or not a frame
+        }
+        let symbol = rest
+            .split_once(" - ")
+            .map_or(rest, |(_, symbol)| symbol)
+            .trim();
+        let ours = ["guard_core::", "guard_os::", "guard_tokio::", "guard::"]
+            .iter()
+            .any(|krate| symbol.starts_with(krate));
+        let glue = symbol.starts_with("core::ptr::drop_in_place<")
+            || symbol.starts_with("core::mem::drop")
+            || symbol.contains(" as core::ops::drop::Drop>::drop")
+            || symbol.contains("<impl core::ops::drop::Drop for ");
+        if !ours && !glue {
+            return &text[start..];
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
+    use super::from_the_drop;
+
+    #[test]
+    fn a_drop_backtrace_starts_at_the_code_that_dropped() {
+        let text = "   0: guard_core::report::record_unreleased\n             at ./src/report.rs:116:21\n   1: guard_os::fd::owned::dropped_unreleased\n             at ./src/fd/owned.rs:301:9\n   2: <guard_os::pipe::PipeWriter as core::ops::drop::Drop>::drop\n   3: core::ptr::drop_in_place<guard_os::pipe::PipeWriter>\n             at /rustc/library/core/src/ptr/mod.rs:805:1\n   4: app::serve\n             at ./src/main.rs:12:5\n   5: main\n";
+        assert!(
+            from_the_drop(text).starts_with("   4: app::serve\n"),
+            "{}",
+            from_the_drop(text)
+        );
+        let full = "   0:     0x55d0 - guard_core::report::record_unreleased::h12\n   1:     0x55d1 - <app::Journal as core::ops::drop::Drop>::drop::h34\n   2:     0x55d2 - app::run::h56\n";
+        let derived = "   0: guard_core::report::unreleased_value\n   1: app::_::<impl core::ops::drop::Drop for app::Journal>::drop\n   2: core::mem::drop\n   3: {closure#0}\n             at ./src/main.rs:9:5\n";
+        assert!(from_the_drop(derived).starts_with("   3: {closure#0}\n"));
+        assert!(from_the_drop(full).starts_with("   2:     0x55d2 - app::run"));
+        let only_ours = "   0: guard_core::report::record_unreleased\n";
+        assert_eq!(from_the_drop(only_ours), only_ours);
+        assert_eq!(from_the_drop("disabled backtrace"), "disabled backtrace");
+        assert_eq!(from_the_drop(""), "");
+    }
+
     use super::*;
 
     #[derive(Debug)]

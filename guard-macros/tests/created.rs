@@ -256,6 +256,12 @@ fn with_rust_backtrace_the_report_says_where_the_value_was_dropped() {
         dropped.contains("child_drops_a_journal_unreleased"),
         "the backtrace names the function that dropped it: {text}"
     );
+    // The first frame is the code that dropped it (here an inlined closure, `{closure#0}`
+    // at the `drop` line), not guard's reporting, the derived `Drop` or drop glue.
+    let first = dropped.trim_start().split(" | ").next().unwrap_or_default();
+    for glue in ["guard_", "Drop", "drop_in_place", "core::mem::drop"] {
+        assert!(!first.contains(glue), "first frame {first:?}: {text}");
+    }
 }
 
 #[test]
