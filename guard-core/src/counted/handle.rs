@@ -244,7 +244,12 @@ impl<T: CountedResource> Drop for Counted<T> {
         // its node and carries the matching vtable; ownership passes to the job. The value
         // is a `CountedResource`, hence `Send + 'static`, and the rest of the allocation
         // (count, census pointer) is `Send` too.
-        finalizer::enqueue(unsafe { Job::from_raw(self.inner.cast::<Node>()) });
+        let job = unsafe { Job::from_raw(self.inner.cast::<Node>()) };
+        if T::RELEASE_TAKES_NO_LOCK {
+            finalizer::enqueue_or_release(job);
+        } else {
+            finalizer::enqueue(job);
+        }
     }
 }
 

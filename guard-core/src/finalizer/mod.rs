@@ -65,7 +65,7 @@ pub use cap::{DEFAULT_MAX_STUCK_WORKERS, max_stuck_workers, set_max_stuck_worker
 pub use deadline::{set_stuck_deadline, stuck_deadline};
 pub(crate) use exit::watch_main_exit;
 pub use flush::{flush, flush_all_timeout, flush_timeout};
-pub(crate) use intake::enqueue;
+pub(crate) use intake::{enqueue, enqueue_or_release};
 pub(crate) use job::{Job, Node, RunOutcome, VTable};
 #[cfg(guard_loom)]
 pub(crate) use queue::{LanePtr, Queue};

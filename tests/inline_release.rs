@@ -1,0 +1,274 @@
+//! Releases on the dropping thread (`CountedResource::RELEASE_TAKES_NO_LOCK`): an isolated
+//! last drop of a counted fd, with nothing of its thread pending, closes the fd before
+//! `drop` returns, as `std` does; a drop behind pending releases of its thread waits its
+//! turn on the finalizer; a failing inline close reaches the event hook; a type that keeps
+//! the default is never released on the dropping thread; a drop inside a `for_each` visit
+//! of the very fd still waits for the visit to end.
+//!
+//! Each test body runs on a fresh thread (the watchdog's), whose lane is new: out of the
+//! finalizer's care with nothing pushed, so no test depends on when the finalizer sleeps.
+//! Tests are serialised: they look at fd numbers and set the process-wide event hook.
+
+use guard::os::{ReadFile, fds};
+use guard::{Counted, CountedResource, Resource, finalizer};
+use guard_testkit::{fd_target, serial, watchdog};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, ThreadId};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A counted `/dev/null` reader and its fd number.
+fn null_file() -> (Counted<ReadFile>, i32) {
+    let file = Counted::new(ReadFile::open("/dev/null").expect("open /dev/null"));
+    let n = file.as_raw_fd();
+    (file, n)
+}
+
+fn is_open_null(n: i32) -> bool {
+    fd_target(n).as_deref() == Some("/dev/null")
+}
+
+#[test]
+fn an_isolated_drop_closes_the_fd_before_drop_returns() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    watchdog(LIMIT, || {
+        let before = finalizer::stats();
+        let (file, n) = null_file();
+        let other = file.clone();
+        drop(file);
+        assert!(is_open_null(n), "another handle keeps fd {n} open");
+        drop(other);
+        assert_eq!(fd_target(n), None, "fd {n} still open after its last drop");
+        let after = finalizer::stats();
+        assert_eq!(after.inline_idle, before.inline_idle + 1, "{after}");
+        assert_eq!(after.enqueued, before.enqueued + 1, "{after}");
+        assert_eq!(after.released, before.released + 1, "{after}");
+        assert_eq!(after.pending, 0, "{after}");
+    });
+}
+
+#[test]
+fn a_drop_after_the_finalizer_slept_again_closes_inline() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    watchdog(LIMIT, || {
+        // This thread's lane goes into the finalizer's care with a queued release, and out
+        // of it once the finalizer has run it and gone to sleep: from then on a drop closes
+        // inline. Wait for that without timing it: drop fds until one is released inline
+        // (the count says which), and check that one was closed before its drop returned.
+        drop(Counted::new(guard_testkit::Blocker(Duration::from_millis(
+            1,
+        ))));
+        finalizer::flush().unwrap();
+        loop {
+            let before = finalizer::stats().inline_idle;
+            let (file, n) = null_file();
+            drop(file);
+            let closed = fd_target(n).is_none();
+            if finalizer::stats().inline_idle > before {
+                assert!(closed, "fd {n} released inline but still open");
+                break;
+            }
+            finalizer::flush().unwrap();
+            thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// A gate the test opens: a release waits at it.
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    turn: Condvar,
+}
+
+impl Gate {
+    fn wait(&self) {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.turn.wait(open).unwrap();
+        }
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.turn.notify_all();
+    }
+}
+
+/// A counted value whose release waits at a gate, then notes whether fd `watch` was
+/// still open when it finished.
+struct Slow {
+    gate: Arc<Gate>,
+    watch: Arc<Mutex<Option<i32>>>,
+    saw_open: Arc<AtomicBool>,
+}
+
+impl Resource for Slow {
+    type Error = std::convert::Infallible;
+    fn release(self) -> Result<(), Self::Error> {
+        self.gate.wait();
+        let n = self
+            .watch
+            .lock()
+            .unwrap()
+            .expect("the fd is dropped before the gate opens");
+        self.saw_open.store(is_open_null(n), Ordering::SeqCst);
+        Ok(())
+    }
+}
+impl CountedResource for Slow {}
+
+#[test]
+fn a_drop_behind_a_pending_release_of_its_thread_keeps_its_order() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    watchdog(LIMIT, || {
+        let gate = Arc::new(Gate::default());
+        let watch = Arc::new(Mutex::new(None));
+        let saw_open = Arc::new(AtomicBool::new(false));
+        drop(Counted::new(Slow {
+            gate: Arc::clone(&gate),
+            watch: Arc::clone(&watch),
+            saw_open: Arc::clone(&saw_open),
+        }));
+        let (file, n) = null_file();
+        *watch.lock().unwrap() = Some(n);
+        drop(file);
+        let open_after_drop = is_open_null(n);
+        gate.open();
+        finalizer::flush().unwrap();
+        assert!(
+            open_after_drop,
+            "fd {n} closed before the release dropped first"
+        );
+        assert!(
+            saw_open.load(Ordering::SeqCst),
+            "fd {n} closed before the release dropped first finished"
+        );
+        assert_eq!(fd_target(n), None, "fd {n} never closed");
+    });
+}
+
+#[test]
+fn a_failing_inline_close_reaches_the_event_hook() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    let seen: Arc<Mutex<Vec<(String, ThreadId)>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    guard::event::set_hook(move |event| {
+        if let guard::event::Event::ReleaseFailed {
+            resource, error, ..
+        } = event
+        {
+            log.lock()
+                .unwrap()
+                .push((format!("{resource}: {error}"), thread::current().id()));
+        }
+    });
+    let failed = watchdog(LIMIT, move || {
+        let before = finalizer::stats();
+        let (file, n) = null_file();
+        // SAFETY: breaks the I/O safety of the registered fd `n` on purpose, so that its
+        // owner's close fails with EBADF; the tests are serialised and this thread opens
+        // nothing before the drop, so the freed number is not reused meanwhile.
+        assert_eq!(unsafe { libc::close(n) }, 0, "fd {n} was open");
+        drop(file);
+        let seen = seen.lock().unwrap().clone();
+        let after = finalizer::stats();
+        (seen, thread::current().id(), before, after)
+    });
+    guard::event::reset_hook();
+    let (seen, me, before, after) = failed;
+    assert_eq!(
+        seen.len(),
+        1,
+        "one failure reported before the drop returned: {seen:?}"
+    );
+    assert!(seen[0].0.contains("ReadFile"), "{seen:?}");
+    assert_eq!(seen[0].1, me, "reported on the dropping thread: {seen:?}");
+    assert_eq!(after.failed, before.failed + 1, "{after}");
+    assert_eq!(after.inline_idle, before.inline_idle + 1, "{after}");
+}
+
+/// A counted value that keeps the default: it records the thread that released it.
+struct Recorded(Arc<Mutex<Option<ThreadId>>>);
+
+impl Resource for Recorded {
+    type Error = std::convert::Infallible;
+    fn release(self) -> Result<(), Self::Error> {
+        *self.0.lock().unwrap() = Some(thread::current().id());
+        Ok(())
+    }
+}
+impl CountedResource for Recorded {}
+
+#[test]
+fn a_type_that_keeps_the_default_is_never_released_inline() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    watchdog(LIMIT, || {
+        for _ in 0..100 {
+            let released = Arc::new(Mutex::new(None));
+            drop(Counted::new(Recorded(Arc::clone(&released))));
+            finalizer::flush().unwrap();
+            let by = released.lock().unwrap().expect("released by the flush");
+            assert_ne!(
+                by,
+                thread::current().id(),
+                "released on the dropping thread"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_drop_inside_a_visit_of_its_own_fd_closes_after_the_visit() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    watchdog(LIMIT, || {
+        let (file, n) = null_file();
+        let mut file = Some(file);
+        let mut open_in_visit = None;
+        fds().for_each(|live| {
+            if live.number() == n
+                && let Some(file) = file.take()
+            {
+                drop(file);
+                open_in_visit = Some(is_open_null(n));
+            }
+        });
+        assert_eq!(
+            open_in_visit,
+            Some(true),
+            "fd {n} closed during its own visit"
+        );
+        assert_eq!(fd_target(n), None, "fd {n} still open after the visit");
+        // Another fd dropped during a visit of a different one closes at once.
+        let (a, na) = null_file();
+        let (b, nb) = null_file();
+        let mut b = Some(b);
+        let mut closed_in_visit = None;
+        fds().for_each(|live| {
+            if live.number() == na
+                && let Some(b) = b.take()
+            {
+                drop(b);
+                closed_in_visit = Some(fd_target(nb).is_none());
+            }
+        });
+        assert_eq!(
+            closed_in_visit,
+            Some(true),
+            "fd {nb} not closed at its drop"
+        );
+        drop(a);
+        assert_eq!(fd_target(na), None);
+        finalizer::flush().unwrap();
+        assert_eq!(finalizer::stats().pending, 0);
+    });
+}
