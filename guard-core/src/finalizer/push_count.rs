@@ -67,7 +67,7 @@ thread_local! {
 pub(crate) fn push(f: &Finalizer, job: Job, here: bool, admit: impl Fn(u64)) -> Option<Job> {
     let mut job = Some(job);
     let pushed = OWN.try_with(|own| {
-        if here && !own.0.get().is_in_care() && f.queue.is_drained(own.0) {
+        if here && f.queue.is_drained(own.0) {
             return;
         }
         if own.0.get().next_seq() % CHECK_EVERY == 0 {

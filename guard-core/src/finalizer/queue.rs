@@ -131,8 +131,13 @@ impl Queue {
     /// and the lock orders those releases before the caller's. Only this thread pushes to
     /// its lane, and the consumer takes a lane back only after a push, so the answer stays
     /// true until this thread pushes again.
-    #[cold]
+    #[inline]
     pub(crate) fn is_drained(&self, lane: LanePtr) -> bool {
+        !lane.get().is_in_care() && self.is_drained_locked(lane)
+    }
+
+    #[cold]
+    fn is_drained_locked(&self, lane: LanePtr) -> bool {
         let Some(_care) = self.care.try_lock() else {
             return false;
         };
