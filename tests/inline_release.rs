@@ -6,8 +6,11 @@
 //! of the very fd still waits for the visit to end.
 //!
 //! Each test body runs on a fresh thread (the watchdog's), whose lane is new: out of the
-//! finalizer's care with nothing pushed, so no test depends on when the finalizer sleeps.
-//! Tests are serialised: they look at fd numbers and set the process-wide event hook.
+//! finalizer's care with nothing pushed. A drop still goes to the finalizer when the
+//! finalizer holds its list of lanes at that moment (a drop never waits for it: a pass, or
+//! the linger after the previous test's flush); [`until_inline`] then tries again once the
+//! finalizer has run it, without timing anything. Tests are serialised: they look at fd
+//! numbers and set the process-wide event hook.
 
 use guard::os::{ReadFile, fds};
 use guard::{Counted, CountedResource, Resource, finalizer};
@@ -31,19 +34,37 @@ fn is_open_null(n: i32) -> bool {
     fd_target(n).as_deref() == Some("/dev/null")
 }
 
+/// Runs `attempt` (which drops one last handle of a counted fd) until its drop is released
+/// inline (`Stats::inline_idle` says so), and returns what that attempt returned, with the
+/// stats from just before it. Between attempts, waits for the finalizer to release the
+/// drop and go back to sleep (the lane out of its care again). Never ends on code that
+/// does not release inline: the watchdog fails the test then.
+fn until_inline<T>(mut attempt: impl FnMut() -> T) -> (T, finalizer::Stats) {
+    loop {
+        let before = finalizer::stats();
+        let out = attempt();
+        if finalizer::stats().inline_idle > before.inline_idle {
+            return (out, before);
+        }
+        finalizer::flush().unwrap();
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn an_isolated_drop_closes_the_fd_before_drop_returns() {
     let _s = serial();
     finalizer::flush().unwrap();
     watchdog(LIMIT, || {
-        let before = finalizer::stats();
-        let (file, n) = null_file();
-        let other = file.clone();
-        drop(file);
-        assert!(is_open_null(n), "another handle keeps fd {n} open");
-        drop(other);
-        assert_eq!(fd_target(n), None, "fd {n} still open after its last drop");
-        let after = finalizer::stats();
+        let ((n, closed, after), before) = until_inline(|| {
+            let (file, n) = null_file();
+            let other = file.clone();
+            drop(file);
+            assert!(is_open_null(n), "another handle keeps fd {n} open");
+            drop(other);
+            (n, fd_target(n).is_none(), finalizer::stats())
+        });
+        assert!(closed, "fd {n} still open after its last drop");
         assert_eq!(after.inline_idle, before.inline_idle + 1, "{after}");
         assert_eq!(after.enqueued, before.enqueued + 1, "{after}");
         assert_eq!(after.released, before.released + 1, "{after}");
@@ -58,24 +79,17 @@ fn a_drop_after_the_finalizer_slept_again_closes_inline() {
     watchdog(LIMIT, || {
         // This thread's lane goes into the finalizer's care with a queued release, and out
         // of it once the finalizer has run it and gone to sleep: from then on a drop closes
-        // inline. Wait for that without timing it: drop fds until one is released inline
-        // (the count says which), and check that one was closed before its drop returned.
+        // inline.
         drop(Counted::new(guard_testkit::Blocker(Duration::from_millis(
             1,
         ))));
         finalizer::flush().unwrap();
-        loop {
-            let before = finalizer::stats().inline_idle;
+        let ((n, closed), _) = until_inline(|| {
             let (file, n) = null_file();
             drop(file);
-            let closed = fd_target(n).is_none();
-            if finalizer::stats().inline_idle > before {
-                assert!(closed, "fd {n} released inline but still open");
-                break;
-            }
-            finalizer::flush().unwrap();
-            thread::sleep(Duration::from_millis(1));
-        }
+            (n, fd_target(n).is_none())
+        });
+        assert!(closed, "fd {n} released inline but still open");
     });
 }
 
@@ -171,15 +185,16 @@ fn a_failing_inline_close_reaches_the_event_hook() {
         }
     });
     let failed = watchdog(LIMIT, move || {
-        let before = finalizer::stats();
-        let (file, n) = null_file();
-        // SAFETY: breaks the I/O safety of the registered fd `n` on purpose, so that its
-        // owner's close fails with EBADF; the tests are serialised and this thread opens
-        // nothing before the drop, so the freed number is not reused meanwhile.
-        assert_eq!(unsafe { libc::close(n) }, 0, "fd {n} was open");
-        drop(file);
-        let seen = seen.lock().unwrap().clone();
-        let after = finalizer::stats();
+        let ((seen, after), before) = until_inline(|| {
+            seen.lock().unwrap().clear();
+            let (file, n) = null_file();
+            // SAFETY: breaks the I/O safety of the registered fd `n` on purpose, so that its
+            // owner's close fails with EBADF; the tests are serialised and this thread opens
+            // nothing before the drop, so the freed number is not reused meanwhile.
+            assert_eq!(unsafe { libc::close(n) }, 0, "fd {n} was open");
+            drop(file);
+            (seen.lock().unwrap().clone(), finalizer::stats())
+        });
         (seen, thread::current().id(), before, after)
     });
     guard::event::reset_hook();
@@ -231,35 +246,41 @@ fn a_drop_inside_a_visit_of_its_own_fd_closes_after_the_visit() {
     let _s = serial();
     finalizer::flush().unwrap();
     watchdog(LIMIT, || {
-        let (file, n) = null_file();
-        let mut file = Some(file);
-        let mut open_in_visit = None;
-        fds().for_each(|live| {
-            if live.number() == n
-                && let Some(file) = file.take()
-            {
-                drop(file);
-                open_in_visit = Some(is_open_null(n));
-            }
+        let ((n, open_in_visit, closed_after), _) = until_inline(|| {
+            let (file, n) = null_file();
+            let mut file = Some(file);
+            let mut open_in_visit = None;
+            fds().for_each(|live| {
+                if live.number() == n
+                    && let Some(file) = file.take()
+                {
+                    drop(file);
+                    open_in_visit = Some(is_open_null(n));
+                }
+            });
+            (n, open_in_visit, fd_target(n).is_none())
         });
         assert_eq!(
             open_in_visit,
             Some(true),
             "fd {n} closed during its own visit"
         );
-        assert_eq!(fd_target(n), None, "fd {n} still open after the visit");
+        assert!(closed_after, "fd {n} still open after the visit");
         // Another fd dropped during a visit of a different one closes at once.
         let (a, na) = null_file();
-        let (b, nb) = null_file();
-        let mut b = Some(b);
-        let mut closed_in_visit = None;
-        fds().for_each(|live| {
-            if live.number() == na
-                && let Some(b) = b.take()
-            {
-                drop(b);
-                closed_in_visit = Some(fd_target(nb).is_none());
-            }
+        let ((nb, closed_in_visit), _) = until_inline(|| {
+            let (b, nb) = null_file();
+            let mut b = Some(b);
+            let mut closed_in_visit = None;
+            fds().for_each(|live| {
+                if live.number() == na
+                    && let Some(b) = b.take()
+                {
+                    drop(b);
+                    closed_in_visit = Some(fd_target(nb).is_none());
+                }
+            });
+            (nb, closed_in_visit)
         });
         assert_eq!(
             closed_in_visit,
@@ -267,8 +288,8 @@ fn a_drop_inside_a_visit_of_its_own_fd_closes_after_the_visit() {
             "fd {nb} not closed at its drop"
         );
         drop(a);
-        assert_eq!(fd_target(na), None);
         finalizer::flush().unwrap();
+        assert_eq!(fd_target(na), None);
         assert_eq!(finalizer::stats().pending, 0);
     });
 }
