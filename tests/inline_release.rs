@@ -293,3 +293,103 @@ fn a_drop_inside_a_visit_of_its_own_fd_closes_after_the_visit() {
         assert_eq!(finalizer::stats().pending, 0);
     });
 }
+
+#[test]
+fn in_a_forked_child_an_isolated_drop_closes_inline() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    let status = watchdog(LIMIT, || {
+        // SAFETY: the child runs only guard calls and `/proc` reads, and ends in `_exit`,
+        // never returning into the test harness.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = std::panic::catch_unwind(|| {
+                // Bounded, unlike `until_inline`: a child that never releases inline exits
+                // with a failure instead of outliving the test.
+                for _ in 0..1000 {
+                    let before = finalizer::stats().inline_idle;
+                    let (file, n) = null_file();
+                    drop(file);
+                    let closed = fd_target(n).is_none();
+                    if finalizer::stats().inline_idle > before {
+                        return if closed { 0 } else { 1 };
+                    }
+                    if finalizer::flush().is_err() {
+                        return 3;
+                    }
+                    thread::sleep(Duration::from_millis(1));
+                }
+                2
+            });
+            // SAFETY: ends the child at once, without the parent's destructors.
+            unsafe { libc::_exit(code.unwrap_or(4)) }
+        }
+        assert!(pid > 0, "fork: {}", std::io::Error::last_os_error());
+        let mut status = 0;
+        // SAFETY: waits for the child just forked, into a local.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        status
+    });
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status:#x} (exit 1: released inline but open; 2: never inline)"
+    );
+}
+
+/// A counted value that keeps the default and counts its releases.
+struct Tally(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Resource for Tally {
+    type Error = std::convert::Infallible;
+    fn release(self) -> Result<(), Self::Error> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+impl CountedResource for Tally {}
+
+#[test]
+fn threads_mixing_inline_and_queued_drops_leave_nothing_pending() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    watchdog(LIMIT, || {
+        let registered = fds().len();
+        let before = finalizer::stats();
+        let tally = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (threads, rounds) = (4, guard_testkit::size(2_000, 50_000));
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let tally = Arc::clone(&tally);
+                thread::spawn(move || {
+                    for i in 0..rounds {
+                        let (file, _) = null_file();
+                        // Every few rounds a queued release first: the fd behind it waits.
+                        if (i + t) % 3 == 0 {
+                            drop(Counted::new(Tally(Arc::clone(&tally))));
+                        }
+                        drop(file);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        finalizer::flush().unwrap();
+        let after = finalizer::stats();
+        let fds_dropped = (threads * rounds) as u64;
+        let tallied = tally.load(Ordering::SeqCst) as u64;
+        assert_eq!(fds().len(), registered, "every fd closed and deregistered");
+        assert_eq!(
+            after.enqueued - before.enqueued,
+            fds_dropped + tallied,
+            "{after}"
+        );
+        assert_eq!(
+            after.released - before.released,
+            fds_dropped + tallied,
+            "{after}"
+        );
+        assert_eq!(after.pending, 0, "{after}");
+    });
+}
