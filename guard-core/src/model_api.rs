@@ -67,6 +67,12 @@ impl Lane<'_> {
         self.queue.push(self.lane, finalizer::test_job(ran, None));
     }
 
+    /// True if everything pushed through this lane has run and the lane is out of the
+    /// consumer's care: what a drop checks before it releases on its own thread.
+    pub fn is_drained(&self) -> bool {
+        self.queue.is_drained(self.lane)
+    }
+
     /// Pushes a job that adds one to `ran` when it runs, and asserts then that the job
     /// counting into `before` has run.
     pub fn push_job_after(&self, ran: &Arc<AtomicUsize>, before: &Arc<AtomicUsize>) {

@@ -249,7 +249,64 @@ pub trait UniqueResource: Resource {}
     label = "not a `guard::CountedResource`",
     note = "a counted resource is released later, on another thread: declare it with `#[resource(counted)]` (every part counted or plain data, `Send + 'static`), or keep it unique and enter it in a `guard::scope`"
 )]
-pub trait CountedResource: Resource + Send + 'static {}
+pub trait CountedResource: Resource + Send + 'static {
+    /// True if this type's [`release`](Resource::release) may run on the thread that drops
+    /// the last handle. Default: `false`, and every derived type keeps it (a derive cannot
+    /// see what its fields' releases do).
+    ///
+    /// Setting it `true` is a promise about `release` (and about dropping the value):
+    ///
+    /// - it takes no lock that a user's thread may hold (a `Mutex` of the program, a lock
+    ///   the program's other code takes around a drop); guard's own internal locks, which
+    ///   no user code runs under, do not count;
+    /// - it runs no user code: no callback, no channel send to user code, no `Drop` of user
+    ///   types that may do either;
+    /// - it never blocks beyond its system call itself (a `close(2)`, say): it waits for no
+    ///   other thread, process or timer.
+    ///
+    /// It need not avoid dropping other counted values: a release that drops some is run
+    /// through a per-thread trampoline, and those values go to the finalizer as usual.
+    ///
+    /// What it buys: a drop of the last handle that finds the finalizer idle for this
+    /// thread (nothing this thread dropped is still pending) releases the value at once, on
+    /// the dropping thread, as `std` does with its `Drop`, instead of waking the finalizer
+    /// thread (a futex wake, and the worker's CPU before it sleeps again). When releases of
+    /// this thread are still pending, the value is queued behind them as usual, so each
+    /// thread's releases still happen in the order its last handles were dropped. The
+    /// release is counted, reported (a failure goes to the [event hook](crate::event)) and
+    /// seen by [`flush`](crate::finalizer::flush) as any other.
+    ///
+    /// guard-os sets it for its fd types whose release is a registry removal and a
+    /// `close(2)` (a read-only file, a pipe's read end, a listening socket), not for a
+    /// child process (its release waits for the process).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_core::{Counted, CountedResource, Resource};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// static OPEN: AtomicUsize = AtomicUsize::new(1);
+    ///
+    /// /// Gives a number back to a lock-free counter: no lock, no user code, no wait.
+    /// struct Slot;
+    /// impl Resource for Slot {
+    ///     type Error = std::convert::Infallible;
+    ///     fn release(self) -> Result<(), Self::Error> {
+    ///         OPEN.fetch_sub(1, Ordering::SeqCst);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// impl CountedResource for Slot {
+    ///     const RELEASE_TAKES_NO_LOCK: bool = true;
+    /// }
+    ///
+    /// drop(Counted::new(Slot)); // released here, or on the finalizer if it is busy
+    /// guard_core::finalizer::flush().unwrap();
+    /// assert_eq!(OPEN.load(Ordering::SeqCst), 0);
+    /// ```
+    const RELEASE_TAKES_NO_LOCK: bool = false;
+}
 
 /// Which discipline a live resource follows, as the registry and the report show it.
 ///

@@ -58,6 +58,57 @@ fn lanes_push_drain_sleep_wake_with_two_producers_and_exit() {
     });
 }
 
+/// Set by an execution of the model below that found its lane drained (across executions,
+/// so a std atomic).
+static SEEN_DRAINED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A producer pushes two jobs, then asks whether its lane is drained (what a last drop of a
+/// type that releases inline asks before releasing on its own thread), while the consumer
+/// takes passes and sleeps. Whenever the answer is yes, both jobs have run: the consumer
+/// may give the lane up between finding it empty and seeing the second push (then it takes
+/// the lane back), and a producer that read the care bit in that window without the
+/// consumer's lock would release out of order.
+#[test]
+fn a_drained_lane_has_run_every_job_pushed() {
+    let mut builder = loom::model::Builder::new();
+    builder.max_branches = 20_000;
+    // The window takes three preemptions to reach (consumer between its empty check and
+    // its give-up, producer between its push and its question, consumer before its second
+    // look); the model is small enough to explore them all in a second.
+    builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(3).max(3));
+    builder.check(|| {
+        let queue = Arc::new(Queue::new());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let producer = {
+            let (queue, ran) = (queue.clone(), ran.clone());
+            thread::spawn(move || {
+                let lane = queue.lane();
+                lane.push_job(&ran);
+                lane.push_job(&ran);
+                if lane.is_drained() {
+                    assert_eq!(ran.load(Ordering::SeqCst), 2, "drained with a job pending");
+                    SEEN_DRAINED.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        };
+        let done = || ran.load(Ordering::SeqCst) == 2 && queue.lanes() == 0;
+        let mut rounds = 0;
+        while !done() {
+            rounds += 1;
+            assert!(rounds < 30, "the consumer spins without progress");
+            if !queue.take_and_run() && !done() {
+                queue.sleep();
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+    });
+    assert!(
+        SEEN_DRAINED.load(std::sync::atomic::Ordering::Relaxed),
+        "no execution found the lane drained: the model checks nothing"
+    );
+}
+
 /// A worker runs a batch of two jobs while the watchdog tries to take the rest of the
 /// batch over. Whoever wins, each job runs exactly once.
 #[test]

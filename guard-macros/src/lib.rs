@@ -22,7 +22,10 @@ use proc_macro::TokenStream;
 /// - `#[resource(unique)]`: released at a precise point, at the end of its `guard::scope`
 ///   (a lock acquisition, a writable file, a connection). May hold both kinds of parts.
 /// - `#[resource(counted)]`: released later, on the finalizer thread, when its last
-///   `guard::Counted` handle goes (a read-only fd, a listener). Every `#[resource]` field must
+///   `guard::Counted` handle goes (a read-only fd, a listener). The derive keeps
+///   `CountedResource::RELEASE_TAKES_NO_LOCK` false (a release is never run on the dropping
+///   thread), even when every field sets it: a derived type's release may hold more
+///   than its fields (a release hook, plain fields whose `Drop` runs user code). Every `#[resource]` field must
 ///   be counted too, every other field `Send + 'static` and no unique resource (a plain
 ///   field is only dropped, so a unique one in it would never be released), and the type
 ///   may not borrow. It may

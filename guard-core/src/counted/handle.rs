@@ -20,7 +20,12 @@ use std::ptr::NonNull;
 /// dropping thread (F1), so the release cannot deadlock against a lock that thread holds.
 /// That holds for the whole life of the process: ending a [`Runtime`](crate::Runtime)
 /// guard changes nothing. Only once `main` has returned does a release run inline (see
-/// [`runtime`](crate::runtime)). Dropping the last handle never waits for a release (F5).
+/// [`runtime`](crate::runtime)), or for a type that promises its release takes no lock a
+/// user thread may hold, runs no user code and does not wait
+/// ([`CountedResource::RELEASE_TAKES_NO_LOCK`], guard-os's fds): a last drop that finds
+/// nothing of its thread pending releases it on the spot, as `std` does, instead of waking
+/// the finalizer; behind pending releases of its thread it is queued, in order. Dropping
+/// the last handle never waits for a release (F5).
 ///
 /// # Signal handlers
 ///
@@ -29,8 +34,8 @@ use std::ptr::NonNull;
 /// queue with plain loads and stores (a handler that interrupts its own thread's drop
 /// between them links its node over the interrupted one's: a release is lost, and `flush`
 /// and `stats` go wrong), sets that queue up under a lock on the thread's first drop, may
-/// take the finalizer's wake-up lock, and once the process is exiting runs the release
-/// itself; `new` allocates and may spawn the finalizer. A lock taken by the interrupted
+/// take the finalizer's wake-up lock, and once the process is exiting (or, for a type that
+/// releases inline, when the finalizer is idle for the thread) runs the release itself; `new` allocates and may spawn the finalizer. A lock taken by the interrupted
 /// thread deadlocks the handler. Dropping a handle that is not the last (one atomic
 /// decrement) is safe, so a handler may drop a clone as long as another handle outlives
 /// it; to release from a handler, hand the value to a normal thread instead (a self-pipe,
@@ -244,7 +249,12 @@ impl<T: CountedResource> Drop for Counted<T> {
         // its node and carries the matching vtable; ownership passes to the job. The value
         // is a `CountedResource`, hence `Send + 'static`, and the rest of the allocation
         // (count, census pointer) is `Send` too.
-        finalizer::enqueue(unsafe { Job::from_raw(self.inner.cast::<Node>()) });
+        let job = unsafe { Job::from_raw(self.inner.cast::<Node>()) };
+        if T::RELEASE_TAKES_NO_LOCK {
+            finalizer::enqueue_or_release(job);
+        } else {
+            finalizer::enqueue(job);
+        }
     }
 }
 

@@ -19,7 +19,10 @@ pub(crate) struct Counters {
     /// was reached: the queue waits behind it while it still runs (0: none yet).
     pub(crate) held: AtomicU64,
     pub(crate) high_water: AtomicU64,
+    /// Releases run at exit on the dropping thread (`inline.rs`).
     pub(crate) inline: AtomicU64,
+    /// Releases run on the dropping thread because its lane was drained (`inline.rs`).
+    pub(crate) inline_idle: AtomicU64,
 }
 
 impl Counters {
@@ -33,6 +36,7 @@ impl Counters {
             &self.stuck_outstanding,
             &self.high_water,
             &self.inline,
+            &self.inline_idle,
         ] {
             c.store(0, Ordering::Relaxed);
         }

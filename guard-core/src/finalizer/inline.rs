@@ -1,12 +1,17 @@
-//! Releasing inline, on the dropping thread, once the process is exiting (`exit.rs`): the
-//! only time a release runs where its last handle was dropped (F1's one exception), since
-//! no finalizer thread may run again.
+//! Releasing inline, on the dropping thread: once the process is exiting (`exit.rs`), since
+//! no finalizer thread may run again; and, for a type whose release takes no lock a user
+//! thread may hold (`CountedResource::RELEASE_TAKES_NO_LOCK`), when the dropping thread's
+//! lane is drained ([`release_idle`]), so an isolated drop does not wake the finalizer.
+//! These are the only times a release runs where its last handle was dropped (F1's
+//! exceptions).
 //!
 //! Never recursively: each thread has a trampoline. The first inline release on a thread
 //! runs its job, then every job that the release itself (or those after it) handed over,
 //! one after another, in one loop; a release that drops counted values while the loop runs
-//! only appends them to the thread's list. So the stack stays as deep as one release,
-//! whatever the length of a chain of counted values.
+//! only appends them to the thread's list (at exit), or pushes them to the finalizer (a
+//! drained-lane release: the loop's own drops are not run here, which keeps them in order
+//! with the thread's other pushes). So the stack stays as deep as one release, whatever
+//! the length of a chain of counted values.
 //!
 //! The list is intrusive (the jobs' own `next` links) and the thread-local has no
 //! destructor, so it works inside other thread-locals' destructors and allocates nothing.
@@ -96,7 +101,28 @@ pub(crate) fn release(f: &Finalizer, job: Job) {
     TRAMPOLINE.with(|t| t.running.set(false));
 }
 
-/// Runs one job inline: counted, and reported the first time. Nothing here unwinds: the
+/// Releases `job` on this thread now: its lane is drained (`push_count::push` gave it
+/// back). `Err(job)` if this thread's trampoline is running (a release dropping counted
+/// values): the caller pushes it instead, behind whatever that release pushed already.
+#[cold]
+pub(crate) fn release_idle(f: &Finalizer, job: Job) -> Result<(), Job> {
+    if TRAMPOLINE.with(|t| t.running.get()) {
+        return Err(job);
+    }
+    TRAMPOLINE.with(|t| t.running.set(true));
+    push_count::count_here();
+    f.counters.inline_idle.fetch_add(1, Ordering::Relaxed);
+    f.counters.record(job.vtable(), job.run());
+    // Jobs deferred by the release's own drops, if the process started exiting meanwhile.
+    while let Some(node) = TRAMPOLINE.with(Trampoline::pop) {
+        // SAFETY: deferred onto this thread's list by `release`, which owned it since.
+        run(f, unsafe { Job::from_raw(node) });
+    }
+    TRAMPOLINE.with(|t| t.running.set(false));
+    Ok(())
+}
+
+/// Runs one job inline at exit: counted, and reported the first time. Nothing here unwinds: the
 /// job catches the release's panic, `record` the error's and the hook's.
 fn run(f: &Finalizer, job: Job) {
     let vtable = job.vtable();

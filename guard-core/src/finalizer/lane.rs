@@ -23,6 +23,12 @@
 //! read-modify-writes on the one word decide: exactly one of them gets it, so a lane is on
 //! the ready stack at most once.
 //!
+//! **Drained.** Out of care means drained only when read under the consumer's `care` lock
+//! (`Queue::is_drained`): every clearing of the bit happens under that lock, in a sleep that
+//! then finds the lane empty (else it takes it back before unlocking), after the consumer ran
+//! every job it took. Read without the lock, the bit may be clear between a sleep's give-up
+//! and its take-back of a lane pushed to in between.
+//!
 //! **Exit.** The producer's last act is `orphan`: `ORPHANED` is set with the same
 //! read-modify-write that takes the lane into care if it was out. The consumer frees an
 //! orphaned lane once it is empty.
@@ -97,6 +103,13 @@ impl Lane {
         p.pushed.store(n, Ordering::Release);
         barrier::light();
         p.care.load(Ordering::Relaxed) & IN_CARE == 0
+    }
+
+    /// True if the lane is in the consumer's care, as far as this thread can see (a plain
+    /// load: a hint, settled by [`Queue::is_drained`](super::queue::Queue::is_drained)).
+    #[inline]
+    pub(super) fn is_in_care(&self) -> bool {
+        self.producer.care.load(Ordering::Relaxed) & IN_CARE != 0
     }
 
     /// Sets `IN_CARE`; true if it was clear, and so the caller (producer or consumer) now

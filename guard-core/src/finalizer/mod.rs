@@ -6,7 +6,11 @@
 //! - **F1** a release never runs on the thread that dropped the last handle, for the whole
 //!   life of the process: ending a [`Runtime`](crate::Runtime) guard drains and reports, and
 //!   changes nothing after it; only once the process is exiting (`main` has returned) do
-//!   releases run inline, through a per-thread trampoline that never recurses;
+//!   releases run inline, through a per-thread trampoline that never recurses. The one
+//!   other exception is a type that promises its release takes no lock a user thread may
+//!   hold ([`CountedResource::RELEASE_TAKES_NO_LOCK`](crate::CountedResource::RELEASE_TAKES_NO_LOCK),
+//!   guard-os's fds): its last drop releases it on the spot when nothing that thread
+//!   dropped is pending, rather than wake the finalizer (counted in [`Stats::inline_idle`]);
 //! - **F2** a release that panics or fails is reported to the
 //!   [event hook](crate::event::set_hook) (default: stderr) with its type name and counted
 //!   in [`stats`]; the other releases still run;
@@ -65,7 +69,7 @@ pub use cap::{DEFAULT_MAX_STUCK_WORKERS, max_stuck_workers, set_max_stuck_worker
 pub use deadline::{set_stuck_deadline, stuck_deadline};
 pub(crate) use exit::watch_main_exit;
 pub use flush::{flush, flush_all_timeout, flush_timeout};
-pub(crate) use intake::enqueue;
+pub(crate) use intake::{enqueue, enqueue_or_release};
 pub(crate) use job::{Job, Node, RunOutcome, VTable};
 #[cfg(guard_loom)]
 pub(crate) use queue::{LanePtr, Queue};

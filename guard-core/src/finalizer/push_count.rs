@@ -21,8 +21,8 @@ use std::cell::Cell;
 use std::ptr;
 
 /// Jobs that went through no lane: pushed on the shared stack by a thread whose lane is
-/// gone (a handle dropped by another thread-local's destructor), or released inline at
-/// exit.
+/// gone (a handle dropped by another thread-local's destructor), or released inline (at
+/// exit, or on a drained lane: `count_here`).
 static UNLANED: StdAtomicU64 = StdAtomicU64::new(0);
 
 /// Pushes published for the bound: each thread's in chunks of `CHECK_EVERY`, the rest when
@@ -59,10 +59,17 @@ thread_local! {
 /// Pushes `job` through the calling thread's lane (or, once the thread's lane is gone, the
 /// shared stack). `admit` is called with a ticket every `CHECK_EVERY` pushes of a thread
 /// (and on every lane-less push), before the push.
+///
+/// If `here`, and the thread's lane is drained (out of the consumer's care, nothing of it
+/// queued or running: [`Queue::is_drained`](super::queue::Queue::is_drained)), pushes
+/// nothing and gives `job` back, for the caller to release on this thread.
 #[inline]
-pub(crate) fn push(f: &Finalizer, job: Job, admit: impl Fn(u64)) {
+pub(crate) fn push(f: &Finalizer, job: Job, here: bool, admit: impl Fn(u64)) -> Option<Job> {
     let mut job = Some(job);
     let pushed = OWN.try_with(|own| {
+        if here && f.queue.is_drained(own.0) {
+            return;
+        }
         if own.0.get().next_seq() % CHECK_EVERY == 0 {
             admit(publish(CHECK_EVERY));
         }
@@ -77,11 +84,20 @@ pub(crate) fn push(f: &Finalizer, job: Job, admit: impl Fn(u64)) {
         admit(publish(1));
         f.queue.push_shared(job);
     }
+    job
 }
 
 /// Counts a release that ran inline (at exit) as a job handed over.
 pub(crate) fn count_inline() {
     UNLANED.fetch_add(1, StdOrdering::Relaxed);
+}
+
+/// Counts a release that runs on the dropping thread because its lane was drained
+/// (`push` gave the job back) as a job handed over, and publishes it for the bound: its
+/// outcome counts as finished, so its ticket must count too.
+pub(crate) fn count_here() {
+    UNLANED.fetch_add(1, StdOrdering::Relaxed);
+    publish(1);
 }
 
 #[cold]

@@ -118,6 +118,32 @@ impl Queue {
         }
     }
 
+    /// True if everything pushed through `lane` has been released and the lane is out of
+    /// the consumer's care (producer only: its own lane), so a release this thread runs
+    /// itself now overtakes none of its own. False if it cannot tell at once (the consumer
+    /// holds its list: in a pass, or on its way to sleep).
+    ///
+    /// Why the lock: every give-up of care happens under it, in [`sleep`](Self::sleep),
+    /// after the worker ran every job it took; a lane the sleep gives up and then finds not
+    /// empty (a push raced the give-up) is back in care before the lock is released. So a
+    /// clear bit read under the lock means no job of this lane is queued or running
+    /// (except one declared stuck, whose batch a fresh worker already carries on with),
+    /// and the lock orders those releases before the caller's. Only this thread pushes to
+    /// its lane, and the consumer takes a lane back only after a push, so the answer stays
+    /// true until this thread pushes again.
+    #[inline]
+    pub(crate) fn is_drained(&self, lane: LanePtr) -> bool {
+        !lane.get().is_in_care() && self.is_drained_locked(lane)
+    }
+
+    #[cold]
+    fn is_drained_locked(&self, lane: LanePtr) -> bool {
+        let Some(_care) = self.care.try_lock() else {
+            return false;
+        };
+        !lane.get().is_in_care()
+    }
+
     /// Puts `lane` in the consumer's care if nobody else has, and wakes the consumer.
     #[cold]
     #[inline(never)]

@@ -36,6 +36,11 @@ pub struct Stats {
     pub high_water: u64,
     /// Releases run inline on the dropping thread because the process was exiting.
     pub inline: u64,
+    /// Releases run on the dropping thread because nothing that thread dropped was pending
+    /// (the finalizer idle for it) and the type promises a release that takes no lock
+    /// ([`CountedResource::RELEASE_TAKES_NO_LOCK`](crate::CountedResource::RELEASE_TAKES_NO_LOCK)).
+    /// Counted in `enqueued` and in their outcome too.
+    pub inline_idle: u64,
     /// Admission checks (one per 32 last drops of a thread) that met the
     /// [bound](super::set_pending_bound) and waited for room.
     pub waited_for_room: u64,
@@ -63,6 +68,9 @@ impl fmt::Display for Stats {
                 ", waited for room {}, past the bound {}",
                 self.waited_for_room, self.past_bound
             )?;
+        }
+        if self.inline_idle > 0 {
+            write!(f, ", inline while idle {}", self.inline_idle)?;
         }
         if self.inline > 0 {
             write!(f, ", inline at exit {}", self.inline)?;
@@ -96,6 +104,7 @@ pub fn stats() -> Stats {
         pending: enqueued.saturating_sub(released + failed + panicked),
         high_water: c.high_water.load(Ordering::Relaxed),
         inline: c.inline.load(Ordering::Relaxed),
+        inline_idle: c.inline_idle.load(Ordering::Relaxed),
         waited_for_room: f.bound.waited.load(Ordering::Relaxed),
         past_bound: f.bound.past.load(Ordering::Relaxed),
     }

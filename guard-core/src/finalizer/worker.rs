@@ -18,7 +18,9 @@ const IDLE_SLEEP: Duration = Duration::from_secs(5);
 /// (2,000 spins and 100 yields were tried) steadies `counted/last_drop` under a bench's
 /// steady stream (3.4-4.2 ns against 4-9 ns) but costs an isolated drop 60-130 us of CPU
 /// instead of 30-70 (`cargo run --release --example trickle_cpu`; std's inline close of the
-/// same file: 15-23 us, all of it the loop's own open, close and sleep).
+/// same file: 15-23 us, all of it the loop's own open, close and sleep). Types whose release
+/// takes no lock (guard-os's fds) no longer pay it: an isolated drop finds its lane drained
+/// and releases inline (`inline.rs`), at std's cost; other types still do.
 const LINGER_SPINS: u32 = 200;
 const LINGER_ROUNDS: u32 = LINGER_SPINS + 20;
 

@@ -57,16 +57,24 @@ macro_rules! fd_access {
 ///
 /// - `counted_fd!(release $ty)`: [`Resource`](guard_core::Resource) with `release` = the
 ///   type's own `close` (documented "Same as `Ty::close`", linked), and
-///   [`CountedResource`](guard_core::CountedResource).
+///   [`CountedResource`](guard_core::CountedResource) with the default
+///   `RELEASE_TAKES_NO_LOCK` (false: released on the finalizer). For
+///   [`IpcMutex`](crate::IpcMutex), whose release also unmaps its lock page.
 /// - `counted_fd! { /// docs ... close $ty }`: also `pub fn close(self)`, which closes the
-///   field `fd: Fd` and carries the docs given (each type's own, with its example). For a
-///   wrapper that does not hand out its fd ([`IpcMutex`](crate::IpcMutex)).
+///   field `fd: Fd` and carries the docs given (each type's own, with its example); its
+///   release is the registry removal and `close(2)` only, so it sets
+///   [`RELEASE_TAKES_NO_LOCK`](guard_core::CountedResource::RELEASE_TAKES_NO_LOCK): an
+///   isolated last drop closes inline, as `std` does.
 /// - `counted_fd! { /// docs ... $ty }`: also [`fd_access!`] through `&self.fd`; `$ty, Debug`
 ///   adds its `Debug` too. For the counted wrappers: [`ReadFile`](crate::ReadFile),
 ///   [`PipeReader`](crate::PipeReader), [`TcpListener`](crate::TcpListener),
-///   [`UdpSocket`](crate::UdpSocket), [`UnixListener`](crate::UnixListener).
+///   [`UdpSocket`](crate::UdpSocket), [`UnixListener`](crate::UnixListener) (a listening
+///   or datagram socket's close sends nothing that waits: no linger, no flush).
 macro_rules! counted_fd {
-    (release $ty:ident $(, $fd:ident)?) => {
+    (release $ty:ident) => {
+        $crate::fd::counted_fd!(@release $ty, false);
+    };
+    (@release $ty:ident, $no_lock:literal $(, $fd:ident)?) => {
         impl ::guard_core::Resource for $ty {
             type Error = $crate::Error;
             #[doc = ::core::concat!("Same as [`", ::core::stringify!($ty), "::close`].")]
@@ -80,7 +88,9 @@ macro_rules! counted_fd {
             )?
         }
 
-        impl ::guard_core::CountedResource for $ty {}
+        impl ::guard_core::CountedResource for $ty {
+            const RELEASE_TAKES_NO_LOCK: bool = $no_lock;
+        }
     };
     ($(#[$close:meta])* close $ty:ident) => {
         impl $ty {
@@ -90,7 +100,7 @@ macro_rules! counted_fd {
             }
         }
 
-        $crate::fd::counted_fd!(release $ty, fd);
+        $crate::fd::counted_fd!(@release $ty, true, fd);
     };
     ($(#[$close:meta])* $ty:ident $(, $debug:ident)?) => {
         $crate::fd::counted_fd!($(#[$close])* close $ty);

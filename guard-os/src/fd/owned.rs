@@ -15,7 +15,9 @@ use std::panic::Location;
 /// An `Fd` is counted: its release only gives a number back. Closing reports the error of
 /// `close(2)` ([`Fd::close`]); a dropped `Fd` is closed at once and a failure goes to the
 /// [event hook](guard_core::event::set_hook). In a [`Counted`](guard_core::Counted) handle it
-/// is closed on the finalizer thread.
+/// is closed when the last handle goes: on the dropping thread if nothing that thread
+/// dropped is still pending, else on the finalizer thread, after those
+/// ([`RELEASE_TAKES_NO_LOCK`](guard_core::CountedResource::RELEASE_TAKES_NO_LOCK)).
 ///
 /// # Examples
 ///
@@ -205,7 +207,11 @@ impl guard_core::Resource for Fd {
     }
 }
 
-impl guard_core::CountedResource for Fd {}
+/// The release is the registry removal and `close(2)`: no lock a user thread may hold, no
+/// user code, no wait (an isolated last drop closes inline, as `std` does).
+impl guard_core::CountedResource for Fd {
+    const RELEASE_TAKES_NO_LOCK: bool = true;
+}
 
 impl AsFd for Fd {
     fn as_fd(&self) -> BorrowedFd<'_> {
