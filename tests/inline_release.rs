@@ -1,7 +1,8 @@
 //! Releases on the dropping thread (`CountedResource::RELEASE_TAKES_NO_LOCK`): an isolated
 //! last drop of a counted fd, with nothing of its thread pending, closes the fd before
 //! `drop` returns, as `std` does; a drop behind pending releases of its thread waits its
-//! turn on the finalizer; a failing inline close reaches the event hook; a type that keeps
+//! turn on the finalizer; a failing inline close is reported by the finalizer (the hook
+//! never runs on the dropping thread); a type that keeps
 //! the default is never released on the dropping thread; a drop inside a `for_each` visit
 //! of the very fd still waits for the visit to end.
 //!
@@ -169,7 +170,7 @@ fn a_drop_behind_a_pending_release_of_its_thread_keeps_its_order() {
 }
 
 #[test]
-fn a_failing_inline_close_reaches_the_event_hook() {
+fn a_failing_inline_close_is_reported_by_the_finalizer_not_the_dropping_thread() {
     let _s = serial();
     finalizer::flush().unwrap();
     let seen: Arc<Mutex<Vec<(String, ThreadId)>>> = Arc::default();
@@ -185,7 +186,7 @@ fn a_failing_inline_close_reaches_the_event_hook() {
         }
     });
     let failed = watchdog(LIMIT, move || {
-        let ((seen, after), before) = until_inline(|| {
+        let ((n, at_drop, after_drop), before) = until_inline(|| {
             seen.lock().unwrap().clear();
             let (file, n) = null_file();
             // SAFETY: breaks the I/O safety of the registered fd `n` on purpose, so that its
@@ -193,21 +194,65 @@ fn a_failing_inline_close_reaches_the_event_hook() {
             // nothing before the drop, so the freed number is not reused meanwhile.
             assert_eq!(unsafe { libc::close(n) }, 0, "fd {n} was open");
             drop(file);
-            (seen.lock().unwrap().clone(), finalizer::stats())
+            (n, seen.lock().unwrap().len(), finalizer::stats())
         });
-        (seen, thread::current().id(), before, after)
+        finalizer::flush().unwrap();
+        let seen = seen.lock().unwrap().clone();
+        (n, at_drop, after_drop, seen, thread::current().id(), before)
     });
     guard::event::reset_hook();
-    let (seen, me, before, after) = failed;
+    let (n, at_drop, after_drop, seen, me, before) = failed;
     assert_eq!(
-        seen.len(),
-        1,
-        "one failure reported before the drop returned: {seen:?}"
+        at_drop, 0,
+        "the hook ran on the dropping thread, in the drop"
     );
+    assert_eq!(seen.len(), 1, "one failure reported once flushed: {seen:?}");
     assert!(seen[0].0.contains("ReadFile"), "{seen:?}");
-    assert_eq!(seen[0].1, me, "reported on the dropping thread: {seen:?}");
+    assert!(seen[0].0.contains(&n.to_string()), "names the fd: {seen:?}");
+    assert_ne!(seen[0].1, me, "reported on the dropping thread: {seen:?}");
+    assert_eq!(
+        after_drop.inline_idle,
+        before.inline_idle + 1,
+        "{after_drop}"
+    );
+    let after = finalizer::stats();
     assert_eq!(after.failed, before.failed + 1, "{after}");
-    assert_eq!(after.inline_idle, before.inline_idle + 1, "{after}");
+}
+
+/// Regression: the first version of the inline release called the event hook (user code)
+/// on the dropping thread; a thread holding the lock its hook takes then deadlocked when a
+/// counted fd's inline close failed: Tratt's deadlock through the hook. The report goes
+/// through the finalizer now.
+#[test]
+fn a_thread_holding_the_hooks_lock_drops_a_failing_counted_fd_without_deadlock() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    let journal: Arc<Mutex<Vec<String>>> = Arc::default();
+    let hook_journal = Arc::clone(&journal);
+    guard::event::set_hook(move |event| {
+        if let guard::event::Event::ReleaseFailed { resource, .. } = event {
+            hook_journal.lock().unwrap().push((*resource).to_owned());
+        }
+    });
+    let journal_in = Arc::clone(&journal);
+    let ((), before) = watchdog(LIMIT, move || {
+        until_inline(|| {
+            let (file, n) = null_file();
+            // SAFETY: as in the test above: the registered fd's close fails with EBADF.
+            assert_eq!(unsafe { libc::close(n) }, 0, "fd {n} was open");
+            let held = journal_in.lock().unwrap();
+            drop(file);
+            drop(held);
+        })
+    });
+    finalizer::flush().unwrap();
+    guard::event::reset_hook();
+    let reported = journal.lock().unwrap().clone();
+    assert!(
+        reported.iter().any(|r| r.contains("ReadFile")),
+        "the failure was reported once the lock was free: {reported:?}"
+    );
+    assert!(finalizer::stats().failed > before.failed);
 }
 
 /// A counted value that keeps the default: it records the thread that released it.

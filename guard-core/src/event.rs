@@ -24,9 +24,9 @@ use std::time::Duration;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {
-    /// A release returned an error where nobody could receive it (on the finalizer thread;
-    /// on the dropping thread, for a counted type released inline there; or in a scope
-    /// whose body panicked).
+    /// A release returned an error where nobody could receive it (on the finalizer thread,
+    /// which also reports the failures of counted releases that ran inline on a dropping
+    /// thread; or in a scope whose body panicked).
     ReleaseFailed {
         /// The resource's type name.
         resource: &'static str,

@@ -58,6 +58,7 @@ impl Counters {
     pub(crate) fn record(&self, vtable: &'static VTable, outcome: RunOutcome) {
         match outcome {
             RunOutcome::Marker => {}
+            RunOutcome::Reported(of, outcome) => self.record(of, *outcome),
             RunOutcome::Released => {
                 self.released.fetch_add(1, Ordering::Release);
             }

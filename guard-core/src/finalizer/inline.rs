@@ -17,7 +17,7 @@
 //! destructor, so it works inside other thread-locals' destructors and allocates nothing.
 
 use super::global::Finalizer;
-use super::job::{Job, Node};
+use super::job::{Job, Node, RunOutcome};
 use super::push_count;
 use crate::event::{self, Event};
 use crate::loom::{Ordering, StdAtomicBool, StdOrdering};
@@ -102,24 +102,35 @@ pub(crate) fn release(f: &Finalizer, job: Job) {
 }
 
 /// Releases `job` on this thread now: its lane is drained (`push_count::push` gave it
-/// back). `Err(job)` if this thread's trampoline is running (a release dropping counted
-/// values): the caller pushes it instead, behind whatever that release pushed already.
+/// back). `Ok(None)` once released; `Ok(Some(report))` if the release failed or panicked:
+/// the caller pushes `report`, and the finalizer reports the failure (`late.rs`: the event
+/// hook is user code, kept off this thread by F1). `Err(job)` if this thread's trampoline
+/// is running (a release dropping counted values): the caller pushes it instead, behind
+/// whatever that release pushed already.
 #[cold]
-pub(crate) fn release_idle(f: &Finalizer, job: Job) -> Result<(), Job> {
+pub(crate) fn release_idle(f: &Finalizer, job: Job) -> Result<Option<Job>, Job> {
     if TRAMPOLINE.with(|t| t.running.get()) {
         return Err(job);
     }
     TRAMPOLINE.with(|t| t.running.set(true));
-    push_count::count_here();
     f.counters.inline_idle.fetch_add(1, Ordering::Relaxed);
-    f.counters.record(job.vtable(), job.run());
+    let vtable = job.vtable();
+    let report = match job.run() {
+        outcome @ (RunOutcome::Released | RunOutcome::Marker) => {
+            push_count::count_here();
+            f.counters.record(vtable, outcome);
+            None
+        }
+        // Counted as handed over when the caller pushes it.
+        failure => Some(super::late::job(vtable, failure)),
+    };
     // Jobs deferred by the release's own drops, if the process started exiting meanwhile.
     while let Some(node) = TRAMPOLINE.with(Trampoline::pop) {
         // SAFETY: deferred onto this thread's list by `release`, which owned it since.
         run(f, unsafe { Job::from_raw(node) });
     }
     TRAMPOLINE.with(|t| t.running.set(false));
-    Ok(())
+    Ok(report)
 }
 
 /// Runs one job inline at exit: counted, and reported the first time. Nothing here unwinds: the

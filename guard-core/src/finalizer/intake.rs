@@ -32,10 +32,12 @@ pub(crate) fn enqueue(job: Job) {
 #[inline]
 pub(crate) fn enqueue_or_release(job: Job) {
     let f = Finalizer::global();
-    if let Some(job) = intake(f, job, true)
-        && let Err(job) = inline::release_idle(f, job)
-    {
-        push(f, job);
+    if let Some(job) = intake(f, job, true) {
+        match inline::release_idle(f, job) {
+            Ok(None) => {}
+            // A failure to report, or a job this thread may not run now.
+            Ok(Some(job)) | Err(job) => push(f, job),
+        }
     }
 }
 

@@ -46,6 +46,9 @@ pub(crate) enum RunOutcome {
     Failed(BoxError),
     Panicked(Panicked),
     Marker,
+    /// A report of an inline release's failure (`late.rs`): the outcome of a release of
+    /// the vtable's type, which ran on the dropping thread.
+    Reported(&'static VTable, Box<RunOutcome>),
 }
 
 /// An owned, unlinked job: a node whose vtable may consume it exactly once.

@@ -47,6 +47,7 @@ mod inline;
 mod intake;
 mod job;
 mod lane;
+mod late;
 mod marker;
 mod push_count;
 mod queue;
