@@ -319,7 +319,9 @@ pub trait CountedResource: Resource + Send + 'static {
 pub enum Kind {
     /// Released at a precise point, synchronously (a scope's end, an explicit release).
     Unique,
-    /// Released when the last handle goes, on the finalizer thread.
+    /// Released when the last handle goes, on the finalizer thread (or on the dropping
+    /// thread, for a type whose release takes no lock:
+    /// [`CountedResource::RELEASE_TAKES_NO_LOCK`]).
     Counted,
 }
 

@@ -62,7 +62,7 @@
 //! ```
 //! use std::io::{Read, Write};
 //! let (reader, writer) = guard_os::pipe()?;
-//! let reader = guard_core::Counted::new(reader); // counted: closed on the finalizer
+//! let reader = guard_core::Counted::new(reader); // counted: closed when the last handle goes
 //! guard_core::scope(|s| {
 //!     let mut w = s.enter(writer); // unique: closed at the end of the scope
 //!     w.write_all(b"hello")?;

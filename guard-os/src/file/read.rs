@@ -10,8 +10,11 @@ use std::panic::Location;
 use std::path::Path;
 
 /// A file opened read-only. Counted: hold it in a [`Counted`](guard_core::Counted) handle
-/// and it is closed on the finalizer thread when the last handle goes; or close it now with
-/// [`ReadFile::close`].
+/// and it is closed when the last handle goes (on the dropping thread if nothing of that
+/// thread is pending on the finalizer, else on the finalizer thread, in order: its close
+/// takes no lock, see
+/// [`RELEASE_TAKES_NO_LOCK`](guard_core::CountedResource::RELEASE_TAKES_NO_LOCK)); or close
+/// it now with [`ReadFile::close`].
 ///
 /// Reads go through `&ReadFile` ([`Read`] and [`read_at`](Self::read_at)), so shared
 /// handles can read: `read` moves the file offset shared by all handles, `read_at` does not.

@@ -9,7 +9,9 @@ use std::os::fd::OwnedFd;
 use std::panic::Location;
 
 /// A listening TCP socket. Counted: in a [`Counted`](guard_core::Counted) handle it is
-/// closed on the finalizer thread.
+/// closed when the last handle goes, on the dropping thread if nothing of that thread is
+/// pending on the finalizer, else on the finalizer thread
+/// ([`RELEASE_TAKES_NO_LOCK`](guard_core::CountedResource::RELEASE_TAKES_NO_LOCK)).
 ///
 /// To rebind its port right away, close it synchronously ([`close`](Self::close),
 /// [`Counted::try_release`](guard_core::Counted::try_release)) or call
