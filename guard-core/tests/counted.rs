@@ -241,3 +241,81 @@ fn _handles_are_send_and_sync_when_the_value_is() {
     fn is_send_sync<T: Send + Sync>() {}
     is_send_sync::<Counted<Probe>>();
 }
+
+/// A counted value whose release takes no lock (it may run on the dropping thread) and
+/// fails or panics as asked, recording the thread it ran on.
+struct NoLock {
+    log: Log,
+    panics: bool,
+}
+
+impl Resource for NoLock {
+    type Error = std::io::Error;
+    fn release(self) -> Result<(), Self::Error> {
+        self.log.push("no-lock");
+        if self.panics {
+            panic!("no-lock release panicked");
+        }
+        Err(std::io::Error::other("no-lock release failed"))
+    }
+}
+
+impl CountedResource for NoLock {
+    const RELEASE_TAKES_NO_LOCK: bool = true;
+}
+
+/// Wherever the release ran (on the dropping thread when its lane was drained, else on
+/// the finalizer), its failure and its panic are reported once each, by the finalizer (the
+/// event hook is user code, never run on the dropping thread), and counted, by the time
+/// `flush` returns. Under Miri this runs the report job's allocation (`finalizer/late.rs`).
+#[test]
+fn a_lock_free_release_that_fails_or_panics_is_reported_by_the_finalizer() {
+    no_stuck_deadline();
+    let reports = Log::default();
+    let hook_log = reports.clone();
+    guard_core::event::set_hook(move |event| match event {
+        guard_core::event::Event::ReleaseFailed { resource, .. }
+        | guard_core::event::Event::ReleasePanicked { resource, .. }
+            if resource.contains("NoLock") =>
+        {
+            hook_log.push(resource);
+        }
+        _ => {}
+    });
+    let before = finalizer::stats();
+    let log = Log::default();
+    for panics in [false, true] {
+        // A fresh thread: its lane is new, so the drop runs inline unless the finalizer
+        // holds its list of lanes at that moment (then it is queued); tried until inline.
+        let inline = (0..1000).any(|_| {
+            let idle = finalizer::stats().inline_idle;
+            let log = log.clone();
+            std::thread::spawn(move || drop(Counted::new(NoLock { log, panics })))
+                .join()
+                .unwrap();
+            let ran_inline = finalizer::stats().inline_idle > idle;
+            watchdog(LIMIT, finalizer::flush).unwrap();
+            ran_inline
+        });
+        assert!(
+            inline,
+            "never released on the dropping thread (panics: {panics})"
+        );
+    }
+    guard_core::event::reset_hook();
+    let released = log.count("no-lock");
+    assert_eq!(
+        reports.len(),
+        released,
+        "each of {released} releases reported once: {:?}",
+        reports.names()
+    );
+    assert!(
+        reports.threads().iter().all(|t| t == "guard-finalizer"),
+        "reported on {:?}",
+        reports.threads()
+    );
+    let after = finalizer::stats();
+    assert!(after.failed > before.failed, "{after}");
+    assert!(after.panicked > before.panicked, "{after}");
+}
