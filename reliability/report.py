@@ -492,6 +492,35 @@ WAVE = [
          "published `head` but not `pushed`); with the idle check loosened it reports the "
          "lost wake as a deadlock."),
     ]),
+    (12, "counted fds released on the dropping thread when the finalizer is idle (N1)", [
+        ("an_isolated_drop_closes_the_fd_before_drop_returns", "tests/inline_release.rs",
+         "Before: the fd was still open when `drop` returned (the finalizer, woken for it, "
+         "closed it later), and each isolated drop cost 30-84 us of CPU (std: 16-57)."),
+        ("a_drop_after_the_finalizer_slept_again_closes_inline", "tests/inline_release.rs",
+         "Before: never on the dropping thread (the wait for it hung until the watchdog)."),
+        (["a_drop_inside_a_visit_of_its_own_fd_closes_after_the_visit",
+          "in_a_forked_child_an_isolated_drop_closes_inline"], "tests/inline_release.rs",
+         "Before: the fd stayed open after the visit / the child's drop never ran inline "
+         "(exit 2); now the registry's deferral and the child's own lanes hold inline too."),
+        (["a_drop_behind_a_pending_release_of_its_thread_keeps_its_order",
+          "a_type_that_keeps_the_default_is_never_released_inline"],
+         "tests/inline_release.rs",
+         "A version releasing every type inline, ignoring the lane's care, deadlocked on the "
+         "test's own lock / released a default type on the dropping thread."),
+        (["a_failing_inline_close_is_reported_by_the_finalizer_not_the_dropping_thread",
+          "a_thread_holding_the_hooks_lock_drops_a_failing_counted_fd_without_deadlock"],
+         "tests/inline_release.rs",
+         "The first merged version called the event hook (user code) on the dropping thread: "
+         "a thread holding the lock its hook takes hung (watchdog, 60 s). Now a report job "
+         "carries the failure to the finalizer."),
+        ("a_lock_free_release_that_fails_or_panics_is_reported_by_the_finalizer",
+         "guard-core/tests/counted.rs",
+         "Reported on the dropping thread (`<unnamed>`) in that version; also runs the "
+         "report job's allocation under Miri."),
+        ("a_drained_lane_has_run_every_job_pushed (loom)", "guard-core/tests/loom.rs",
+         "Fails when the drained check reads the care bit without the consumer's lock (a "
+         "drop overtakes its own thread's queued job; 3 preemptions)."),
+    ]),
     (13, "reports, the census and derived releases", [
         ("a_new_site_does_not_wait_for_a_census", "guard-core/src/census/index.rs (unit test)",
          "Creating a resource at a new site blocked for the whole of a census report."),
