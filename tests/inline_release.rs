@@ -186,7 +186,7 @@ fn a_failing_inline_close_is_reported_by_the_finalizer_not_the_dropping_thread()
         }
     });
     let failed = watchdog(LIMIT, move || {
-        let ((n, at_drop, after_drop), before) = until_inline(|| {
+        let ((n, after_drop), before) = until_inline(|| {
             seen.lock().unwrap().clear();
             let (file, n) = null_file();
             // SAFETY: breaks the I/O safety of the registered fd `n` on purpose, so that its
@@ -194,18 +194,16 @@ fn a_failing_inline_close_is_reported_by_the_finalizer_not_the_dropping_thread()
             // nothing before the drop, so the freed number is not reused meanwhile.
             assert_eq!(unsafe { libc::close(n) }, 0, "fd {n} was open");
             drop(file);
-            (n, seen.lock().unwrap().len(), finalizer::stats())
+            // The report may already be in (the finalizer, woken by its job, can be quicker
+            // than this thread): where it ran is checked below, by thread.
+            (n, finalizer::stats())
         });
         finalizer::flush().unwrap();
         let seen = seen.lock().unwrap().clone();
-        (n, at_drop, after_drop, seen, thread::current().id(), before)
+        (n, after_drop, seen, thread::current().id(), before)
     });
     guard::event::reset_hook();
-    let (n, at_drop, after_drop, seen, me, before) = failed;
-    assert_eq!(
-        at_drop, 0,
-        "the hook ran on the dropping thread, in the drop"
-    );
+    let (n, after_drop, seen, me, before) = failed;
     assert_eq!(seen.len(), 1, "one failure reported once flushed: {seen:?}");
     assert!(seen[0].0.contains("ReadFile"), "{seen:?}");
     assert!(seen[0].0.contains(&n.to_string()), "names the fd: {seen:?}");
