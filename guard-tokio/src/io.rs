@@ -208,7 +208,11 @@ impl<T: guard_core::Resource + AsRawFd> guard_core::Resource for Async<T> {
 impl<T: guard_core::UniqueResource + AsRawFd> guard_core::UniqueResource for Async<T> {}
 
 /// Counted: a listener shared by tasks in a [`Counted`](guard_core::Counted) handle, closed
-/// on the finalizer after the last handle (its reactor registration ends there too).
+/// after the last handle, its reactor registration ending with it: on the dropping thread
+/// when `T`'s release takes no lock and nothing of that thread is pending, else on the
+/// finalizer. Deregistering takes only tokio's own short internal lock, never one a user
+/// thread holds, so `Async<T>` keeps `T`'s
+/// [`RELEASE_TAKES_NO_LOCK`](guard_core::CountedResource::RELEASE_TAKES_NO_LOCK).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
@@ -224,7 +228,9 @@ impl<T: guard_core::UniqueResource + AsRawFd> guard_core::UniqueResource for Asy
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
-impl<T: guard_core::CountedResource + AsRawFd> guard_core::CountedResource for Async<T> {}
+impl<T: guard_core::CountedResource + AsRawFd> guard_core::CountedResource for Async<T> {
+    const RELEASE_TAKES_NO_LOCK: bool = T::RELEASE_TAKES_NO_LOCK;
+}
 
 /// An error of a guard accept as the `io::Error` it wraps (so that `WouldBlock` is seen).
 fn os(e: guard_os::Error) -> io::Error {
