@@ -13,6 +13,10 @@
 //! finalizer has run it, without timing anything. Tests are serialised: they look at fd
 //! numbers and set the process-wide event hook.
 
+// Linux only: guard-os classifies which closes cannot wait there only (macOS and FreeBSD
+// send every counted fd to the finalizer), and the FUSE test mounts through /dev/fuse.
+#![cfg(target_os = "linux")]
+
 use guard::os::{ReadFile, fds};
 use guard::{Counted, CountedResource, Resource, finalizer};
 use guard_testkit::{fd_target, serial, watchdog};
@@ -435,4 +439,154 @@ fn threads_mixing_inline_and_queued_drops_leave_nothing_pending() {
         );
         assert_eq!(after.pending, 0, "{after}");
     });
+}
+
+/// A connected TCP pair whose client has unsent data the server never reads, and
+/// `SO_LINGER {on, secs}` set: its `close(2)` waits (up to `secs`) for the peer.
+fn lingering_client(secs: u64) -> (std::net::TcpStream, std::net::TcpStream) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A small receive window, inherited by the accepted socket, so that data stays unsent.
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(4096)
+        .unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let sock = socket2::SockRef::from(&client);
+    sock.set_send_buffer_size(4096).unwrap();
+    client.set_nonblocking(true).unwrap();
+    let chunk = [7u8; 65536];
+    let mut c = &client;
+    // Fill the client's send buffer and the server's receive window: write until a write
+    // after a pause still finds no room.
+    loop {
+        let mut wrote = false;
+        loop {
+            match c.write(&chunk) {
+                Ok(_) => wrote = true,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        if !wrote {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    client.set_nonblocking(false).unwrap();
+    sock.set_linger(Some(Duration::from_secs(secs))).unwrap();
+    (client, server)
+}
+
+/// Regression (review of this change): `Fd` wraps any fd, and a TCP socket with
+/// `SO_LINGER` and unsent data blocks in `close(2)` until the peer reads. The first
+/// version closed it inline, on the dropping thread: the last drop blocked for as long as
+/// the peer did (>10 s here, the linger being 60 s). A connected socket's close may wait
+/// (`SO_LINGER` can be set at any time), so its last drop goes to the finalizer (F5).
+#[test]
+fn a_lingering_socket_last_drop_returns_at_once_and_the_finalizer_closes_it() {
+    let _s = serial();
+    finalizer::flush().unwrap();
+    watchdog(LIMIT, || {
+        let (client, mut server) = lingering_client(60);
+        let n = client.as_raw_fd();
+        let fd = Counted::new(guard::os::Fd::adopt(std::os::fd::OwnedFd::from(client)));
+        let before = finalizer::stats();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dropper = thread::spawn(move || {
+            drop(fd);
+            tx.send(()).unwrap();
+        });
+        let returned = rx.recv_timeout(Duration::from_secs(10)).is_ok();
+        // Unblock the close wherever it runs: read everything the client sent.
+        let drain = thread::spawn(move || std::io::copy(&mut server, &mut std::io::sink()));
+        dropper.join().unwrap();
+        finalizer::flush().unwrap();
+        drain.join().unwrap().unwrap();
+        assert!(
+            returned,
+            "the last drop of a counted Fd (a TCP socket, SO_LINGER 60 s, unsent data) \
+             blocked its thread >10 s in close(2)"
+        );
+        let after = finalizer::stats();
+        assert_eq!(after.inline_idle, before.inline_idle, "{after}");
+        assert!(
+            !fd_target(n).is_some_and(|t| t.starts_with("socket:")),
+            "fd {n} never closed"
+        );
+    });
+}
+
+/// Regression (review of this change), without misuse: a read-only file on a FUSE file
+/// system. `close(2)` sends FLUSH to the daemon, another process, and waits for its answer
+/// (sshfs with a dead link: minutes). Here the daemon (`tests/fuse/slow_flush.py`, raw
+/// `/dev/fuse`; needs CAP_SYS_ADMIN, skipped otherwise) answers FLUSH only when the test
+/// writes a line. The first version closed it inline and the dropping thread waited for the
+/// daemon; a file on a file system outside the local allow-list now goes to the finalizer.
+#[test]
+fn a_read_only_file_on_a_slow_fuse_fs_is_closed_by_the_finalizer() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let _s = serial();
+    finalizer::flush().unwrap();
+    let mnt = guard_testkit::temp_path("fuse-mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuse/slow_flush.py");
+    let Ok(mut server) = Command::new("python3")
+        .arg(script)
+        .arg(&mnt)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("skipped: no python3");
+        return;
+    };
+    let mut answer = server.stdin.take().unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    if first != "ready" {
+        eprintln!("skipped: FUSE mount failed: {first}");
+        let _ = server.kill();
+        let _ = server.wait();
+        let _ = std::fs::remove_dir(&mnt);
+        return;
+    }
+    let path = mnt.join("f");
+    let out = guard_testkit::try_watchdog("fuse", LIMIT, move || {
+        let before = finalizer::stats();
+        let file = Counted::new(ReadFile::open(&path).expect("open on FUSE"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dropper = thread::spawn(move || {
+            drop(file);
+            tx.send(()).unwrap();
+        });
+        let returned = rx.recv_timeout(Duration::from_secs(10)).is_ok();
+        // Whoever closes it sends FLUSH: answer it.
+        let flushed = lines.next().and_then(Result::ok);
+        writeln!(answer).unwrap();
+        answer.flush().unwrap();
+        dropper.join().unwrap();
+        finalizer::flush().unwrap();
+        (returned, flushed, before, finalizer::stats())
+    });
+    let c = std::ffi::CString::new(mnt.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: detaches the mount the server made; `c` is a NUL-terminated path that lives
+    // across the call.
+    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir(&mnt);
+    let (returned, flushed, before, after) = out.expect("hung");
+    assert_eq!(
+        flushed.as_deref(),
+        Some("flush"),
+        "the close reached the daemon"
+    );
+    assert!(
+        returned,
+        "the last drop of a Counted<ReadFile> on FUSE blocked its thread >10 s in close(2), \
+         waiting for the daemon's FLUSH answer"
+    );
+    assert_eq!(after.inline_idle, before.inline_idle, "{after}");
 }

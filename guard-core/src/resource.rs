@@ -262,7 +262,9 @@ pub trait CountedResource: Resource + Send + 'static {
     /// - it runs no user code: no callback, no channel send to user code, no `Drop` of user
     ///   types that may do either;
     /// - it never blocks beyond its system call itself (a `close(2)`, say): it waits for no
-    ///   other thread, process or timer.
+    ///   other thread, process or timer. Where that depends on the value (a `close(2)`
+    ///   waits for a FUSE daemon or an NFS server, or under `SO_LINGER`), say so per value
+    ///   with [`releases_without_waiting`](Self::releases_without_waiting).
     ///
     /// It need not avoid dropping other counted values: a release that drops some is run
     /// through a per-thread trampoline, and those values go to the finalizer as usual.
@@ -278,7 +280,8 @@ pub trait CountedResource: Resource + Send + 'static {
     ///
     /// guard-os sets it for its fd types whose release is a registry removal and a
     /// `close(2)` (a read-only file, a pipe's read end, a listening socket), not for a
-    /// child process (its release waits for the process).
+    /// child process (its release waits for the process); each fd also answers
+    /// `releases_without_waiting` (a file on FUSE or NFS, a connected socket: no).
     ///
     /// # Examples
     ///
@@ -306,6 +309,44 @@ pub trait CountedResource: Resource + Send + 'static {
     /// assert_eq!(OPEN.load(Ordering::SeqCst), 0);
     /// ```
     const RELEASE_TAKES_NO_LOCK: bool = false;
+
+    /// Whether releasing this value cannot wait for another thread, process or timer:
+    /// asked, only for a type whose [`RELEASE_TAKES_NO_LOCK`](Self::RELEASE_TAKES_NO_LOCK)
+    /// is true, before its release would run on the dropping thread; `false` sends it to
+    /// the finalizer, so that dropping the last handle never waits (F5). The default,
+    /// `true`, is for types whose release never waits whatever the value; a type whose
+    /// release may (a `close(2)` that flushes to a FUSE daemon or an NFS server, lingers
+    /// on a socket's unsent data, drains a terminal) answers per value. It must be cheap
+    /// (it runs in the drop) and must not block: decide when the value is made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_core::{Counted, CountedResource, Resource};
+    ///
+    /// /// A connection whose close waits for the peer when `lingers`.
+    /// struct Conn {
+    ///     lingers: bool,
+    /// }
+    /// impl Resource for Conn {
+    ///     type Error = std::convert::Infallible;
+    ///     fn release(self) -> Result<(), Self::Error> {
+    ///         Ok(())
+    ///     }
+    /// }
+    /// impl CountedResource for Conn {
+    ///     const RELEASE_TAKES_NO_LOCK: bool = true;
+    ///     fn releases_without_waiting(&self) -> bool {
+    ///         !self.lingers
+    ///     }
+    /// }
+    ///
+    /// assert!(!Conn { lingers: true }.releases_without_waiting());
+    /// drop(Counted::new(Conn { lingers: true })); // always on the finalizer
+    /// ```
+    fn releases_without_waiting(&self) -> bool {
+        true
+    }
 }
 
 /// Which discipline a live resource follows, as the registry and the report show it.

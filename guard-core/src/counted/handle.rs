@@ -21,11 +21,13 @@ use std::ptr::NonNull;
 /// That holds for the whole life of the process: ending a [`Runtime`](crate::Runtime)
 /// guard changes nothing. Only once `main` has returned does a release run inline (see
 /// [`runtime`](crate::runtime)), or for a type that promises its release takes no lock a
-/// user thread may hold, runs no user code and does not wait
-/// ([`CountedResource::RELEASE_TAKES_NO_LOCK`], guard-os's fds): a last drop that finds
-/// nothing of its thread pending releases it on the spot, as `std` does, instead of waking
-/// the finalizer; behind pending releases of its thread it is queued, in order. Dropping
-/// the last handle never waits for a release (F5).
+/// user thread may hold, runs no user code ([`CountedResource::RELEASE_TAKES_NO_LOCK`],
+/// guard-os's fds) and, for this value, cannot wait
+/// ([`CountedResource::releases_without_waiting`]: not a file on FUSE or NFS, not a
+/// connected socket): a last drop that finds nothing of its thread pending releases it on
+/// the spot, as `std` does, instead of waking the finalizer; behind pending releases of
+/// its thread it is queued, in order. Dropping the last handle never waits for a release
+/// (F5).
 ///
 /// # Signal handlers
 ///
@@ -50,7 +52,8 @@ use std::ptr::NonNull;
 /// never released in the child. Fork from a thread that runs none of guard's callbacks (not
 /// from a release or a `for_each` callback), or exec or `_exit` at once in the child.
 ///
-/// Dropping the last handle allocates nothing and never waits for a release (invariant
+/// Dropping the last handle allocates nothing (except, for a release run on the spot that
+/// fails, the report carried to the finalizer) and never waits for a release (invariant
 /// F5). Pending releases are bounded ([`finalizer::set_pending_bound`]): a drop that
 /// meets a full queue waits for room while the finalizer makes progress, and goes past the
 /// bound (reported) when it makes none, so holding a lock that releases need never hangs.
@@ -245,12 +248,15 @@ impl<T: CountedResource> Drop for Counted<T> {
             // Synchronise with every other handle's last use of the value.
             fence(Ordering::Acquire);
         }
+        // Asked while this handle still owns the value: it may run on this thread only if
+        // its release takes no lock and, for this value, cannot wait (F5).
+        let here = T::RELEASE_TAKES_NO_LOCK && self.inner().value.releases_without_waiting();
         // SAFETY: this was the last handle: this thread owns the allocation, which heads with
         // its node and carries the matching vtable; ownership passes to the job. The value
         // is a `CountedResource`, hence `Send + 'static`, and the rest of the allocation
         // (count, census pointer) is `Send` too.
         let job = unsafe { Job::from_raw(self.inner.cast::<Node>()) };
-        if T::RELEASE_TAKES_NO_LOCK {
+        if here {
             finalizer::enqueue_or_release(job);
         } else {
             finalizer::enqueue(job);

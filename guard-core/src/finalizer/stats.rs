@@ -20,7 +20,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Releases handed to the finalizer so far.
+    /// Releases handed to the finalizer so far, with those run inline (at exit, or on a
+    /// drained lane: [`inline_idle`](Self::inline_idle)).
     pub enqueued: u64,
     /// Releases that returned `Ok`.
     pub released: u64,

@@ -69,7 +69,9 @@ macro_rules! fd_access {
 ///   adds its `Debug` too. For the counted wrappers: [`ReadFile`](crate::ReadFile),
 ///   [`PipeReader`](crate::PipeReader), [`TcpListener`](crate::TcpListener),
 ///   [`UdpSocket`](crate::UdpSocket), [`UnixListener`](crate::UnixListener) (a listening
-///   or datagram socket's close sends nothing that waits: no linger, no flush).
+///   or datagram socket's close sends nothing that waits: no linger, no flush). Each also
+///   answers `releases_without_waiting` from its fd's registration (a read-only file on
+///   FUSE or NFS: no, it goes to the finalizer).
 macro_rules! counted_fd {
     (release $ty:ident) => {
         $crate::fd::counted_fd!(@release $ty, false);
@@ -90,6 +92,11 @@ macro_rules! counted_fd {
 
         impl ::guard_core::CountedResource for $ty {
             const RELEASE_TAKES_NO_LOCK: bool = $no_lock;
+            $(
+                fn releases_without_waiting(&self) -> bool {
+                    self.$fd.closes_without_waiting()
+                }
+            )?
         }
     };
     ($(#[$close:meta])* close $ty:ident) => {

@@ -68,6 +68,12 @@ impl Fd {
         }
     }
 
+    /// Whether closing it cannot wait, as decided when it was registered
+    /// (`FdOwner::closes_without_waiting`).
+    pub(crate) fn closes_without_waiting(&self) -> bool {
+        self.entry.closes_without_waiting()
+    }
+
     /// Takes the fd out of the registry: the caller owns it from now on.
     ///
     /// The result is always a duplicate (a new number, `FD_CLOEXEC` set, same open file
@@ -208,9 +214,15 @@ impl guard_core::Resource for Fd {
 }
 
 /// The release is the registry removal and `close(2)`: no lock a user thread may hold, no
-/// user code, no wait (an isolated last drop closes inline, as `std` does).
+/// user code. Whether the close can wait depends on the fd (a file on FUSE or NFS, a
+/// connected socket under `SO_LINGER`, a terminal): decided when it was registered, and an
+/// isolated last drop closes inline, as `std` does, only when it cannot.
 impl guard_core::CountedResource for Fd {
     const RELEASE_TAKES_NO_LOCK: bool = true;
+
+    fn releases_without_waiting(&self) -> bool {
+        self.closes_without_waiting()
+    }
 }
 
 impl AsFd for Fd {

@@ -32,6 +32,23 @@ pub(crate) enum FdOwner {
 }
 
 impl FdOwner {
+    /// Whether closing `fd`, registered for this owner, cannot wait (F5: a counted fd's last
+    /// drop closes it on the dropping thread only then). A pipe's read end and a listening
+    /// or datagram socket, by their type (a `From<OwnedFd>` is the caller's word for
+    /// what the fd is); a generic `Fd` or a read-only file, by what the fd is
+    /// (`sys::closes_without_waiting`: a file on FUSE or NFS, a connected socket, a
+    /// terminal may wait). No other owner closes on a dropping thread.
+    pub(crate) fn closes_without_waiting(self, fd: std::os::fd::BorrowedFd<'_>) -> bool {
+        match self {
+            FdOwner::PipeReader
+            | FdOwner::TcpListener
+            | FdOwner::UdpSocket
+            | FdOwner::UnixListener => true,
+            FdOwner::Fd | FdOwner::ReadFile => crate::sys::closes_without_waiting(fd),
+            _ => false,
+        }
+    }
+
     /// Unique (released at a precise point) or counted, as the module docs' table says.
     pub(crate) fn kind(self) -> Kind {
         match self {

@@ -28,7 +28,7 @@ use guard_core::census::{CensusGroup, Origin};
 use guard_core::registry::{Key, Registry, Removal};
 use std::io;
 use std::mem::ManuallyDrop;
-use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::panic::Location;
 use std::sync::LazyLock;
 
@@ -93,6 +93,8 @@ pub(crate) struct Registration {
     key: Key,
     raw: RawFd,
     ty: FdOwner,
+    /// Closing it cannot wait (see [`FdOwner::closes_without_waiting`]), decided once here.
+    quick: bool,
 }
 
 impl Registration {
@@ -102,9 +104,22 @@ impl Registration {
         ty: FdOwner,
         site: &'static Location<'static>,
     ) -> Registration {
+        let quick = ty.closes_without_waiting(fd.as_fd());
         let raw = fd.into_raw_fd();
         let key = table().insert(Value { raw, ty }, ty.origin(site));
-        Registration { key, raw, ty }
+        Registration {
+            key,
+            raw,
+            ty,
+            quick,
+        }
+    }
+
+    /// Whether closing the fd cannot wait for another process, a server or a timer, as
+    /// decided when it was registered: its counted owner's last drop may then close it on
+    /// the dropping thread.
+    pub(crate) fn closes_without_waiting(&self) -> bool {
+        self.quick
     }
 
     /// The fd, borrowed.
@@ -191,6 +206,7 @@ impl Registration {
         match table().replace_unleased(self.key, value, ty.origin(site)) {
             Ok(_) => {
                 self.ty = ty;
+                self.quick = ty.closes_without_waiting(self.as_fd());
                 return Ok(self);
             }
             Err(Removal::Deferred) => {}
@@ -214,8 +230,15 @@ impl Registration {
                 copy.into_raw_fd()
             }
         };
+        // SAFETY: `raw` is open and owned by this new entry from here on.
+        let quick = ty.closes_without_waiting(unsafe { BorrowedFd::borrow_raw(raw) });
         let key = table().insert(Value { raw, ty }, ty.origin(site));
-        Ok(Registration { key, raw, ty })
+        Ok(Registration {
+            key,
+            raw,
+            ty,
+            quick,
+        })
     }
 }
 

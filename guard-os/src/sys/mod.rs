@@ -77,7 +77,7 @@ pub(crate) use fs::{
 };
 pub(crate) use io::{pipe, read, write};
 pub(crate) use lock::{EDEADLK, Locked};
-pub(crate) use os::{fd_target, open_fds, thread_count, user_dir};
+pub(crate) use os::{closes_without_waiting, fd_target, open_fds, thread_count, user_dir};
 pub(crate) use shm::{LOCK_PAGE_LEN, LockMap, cached_pid, map_lock_page};
 pub(crate) use socket::{
     Domain, Protocol, SockAddr, Type, accept, bind, connect, listen, local_addr, peer_addr, recv,

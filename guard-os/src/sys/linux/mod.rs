@@ -3,9 +3,11 @@
 //! `close_range(CLOSE_RANGE_CLOEXEC)`, and the `clone(CLONE_VM | CLONE_VFORK)` spawn are
 //! `sys/child.rs` and `sys/spawn.rs`.)
 
+mod close_wait;
 mod process;
 mod robust_mutex;
 
+pub(crate) use close_wait::closes_without_waiting;
 pub(crate) use process::{fd_target, open_fds, thread_count};
 pub(crate) use robust_mutex::RobustMutex;
 
