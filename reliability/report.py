@@ -513,6 +513,13 @@ WAVE = [
          "The first merged version called the event hook (user code) on the dropping thread: "
          "a thread holding the lock its hook takes hung (watchdog, 60 s). Now a report job "
          "carries the failure to the finalizer."),
+        (["a_lingering_socket_last_drop_returns_at_once_and_the_finalizer_closes_it",
+          "a_read_only_file_on_a_slow_fuse_fs_is_closed_by_the_finalizer"],
+         "tests/inline_release.rs",
+         "Found by review: the first version closed every counted fd inline, and a last drop "
+         "blocked >10 s in `close(2)` (a socket under `SO_LINGER`; a read-only file on FUSE "
+         "waiting for the daemon's FLUSH). Now only an fd whose close cannot wait, decided "
+         "at registration."),
         ("a_lock_free_release_that_fails_or_panics_is_reported_by_the_finalizer",
          "guard-core/tests/counted.rs",
          "Reported on the dropping thread (`<unnamed>`) in that version; also runs the "
