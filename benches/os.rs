@@ -14,7 +14,11 @@
 //!   `close_range(3, ~0, 0)` alone;
 //! - the OS mutex: lock + unlock of guard's `IpcMutex` vs std's `File::lock` (`flock(2)`),
 //!   raw `flock`, a raw robust process-shared pthread mutex in shared memory (the floor
-//!   `IpcMutex` builds on) and `parking_lot::Mutex` (in-process only).
+//!   `IpcMutex` builds on) and `parking_lot::Mutex` (in-process only);
+//! - `os/open_close`: opening a read-only file and closing it, `/dev/null` and a regular file
+//!   in the temp directory: guard's `Counted<ReadFile>` (open, registration with the close
+//!   classification, census; the last drop closes on the spot) and `ReadFile` closed
+//!   explicitly, vs std's `File::open` + drop.
 //!
 //! `cargo bench --bench os`
 //!
@@ -337,6 +341,39 @@ fn mutex(c: &mut Criterion) {
     let _ = std::fs::remove_file(path);
 }
 
+#[cfg(target_os = "linux")]
+fn open_close(c: &mut Criterion) {
+    let mut g = c.benchmark_group("os/open_close");
+    let file = std::env::temp_dir().join(format!("guard-bench-open.{}", std::process::id()));
+    std::fs::write(&file, b"x").expect("create the file to open");
+    for (what, path) in [
+        ("dev_null", std::path::Path::new("/dev/null")),
+        ("tmp_file", &file),
+    ] {
+        g.bench_function(format!("guard_counted_read_file/{what}"), |b| {
+            b.iter(|| {
+                drop(guard::Counted::new(
+                    guard::os::ReadFile::open(black_box(path)).expect("open"),
+                ))
+            })
+        });
+        g.bench_function(format!("guard_read_file_close/{what}"), |b| {
+            b.iter(|| {
+                guard::os::ReadFile::open(black_box(path))
+                    .expect("open")
+                    .close()
+                    .expect("close")
+            })
+        });
+        g.bench_function(format!("std_file/{what}"), |b| {
+            b.iter(|| drop(std::fs::File::open(black_box(path)).expect("open")))
+        });
+    }
+    g.finish();
+    guard::finalizer::flush().expect("flush");
+    let _ = std::fs::remove_file(file);
+}
+
 /// The floor: a robust, process-shared, error-checking pthread mutex in a shared anonymous
 /// mapping, called directly (what C code would do, without guard's checks and record).
 struct RawRobustMutex(*mut libc::pthread_mutex_t);
@@ -381,7 +418,7 @@ impl RawRobustMutex {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = spawn, spawn_fds, mutex
+    targets = spawn, spawn_fds, mutex, open_close
 }
 #[cfg(target_os = "linux")]
 criterion_main!(benches);

@@ -209,6 +209,21 @@ SECTIONS = [
          ("vs a raw robust process-shared pthread mutex (the floor)", "os/mutex_lock_unlock/guard_ipc_mutex",
           "os/mutex_lock_unlock/raw_pthread_robust_shared", None),
      ]),
+    ("Opening and closing a read-only file",
+     "guard registers the fd (the registry, the census, and whether its close can wait: "
+     "`fstat`, and for a regular file `fstatfs`, remembered per block device) and closes it "
+     "on the spot at the last drop when its close cannot wait; std opens and closes. "
+     "`os/open_close` in benches/os.rs; no target was set (see the notes).",
+     [
+         ("`/dev/null`: `Counted<ReadFile>` open + last drop vs std `File`",
+          "os/open_close/guard_counted_read_file/dev_null", "os/open_close/std_file/dev_null", None),
+         ("`/dev/null`: `ReadFile` open + `close()` vs std `File`",
+          "os/open_close/guard_read_file_close/dev_null", "os/open_close/std_file/dev_null", None),
+         ("a temp file: `Counted<ReadFile>` open + last drop vs std `File`",
+          "os/open_close/guard_counted_read_file/tmp_file", "os/open_close/std_file/tmp_file", None),
+         ("a temp file: `ReadFile` open + `close()` vs std `File`",
+          "os/open_close/guard_read_file_close/tmp_file", "os/open_close/std_file/tmp_file", None),
+     ]),
 ]
 
 

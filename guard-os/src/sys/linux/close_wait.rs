@@ -48,11 +48,46 @@ pub(crate) fn closes_without_waiting(fd: BorrowedFd<'_>) -> bool {
                 || sock.r#type().is_ok_and(|t| t == socket2::Type::DGRAM)
         }
         FileType::CharacterDevice => rustix::fs::major(st.st_rdev) == 1,
-        FileType::RegularFile | FileType::Directory => {
-            rustix::fs::fstatfs(fd).is_ok_and(|fs| LOCAL.contains(&(fs.f_type as u64)))
-        }
+        FileType::RegularFile | FileType::Directory => on_local_fs(fd, st.st_dev),
         _ => false,
     }
+}
+
+/// Whether `fd` (a file or directory on device `dev`) is on a [`LOCAL`] file system:
+/// `fstatfs`, remembered per device for block-device-backed file systems (a device number
+/// with a major other than 0 names that device for as long as it is mounted; `fuseblk`
+/// has one too, and is remembered as not local). Anonymous device numbers (major 0:
+/// tmpfs, overlayfs, btrfs, FUSE, NFS) are reused once unmounted, so they are asked each
+/// time.
+fn on_local_fs(fd: BorrowedFd<'_>, dev: u64) -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    /// Remembered devices: `dev << 1 | local`, 0 for an empty slot.
+    static SEEN: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+    let cacheable = rustix::fs::major(dev) != 0 && dev < 1 << 63;
+    if cacheable {
+        for slot in &SEEN {
+            let seen = slot.load(Ordering::Relaxed);
+            if seen == 0 {
+                break;
+            }
+            if seen >> 1 == dev {
+                return seen & 1 == 1;
+            }
+        }
+    }
+    let local = rustix::fs::fstatfs(fd).is_ok_and(|fs| LOCAL.contains(&(fs.f_type as u64)));
+    if cacheable {
+        let entry = dev << 1 | u64::from(local);
+        // The first empty slot; a full table remembers nothing more.
+        for slot in &SEEN {
+            match slot.compare_exchange(0, entry, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(seen) if seen >> 1 == dev => break,
+                Err(_) => {}
+            }
+        }
+    }
+    local
 }
 
 #[cfg(test)]
@@ -82,5 +117,24 @@ mod tests {
             !closes_without_waiting(a.as_fd()),
             "a connected unix stream"
         );
+    }
+
+    #[test]
+    fn a_remembered_device_answers_as_fstatfs_does() {
+        let path = std::env::temp_dir().join(format!("guard-close-wait.{}", std::process::id()));
+        std::fs::write(&path, b"x").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let asked =
+            rustix::fs::fstatfs(&file).is_ok_and(|fs| super::LOCAL.contains(&(fs.f_type as u64)));
+        // The first answer may fill the cache, the next ones may come from it: all agree.
+        for _ in 0..3 {
+            assert_eq!(
+                closes_without_waiting(file.as_fd()),
+                asked,
+                "{}",
+                path.display()
+            );
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 }
