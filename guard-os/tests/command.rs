@@ -11,6 +11,7 @@ mod common;
 
 use common::{output_of, payload, raw_open_without_cloexec, wait_output, watchdog};
 use guard_os::{CloexecStrategy, CommandExt, Error, Inherit, ReadFile, TcpListener, fds, pipe};
+use guard_testkit::seqpacket_pair;
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
@@ -424,26 +425,6 @@ fn a_target_taken_by_another_spawns_channel_is_overwritten() {
         drop((channel, input, output));
         pw.close().unwrap();
     });
-}
-
-/// A `SOCK_SEQPACKET` pair, as std's spawn makes its exec-error channel on Linux.
-fn seqpacket_pair() -> (OwnedFd, OwnedFd) {
-    let mut fds = [-1; 2];
-    // SAFETY: `socketpair` writes two new fds into `fds`, which has room for them.
-    let r = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    assert_eq!(r, 0, "socketpair: {}", std::io::Error::last_os_error());
-    // SAFETY: both are new fds that nothing else owns.
-    unsafe {
-        use std::os::fd::FromRawFd;
-        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
-    }
 }
 
 const MANY_FDS: &str = "exec_errors_come_back_on_both_paths_with_many_fds_open";

@@ -1,7 +1,10 @@
-//! What `/proc/self/fd` shows: the one reader every test that counts fds goes through.
+//! What `/proc/self/fd` shows: the one reader every test that counts fds goes through;
+//! and a `SOCK_SEQPACKET` pair, the kind of fd std's spawn uses for its exec-error channel.
 
 use std::collections::BTreeMap;
 use std::io;
+#[cfg(target_os = "linux")]
+use std::os::fd::{FromRawFd, OwnedFd};
 
 /// Every fd open in this process, by number, with what it refers to (the link's target),
 /// without the fd used to read the directory.
@@ -56,4 +59,35 @@ pub fn fd_target(n: i32) -> Option<String> {
     std::fs::read_link(format!("/proc/self/fd/{n}"))
         .ok()
         .map(|p| p.display().to_string())
+}
+
+/// A connected `AF_UNIX` `SOCK_SEQPACKET` pair, close-on-exec: what std's `Command::spawn`
+/// makes on Linux for its exec-error channel (std itself makes no such pair).
+///
+/// # Panics
+///
+/// If `socketpair(2)` fails.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let (a, b) = guard_testkit::seqpacket_pair();
+/// assert_ne!(a.as_raw_fd(), b.as_raw_fd());
+/// ```
+#[cfg(target_os = "linux")]
+pub fn seqpacket_pair() -> (OwnedFd, OwnedFd) {
+    let mut fds = [-1; 2];
+    // SAFETY: `socketpair` writes two new fds into `fds`, which has room for them.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    assert_eq!(r, 0, "socketpair: {}", io::Error::last_os_error());
+    // SAFETY: both are new fds that nothing else owns.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }

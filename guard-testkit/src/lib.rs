@@ -16,6 +16,8 @@ mod watchdog;
 pub use blocker::Blocker;
 pub use child::{output_of, payload, spawn_again_if_busy, wait_output};
 pub use counting::Counting;
+#[cfg(target_os = "linux")]
+pub use fds::seqpacket_pair;
 pub use fds::{fd_target, open_fds};
 pub use serial::{serial, temp_path};
 pub use size::{full, size};

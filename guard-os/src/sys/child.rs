@@ -382,6 +382,7 @@ mod tests {
     use super::{
         UnixDiag, format_decimal, like_std_error_pipe, parse_fd, parse_unix_diag, stat, unix_diag,
     };
+    use guard_testkit::seqpacket_pair;
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixDatagram;
 
@@ -399,29 +400,6 @@ mod tests {
         assert_eq!(format_decimal(0, &mut buf), b"0");
         assert_eq!(format_decimal(4_194_304, &mut buf), b"4194304");
         assert_eq!(format_decimal(u64::MAX, &mut buf), b"18446744073709551615");
-    }
-
-    /// A `SOCK_SEQPACKET` pair, as std's spawn makes it.
-    fn seqpacket_pair() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
-        let mut fds = [-1; 2];
-        // SAFETY: `socketpair` writes two fds into `fds`, which has room for them.
-        let r = unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        };
-        assert_eq!(r, 0, "socketpair: {}", std::io::Error::last_os_error());
-        // SAFETY: both are new fds that nothing else owns.
-        unsafe {
-            use std::os::fd::FromRawFd;
-            (
-                std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-                std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-            )
-        }
     }
 
     #[test]
